@@ -1,0 +1,169 @@
+import { dirname, join, resolve } from "node:path";
+import { compile, serializeIr, type CompileResult } from "../compile.js";
+import type { Diagnostic } from "../diagnostics/diagnostic.js";
+import { renderDiagnostics, type DiagnosticFormat } from "../diagnostics/render.js";
+import { formatShape } from "../ir/analyze.js";
+import type { IrModel } from "../ir/types.js";
+import { parse } from "../language/parse.js";
+import { printSpec } from "../language/printer.js";
+import { CliError, displayPath, readIfExists, readText, writeAtomic, type CliIo } from "./io.js";
+
+interface Loaded {
+  readonly path: string;
+  readonly name: string;
+  readonly text: string;
+}
+
+function load(io: CliIo, paths: readonly string[]): Loaded[] {
+  return paths.map((p) => ({ path: p, name: displayPath(io, p), text: readText(io, p) }));
+}
+
+function useColor(io: CliIo): boolean {
+  if (io.env["NO_COLOR"] !== undefined && io.env["NO_COLOR"] !== "") return false;
+  if (io.env["FORCE_COLOR"] !== undefined && io.env["FORCE_COLOR"] !== "0") return true;
+  return io.stderr.isTTY === true;
+}
+
+/** Prints diagnostics in the chosen format; json goes to stdout, the others to stderr. */
+function report(io: CliIo, diags: readonly Diagnostic[], sources: readonly Loaded[], format: string | undefined): void {
+  const fmt = (format ?? (io.stderr.isTTY ? "pretty" : "plain")) as DiagnosticFormat;
+  if (diags.length === 0 && fmt !== "json") return;
+  const text = renderDiagnostics(diags, fmt, new Map(sources.map((s) => [s.name, s.text])), { color: useColor(io) });
+  (fmt === "json" ? io.stdout : io.stderr).write(text);
+}
+
+async function compileAll(io: CliIo, paths: readonly string[]): Promise<{ sources: Loaded[]; results: CompileResult[]; diagnostics: Diagnostic[] }> {
+  const sources = load(io, paths);
+  const results: CompileResult[] = [];
+  for (const s of sources) results.push(await compile({ name: s.name, text: s.text }));
+  return { sources, results, diagnostics: results.flatMap((r) => r.diagnostics) };
+}
+
+export async function checkCommand(io: CliIo, paths: string[], opts: { format?: string }): Promise<number> {
+  const { sources, results, diagnostics } = await compileAll(io, paths);
+  report(io, diagnostics, sources, opts.format);
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+/** The files a build writes, by path, computed before anything is written. */
+export interface BuildOutput {
+  readonly path: string;
+  readonly contents: string;
+}
+
+export async function buildCommand(io: CliIo, paths: string[], opts: { out?: string; check?: boolean; format?: string }): Promise<number> {
+  const { sources, results, diagnostics } = await compileAll(io, paths);
+  report(io, diagnostics, sources, opts.format);
+  if (!results.every((r) => r.ok)) return 1;
+  const outputs: BuildOutput[] = [];
+  const owner = new Map<string, string>();
+  results.forEach((r, i) => {
+    const src = sources[i]!;
+    const dir = opts.out ?? dirname(src.path);
+    for (const m of r.models) {
+      const path = join(dir, `${m.model}.ir.json`);
+      const key = resolve(io.cwd, path);
+      const prev = owner.get(key);
+      if (prev !== undefined) throw new CliError(`${src.name} and ${prev} both define model ${m.model}; both would write ${displayPath(io, path)}`);
+      owner.set(key, src.name);
+      outputs.push({ path, contents: serializeIr(m) });
+    }
+  });
+  if (opts.check) {
+    const stale = outputs.filter((o) => readIfExists(io, o.path) !== o.contents);
+    for (const o of stale) io.stderr.write(`${displayPath(io, o.path)} is ${readIfExists(io, o.path) === undefined ? "missing" : "out of date"}\n`);
+    if (stale.length > 0) {
+      io.stderr.write(`${stale.length} generated file${stale.length === 1 ? " is" : "s are"} stale; run attnc build ${paths.map((p) => displayPath(io, p)).join(" ")}${opts.out ? ` --out ${displayPath(io, opts.out)}` : ""}\n`);
+      return 1;
+    }
+    return 0;
+  }
+  for (const o of outputs) writeAtomic(io, o.path, o.contents);
+  for (const o of outputs) io.stdout.write(`wrote ${displayPath(io, o.path)}\n`);
+  return 0;
+}
+
+const groupDigits = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+/** A Keras-like summary of one model. */
+export function summaryTable(m: IrModel): string {
+  const rows: string[][] = [["Node", "Op", "Input", "Output shape", "Mask", "Params"]];
+  for (const i of m.inputs) rows.push([i.name, `input ${i.dtype}`, "", formatShape(i.shape), "", ""]);
+  for (const n of m.nodes) {
+    rows.push([n.name, n.op, n.inputs.join(", "), n.shape ? formatShape(n.shape) : "?", n.mask ? "yes" : "", groupDigits(n.params ?? 0)]);
+    for (const [port, shape] of Object.entries(n.ports ?? {})) rows.push([`${n.name}.${port}`, "", "", formatShape(shape), "", ""]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const fmtRow = (r: string[]): string => r.map((cell, c) => (c === r.length - 1 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd();
+  const rule = "-".repeat(widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1));
+  const dims = Object.entries(m.dims).map(([k, v]) => `${k} = ${v ?? "?"}`);
+  const total = m.params ?? 0;
+  return [
+    `Model ${m.model}${dims.length > 0 ? `  (${dims.join(", ")})` : ""}`,
+    rule,
+    fmtRow(rows[0]!),
+    rule,
+    ...rows.slice(1).map(fmtRow),
+    rule,
+    `Total params: ${groupDigits(total)} (${bytes(total * 4)} as float32)`,
+    `Outputs: ${m.outputs.join(", ")}`,
+    "",
+  ].join("\n");
+}
+
+export async function inspectCommand(io: CliIo, path: string, opts: { format: "table" | "json" }): Promise<number> {
+  const { sources, results, diagnostics } = await compileAll(io, [path]);
+  report(io, diagnostics, sources, undefined);
+  const r = results[0]!;
+  if (!r.ok) return 1;
+  if (opts.format === "json") {
+    const summary = r.models.map((m) => ({
+      model: m.model,
+      dims: m.dims,
+      inputs: m.inputs,
+      nodes: m.nodes.map((n) => ({ name: n.name, op: n.op, inputs: n.inputs, shape: n.shape, mask: n.mask, params: n.params, ...(n.ports ? { ports: n.ports } : {}) })),
+      outputs: m.outputs,
+      params: m.params,
+    }));
+    io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } else io.stdout.write(r.models.map(summaryTable).join("\n"));
+  return 0;
+}
+
+export async function fmtCommand(io: CliIo, paths: string[], opts: { check?: boolean; format?: string }): Promise<number> {
+  const sources = load(io, paths);
+  const diags: Diagnostic[] = [];
+  const changed: { src: Loaded; text: string }[] = [];
+  for (const s of sources) {
+    const parsed = parse({ name: s.name, text: s.text });
+    if (parsed.diagnostics.items.length > 0) {
+      diags.push(...parsed.diagnostics.items);
+      continue;
+    }
+    const text = printSpec(parsed.ast);
+    if (text !== s.text) changed.push({ src: s, text });
+  }
+  report(io, diags, sources, opts.format);
+  if (diags.length > 0) return 1;
+  if (opts.check) {
+    for (const c of changed) io.stderr.write(`${c.src.name} is not formatted\n`);
+    return changed.length > 0 ? 1 : 0;
+  }
+  for (const c of changed) {
+    writeAtomic(io, c.src.path, c.text);
+    io.stdout.write(`formatted ${c.src.name}\n`);
+  }
+  return 0;
+}
+

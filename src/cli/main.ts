@@ -1,0 +1,91 @@
+import { Command, CommanderError, Option } from "commander";
+import { createRequire } from "node:module";
+import { CliError, processIo, type CliIo } from "./io.js";
+import { DIAGNOSTIC_FORMATS } from "../diagnostics/render.js";
+import { buildCommand, checkCommand, fmtCommand, inspectCommand } from "./commands.js";
+
+const EXAMPLES = `
+Exit codes: 0 success, 1 the spec has errors (or --check found stale files), 2 usage or I/O error.`;
+
+function formatOption(): Option {
+  return new Option("--format <format>", "diagnostics format (default: pretty on a terminal, else plain)").choices(DIAGNOSTIC_FORMATS as string[]);
+}
+
+function version(): string {
+  const require = createRequire(import.meta.url);
+  return (require("../../package.json") as { version: string }).version;
+}
+
+/** Runs the attnc command line; returns the exit code. Never throws for a user's mistake. */
+export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let code = 0;
+  const program = new Command("attnc")
+    .description("attnc compiles .attn model specs (embedding -> BiLSTM -> attention -> dense) to a validated IR.")
+    .version(version(), "-v, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", EXAMPLES)
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+
+  program
+    .command("check")
+    .description("parse, validate and shape-check specs; print diagnostics")
+    .argument("<spec...>", ".attn files")
+    .addOption(formatOption())
+    .action(async (specs: string[], opts: { format?: string }) => {
+      code = await checkCommand(io, specs, opts);
+    });
+
+  program
+    .command("build")
+    .description("compile specs and write <Model>.ir.json for each model")
+    .argument("<spec...>", ".attn files")
+    .option("--out <dir>", "output directory (default: beside each spec)")
+    .option("--check", "write nothing; exit 1 and name the files that are missing or differ")
+    .addOption(formatOption())
+    .action(async (specs: string[], opts: { out?: string; check?: boolean; format?: string }) => {
+      code = await buildCommand(io, specs, opts);
+    });
+
+  program
+    .command("inspect")
+    .description("print a summary of each model: nodes, ops, output shapes, masks, parameters")
+    .argument("<spec>", ".attn file")
+    .addOption(new Option("--format <format>", "table or json").choices(["table", "json"]).default("table"))
+    .action(async (spec: string, opts: { format: "table" | "json" }) => {
+      code = await inspectCommand(io, spec, opts);
+    });
+
+  program
+    .command("fmt")
+    .description("rewrite specs in the canonical layout (comments kept)")
+    .argument("<spec...>", ".attn files")
+    .option("--check", "write nothing; exit 1 and name the files that are not formatted")
+    .addOption(formatOption())
+    .action(async (specs: string[], opts: { check?: boolean; format?: string }) => {
+      code = await fmtCommand(io, specs, opts);
+    });
+
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  try {
+    await program.parseAsync(["node", "attnc", ...argv]);
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 2;
+    }
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      return 2;
+    }
+    if (e instanceof CliError) {
+      io.stderr.write(`attnc: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const detail = e instanceof Error ? (io.env["ATTNC_DEBUG"] ? (e.stack ?? e.message) : e.message) : String(e);
+    io.stderr.write(`attnc: internal error, please report it (ATTNC_DEBUG=1 shows where): ${detail}\n`);
+    return 70;
+  }
+}
