@@ -26,7 +26,12 @@ export async function compile(source: Source): Promise<CompileResult> {
   bag.items.push(...parsed.diagnostics.items);
   const validator = await loadValidator();
   const models: IrModel[] = [];
+  const syntaxErrors = parsed.diagnostics.items.map((d) => d.span.start);
   for (const lowered of lower(parsed.ast, bag)) {
+    // A declaration that recovery had to patch is not checked further: its other errors would be guesses.
+    const decls = [lowered.decl, lowered.dataDecl, lowered.trainDecl];
+    if (syntaxErrors.some((at) => decls.some((d) => d !== undefined && at >= d.loc.start && at <= d.loc.end))) continue;
+    bag.items.push(...lowered.bag.items);
     const failed = validateIr(validator, lowered.ir, lowered.spans, bag);
     models.push(analyze(lowered, failed, bag));
   }

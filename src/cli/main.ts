@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CliError, processIo, type CliIo } from "./io.js";
 import { DIAGNOSTIC_FORMATS } from "../diagnostics/render.js";
 import { buildCommand, checkCommand, fmtCommand, inspectCommand } from "./commands.js";
@@ -11,9 +13,20 @@ function formatOption(): Option {
   return new Option("--format <format>", "diagnostics format (default: pretty on a terminal, else plain)").choices(DIAGNOSTIC_FORMATS as string[]);
 }
 
+/** The package version, from the nearest package.json above this module (works from dist/ and from the bundle). */
 function version(): string {
-  const require = createRequire(import.meta.url);
-  return (require("../../package.json") as { version: string }).version;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "attnc" && pkg.version) return pkg.version;
+    } catch {
+      // not here; look further up
+    }
+    const up = dirname(dir);
+    if (up === dir) return "unknown";
+    dir = up;
+  }
 }
 
 /** Runs the attnc command line; returns the exit code. Never throws for a user's mistake. */

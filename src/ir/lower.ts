@@ -1,5 +1,5 @@
 import type * as A from "../language/ast.js";
-import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
+import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import type { Span } from "../diagnostics/span.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS, type Param, type Signature } from "./signatures.js";
@@ -22,6 +22,8 @@ export interface RawModel {
 
 export interface Lowered {
   readonly ir: RawModel;
+  /** Problems found while lowering this model (kept apart so that a model with syntax errors can be skipped). */
+  readonly bag: DiagnosticBag;
   readonly spans: SpanMap;
   readonly decl: A.ModelDecl;
   readonly dataDecl?: A.BlockDecl;
@@ -53,7 +55,7 @@ export function lower(spec: A.SpecFile, bag: DiagnosticBag): Lowered[] {
   for (const decl of models.values()) {
     const dataDecl = blocks.Data.get(decl.name.value);
     const trainDecl = blocks.Train.get(decl.name.value);
-    out.push(new ModelLowering(decl, bag).run(dataDecl, trainDecl));
+    out.push(new ModelLowering(decl, new DiagnosticBag(bag.file)).run(dataDecl, trainDecl));
   }
   return out;
 }
@@ -173,10 +175,11 @@ class ModelLowering {
     const fed = new Set<string>();
     for (const n of this.ir.nodes) for (const i of n.inputs) fed.add(i.split(".")[0]!);
     this.ir.outputs = this.ir.nodes.filter((n) => !fed.has(n.name)).map((n) => n.name);
+    if (this.ir.nodes.length === 0) this.spans.markReported("/outputs"); // reported as NoInput
 
     if (dataDecl) this.ir.data = this.block(dataDecl, DATA_SETTINGS, "/data", "data");
     if (trainDecl) this.ir.train = this.block(trainDecl, TRAIN_SETTINGS, "/train", "train");
-    return { ir: this.ir, spans: this.spans, decl: this.decl, ...(dataDecl ? { dataDecl } : {}), ...(trainDecl ? { trainDecl } : {}) };
+    return { ir: this.ir, bag: this.bag, spans: this.spans, decl: this.decl, ...(dataDecl ? { dataDecl } : {}), ...(trainDecl ? { trainDecl } : {}) };
   }
 
   /** Positional and named arguments into `into`, following the signature's positional order. */
@@ -220,6 +223,7 @@ class ModelLowering {
       case "Number":
         if (!Number.isFinite(v.value)) {
           this.bag.report("OutOfRange", v.loc, `${v.raw} is too large to be a number`);
+          this.spans.markReported(ptr);
           return 0;
         }
         return v.value;
@@ -274,7 +278,10 @@ class ModelLowering {
           else if (pairKey?.kind === "Word") {
             for (const t of c.terms.slice(0, n - 2)) args.push({ kind: "Arg", value: t, loc: t.loc });
             args.push({ kind: "Arg", name: { kind: "Name", value: pairKey.value, loc: pairKey.loc }, value: c.terms[n - 1]!, loc: c.loc });
-          } else this.bag.report("UnreadableClause", c.loc, `cannot read this part of '${key}': write a value or 'name value'`);
+          } else {
+            this.bag.report("UnreadableClause", c.loc, `cannot read this part of '${key}': write a value or 'name value'`);
+            this.spans.markReported(p);
+          }
         }
         this.args(args, { ...param.record, positional: positionalNames }, p, key, rec);
         out[key] = rec;
@@ -287,6 +294,7 @@ class ModelLowering {
         const only = s.clauses[0]!.terms[0]!;
         if (s.clauses.length > 1 || s.clauses[0]!.terms.length > 1) {
           this.bag.report("UnreadableClause", s.loc, `'${key}' takes one value`);
+          this.spans.markReported(p);
         }
         out[key] = this.value(only, param, p, label);
         this.spans.set(p, { ...this.spans.get(p)!, keySpan: s.key.loc });

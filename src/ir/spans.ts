@@ -15,6 +15,14 @@ export interface Origin {
 /** JSON-pointer-like IR paths ("/nodes/2/attrs/units") to their origins. */
 export class SpanMap {
   private readonly map = new Map<string, Origin>();
+  /** Paths already reported while lowering; schema errors at or below them would only repeat the news. */
+  private readonly reported: string[] = [];
+  markReported(path: string): void {
+    this.reported.push(path);
+  }
+  isReported(path: string): boolean {
+    return this.reported.some((r) => path === r || path.startsWith(`${r}/`));
+  }
   set(path: string, origin: Origin): void {
     this.map.set(path, origin);
   }

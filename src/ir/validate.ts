@@ -22,8 +22,7 @@ let cached: IrValidator | undefined;
 export async function loadValidator(): Promise<IrValidator> {
   if (cached) return cached;
   try {
-    const mod = (await import(new URL("./validator.generated.js", import.meta.url).href)) as { default: IrValidator };
-    cached = mod.default;
+    cached = (await import("./validator.generated.js")).default;
   } catch {
     cached = await compileValidator();
   }
@@ -69,7 +68,20 @@ const TYPE_WORDS: Record<string, string> = {
 export function validateIr(validator: IrValidator, ir: unknown, spans: SpanMap, bag: DiagnosticBag): string[] {
   if (validator(ir)) return [];
   const failed: string[] = [];
-  for (const e of validator.errors ?? []) {
+  const errors = validator.errors ?? [];
+  // A misspelt argument that suggests a missing required one is one mistake, reported once (as the misspelling).
+  const suggestedFor = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword !== "additionalProperties") continue;
+    const s = didYouMean(String(e.params["additionalProperty"]), spans.nearest(e.instancePath)?.keys ?? []);
+    if (s !== undefined) suggestedFor.add(`${e.instancePath}/${s}`);
+  }
+  for (const e of errors) {
+    if (spans.isReported(e.instancePath)) {
+      failed.push(e.instancePath);
+      continue;
+    }
+    if (e.keyword === "required" && suggestedFor.has(`${e.instancePath}/${String(e.params["missingProperty"])}`)) continue;
     const origin = spans.nearest(e.instancePath);
     if (!origin) throw new Error(`schema error at ${e.instancePath} has no source location: ${e.message ?? e.keyword}`);
     const value = at(ir, e.instancePath);

@@ -36,6 +36,7 @@ function oneOf(words: string[]): string {
 
 export const errorMessages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual }) {
+    if (expected === EOF) return `expected 'model', 'data' or 'train' but found ${describeToken(actual)}`;
     return `expected ${tokenWord(expected)} but found ${describeToken(actual)}`;
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {

@@ -5,6 +5,9 @@ import { LineMap, type Span, type Source } from "../diagnostics/span.js";
 import { tokenize, UnterminatedString, UnterminatedBlockComment } from "./lexer.js";
 import { attnParser } from "./parser.js";
 import { describeToken } from "./messages.js";
+import { didYouMean } from "../diagnostics/suggest.js";
+
+const KEYWORDS = ["model", "data", "train", "input"];
 
 export interface ParseOutput {
   readonly ast: A.SpecFile;
@@ -31,7 +34,8 @@ export function parse(source: Source): ParseOutput {
   for (const e of p.errors) {
     const tok = e.token;
     const span = tokenSpan(tok, lines) ?? eofSpan(lexed.tokens, lines, source.text.length);
-    bag.report("SyntaxError", span, e.message);
+    const near = tok.tokenType === EOF ? undefined : didYouMean(tok.image, KEYWORDS);
+    bag.report("SyntaxError", span, e.message, near !== undefined && e.message.includes(`'${near}'`) ? { suggestion: near } : {});
   }
   const builder = new AstBuilder(lines, bag);
   const ast: A.SpecFile = {

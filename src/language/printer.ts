@@ -88,12 +88,15 @@ class Printer {
     blank(span.line);
   }
 
-  /** A line for an element, with its end-of-line comment if the source had one there. */
-  private line(text: string, span: Span): void {
+  /**
+   * A line for an element, with its end-of-line comment if the source had one there. `before` is where the
+   * next element starts: a comment after it belongs to that element, even on the same source line.
+   */
+  private line(text: string, span: Span, before = Infinity): void {
     let s = text;
     while (this.next < this.comments.length) {
       const c = this.comments[this.next]!;
-      if (c.loc.line !== span.endLine || c.loc.start < span.end) break;
+      if (c.loc.line !== span.endLine || c.loc.start < span.end || c.loc.start > before) break;
       s += ` ${c.text}`;
       this.next++;
       this.lastLine = c.loc.endLine;
@@ -102,8 +105,8 @@ class Printer {
     this.lastLine = Math.max(this.lastLine, span.endLine);
   }
 
-  private header(text: string, openSpan: Span): void {
-    this.line(`${text} {`, openSpan);
+  private header(text: string, openSpan: Span, before: number): void {
+    this.line(`${text} {`, openSpan, before);
   }
 
   private close(decl: A.Declaration, indent: string): void {
@@ -114,28 +117,29 @@ class Printer {
   }
 
   private model(m: A.ModelDecl): void {
-    this.header(`model ${m.name.value}`, m.name.loc);
+    this.header(`model ${m.name.value}`, m.name.loc, m.body[0]?.loc.start ?? m.loc.end);
     m.body.forEach((st, i) => {
+      const nextStart = m.body[i + 1]?.loc.start ?? m.loc.end;
       this.leading(st.loc, "  ", i > 0);
       if (st.kind === "Input") {
-        this.line(`  input ${st.name.value}: ${st.dtype.value}[${st.dims.map(printDim).join(", ")}]`, st.loc);
+        this.line(`  input ${st.name.value}: ${st.dtype.value}[${st.dims.map(printDim).join(", ")}]`, st.loc, nextStart);
       } else {
-        this.line(`  ${st.source.name.value}${st.source.port ? `.${st.source.port.value}` : ""}`, st.source.loc);
-        for (const l of st.layers) {
+        this.line(`  ${st.source.name.value}${st.source.port ? `.${st.source.port.value}` : ""}`, st.source.loc, st.layers[0]?.loc.start ?? nextStart);
+        st.layers.forEach((l, j) => {
           this.leading(l.loc, "    ", false);
           const args = l.args ? `(${l.args.map(printArg).join(", ")})` : "";
-          this.line(`    -> ${l.op.value}${args}${l.alias ? ` as ${l.alias.value}` : ""}`, l.loc);
-        }
+          this.line(`    -> ${l.op.value}${args}${l.alias ? ` as ${l.alias.value}` : ""}`, l.loc, st.layers[j + 1]?.loc.start ?? nextStart);
+        });
       }
     });
     this.close(m, "");
   }
 
   private block(b: A.BlockDecl): void {
-    this.header(`${b.kind === "Data" ? "data" : "train"} ${b.model.value}`, b.model.loc);
+    this.header(`${b.kind === "Data" ? "data" : "train"} ${b.model.value}`, b.model.loc, b.settings[0]?.loc.start ?? b.loc.end);
     b.settings.forEach((s, i) => {
       this.leading(s.loc, "  ", i > 0);
-      this.line(`  ${s.key.value}: ${s.clauses.map((c) => c.terms.map(printValue).join(" ")).join(", ")}`, s.loc);
+      this.line(`  ${s.key.value}: ${s.clauses.map((c) => c.terms.map(printValue).join(" ")).join(", ")}`, s.loc, b.settings[i + 1]?.loc.start ?? b.loc.end);
     });
     this.close(b, "");
   }

@@ -1,0 +1,26 @@
+// Build step after tsc:
+// 1. precompiles the IR validator (ajv standalone code) into dist/ir/validator.generated.js, so that the
+//    CLI does not compile the schema at start-up;
+// 2. bundles the CLI into dist/attnc.mjs, so that start-up does not resolve hundreds of small modules.
+//    Heavy libraries that only some commands need stay external and load on first use.
+import { writeFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import standaloneCode from "ajv/dist/standalone/index.js";
+import { build } from "esbuild";
+import { irSchema } from "../dist/ir/schema.js";
+
+const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, code: { source: true, esm: true } });
+const validate = ajv.compile(irSchema());
+writeFileSync(new URL("../dist/ir/validator.generated.js", import.meta.url), standaloneCode.default(ajv, validate));
+
+await build({
+  entryPoints: [new URL("../dist/cli/main.js", import.meta.url).pathname],
+  outfile: new URL("../dist/attnc.mjs", import.meta.url).pathname,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  logLevel: "warning",
+  external: ["@tensorflow/*", "prettier", "prettier/*"],
+  banner: { js: "import { createRequire as __attncCreateRequire } from 'node:module'; const require = __attncCreateRequire(import.meta.url);" },
+});
