@@ -1,0 +1,606 @@
+/**
+ * attnc's layers as TensorFlow.js layers: each registered under its className, serializable with getConfig,
+ * following ../shared/LANGUAGE.md's equations. Shared by `attnc train` and the generated programs.
+ * Weights use the Keras/tfjs-layers layout: kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H], gates i, f, g, o.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { embeddingLookup, lstmSequence, maskedSoftmax, timeDistributedMatMul, type RecurrentActivation } from "./ops.js";
+
+type Shape = (number | null)[];
+type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+type Kwargs = { [key: string]: unknown };
+type Config = tf.serialization.ConfigDict;
+
+const isShapeList = (s: Shape | Shape[]): s is Shape[] => Array.isArray(s[0]);
+const firstShape = (s: Shape | Shape[]): Shape => (isShapeList(s) ? s[0]! : s);
+const first = (x: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(x) ? x[0]! : x);
+/** tfjs-layers types masks as never null; null is what "no mask" is at run time. */
+const passMask = (mask?: tf.Tensor | tf.Tensor[]): tf.Tensor => ((Array.isArray(mask) ? mask[0] : mask) ?? null) as unknown as tf.Tensor;
+const maskOf = (kwargs: Kwargs): tf.Tensor2D | null => {
+  const m = kwargs["mask"] as tf.Tensor | tf.Tensor[] | undefined | null;
+  const mm = Array.isArray(m) ? m[0] : m;
+  return mm ? (mm.toFloat() as tf.Tensor2D) : null;
+};
+
+// ---- initial values (seeded, so that a seed fixes the initial weights)
+
+/** Keras' orthogonal initialiser: QR of a seeded normal matrix, signs fixed by the diagonal of R. */
+function orthogonal(shape: [number, number], seed: number): tf.Tensor {
+  return tf.tidy(() => {
+    const [rows, cols] = shape;
+    const n = Math.max(rows, cols);
+    const m = Math.min(rows, cols);
+    const a = tf.randomNormal([n, m], 0, 1, "float32", seed) as tf.Tensor2D;
+    const [q, r] = tf.linalg.qr(a);
+    const d = tf.sign(tf.sum(tf.mul(r, tf.eye(m)), 0));
+    const qq = tf.mul(q, d);
+    return rows < cols ? tf.transpose(qq) : qq;
+  });
+}
+
+/** Zeros, with the forget-gate block set to 1 when unit_forget_bias is on (the Keras default). */
+function lstmBias(H: number, unitForgetBias: boolean): tf.Tensor {
+  const v = new Float32Array(4 * H);
+  if (unitForgetBias) v.fill(1, H, 2 * H);
+  return tf.tensor1d(v);
+}
+
+type Init = ReturnType<typeof tf.initializers.zeros>;
+const glorot = (seed: number): Init => tf.initializers.glorotUniform({ seed });
+const uniform = (seed: number): Init => tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed });
+const zeros = (): Init => tf.initializers.zeros();
+
+/** A weight whose initial value is computed here rather than by a registered initialiser. */
+function addWeightWithValue(layer: { addWeightPublic(n: string, s: number[], i: Init): tf.LayerVariable }, name: string, value: tf.Tensor): tf.LayerVariable {
+  const v = layer.addWeightPublic(name, value.shape, zeros());
+  v.write(value);
+  value.dispose();
+  return v;
+}
+
+// ---- embedding
+
+export interface EmbeddingArgs extends LayerArgs {
+  /** Vocabulary size V; ids must be < V. */
+  vocab: number;
+  /** Embedding size E. */
+  dim: number;
+  /** Id 0 is padding: a mask [B, T] flows downstream. Default false. */
+  maskZero?: boolean;
+  seed?: number;
+}
+
+/** [B, T] ids -> [B, T, E]. Trains on every backend (scatter-add gradient). */
+export class Embedding extends tf.layers.Layer {
+  static className = "AttnEmbedding";
+  readonly vocab: number;
+  readonly dim: number;
+  readonly maskZero: boolean;
+  readonly seed: number;
+  private table!: tf.LayerVariable;
+  constructor(args: EmbeddingArgs) {
+    super(args);
+    this.vocab = args.vocab;
+    this.dim = args.dim;
+    this.maskZero = args.maskZero ?? false;
+    this.seed = args.seed ?? 0;
+    this.supportsMasking = true;
+  }
+  override build(): void {
+    this.table = this.addWeight("embeddings", [this.vocab, this.dim], "float32", uniform(this.seed));
+    this.built = true;
+  }
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return [...firstShape(inputShape), this.dim];
+  }
+  override computeMask(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return (this.maskZero ? tf.notEqual(first(inputs), 0) : null) as unknown as tf.Tensor;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => embeddingLookup(this.table.read() as tf.Tensor2D, first(inputs)));
+  }
+  override getConfig(): Config {
+    return { ...super.getConfig(), vocab: this.vocab, dim: this.dim, maskZero: this.maskZero, seed: this.seed };
+  }
+}
+
+// ---- recurrent layers
+
+export interface InputAttention {
+  kind: "temporal" | "features";
+  units: number;
+}
+
+export interface LstmArgs extends LayerArgs {
+  /** Hidden size H. */
+  units: number;
+  /** Gate activation s; default sigmoid. */
+  recurrentActivation?: RecurrentActivation;
+  /** Forget-gate bias starts at 1; default true. */
+  unitForgetBias?: boolean;
+  /** Attention over the window's inputs at each step; its weights are a second output. */
+  inputAttention?: InputAttention | null;
+  seed?: number;
+}
+
+/** One LSTM cell's weights; a bilstm has two, prefixed forward_ and backward_. */
+interface Cell {
+  kernel: tf.LayerVariable;
+  recurrentKernel: tf.LayerVariable;
+  bias: tf.LayerVariable;
+}
+
+function addCell(layer: { addWeightPublic(n: string, s: number[], i: Init): tf.LayerVariable }, prefix: string, F: number, H: number, unitForgetBias: boolean, seed: number): Cell {
+  return {
+    kernel: layer.addWeightPublic(`${prefix}kernel`, [F, 4 * H], glorot(seed)),
+    recurrentKernel: addWeightWithValue(layer, `${prefix}recurrent_kernel`, orthogonal([H, 4 * H], seed + 1)),
+    bias: addWeightWithValue(layer, `${prefix}bias`, lstmBias(H, unitForgetBias)),
+  };
+}
+
+/** One step of the LSTM cell for the attention variants, which autodiff differentiates. */
+function cellStep(xt: tf.Tensor, h: tf.Tensor, c: tf.Tensor, W: tf.Tensor, U: tf.Tensor, b: tf.Tensor, act: RecurrentActivation): [tf.Tensor, tf.Tensor] {
+  const z = tf.add(tf.add(tf.matMul(xt, W), tf.matMul(h, U)), b);
+  const [zi, zf, zg, zo] = tf.split(z, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const s = act === "sigmoid" ? tf.sigmoid : (v: tf.Tensor) => tf.clipByValue(tf.add(tf.mul(v, 0.2), 0.5), 0, 1);
+  const cNew = tf.add(tf.mul(s(zf), c), tf.mul(s(zi), tf.tanh(zg)));
+  return [tf.mul(s(zo), tf.tanh(cNew)), cNew];
+}
+
+/** Carries h and c over masked steps: m [B, 1]. */
+function carry(m: tf.Tensor | null, next: tf.Tensor, prev: tf.Tensor): tf.Tensor {
+  return m ? tf.add(prev, tf.mul(m, tf.sub(next, prev))) : next;
+}
+
+/**
+ * lstm(units H) over [B, T, F] -> [B, T, H]; with input attention also the attention weights
+ * (temporal: [B, T, T], features: [B, T, F]).
+ */
+export class Lstm extends tf.layers.Layer {
+  static className = "AttnLSTM";
+  readonly units: number;
+  readonly recurrentActivation: RecurrentActivation;
+  readonly unitForgetBias: boolean;
+  readonly inputAttention: InputAttention | null;
+  readonly seed: number;
+  private cell!: Cell;
+  private att: tf.LayerVariable[] = [];
+  constructor(args: LstmArgs) {
+    super(args);
+    this.units = args.units;
+    this.recurrentActivation = args.recurrentActivation ?? "sigmoid";
+    this.unitForgetBias = args.unitForgetBias ?? true;
+    this.inputAttention = args.inputAttention ?? null;
+    this.seed = args.seed ?? 0;
+    this.supportsMasking = true;
+  }
+  addWeightPublic(name: string, shape: number[], init: Init): tf.LayerVariable {
+    return this.addWeight(name, shape, "float32", init);
+  }
+  override build(inputShape: Shape | Shape[]): void {
+    const [, T, F] = firstShape(inputShape) as [null, number | null, number];
+    const H = this.units;
+    this.cell = addCell(this, "", F, H, this.unitForgetBias, this.seed);
+    const a = this.inputAttention;
+    if (a?.kind === "temporal") {
+      this.att = [
+        this.addWeight("attention_W_h", [H, a.units], "float32", glorot(this.seed + 2)),
+        this.addWeight("attention_W_x", [F, a.units], "float32", glorot(this.seed + 3)),
+        this.addWeight("attention_b", [a.units], "float32", zeros()),
+        this.addWeight("attention_v", [a.units], "float32", uniform(this.seed + 4)),
+      ];
+    } else if (a?.kind === "features") {
+      if (T === null) throw new Error("feature input attention needs a fixed window length T");
+      this.att = [
+        this.addWeight("attention_W_e", [2 * H, a.units], "float32", glorot(this.seed + 2)),
+        this.addWeight("attention_U_e", [T, a.units], "float32", glorot(this.seed + 3)),
+        this.addWeight("attention_v", [a.units], "float32", uniform(this.seed + 4)),
+      ];
+    }
+    this.built = true;
+  }
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
+    const [B, T, F] = firstShape(inputShape);
+    const out: Shape = [B!, T!, this.units];
+    if (!this.inputAttention) return out;
+    return [out, [B!, T!, this.inputAttention.kind === "temporal" ? T! : F!]];
+  }
+  override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
+    const m = (Array.isArray(mask) ? mask[0] : mask) ?? null;
+    return (this.inputAttention ? [m, null] : m) as unknown as tf.Tensor;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    return tf.tidy(() => {
+      const x = first(inputs) as tf.Tensor3D;
+      const mask = maskOf(kwargs);
+      const { kernel, recurrentKernel, bias } = this.cell;
+      const W = kernel.read() as tf.Tensor2D;
+      const U = recurrentKernel.read() as tf.Tensor2D;
+      const b = bias.read() as tf.Tensor1D;
+      if (!this.inputAttention) return lstmSequence(x, W, U, b, mask, { recurrentActivation: this.recurrentActivation });
+      return this.inputAttention.kind === "temporal" ? this.temporal(x, W, U, b, mask) : this.features(x, W, U, b, mask);
+    });
+  }
+
+  /**
+   * Temporal input attention: e_{t,i} = v . tanh(h_{t-1} W_h + x_i W_x + b), a_t = softmax_i(e_t) over unmasked i,
+   * x~_t = sum_i a_{t,i} x_i, (h_t, c_t) = LSTM(x~_t, h_{t-1}, c_{t-1}). x_i W_x is computed once per sequence.
+   */
+  private temporal(x: tf.Tensor3D, W: tf.Tensor, U: tf.Tensor, b: tf.Tensor, mask: tf.Tensor2D | null): tf.Tensor[] {
+    const [B, T] = x.shape;
+    const H = this.units;
+    const [Wh, Wx, ba, v] = this.att.map((w) => w.read()) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    const A = v.shape[0];
+    const xw = tf.add(timeDistributedMatMul(x, Wx), ba); // [B, T, A], once
+    const v2 = v.reshape([A, 1]);
+    const ms = mask ? tf.unstack(mask.reshape([B, T, 1]), 1) : null;
+    let h: tf.Tensor = tf.zeros([B, H]);
+    let c: tf.Tensor = tf.zeros([B, H]);
+    const hs: tf.Tensor[] = [];
+    const as: tf.Tensor[] = [];
+    for (let t = 0; t < T; t++) {
+      const u = tf.tanh(tf.add(xw, tf.matMul(h, Wh).reshape([B, 1, A])));
+      const e = tf.matMul(u.reshape([B * T, A]), v2).reshape([B, T]);
+      const a = maskedSoftmax(e, mask);
+      const xt = tf.sum(tf.mul(a.reshape([B, T, 1]), x), 1);
+      const [hNew, cNew] = cellStep(xt, h, c, W, U, b, this.recurrentActivation);
+      const m = ms ? ms[t]! : null;
+      h = carry(m, hNew, h);
+      c = carry(m, cNew, c);
+      hs.push(h);
+      as.push(a);
+    }
+    return [tf.stack(hs, 1), tf.stack(as, 1)];
+  }
+
+  /**
+   * DA-RNN input attention: x^k in R^T is series k over the window; e_t^k = v . tanh([h_{t-1}; c_{t-1}] W_e + x^k U_e),
+   * alpha_t = softmax_k(e_t), x~_t = alpha_t * x_t. x^k U_e is computed once per sequence.
+   */
+  private features(x: tf.Tensor3D, W: tf.Tensor, U: tf.Tensor, b: tf.Tensor, mask: tf.Tensor2D | null): tf.Tensor[] {
+    const [B, T, F] = x.shape;
+    const H = this.units;
+    const [We, Ue, v] = this.att.map((w) => w.read()) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+    const A = v.shape[0];
+    const xu = tf.matMul(tf.transpose(x, [0, 2, 1]).reshape([B * F, T]), Ue).reshape([B, F, A]); // once
+    const v2 = v.reshape([A, 1]);
+    const xs = tf.unstack(x, 1);
+    const ms = mask ? tf.unstack(mask.reshape([B, T, 1]), 1) : null;
+    let h: tf.Tensor = tf.zeros([B, H]);
+    let c: tf.Tensor = tf.zeros([B, H]);
+    const hs: tf.Tensor[] = [];
+    const as: tf.Tensor[] = [];
+    for (let t = 0; t < T; t++) {
+      const u = tf.tanh(tf.add(xu, tf.matMul(tf.concat([h, c], 1), We).reshape([B, 1, A])));
+      const alpha = tf.softmax(tf.matMul(u.reshape([B * F, A]), v2).reshape([B, F]));
+      const [hNew, cNew] = cellStep(tf.mul(alpha, xs[t]!), h, c, W, U, b, this.recurrentActivation);
+      const m = ms ? ms[t]! : null;
+      h = carry(m, hNew, h);
+      c = carry(m, cNew, c);
+      hs.push(h);
+      as.push(alpha);
+    }
+    return [tf.stack(hs, 1), tf.stack(as, 1)];
+  }
+
+  override getConfig(): Config {
+    return {
+      ...super.getConfig(),
+      units: this.units,
+      recurrentActivation: this.recurrentActivation,
+      unitForgetBias: this.unitForgetBias,
+      inputAttention: this.inputAttention as unknown as Config,
+      seed: this.seed,
+    };
+  }
+}
+
+export type Merge = "concat" | "sum" | "ave" | "mul";
+
+export interface BiLstmArgs extends LayerArgs {
+  units: number;
+  /** concat [B, T, 2H] (default), sum, ave or mul [B, T, H]. */
+  merge?: Merge;
+  recurrentActivation?: RecurrentActivation;
+  unitForgetBias?: boolean;
+  seed?: number;
+}
+
+/** A forward and a backward LSTM; the backward one reads the sequence reversed, its outputs re-aligned to step t. */
+export class BiLstm extends tf.layers.Layer {
+  static className = "AttnBiLSTM";
+  readonly units: number;
+  readonly merge: Merge;
+  readonly recurrentActivation: RecurrentActivation;
+  readonly unitForgetBias: boolean;
+  readonly seed: number;
+  private fwd!: Cell;
+  private bwd!: Cell;
+  constructor(args: BiLstmArgs) {
+    super(args);
+    this.units = args.units;
+    this.merge = args.merge ?? "concat";
+    this.recurrentActivation = args.recurrentActivation ?? "sigmoid";
+    this.unitForgetBias = args.unitForgetBias ?? true;
+    this.seed = args.seed ?? 0;
+    this.supportsMasking = true;
+  }
+  addWeightPublic(name: string, shape: number[], init: Init): tf.LayerVariable {
+    return this.addWeight(name, shape, "float32", init);
+  }
+  override build(inputShape: Shape | Shape[]): void {
+    const F = firstShape(inputShape)[2]!;
+    this.fwd = addCell(this, "forward_", F, this.units, this.unitForgetBias, this.seed);
+    this.bwd = addCell(this, "backward_", F, this.units, this.unitForgetBias, this.seed + 100);
+    this.built = true;
+  }
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const [B, T] = firstShape(inputShape);
+    return [B!, T!, this.merge === "concat" ? 2 * this.units : this.units];
+  }
+  override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return passMask(mask);
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = first(inputs) as tf.Tensor3D;
+      const mask = maskOf(kwargs);
+      const run = (cell: Cell, reverse: boolean) =>
+        lstmSequence(x, cell.kernel.read() as tf.Tensor2D, cell.recurrentKernel.read() as tf.Tensor2D, cell.bias.read() as tf.Tensor1D, mask, { reverse, recurrentActivation: this.recurrentActivation });
+      const f = run(this.fwd, false);
+      const r = run(this.bwd, true);
+      switch (this.merge) {
+        case "concat":
+          return tf.concat([f, r], 2);
+        case "sum":
+          return tf.add(f, r);
+        case "ave":
+          return tf.mul(tf.add(f, r), 0.5);
+        case "mul":
+          return tf.mul(f, r);
+      }
+    });
+  }
+  override getConfig(): Config {
+    return { ...super.getConfig(), units: this.units, merge: this.merge, recurrentActivation: this.recurrentActivation, unitForgetBias: this.unitForgetBias, seed: this.seed };
+  }
+}
+
+// ---- attention pooling
+
+export interface AttentionPoolArgs extends LayerArgs {
+  /** Attention size A (additive score). */
+  units?: number | null;
+  score?: "additive" | "zhou";
+  seed?: number;
+}
+
+/**
+ * Attention pooling over time, [B, T, D] -> [B, D], plus the weights alpha [B, T] as a second output.
+ * additive (Yang et al. 2016): u_t = tanh(h_t W + b), e_t = v . u_t, c = sum_t alpha_t h_t.
+ * zhou (Zhou et al. 2016): e_t = w . tanh(h_t), c = tanh(sum_t alpha_t h_t).
+ * alpha = softmax over unmasked steps; masked steps get exactly 0.
+ */
+export class AttentionPool extends tf.layers.Layer {
+  static className = "AttnAttentionPool";
+  readonly units: number | null;
+  readonly score: "additive" | "zhou";
+  readonly seed: number;
+  private w: tf.LayerVariable[] = [];
+  constructor(args: AttentionPoolArgs) {
+    super(args);
+    this.units = args.units ?? null;
+    this.score = args.score ?? "additive";
+    this.seed = args.seed ?? 0;
+    this.supportsMasking = true;
+  }
+  override build(inputShape: Shape | Shape[]): void {
+    const D = firstShape(inputShape)[2]!;
+    if (this.score === "zhou") this.w = [this.addWeight("w", [D], "float32", uniform(this.seed))];
+    else {
+      const A = this.units!;
+      this.w = [
+        this.addWeight("W", [D, A], "float32", glorot(this.seed)),
+        this.addWeight("b", [A], "float32", zeros()),
+        this.addWeight("v", [A], "float32", uniform(this.seed + 1)),
+      ];
+    }
+    this.built = true;
+  }
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape[] {
+    const [B, T, D] = firstShape(inputShape);
+    return [
+      [B!, D!],
+      [B!, T!],
+    ];
+  }
+  override computeMask(): tf.Tensor[] {
+    return [null, null] as unknown as tf.Tensor[];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
+    return tf.tidy(() => {
+      const h = first(inputs) as tf.Tensor3D;
+      const [B, T, D] = h.shape;
+      const mask = maskOf(kwargs);
+      let e: tf.Tensor;
+      if (this.score === "zhou") {
+        e = tf.matMul(tf.tanh(h).reshape([B * T, D]), this.w[0]!.read().reshape([D, 1])).reshape([B, T]);
+      } else {
+        const [W, b, v] = this.w.map((x) => x.read()) as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+        const u = tf.tanh(tf.add(timeDistributedMatMul(h, W), b));
+        e = tf.matMul(u.reshape([B * T, W.shape[1]]), v.reshape([-1, 1])).reshape([B, T]);
+      }
+      const alpha = maskedSoftmax(e, mask);
+      const c = tf.sum(tf.mul(alpha.reshape([B, T, 1]), h), 1);
+      return [this.score === "zhou" ? tf.tanh(c) : c, alpha];
+    });
+  }
+  override getConfig(): Config {
+    return { ...super.getConfig(), units: this.units, score: this.score, seed: this.seed };
+  }
+}
+
+// ---- reductions, dropout, dense
+
+export interface ReduceArgs extends LayerArgs {
+  mode: "last" | "mean" | "max";
+}
+
+/** last / mean_pool / max_pool over time, [B, T, D] -> [B, D], mask-aware (last = last unmasked step). */
+export class Reduce extends tf.layers.Layer {
+  static className = "AttnReduce";
+  readonly mode: "last" | "mean" | "max";
+  constructor(args: ReduceArgs) {
+    super(args);
+    this.mode = args.mode;
+    this.supportsMasking = true;
+  }
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const s = firstShape(inputShape);
+    return [s[0]!, s[2]!];
+  }
+  override computeMask(): tf.Tensor {
+    return null as unknown as tf.Tensor;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const h = first(inputs) as tf.Tensor3D;
+      const [B, T, D] = h.shape;
+      const mask = maskOf(kwargs);
+      if (this.mode === "last") {
+        if (!mask) return h.slice([0, T - 1, 0], [B, 1, D]).reshape([B, D]);
+        // The last unmasked step: one-hot selection keeps this differentiable on every backend.
+        const lastIdx = tf.max(tf.mul(mask, tf.range(1, T + 1).reshape([1, T])), 1).sub(1).toInt();
+        const sel = tf.mul(tf.oneHot(tf.maximum(lastIdx, 0), T).toFloat(), tf.greater(lastIdx, -1).toFloat().reshape([B, 1]));
+        return tf.sum(tf.mul(sel.reshape([B, T, 1]), h), 1);
+      }
+      if (this.mode === "mean") {
+        if (!mask) return tf.mean(h, 1);
+        return tf.div(tf.sum(tf.mul(h, mask.reshape([B, T, 1])), 1), tf.maximum(tf.sum(mask, 1, true), 1));
+      }
+      if (!mask) return tf.max(h, 1);
+      const any = tf.greater(tf.sum(mask, 1, true), 0).toFloat();
+      return tf.mul(tf.max(tf.add(h, tf.mul(tf.sub(mask, 1), 1e9).reshape([B, T, 1])), 1), any);
+    });
+  }
+  override getConfig(): Config {
+    return { ...super.getConfig(), mode: this.mode };
+  }
+}
+
+export interface DropoutArgs extends LayerArgs {
+  rate: number;
+  seed?: number;
+}
+
+/**
+ * Inverted dropout in training, identity otherwise. Each call draws a new mask from a seeded stream, so a seed
+ * makes training reproducible. Masks pass through.
+ */
+export class Dropout extends tf.layers.Layer {
+  static className = "AttnDropout";
+  readonly rate: number;
+  readonly seed: number;
+  private calls = 0;
+  constructor(args: DropoutArgs) {
+    super(args);
+    this.rate = args.rate;
+    this.seed = args.seed ?? 0;
+    this.supportsMasking = true;
+  }
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return firstShape(inputShape);
+  }
+  override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return passMask(mask);
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    const x = first(inputs);
+    if (kwargs["training"] !== true || this.rate === 0) return tf.clone(x);
+    return tf.tidy(() => {
+      const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, "float32", this.seed * 1000003 + this.calls++), this.rate).toFloat();
+      return tf.mul(x, tf.div(keep, 1 - this.rate));
+    });
+  }
+  /** The position in the random stream, saved in checkpoints so that a resumed run draws the same masks. */
+  get streamPosition(): number {
+    return this.calls;
+  }
+  set streamPosition(n: number) {
+    this.calls = n;
+  }
+  override getConfig(): Config {
+    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+  }
+}
+
+export type Activation = "linear" | "relu" | "tanh" | "sigmoid" | "softmax";
+
+export interface DenseArgs extends LayerArgs {
+  units: number;
+  activation?: Activation;
+  seed?: number;
+}
+
+/** y = activation(x kernel + bias); on [B, T, D] it applies per step (one 2-D product), and the mask passes through. */
+export class Dense extends tf.layers.Layer {
+  static className = "AttnDense";
+  readonly units: number;
+  readonly activation: Activation;
+  readonly seed: number;
+  private kernel!: tf.LayerVariable;
+  private bias!: tf.LayerVariable;
+  constructor(args: DenseArgs) {
+    super(args);
+    this.units = args.units;
+    this.activation = args.activation ?? "linear";
+    this.seed = args.seed ?? 0;
+    this.supportsMasking = true;
+  }
+  override build(inputShape: Shape | Shape[]): void {
+    const s = firstShape(inputShape);
+    this.kernel = this.addWeight("kernel", [s[s.length - 1]!, this.units], "float32", glorot(this.seed));
+    this.bias = this.addWeight("bias", [this.units], "float32", zeros());
+    this.built = true;
+  }
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const s = firstShape(inputShape);
+    return [...s.slice(0, -1), this.units];
+  }
+  override computeMask(inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return (first(inputs).shape.length === 3 ? passMask(mask) : null) as unknown as tf.Tensor;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = first(inputs);
+      const W = this.kernel.read() as tf.Tensor2D;
+      const y = x.shape.length === 3 ? timeDistributedMatMul(x as tf.Tensor3D, W) : tf.matMul(x as tf.Tensor2D, W);
+      const z = tf.add(y, this.bias.read());
+      switch (this.activation) {
+        case "linear":
+          return z;
+        case "relu":
+          return tf.relu(z);
+        case "tanh":
+          return tf.tanh(z);
+        case "sigmoid":
+          return tf.sigmoid(z);
+        case "softmax":
+          return tf.softmax(z);
+      }
+    });
+  }
+  override getConfig(): Config {
+    return { ...super.getConfig(), units: this.units, activation: this.activation, seed: this.seed };
+  }
+}
+
+export const LAYER_CLASSES = [Embedding, Lstm, BiLstm, AttentionPool, Reduce, Dropout, Dense] as const;
+
+let registered = false;
+/** Registers attnc's layers with TensorFlow.js, so that `tf.loadLayersModel` can read a saved attnc model. */
+export function registerLayers(): void {
+  if (registered) return;
+  for (const c of LAYER_CLASSES) tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  registered = true;
+}

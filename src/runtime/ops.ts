@@ -1,0 +1,282 @@
+/**
+ * The sequence kernels of attnc, written once and used by `attnc train` and by generated programs alike.
+ * Everything here is plain TensorFlow.js; only `@tensorflow/tfjs` is imported.
+ *
+ * Speed notes (measured on the wasm backend): Slice, SplitV and Unpack copy their whole input on every call,
+ * so per-step slices of a [T, ...] tensor cost O(T^2) over a sequence; Gather reads only what it returns, so
+ * the recurrent loops below fetch step t with a gather. Matrix products are kept 2-D and without transpose
+ * flags, the form the fast wasm kernel takes.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ADD_STEP, CELL_FORWARD, fusedKernelsAvailable, LSTM_STEP_BACKWARD, runKernel, STACK_STEPS } from "./kernels.js";
+
+/** Large enough that exp(-MASK_NEG) is exactly 0 in float32. */
+const MASK_NEG = 1e9;
+
+/** Row t of a [T, ...] tensor, as a [...] tensor, read with one gather. */
+function step(x: tf.Tensor, t: number, shape: number[]): tf.Tensor {
+  return tf.gather(x, tf.tensor1d([t], "int32")).reshape(shape);
+}
+
+/**
+ * Embedding lookup whose gradient is a scatter-add of the incoming rows (tf.scatterND sums duplicate
+ * indices). Porting note: tfjs' own gather gradient needs UnsortedSegmentSum, which the wasm backend lacks
+ * and which costs O(V x N x E) on cpu; this one costs O(N x E) plus zeroing the [V, E] gradient.
+ */
+export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  const [V, E] = table.shape;
+  const flat = ids.reshape([-1]).toInt();
+  const n = flat.shape[0]!;
+  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [t, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([flat]);
+    return {
+      value: tf.gather(t as tf.Tensor2D, flat).reshape([...ids.shape, E]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(saved[0]!.reshape([n, 1]), dy.reshape([n, E]), [V, E]),
+    };
+  });
+  return lookup(table);
+}
+
+export type RecurrentActivation = "sigmoid" | "hard_sigmoid";
+
+/** [1, 1, 2, 1] per gate block: scales the g columns so that one sigmoid also yields tanh(z_g) = 2 s(2 z_g) - 1. */
+function gateScale(H: number): tf.Tensor1D {
+  const s = new Float32Array(4 * H).fill(1);
+  s.fill(2, 2 * H, 3 * H);
+  return tf.tensor1d(s);
+}
+
+function hardSigmoid(z: tf.Tensor): tf.Tensor {
+  return tf.clipByValue(tf.add(tf.mul(z, 0.2), 0.5), 0, 1);
+}
+
+/** d hard_sigmoid / dz, from the output a: 0.2 inside the linear part, 0 where clipped. */
+function hardSigmoidGrad(a: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.logicalAnd(tf.greater(a, 0), tf.less(a, 1)).toFloat(), 0.2);
+}
+
+export interface LstmOptions {
+  /** Read the sequence from the last step to the first; outputs stay aligned with the input steps. */
+  readonly reverse?: boolean;
+  readonly recurrentActivation?: RecurrentActivation;
+}
+
+/**
+ * A whole LSTM pass over [B, T, F] with its own backward pass (backpropagation through time written out),
+ * instead of autodiff through T steps of small ops. Gates i, f, g, o in blocks of H (Keras layout):
+ *   z = x W + h U + b,  i = s(z_i), f = s(z_f), g = tanh(z_g), o = s(z_o)
+ *   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+ * mask [B, T] (1 = real step): at a masked step h and c carry over, and the output is the carried h.
+ * Returns every step's h, [B, T, H].
+ */
+export function lstmSequence(
+  x: tf.Tensor3D,
+  kernel: tf.Tensor2D,
+  recurrentKernel: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  mask: tf.Tensor2D | null,
+  options: LstmOptions = {},
+): tf.Tensor3D {
+  return fusedKernelsAvailable() ? lstmSequenceFused(x, kernel, recurrentKernel, bias, mask, options) : lstmSequenceOps(x, kernel, recurrentKernel, bias, mask, options);
+}
+
+/**
+ * The same pass with the fused step kernels (kernels.ts). Forward, per step: h U (backend matmul), the step's
+ * pre-activations (kernel), one backend sigmoid over all four gates (g columns doubled, so that it also yields
+ * tanh), then the cell (kernel). Backward, per step: the cell's derivatives (kernel) and dz U^T (matmul).
+ */
+function lstmSequenceFused(
+  x: tf.Tensor3D,
+  kernel: tf.Tensor2D,
+  recurrentKernel: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  mask: tf.Tensor2D | null,
+  options: LstmOptions,
+): tf.Tensor3D {
+  const [B, T, F] = x.shape;
+  const H = recurrentKernel.shape[0];
+  const hard = options.recurrentActivation === "hard_sigmoid";
+  const order = Array.from({ length: T }, (_, s) => (options.reverse === true ? T - 1 - s : s));
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, W, U, bIn, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
+    const scale = hard ? null : gateScale(H);
+    const Us = scale ? tf.mul(U, scale) : U;
+    const xt = tf.transpose(xIn, [1, 0, 2]).reshape([T * B, F]);
+    const xw = tf.add(tf.matMul(xt, scale ? tf.mul(W, scale) : W), scale ? tf.mul(bIn, scale) : bIn).reshape([T, B, 4 * H]);
+    const mT = mask ? tf.transpose(mask, [1, 0]) : null;
+    const extra: Record<string, tf.Tensor> = mT ? { mask: mT } : {};
+    let h: tf.Tensor = tf.zeros([B, H]);
+    let c: tf.Tensor = tf.zeros([B, H]);
+    const outs: Record<string, tf.Tensor> = {};
+    const saved: tf.Tensor[] = [xt, ...(mT ? [mT] : [])];
+    for (const t of order) {
+      const z = runKernel(ADD_STEP, { xw, zr: tf.matMul(h, Us) }, { t })[0]!;
+      const [hNew, cNew, act, tc] = runKernel(CELL_FORWARD, { a: hard ? z : tf.sigmoid(z), c, h, ...extra }, { t, hard }) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      saved.push(act, tc, c, h);
+      h = hNew;
+      c = cNew;
+      outs[String(t)] = h;
+    }
+    save(saved);
+    const value = runKernel(STACK_STEPS, outs, { batchMajor: true })[0]!;
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
+        const xtS = s[0]!;
+        const base = mT ? 2 : 1;
+        const maskIn: Record<string, tf.Tensor> = mT ? { mask: s[1]! } : {};
+        const dyT = tf.transpose(dy, [1, 0, 2]);
+        const uT = tf.transpose(U);
+        let dhr: tf.Tensor = tf.zeros([B, H]);
+        let dhc: tf.Tensor = tf.zeros([B, H]);
+        let dc: tf.Tensor = tf.zeros([B, H]);
+        const dzs: Record<string, tf.Tensor> = {};
+        const hPrev: Record<string, tf.Tensor> = {};
+        for (let k = T - 1; k >= 0; k--) {
+          const t = order[k]!;
+          const [act, tc, cPrev, hP] = s.slice(base + 4 * k, base + 4 * k + 4) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          const [dz, dcPrev, dhCarry] = runKernel(LSTM_STEP_BACKWARD, { dy: dyT, dhr, dhc, dc, act, tc, cPrev, ...maskIn }, { t, hard }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+          dzs[String(t)] = dz;
+          hPrev[String(t)] = hP;
+          dhr = tf.matMul(dz, uT);
+          dc = dcPrev;
+          dhc = dhCarry;
+        }
+        const dZ = runKernel(STACK_STEPS, dzs, { batchMajor: false })[0]!; // [T * B, 4H], time-major like xt
+        const hP = runKernel(STACK_STEPS, hPrev, { batchMajor: false })[0]!;
+        const dX = tf.transpose(tf.matMul(dZ, tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
+        return [dX, tf.matMul(tf.transpose(xtS), dZ), tf.matMul(tf.transpose(hP), dZ), tf.sum(dZ, 0)];
+      },
+    };
+  });
+  return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
+}
+
+/** The op-based pass, for backends whose memory the fused kernels cannot reach (the native one). */
+function lstmSequenceOps(
+  x: tf.Tensor3D,
+  kernel: tf.Tensor2D,
+  recurrentKernel: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  mask: tf.Tensor2D | null,
+  options: LstmOptions = {},
+): tf.Tensor3D {
+  const [B, T, F] = x.shape;
+  const H = recurrentKernel.shape[0];
+  const reverse = options.reverse === true;
+  const hard = options.recurrentActivation === "hard_sigmoid";
+  const order = Array.from({ length: T }, (_, s) => (reverse ? T - 1 - s : s));
+
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, wIn, uIn, bIn, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const W = wIn as tf.Tensor2D;
+    const U = uIn as tf.Tensor2D;
+    const scale = hard ? null : gateScale(H);
+    const Ws = scale ? tf.mul(W, scale) : W;
+    const Us = scale ? tf.mul(U, scale) : U;
+    const bs = scale ? tf.mul(bIn, scale) : bIn;
+    // Time-major so that step t is a contiguous block: [T * B, F] @ [F, 4H], once for the whole sequence.
+    const xt = tf.transpose(xIn, [1, 0, 2]).reshape([T * B, F]);
+    const xw = tf.add(tf.matMul(xt, Ws), bs).reshape([T, B, 4 * H]);
+    const mT = mask ? tf.transpose(mask, [1, 0]).reshape([T, B, 1]) : null;
+    let h: tf.Tensor = tf.zeros([B, H]);
+    let c: tf.Tensor = tf.zeros([B, H]);
+    const outs: tf.Tensor[] = new Array<tf.Tensor>(T);
+    // Saved per step, in processing order: i, f, g, o, tanh(c_t), c_{t-1}, h_{t-1}, mask_t.
+    const saved: tf.Tensor[] = [xt];
+    for (const t of order) {
+      const z = tf.add(step(xw, t, [B, 4 * H]), tf.matMul(h, Us));
+      let i: tf.Tensor, f: tf.Tensor, g: tf.Tensor, o: tf.Tensor;
+      if (hard) {
+        const [zi, zf, zg, zo] = tf.split(z, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        [i, f, g, o] = [hardSigmoid(zi), hardSigmoid(zf), tf.tanh(zg), hardSigmoid(zo)];
+      } else {
+        const [ai, af, ag, ao] = tf.split(tf.sigmoid(z), 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        [i, f, g, o] = [ai, af, tf.sub(tf.mul(ag, 2), 1), ao];
+      }
+      const cNew = tf.add(tf.mul(f, c), tf.mul(i, g));
+      const tc = tf.tanh(cNew);
+      const hNew = tf.mul(o, tc);
+      saved.push(i, f, g, o, tc, c, h);
+      if (mT) {
+        const m = step(mT, t, [B, 1]);
+        saved.push(m);
+        c = tf.add(c, tf.mul(m, tf.sub(cNew, c)));
+        h = tf.add(h, tf.mul(m, tf.sub(hNew, h)));
+      } else {
+        c = cNew;
+        h = hNew;
+      }
+      outs[t] = h;
+    }
+    save(saved);
+    const value = tf.transpose(tf.concat(outs, 0).reshape([T, B, H]), [1, 0, 2]);
+    const perStep = mT ? 8 : 7;
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
+        const xtS = s[0]!;
+        const dyT = tf.transpose(dy, [1, 0, 2]).reshape([T, B, H]);
+        const uT = tf.transpose(U);
+        let dh: tf.Tensor = tf.zeros([B, H]);
+        let dc: tf.Tensor = tf.zeros([B, H]);
+        const dzs: tf.Tensor[] = new Array<tf.Tensor>(T);
+        const hPrev: tf.Tensor[] = new Array<tf.Tensor>(T);
+        for (let k = T - 1; k >= 0; k--) {
+          const t = order[k]!;
+          const base = 1 + k * perStep;
+          const [i, f, g, o, tc, cPrev, hP] = s.slice(base, base + 7) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          hPrev[t] = hP;
+          const dhTotal = tf.add(step(dyT, t, [B, H]), dh);
+          let dhNew = dhTotal;
+          let dcNew = dc;
+          let dhCarry: tf.Tensor | null = null;
+          let dcCarry: tf.Tensor | null = null;
+          if (mT) {
+            const m = s[base + 7]!;
+            dhNew = tf.mul(m, dhTotal);
+            dcNew = tf.mul(m, dc);
+            dhCarry = tf.sub(dhTotal, dhNew);
+            dcCarry = tf.sub(dc, dcNew);
+          }
+          const dcTot = tf.add(dcNew, tf.mul(tf.mul(dhNew, o), tf.sub(1, tf.square(tc))));
+          const sg = (a: tf.Tensor) => (hard ? hardSigmoidGrad(a) : tf.mul(a, tf.sub(1, a)));
+          const dzi = tf.mul(tf.mul(dcTot, g), sg(i));
+          const dzf = tf.mul(tf.mul(dcTot, cPrev), sg(f));
+          const dzg = tf.mul(tf.mul(dcTot, i), tf.sub(1, tf.square(g)));
+          const dzo = tf.mul(tf.mul(dhNew, tc), sg(o));
+          const dz = tf.concat([dzi, dzf, dzg, dzo], 1);
+          dzs[t] = dz;
+          dh = tf.matMul(dz, uT);
+          dc = tf.mul(dcTot, f);
+          if (dhCarry && dcCarry) {
+            dh = tf.add(dh, dhCarry);
+            dc = tf.add(dc, dcCarry);
+          }
+        }
+        const dZ = tf.concat(dzs, 0); // [T * B, 4H], time-major like xt
+        const dX = tf.transpose(tf.matMul(dZ, tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
+        const dW = tf.matMul(tf.transpose(xtS), dZ);
+        const dU = tf.matMul(tf.transpose(tf.concat(hPrev, 0)), dZ);
+        const db = tf.sum(dZ, 0);
+        return [dX, dW, dU, db];
+      },
+    };
+  });
+  return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
+}
+
+/** Softmax over the last axis that gives masked positions (mask 0) exactly 0; all-masked rows give all 0. */
+export function maskedSoftmax(e: tf.Tensor, mask: tf.Tensor | null): tf.Tensor {
+  if (!mask) return tf.softmax(e);
+  const shifted = tf.sub(e, tf.max(tf.add(e, tf.mul(tf.sub(mask, 1), MASK_NEG)), -1, true));
+  const ex = tf.mul(tf.exp(tf.minimum(shifted, 0)), mask);
+  return tf.div(ex, tf.maximum(tf.sum(ex, -1, true), 1e-30));
+}
+
+/** x [B, T, D] @ w [D, K] as one 2-D product: [B, T, K]. */
+export function timeDistributedMatMul(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
+  const [B, T, D] = x.shape;
+  return tf.matMul(x.reshape([B * T, D]), w).reshape([B, T, w.shape[1]]);
+}

@@ -1,0 +1,91 @@
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { selectBackend } from "../../src/runtime/backend.js";
+import { embeddingLookup, lstmSequence } from "../../src/runtime/ops.js";
+import { fusedKernelsAvailable } from "../../src/runtime/kernels.js";
+import { naiveLstm } from "./reference.js";
+
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
+}
+
+const B = 3;
+const T = 7;
+const F = 5;
+const H = 4;
+/** Post-padded sequences of lengths 7, 4 and 1 (Keras masks with zeros at the end). */
+const mask = () => tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0]]);
+
+function weights(seed: number) {
+  return {
+    x: tf.randomNormal([B, T, F], 0, 1, "float32", seed) as tf.Tensor3D,
+    W: tf.randomNormal([F, 4 * H], 0, 0.5, "float32", seed + 1) as tf.Tensor2D,
+    U: tf.randomNormal([H, 4 * H], 0, 0.5, "float32", seed + 2) as tf.Tensor2D,
+    b: tf.randomNormal([4 * H], 0, 0.5, "float32", seed + 3) as tf.Tensor1D,
+  };
+}
+
+describe.each([["wasm", false], ["cpu", false], ["wasm", true]] as const)("lstm kernels on %s (op-based fallback: %s)", (backend, fallback) => {
+  beforeAll(async () => {
+    await selectBackend(backend);
+    if (fallback) process.env["ATTNC_NO_FUSED_KERNELS"] = "1";
+    else delete process.env["ATTNC_NO_FUSED_KERNELS"];
+    expect(fusedKernelsAvailable()).toBe(!fallback);
+  });
+
+  it.each([false, true])("lstm equals tfjs-layers' LSTM (masked: %s) within 1e-5", (masked) => {
+    const { x, W, U, b } = weights(1);
+    const layer = tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: "sigmoid" });
+    layer.apply(x); // builds the layer
+    layer.setWeights([W, U, b]);
+    const m = masked ? mask() : null;
+    const expected = layer.apply(x, m ? { mask: m.cast("bool") } : {}) as tf.Tensor;
+    expect(maxDiff(lstmSequence(x, W, U, b, m), expected)).toBeLessThan(1e-5);
+  });
+
+  it.each([false, true])("bilstm (forward + reversed) equals tfjs-layers' Bidirectional concat (masked: %s) within 1e-5", (masked) => {
+    const f = weights(10);
+    const r = weights(20);
+    const layer = tf.layers.bidirectional({ layer: tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: "sigmoid" }) as tf.RNN, mergeMode: "concat" });
+    layer.build([B, T, F]);
+    layer.setWeights([f.W, f.U, f.b, r.W, r.U, r.b]);
+    const m = masked ? mask() : null;
+    const expected = layer.apply(f.x, m ? { mask: m.cast("bool") } : {}) as tf.Tensor;
+    const ours = tf.concat([lstmSequence(f.x, f.W, f.U, f.b, m), lstmSequence(f.x, r.W, r.U, r.b, m, { reverse: true })], 2);
+    expect(maxDiff(ours, expected)).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    [false, false],
+    [true, false],
+    [true, true],
+  ])("gradients of the hand-written backward pass equal autodiff of the plain formulation (masked %s, reverse %s)", (masked, reverse) => {
+    const { x, W, U, b } = weights(30);
+    const m = masked ? mask() : null;
+    const R = tf.randomNormal([B, T, H], 0, 1, "float32", 99);
+    const loss = (fn: typeof lstmSequence | typeof naiveLstm) => (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) =>
+      tf.sum(tf.mul(fn(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m, reverse ? ({ reverse: true } as never) : (undefined as never)), R));
+    const ours = tf.grads((a, c, d, e) => loss(lstmSequence)(a!, c!, d!, e!))([x, W, U, b]);
+    const plain = tf.grads((a, c, d, e) => loss((xs, ws, us, bs, mm) => naiveLstm(xs, ws, us, bs, mm, reverse))(a!, c!, d!, e!))([x, W, U, b]);
+    ours.forEach((g, k) => expect(maxDiff(g, plain[k]!), `gradient ${k}`).toBeLessThan(1e-5));
+  });
+
+  it("hard_sigmoid gates match tfjs-layers' LSTM default", () => {
+    const { x, W, U, b } = weights(40);
+    const layer = tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: "hardSigmoid" });
+    layer.apply(x);
+    layer.setWeights([W, U, b]);
+    expect(maxDiff(lstmSequence(x, W, U, b, null, { recurrentActivation: "hard_sigmoid" }), layer.apply(x) as tf.Tensor)).toBeLessThan(1e-5);
+  });
+
+  it("embedding lookup trains: its gradient sums the rows of repeated ids", () => {
+    const table = tf.randomNormal([6, 3], 0, 1, "float32", 5) as tf.Tensor2D;
+    const ids = tf.tensor2d([[1, 2, 2], [5, 0, 1]], [2, 3], "int32");
+    const out = embeddingLookup(table, ids);
+    expect(out.shape).toEqual([2, 3, 3]);
+    expect(maxDiff(out, tf.gather(table, ids))).toBe(0);
+    const [g] = tf.grads((t) => tf.sum(embeddingLookup(t as tf.Tensor2D, ids)))([table]);
+    expect(Array.from(g!.sum(1).dataSync())).toEqual([3, 6, 6, 0, 0, 3]);
+  });
+});
