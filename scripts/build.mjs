@@ -14,8 +14,11 @@ const validate = ajv.compile(irSchema());
 writeFileSync(new URL("../dist/ir/validator.generated.js", import.meta.url), standaloneCode.default(ajv, validate));
 
 await build({
-  entryPoints: [new URL("../dist/cli/main.js", import.meta.url).pathname],
-  outfile: new URL("../dist/attnc.mjs", import.meta.url).pathname,
+  entryPoints: { attnc: new URL("../dist/cli/main.js", import.meta.url).pathname },
+  outdir: new URL("../dist/bundle", import.meta.url).pathname,
+  outExtension: { ".js": ".mjs" },
+  // Code splitting keeps dynamically imported command modules (training) out of the start-up path.
+  splitting: true,
   bundle: true,
   platform: "node",
   format: "esm",

@@ -33,7 +33,7 @@ function version(): string {
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   let code = 0;
   const program = new Command("attnc")
-    .description("attnc compiles .attn model specs (embedding -> BiLSTM -> attention -> dense) to a validated IR.")
+    .description("attnc compiles .attn model specs (embedding -> BiLSTM -> attention -> dense) to a validated IR, and trains and runs them.")
     .version(version(), "-v, --version")
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXAMPLES)
@@ -77,6 +77,59 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .addOption(formatOption())
     .action(async (specs: string[], opts: { check?: boolean; format?: string }) => {
       code = await fmtCommand(io, specs, opts);
+    });
+
+  const backendOption = () => new Option("--backend <backend>", "TensorFlow.js backend: auto (native where installed, else wasm), node, wasm or cpu").choices(["auto", "node", "wasm", "cpu"]).default("auto");
+  // These load TensorFlow.js, so their module is imported only when one of them runs.
+  const ml = () => import("./ml-commands.js");
+
+  program
+    .command("train")
+    .description("train a model of a spec on its data; writes a model directory with a checkpoint per epoch")
+    .argument("<spec>", ".attn file")
+    .option("--model <name>", "which model, when the spec has several")
+    .option("--data <path>", "data file (default: the data block's source, relative to the spec)")
+    .option("--out <dir>", "model directory (default: runs/<Model>)")
+    .option("--epochs <n>", "train to this many epochs instead of the spec's")
+    .option("--seed <n>", "seed for weights, shuffling and dropout instead of the spec's")
+    .addOption(backendOption())
+    .option("--resume", "continue from the last complete checkpoint in --out")
+    .option("--allow-outside", "allow data and output paths outside the working directory")
+    .action(async (spec: string, opts: import("./ml-commands.js").TrainOptions) => {
+      code = await (await ml()).trainCommand(io, spec, opts);
+    });
+
+  program
+    .command("evaluate")
+    .description("loss and metrics of a trained model: accuracy, macro F1 and confusion matrix, or RMSE, MAE and MAPE")
+    .argument("<model-dir>", "directory written by attnc train")
+    .option("--data <path>", "data file (default: the one the model was trained on)")
+    .option("--split <split>", "train, validation or test", "test")
+    .addOption(new Option("--format <format>", "text or json").choices(["text", "json"]).default("text"))
+    .addOption(backendOption())
+    .action(async (dir: string, opts: { data?: string; split?: string; backend?: string; format?: string }) => {
+      code = await (await ml()).evaluateCommand(io, dir, opts);
+    });
+
+  program
+    .command("predict")
+    .description("predict for JSONL requests ({\"text\": ...} or {\"window\": [[...], ...]}); prints JSONL")
+    .argument("<model-dir>", "directory written by attnc train")
+    .requiredOption("--input <file>", "JSONL file, or - for standard input")
+    .addOption(backendOption())
+    .action(async (dir: string, opts: { input: string; backend?: string }) => {
+      code = await (await ml()).predictCommand(io, dir, opts);
+    });
+
+  program
+    .command("explain")
+    .description("attention weights for JSONL requests, as JSONL, and a heatmap (SVG) per example")
+    .argument("<model-dir>", "directory written by attnc train")
+    .requiredOption("--input <file>", "JSONL file, or - for standard input")
+    .option("--out <dir>", "where the heatmaps go (default: <model-dir>/explain)")
+    .addOption(backendOption())
+    .action(async (dir: string, opts: { input: string; out?: string; backend?: string }) => {
+      code = await (await ml()).explainCommand(io, dir, opts);
     });
 
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });

@@ -470,8 +470,8 @@ export class Reduce extends tf.layers.Layer {
       if (this.mode === "last") {
         if (!mask) return h.slice([0, T - 1, 0], [B, 1, D]).reshape([B, D]);
         // The last unmasked step: one-hot selection keeps this differentiable on every backend.
-        const lastIdx = tf.max(tf.mul(mask, tf.range(1, T + 1).reshape([1, T])), 1).sub(1).toInt();
-        const sel = tf.mul(tf.oneHot(tf.maximum(lastIdx, 0), T).toFloat(), tf.greater(lastIdx, -1).toFloat().reshape([B, 1]));
+        const pos = tf.max(tf.mul(mask, tf.range(1, T + 1).reshape([1, T])), 1); // 1-based; 0 = all masked
+        const sel = tf.mul(tf.oneHot(tf.sub(tf.clipByValue(pos, 1, T), 1).toInt(), T).toFloat(), tf.greater(pos, 0).toFloat().reshape([B, 1]));
         return tf.sum(tf.mul(sel.reshape([B, T, 1]), h), 1);
       }
       if (this.mode === "mean") {

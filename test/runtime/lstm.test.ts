@@ -64,9 +64,9 @@ describe.each([["wasm", false], ["cpu", false], ["wasm", true]] as const)("lstm 
     const { x, W, U, b } = weights(30);
     const m = masked ? mask() : null;
     const R = tf.randomNormal([B, T, H], 0, 1, "float32", 99);
-    const loss = (fn: typeof lstmSequence | typeof naiveLstm) => (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) =>
-      tf.sum(tf.mul(fn(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m, reverse ? ({ reverse: true } as never) : (undefined as never)), R));
-    const ours = tf.grads((a, c, d, e) => loss(lstmSequence)(a!, c!, d!, e!))([x, W, U, b]);
+    type Seq = (x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, b: tf.Tensor1D, m: tf.Tensor2D | null) => tf.Tensor3D;
+    const loss = (fn: Seq) => (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) => tf.sum(tf.mul(fn(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m), R));
+    const ours = tf.grads((a, c, d, e) => loss((xs, ws, us, bs, mm) => lstmSequence(xs, ws, us, bs, mm, { reverse }))(a!, c!, d!, e!))([x, W, U, b]);
     const plain = tf.grads((a, c, d, e) => loss((xs, ws, us, bs, mm) => naiveLstm(xs, ws, us, bs, mm, reverse))(a!, c!, d!, e!))([x, W, U, b]);
     ours.forEach((g, k) => expect(maxDiff(g, plain[k]!), `gradient ${k}`).toBeLessThan(1e-5));
   });

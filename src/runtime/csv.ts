@@ -1,0 +1,210 @@
+/**
+ * Streaming readers for the data formats a spec can name: CSV (RFC 4180: quoted fields, doubled quotes,
+ * CRLF or LF, line breaks inside quotes) and JSONL. Only Node built-ins, so that generated programs carry the
+ * same reader; test/runtime/csv.test.ts checks it against the csv-parse package on the same files.
+ */
+import { createReadStream } from "node:fs";
+
+/** A problem with a data file, located by line (1-based) and, where known, column or field. */
+export class DataError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    readonly where: string | null,
+    readonly detail: string,
+  ) {
+    super(`${file}${line !== null ? `:${line}` : ""}${where ? ` (${where})` : ""}: ${detail}`);
+  }
+}
+
+export interface Row {
+  /** Values by column name. */
+  readonly values: Readonly<Record<string, string | number | boolean | null>>;
+  /** 1-based line where the row starts. */
+  readonly line: number;
+}
+
+/** Index of the first byte that does not start or continue a valid UTF-8 sequence (approximate at chunk edges). */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) if (i + k < b.length && (b[i + k]! & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return Math.max(0, b.length - 1);
+}
+
+/** Decodes UTF-8 strictly: invalid bytes are an error at their line, not replacement characters. */
+async function* lines(file: string, display: string): AsyncGenerator<string> {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let line = 1;
+  let first = true;
+  let stream: AsyncIterable<Buffer>;
+  try {
+    stream = createReadStream(file, { highWaterMark: 1 << 16 });
+  } catch (e) {
+    throw new DataError(display, null, null, (e as Error).message);
+  }
+  try {
+    for await (const chunk of stream) {
+      let text: string;
+      try {
+        text = decoder.decode(chunk, { stream: true });
+      } catch {
+        const at = firstInvalidUtf8(chunk);
+        let l = line;
+        for (let i = 0; i < at; i++) if (chunk[i] === 10) l++;
+        throw new DataError(display, l, null, `invalid UTF-8 (byte 0x${(chunk[at] ?? 0).toString(16).padStart(2, "0")})`);
+      }
+      if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      first = false;
+      for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+      yield text;
+    }
+    const rest = decoder.decode();
+    if (rest) yield rest;
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataError(display, null, null, code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message);
+  }
+}
+
+/** Parses CSV records: arrays of fields with the line each starts on. */
+export async function* csvRecords(file: string, display: string, delimiter = ","): AsyncGenerator<{ fields: string[]; line: number }> {
+  let field = "";
+  let fields: string[] = [];
+  let quoted = false;
+  let afterQuote = false;
+  let line = 1;
+  let startLine = 1;
+  let pendingCR = false;
+  let any = false;
+  const d = delimiter;
+  for await (const chunk of lines(file, display)) {
+    for (let i = 0; i < chunk.length; i++) {
+      const ch = chunk[i]!;
+      if (pendingCR) {
+        pendingCR = false;
+        if (ch === "\n") continue;
+      }
+      if (quoted) {
+        if (ch === '"') {
+          if (chunk[i + 1] === '"') {
+            field += '"';
+            i++;
+          } else {
+            // Closing, unless the next chunk starts with a second quote (handled below).
+            quoted = false;
+            afterQuote = true;
+          }
+        } else {
+          if (ch === "\n") line++;
+          field += ch;
+        }
+        continue;
+      }
+      if (afterQuote && ch === '"') {
+        // The boundary case above: a doubled quote split across chunks.
+        field += '"';
+        quoted = true;
+        afterQuote = false;
+        continue;
+      }
+      if (ch === d) {
+        fields.push(field);
+        field = "";
+        afterQuote = false;
+        any = true;
+      } else if (ch === "\n" || ch === "\r") {
+        fields.push(field);
+        if (!(fields.length === 1 && fields[0] === "" && !afterQuote)) yield { fields, line: startLine };
+        fields = [];
+        field = "";
+        afterQuote = false;
+        any = false;
+        line++;
+        startLine = line;
+        pendingCR = ch === "\r";
+      } else if (ch === '"' && field === "" && !afterQuote) {
+        quoted = true;
+        any = true;
+      } else {
+        if (afterQuote) throw new DataError(display, line, `field ${fields.length + 1}`, "unexpected character after a closing quote");
+        field += ch;
+        any = true;
+      }
+    }
+  }
+  if (quoted) throw new DataError(display, startLine, `field ${fields.length + 1}`, "a quoted field is never closed");
+  if (any || field !== "" || fields.length > 0) {
+    fields.push(field);
+    yield { fields, line: startLine };
+  }
+}
+
+/** Rows of a CSV file with a header line; every row must have the header's number of fields. */
+export async function* csvRows(file: string, display: string, delimiter = ","): AsyncGenerator<Row> {
+  let header: string[] | null = null;
+  for await (const rec of csvRecords(file, display, delimiter)) {
+    if (!header) {
+      header = rec.fields.map((f) => f.trim());
+      const seen = new Set<string>();
+      for (const h of header) {
+        if (seen.has(h)) throw new DataError(display, rec.line, `column ${JSON.stringify(h)}`, "the header names this column twice");
+        seen.add(h);
+      }
+      continue;
+    }
+    if (rec.fields.length !== header.length) {
+      throw new DataError(display, rec.line, null, `this row has ${rec.fields.length} field${rec.fields.length === 1 ? "" : "s"}, the header has ${header.length}`);
+    }
+    const values: Record<string, string> = {};
+    header.forEach((h, i) => (values[h] = rec.fields[i]!));
+    yield { values, line: rec.line };
+  }
+  if (!header) throw new DataError(display, null, null, "the file is empty: a header line is needed");
+}
+
+/** Rows of a JSONL file: one JSON object per line; blank lines are skipped. */
+export async function* jsonlRows(file: string, display: string): AsyncGenerator<Row> {
+  let buf = "";
+  let line = 1;
+  const parse = (text: string, at: number): Row | null => {
+    if (text.trim() === "") return null;
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      throw new DataError(display, at, null, `not valid JSON: ${(e as Error).message}`);
+    }
+    if (v === null || typeof v !== "object" || Array.isArray(v)) throw new DataError(display, at, null, "each line must be a JSON object");
+    return { values: v as Record<string, string | number | boolean | null>, line: at };
+  };
+  for await (const chunk of lines(file, display)) {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const row = parse(buf.slice(0, nl).replace(/\r$/, ""), line);
+      buf = buf.slice(nl + 1);
+      line++;
+      if (row) yield row;
+    }
+  }
+  const row = parse(buf, line);
+  if (row) yield row;
+}
+
+export interface SourceConfig {
+  kind: "csv" | "jsonl";
+  path: string;
+  delimiter?: string;
+}
+
+/** The rows of a data source; `file` is the resolved path, `display` how messages name it. */
+export function readRows(source: SourceConfig, file: string, display: string): AsyncGenerator<Row> {
+  return source.kind === "csv" ? csvRows(file, display, source.delimiter ?? ",") : jsonlRows(file, display);
+}

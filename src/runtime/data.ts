@@ -1,0 +1,421 @@
+/**
+ * Data preparation exactly as a spec's data block says, streamed: the file is read once to fit the
+ * preprocessing (vocabulary and labels from the training split only; scaling statistics from the training
+ * rows only) and once per pass for batches, so memory depends on the batch and shuffle-buffer sizes, not on
+ * the number of rows. Only Node built-ins and tfjs.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DataError, readRows, type Row, type SourceConfig } from "./csv.js";
+
+export interface DataConfig {
+  source: SourceConfig & { text?: string; label?: string; time?: string; features?: string[]; target?: string };
+  tokenizer?: { kind: "words" | "chars"; lowercase: boolean; max_len: number; vocab: number; min_count: number };
+  split?: { order?: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
+  window?: { size: number; horizon: number; stride: number };
+  scale?: "standard" | "minmax" | "none";
+}
+
+export type Split = "train" | "validation" | "test";
+export const SPLITS: readonly Split[] = ["train", "validation", "test"];
+
+/** Where the file is and how messages name it. */
+export interface DataFile {
+  readonly path: string;
+  readonly display: string;
+}
+
+export const PAD = "<pad>";
+export const OOV = "<oov>";
+
+/** Fitted text preprocessing: ids are positions in `vocab` (0 padding, 1 out of vocabulary). */
+export interface TextPrep {
+  kind: "text";
+  tokenizer: "words" | "chars";
+  lowercase: boolean;
+  maxLen: number;
+  vocab: string[];
+  labels: string[];
+  textColumn: string;
+  labelColumn: string;
+  split: { order: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
+  rows: number;
+  /** Examples per split. */
+  counts: Record<Split, number>;
+}
+
+/** Fitted series preprocessing: x' = (x - offset) / scale per feature, fitted on the training rows only. */
+export interface SeriesPrep {
+  kind: "series";
+  features: string[];
+  target: string;
+  time: string | null;
+  window: number;
+  horizon: number;
+  stride: number;
+  scaling: "standard" | "minmax" | "none";
+  offset: number[];
+  scale: number[];
+  targetOffset: number;
+  targetScale: number;
+  split: { order: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
+  rows: number;
+  /** Windows per split. */
+  counts: Record<Split, number>;
+}
+
+export type Prep = TextPrep | SeriesPrep;
+
+/** One example: model input values and the target (class id, or scaled value). */
+export interface Example {
+  x: Int32Array | Float32Array;
+  y: number;
+  line: number;
+}
+
+// ---- deterministic randomness
+
+/** mulberry32: a small seeded PRNG, the same on every machine. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A uniform number in [0, 1) fixed by (seed, index): which split a row falls in, without holding the rows. */
+function unitHash(seed: number, index: number): number {
+  let h = Math.imul(index ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(seed + 0x7f4a7c15, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+
+type SplitConfig = TextPrep["split"];
+
+function splitOf(s: SplitConfig, index: number, rows: number): Split {
+  const u = s.order === "chronological" ? index / rows : unitHash(s.seed, index);
+  return u < s.train ? "train" : u < s.train + s.validation ? "validation" : "test";
+}
+
+// ---- text
+
+const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
+
+export function tokenize(prep: Pick<TextPrep, "tokenizer" | "lowercase">, text: string): string[] {
+  const t = prep.lowercase ? text.toLowerCase() : text;
+  return prep.tokenizer === "chars" ? Array.from(t) : (t.match(WORD) ?? []);
+}
+
+/** Token ids, truncated to max_len (the first tokens are kept) and padded with 0 at the end. */
+export function encodeText(prep: TextPrep, text: string, index?: Map<string, number>): Int32Array {
+  const ids = index ?? vocabIndex(prep);
+  const out = new Int32Array(prep.maxLen);
+  const toks = tokenize(prep, text);
+  for (let i = 0; i < Math.min(toks.length, prep.maxLen); i++) out[i] = ids.get(toks[i]!) ?? 1;
+  return out;
+}
+
+const indexCache = new WeakMap<TextPrep, Map<string, number>>();
+export function vocabIndex(prep: TextPrep): Map<string, number> {
+  let m = indexCache.get(prep);
+  if (!m) {
+    m = new Map(prep.vocab.map((w, i) => [w, i]));
+    indexCache.set(prep, m);
+  }
+  return m;
+}
+
+function cell(row: Row, column: string, file: DataFile): string {
+  const v = row.values[column];
+  if (v === undefined) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, "missing: the data block names this column, but the row does not have it");
+  if (v === null) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, "is null");
+  return String(v);
+}
+
+function checkColumns(first: Row | undefined, columns: string[], file: DataFile): void {
+  if (!first) throw new DataError(file.display, null, null, "the file has no data rows");
+  for (const c of columns) {
+    if (!(c in first.values)) {
+      const have = Object.keys(first.values);
+      throw new DataError(file.display, first.line, `column ${JSON.stringify(c)}`, `no such column; the file has ${have.map((h) => JSON.stringify(h)).join(", ")}`);
+    }
+  }
+}
+
+async function countRows(config: DataConfig, file: DataFile): Promise<number> {
+  let n = 0;
+  for await (const _ of readRows(config.source, file.path, file.display)) n++;
+  return n;
+}
+
+function splitConfig(config: DataConfig, series: boolean): SplitConfig {
+  const s = config.split;
+  return {
+    order: s?.order ?? (series ? "chronological" : "shuffled"),
+    train: s?.train ?? 0.8,
+    validation: s?.validation ?? 0.1,
+    test: s?.test ?? 0.1,
+    seed: s?.seed ?? 0,
+  };
+}
+
+async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
+  const tok = config.tokenizer!;
+  const textColumn = config.source.text!;
+  const labelColumn = config.source.label!;
+  const split = splitConfig(config, false);
+  const rows = await countRows(config, file);
+  const tokenCounts = new Map<string, number>();
+  const labels = new Set<string>();
+  const prep0 = { tokenizer: tok.kind, lowercase: tok.lowercase };
+  let index = 0;
+  let first: Row | undefined;
+  for await (const row of readRows(config.source, file.path, file.display)) {
+    if (!first) {
+      first = row;
+      checkColumns(first, [textColumn, labelColumn], file);
+    }
+    const label = cell(row, labelColumn, file).trim();
+    if (label === "") throw new DataError(file.display, row.line, `column ${JSON.stringify(labelColumn)}`, "the label is empty");
+    const text = cell(row, textColumn, file);
+    if (splitOf(split, index++, rows) === "train") {
+      labels.add(label);
+      for (const t of tokenize(prep0, text)) tokenCounts.set(t, (tokenCounts.get(t) ?? 0) + 1);
+    }
+  }
+  checkColumns(first, [textColumn, labelColumn], file);
+  // A second pass, so that a label the model never learns is reported before training, still without holding rows.
+  index = 0;
+  for await (const row of readRows(config.source, file.path, file.display)) {
+    const label = cell(row, labelColumn, file).trim();
+    if (splitOf(split, index++, rows) !== "train" && !labels.has(label)) {
+      throw new DataError(file.display, row.line, `column ${JSON.stringify(labelColumn)}`, `label ${JSON.stringify(label)} never appears in the training split`);
+    }
+  }
+  if (labels.size < 2) throw new DataError(file.display, null, `column ${JSON.stringify(labelColumn)}`, `the training split has ${labels.size} label${labels.size === 1 ? "" : "s"}; classification needs at least 2`);
+  const words = [...tokenCounts].filter(([, c]) => c >= tok.min_count).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const vocab = [PAD, OOV, ...words.slice(0, Math.max(0, tok.vocab - 2)).map(([w]) => w)];
+  const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
+  for (let i = 0; i < rows; i++) counts[splitOf(split, i, rows)]++;
+  return { kind: "text", tokenizer: tok.kind, lowercase: tok.lowercase, maxLen: tok.max_len, vocab, labels: [...labels].sort(), textColumn, labelColumn, split, rows, counts };
+}
+
+// ---- series
+
+function number(row: Row, column: string, file: DataFile): number {
+  const raw = row.values[column];
+  if (raw === undefined) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, "missing");
+  const v = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw.trim()) : NaN;
+  if (!Number.isFinite(v)) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, `${JSON.stringify(raw)} is not a finite number`);
+  return v;
+}
+
+function timeKey(v: string): number | string {
+  const n = Number(v);
+  if (v.trim() !== "" && Number.isFinite(n)) return n;
+  const d = Date.parse(v);
+  return Number.isFinite(d) ? d : v;
+}
+
+async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep> {
+  const features = config.source.features!;
+  const target = config.source.target!;
+  const time = config.source.time ?? null;
+  const win = config.window!;
+  const split = splitConfig(config, true);
+  const scaling = config.scale ?? "standard";
+  const rows = await countRows(config, file);
+  const needed = win.size + win.horizon;
+  if (rows < needed) throw new DataError(file.display, null, null, `the series has ${rows} row${rows === 1 ? "" : "s"}, shorter than the window plus the horizon (${needed})`);
+  const F = features.length;
+  const cols = [...features, target];
+  const sum = new Float64Array(F + 1);
+  const sq = new Float64Array(F + 1);
+  const min = new Float64Array(F + 1).fill(Infinity);
+  const max = new Float64Array(F + 1).fill(-Infinity);
+  let n = 0;
+  let index = 0;
+  let prevTime: number | string | null = null;
+  let prevRaw = "";
+  let first: Row | undefined;
+  for await (const row of readRows(config.source, file.path, file.display)) {
+    if (!first) {
+      first = row;
+      checkColumns(first, time ? [...cols, time] : cols, file);
+    }
+    const values = cols.map((c) => number(row, c, file));
+    if (time) {
+      const raw = cell(row, time, file);
+      const t = timeKey(raw);
+      if (prevTime !== null) {
+        if (t === prevTime) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, `duplicate timestamp ${JSON.stringify(raw)}`);
+        if (typeof t === typeof prevTime && t < prevTime) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, `${JSON.stringify(raw)} comes before ${JSON.stringify(prevRaw)}: rows must be in time order`);
+      }
+      prevTime = t;
+      prevRaw = raw;
+    }
+    // Statistics from the training rows only.
+    if (splitOf(split, index, rows) === "train") {
+      values.forEach((v, k) => {
+        sum[k] += v;
+        sq[k] += v * v;
+        min[k] = Math.min(min[k]!, v);
+        max[k] = Math.max(max[k]!, v);
+      });
+      n++;
+    }
+    index++;
+  }
+  if (n === 0) throw new DataError(file.display, null, null, "the training split has no rows");
+  const offset: number[] = [];
+  const scale: number[] = [];
+  for (let k = 0; k <= F; k++) {
+    if (scaling === "standard") {
+      const mean = sum[k]! / n;
+      const sd = Math.sqrt(Math.max(0, sq[k]! / n - mean * mean));
+      offset.push(mean);
+      scale.push(sd > 1e-12 ? sd : 1);
+    } else if (scaling === "minmax") {
+      offset.push(min[k]!);
+      scale.push(max[k]! - min[k]! > 1e-12 ? max[k]! - min[k]! : 1);
+    } else {
+      offset.push(0);
+      scale.push(1);
+    }
+  }
+  const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
+  for (let r = win.size + win.horizon - 1; r < rows; r++) if ((r - win.horizon - win.size + 1) % win.stride === 0) counts[splitOf(split, r, rows)]++;
+  return {
+    kind: "series",
+    counts,
+    features,
+    target,
+    time,
+    window: win.size,
+    horizon: win.horizon,
+    stride: win.stride,
+    scaling,
+    offset: offset.slice(0, F),
+    scale: scale.slice(0, F),
+    targetOffset: offset[F]!,
+    targetScale: scale[F]!,
+    split,
+    rows,
+  };
+}
+
+/** Reads the file once (twice for the row count) and fits the preprocessing the data block describes. */
+export async function fit(config: DataConfig, file: DataFile): Promise<Prep> {
+  return config.tokenizer ? fitText(config, file) : fitSeries(config, file);
+}
+
+/** Raw feature rows (T x F) to the model's scaled input. */
+export function scaleWindow(prep: SeriesPrep, rows: readonly (readonly number[])[]): Float32Array {
+  const F = prep.features.length;
+  const out = new Float32Array(prep.window * F);
+  rows.forEach((r, t) => r.forEach((v, k) => (out[t * F + k] = (v - prep.offset[k]!) / prep.scale[k]!)));
+  return out;
+}
+
+export function unscaleTarget(prep: SeriesPrep, v: number): number {
+  return v * prep.targetScale + prep.targetOffset;
+}
+
+/** The examples of one split, in file order. */
+export async function* examples(config: DataConfig, prep: Prep, file: DataFile, split: Split): AsyncGenerator<Example> {
+  let index = 0;
+  if (prep.kind === "text") {
+    const ids = vocabIndex(prep);
+    const labelId = new Map(prep.labels.map((l, i) => [l, i]));
+    for await (const row of readRows(config.source, file.path, file.display)) {
+      if (splitOf(prep.split, index++, prep.rows) !== split) continue;
+      const label = cell(row, prep.labelColumn, file).trim();
+      const y = labelId.get(label);
+      if (y === undefined) throw new DataError(file.display, row.line, `column ${JSON.stringify(prep.labelColumn)}`, `label ${JSON.stringify(label)} never appears in the training split`);
+      yield { x: encodeText(prep, cell(row, prep.textColumn, file), ids), y, line: row.line };
+    }
+    return;
+  }
+  const F = prep.features.length;
+  const T = prep.window;
+  const h = prep.horizon;
+  // A ring of the last T + h rows: [features..., target] each, already scaled.
+  const ring: Float32Array[] = [];
+  const lines: number[] = [];
+  for await (const row of readRows(config.source, file.path, file.display)) {
+    const v = new Float32Array(F + 1);
+    prep.features.forEach((c, k) => (v[k] = (number(row, c, file) - prep.offset[k]!) / prep.scale[k]!));
+    v[F] = (number(row, prep.target, file) - prep.targetOffset) / prep.targetScale;
+    ring.push(v);
+    lines.push(row.line);
+    if (ring.length > T + h) {
+      ring.shift();
+      lines.shift();
+    }
+    const r = index++; // the row just read is the target row of the window ending h rows before it
+    if (ring.length < T + h) continue;
+    const start = r - h - T + 1;
+    if (start % prep.stride !== 0 || splitOf(prep.split, r, prep.rows) !== split) continue;
+    const x = new Float32Array(T * F);
+    for (let t = 0; t < T; t++) x.set(ring[t]!.subarray(0, F), t * F);
+    yield { x, y: ring[T + h - 1]![F]!, line: lines[T + h - 1]! };
+  }
+}
+
+/** Shuffles a stream through a seeded buffer of `size` examples (a full shuffle when the split fits). */
+export async function* shuffled<E>(source: AsyncIterable<E>, seed: number, size: number): AsyncGenerator<E> {
+  const rand = prng(seed);
+  const buf: E[] = [];
+  for await (const e of source) {
+    if (buf.length < size) {
+      buf.push(e);
+      continue;
+    }
+    const j = Math.floor(rand() * size);
+    yield buf[j]!;
+    buf[j] = e;
+  }
+  for (let i = buf.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [buf[i], buf[j]] = [buf[j]!, buf[i]!];
+  }
+  yield* buf;
+}
+
+export interface Batch {
+  x: tf.Tensor;
+  y: tf.Tensor;
+  size: number;
+  lines: number[];
+}
+
+/** Groups examples into tensors: x [n, T] int32 or [n, T, F] float32; y [n] int32 (class ids) or float32. */
+export async function* batches(source: AsyncIterable<Example>, prep: Prep, size: number): AsyncGenerator<Batch> {
+  let group: Example[] = [];
+  const emit = (): Batch => {
+    const n = group.length;
+    const per = group[0]!.x.length;
+    const text = prep.kind === "text";
+    const xs = text ? new Int32Array(n * per) : new Float32Array(n * per);
+    group.forEach((e, i) => xs.set(e.x, i * per));
+    const shape = text ? [n, per] : [n, prep.window, prep.features.length];
+    const ys = group.map((e) => e.y);
+    const b = { x: tf.tensor(xs, shape, text ? "int32" : "float32"), y: tf.tensor1d(ys, text ? "int32" : "float32"), size: n, lines: group.map((e) => e.line) };
+    group = [];
+    return b;
+  };
+  for await (const e of source) {
+    group.push(e);
+    if (group.length === size) yield emit();
+  }
+  if (group.length > 0) yield emit();
+}
+
+export { DataError };

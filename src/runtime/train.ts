@@ -1,0 +1,239 @@
+/**
+ * The training loop shared by `attnc train` and the generated programs: seeded batches, loss, optimizer with
+ * gradient clipping, per-epoch validation, early stopping (best weights restored), a checkpoint after every
+ * epoch, resume, a clean stop on interrupt, and a stop with a clear message when the loss becomes NaN or Inf.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { batches, examples, shuffled, unscaleTarget, type DataConfig, type DataFile, type Prep, type Split } from "./data.js";
+import { Dropout } from "./layers.js";
+import { ClassificationMetrics, higherIsBetter, RegressionMetrics, type ClassificationReport, type RegressionReport } from "./metrics.js";
+import { adamPowers, saveCheckpoint, type EpochRecord, type TrainState } from "./modeldir.js";
+import type { Progress } from "./progress.js";
+
+export interface TrainConfig {
+  loss: "cross_entropy" | "mse" | "mae" | "huber";
+  optimizer?: { kind: "adam" | "sgd" | "rmsprop"; lr: number; beta1?: number; beta2?: number; epsilon?: number; momentum?: number; rho?: number; clipnorm?: number };
+  batch: number;
+  epochs: number;
+  early_stop?: { monitor: string; patience: number; min_delta: number };
+  metrics: string[];
+  seed: number;
+  shuffle: boolean;
+}
+
+/** Examples held for shuffling: memory is bounded by this, not by the size of the data file. */
+export const SHUFFLE_BUFFER = 8192;
+
+export function makeOptimizer(cfg: TrainConfig["optimizer"]): tf.Optimizer {
+  const o = cfg ?? { kind: "adam" as const, lr: 0.001 };
+  switch (o.kind) {
+    case "adam":
+      return tf.train.adam(o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.epsilon ?? 1e-7);
+    case "sgd":
+      return o.momentum ? tf.train.momentum(o.lr, o.momentum) : tf.train.sgd(o.lr);
+    case "rmsprop":
+      return tf.train.rmsprop(o.lr, o.rho ?? 0.9);
+  }
+}
+
+/** The loss of a batch: predictions [n, C] or [n, 1]; y class ids [n] or scaled targets [n]. */
+export function lossOf(kind: TrainConfig["loss"], pred: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const C = pred.shape[pred.shape.length - 1]!;
+    if (kind === "cross_entropy") {
+      const p = tf.clipByValue(pred, 1e-7, 1 - 1e-7);
+      if (C === 1) {
+        const t = y.toFloat().reshape([-1, 1]);
+        return tf.neg(tf.mean(tf.add(tf.mul(t, tf.log(p)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, p))))));
+      }
+      return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(y.toInt(), C).toFloat(), tf.log(p)), 1)));
+    }
+    const e = tf.sub(pred.reshape([-1]), y.toFloat());
+    if (kind === "mse") return tf.mean(tf.square(e));
+    if (kind === "mae") return tf.mean(tf.abs(e));
+    const a = tf.abs(e);
+    return tf.mean(tf.where(tf.lessEqual(a, 1), tf.mul(0.5, tf.square(e)), tf.sub(a, 0.5)));
+  }) as tf.Scalar;
+}
+
+/** Class ids from probabilities ([n, C] softmax or [n, 1] sigmoid). */
+export function classesOf(pred: tf.Tensor): Int32Array {
+  return tf.tidy(() => (pred.shape[1] === 1 ? tf.greater(pred.reshape([-1]), 0.5).toInt() : tf.argMax(pred, 1)).dataSync() as Int32Array);
+}
+
+export interface SplitReport {
+  loss: number;
+  classification?: ClassificationReport;
+  regression?: RegressionReport;
+}
+
+/** Loss and metrics of a model on one split (in inference mode; forecasts compared in the data's units). */
+export async function evaluateSplit(model: tf.LayersModel, config: DataConfig, prep: Prep, file: DataFile, split: Split, batch: number, loss: TrainConfig["loss"]): Promise<SplitReport> {
+  const cls = prep.kind === "text" ? new ClassificationMetrics(prep.labels) : null;
+  const reg = prep.kind === "series" ? new RegressionMetrics() : null;
+  let total = 0;
+  let n = 0;
+  for await (const b of batches(examples(config, prep, file, split), prep, batch)) {
+    const pred = model.predict(b.x) as tf.Tensor;
+    total += lossOf(loss, pred, b.y).dataSync()[0]! * b.size;
+    n += b.size;
+    const y = b.y.dataSync();
+    if (cls) cls.add(y, classesOf(pred));
+    if (reg && prep.kind === "series") {
+      const p = pred.dataSync();
+      reg.add(Array.from(y, (v) => unscaleTarget(prep, v)), Array.from(p, (v) => unscaleTarget(prep, v)));
+    }
+    tf.dispose([pred, b.x, b.y]);
+  }
+  return { loss: n ? total / n : NaN, ...(cls ? { classification: cls.report() } : {}), ...(reg ? { regression: reg.report() } : {}) };
+}
+
+function metricsOf(r: SplitReport, names: string[], prefix: string): Record<string, number> {
+  const out: Record<string, number> = { [`${prefix}loss`]: r.loss };
+  const source: Record<string, number> = { ...(r.classification ? { accuracy: r.classification.accuracy, macro_f1: r.classification.macro_f1 } : {}), ...(r.regression ? { rmse: r.regression.rmse, mae: r.regression.mae, mape: r.regression.mape } : {}) };
+  for (const m of names) if (m in source) out[`${prefix}${m}`] = source[m]!;
+  return out;
+}
+
+export interface TrainRun {
+  model: tf.LayersModel;
+  optimizer: tf.Optimizer;
+  meta: object;
+  dir: string;
+  data: DataConfig;
+  file: DataFile;
+  prep: Prep;
+  train: TrainConfig;
+  /** Epochs to train to (the spec's, or an override). */
+  epochs: number;
+  state: TrainState;
+  progress: Progress;
+  /** Set to true (for example on SIGINT) to stop after the current batch with a checkpoint. */
+  signal: { stop: boolean };
+}
+
+export type TrainOutcome = { kind: "done"; state: TrainState; test: SplitReport | null } | { kind: "interrupted"; state: TrainState } | { kind: "diverged"; state: TrainState; message: string };
+
+function dropoutLayers(model: tf.LayersModel): Dropout[] {
+  return model.layers.filter((l): l is Dropout => l instanceof Dropout);
+}
+
+function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch, 0x85ebca6b)) >>> 0;
+}
+
+/** Clips each gradient to an L2 norm (Keras' clipnorm). */
+function clip(grads: tf.NamedTensorMap, norm: number | undefined): tf.NamedTensorMap {
+  if (!norm) return grads;
+  const out: tf.NamedTensorMap = {};
+  for (const [k, g] of Object.entries(grads)) {
+    out[k] = tf.tidy(() => {
+      const n = tf.norm(g);
+      return tf.mul(g, tf.div(norm, tf.maximum(n, norm)));
+    });
+  }
+  tf.dispose(Object.values(grads));
+  return out;
+}
+
+export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
+  const { model, optimizer, train, prep, progress, signal } = run;
+  const state = run.state;
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const drops = dropoutLayers(model);
+  for (const d of drops) d.streamPosition = state.dropout[d.name] ?? 0;
+  const stop = train.early_stop;
+  const better = stop ? (higherIsBetter(stop.monitor) ? (a: number, b: number) => a > b + stop.min_delta : (a: number, b: number) => a < b - stop.min_delta) : null;
+  let bestWeights: tf.Tensor[] | null = null;
+  const hasValidation = prep.counts.validation > 0;
+  const checkpoint = async () => {
+    for (const d of drops) state.dropout[d.name] = d.streamPosition;
+    state.variables = vars.map((v) => v.name);
+    const powers = adamPowers(optimizer);
+    if (powers) state.adamPowers = powers;
+    await saveCheckpoint(run.dir, model, optimizer, run.meta, state);
+  };
+  const perEpoch = Math.ceil(prep.counts.train / train.batch);
+  for (let epoch = state.epoch + 1; epoch <= run.epochs; epoch++) {
+    progress.startEpoch();
+    let stream = examples(run.data, prep, run.file, "train");
+    if (train.shuffle) stream = shuffled(stream, epochSeed(train.seed, epoch), SHUFFLE_BUFFER);
+    let b = 0;
+    let lossSum = 0;
+    let metricSum = 0;
+    let seen = 0;
+    for await (const batch of batches(stream, prep, train.batch)) {
+      if (b < state.batch) {
+        tf.dispose([batch.x, batch.y]);
+        b++;
+        continue;
+      }
+      let metric = 0;
+      const lossValue = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
+          const l = lossOf(train.loss, pred, batch.y);
+          metric = tf.tidy(() =>
+            prep.kind === "text" ? tf.mean(tf.equal(pred.shape[1] === 1 ? tf.greater(pred.reshape([-1]), 0.5).toInt() : tf.argMax(pred, 1), batch.y.toInt()).toFloat()).dataSync()[0]! : Math.sqrt(tf.mean(tf.square(tf.sub(pred.reshape([-1]), batch.y))).dataSync()[0]!),
+          );
+          return l;
+        }, vars);
+        optimizer.applyGradients(clip(grads, train.optimizer?.clipnorm));
+        return value.dataSync()[0]!;
+      });
+      tf.dispose([batch.x, batch.y]);
+      if (!Number.isFinite(lossValue)) {
+        return {
+          kind: "diverged",
+          state,
+          message: `the loss became ${lossValue} at epoch ${epoch}, batch ${b + 1}; training stopped and the model directory keeps ${state.epoch > 0 ? `the checkpoint of epoch ${state.epoch}` : "no checkpoint"}. A smaller learning rate or clipnorm may help.`,
+        };
+      }
+      b++;
+      lossSum += lossValue * batch.size;
+      metricSum += metric * batch.size;
+      seen += batch.size;
+      progress.batch(epoch, b, perEpoch, seen, lossSum / seen, [prep.kind === "text" ? "acc" : "rmse", metricSum / seen]);
+      if (signal.stop) {
+        state.batch = b;
+        await checkpoint();
+        return { kind: "interrupted", state };
+      }
+    }
+    state.batch = 0;
+    const record: EpochRecord = { epoch, loss: seen ? lossSum / seen : NaN };
+    if (hasValidation) Object.assign(record, metricsOf(await evaluateSplit(model, run.data, prep, run.file, "validation", train.batch, train.loss), train.metrics, "val_"));
+    state.history.push(record);
+    state.epoch = epoch;
+    progress.endEpoch(record, seen);
+    let stopNow = false;
+    if (stop && better) {
+      const value = record[stop.monitor];
+      if (value === undefined) throw new Error(`early stopping watches ${stop.monitor}, which this run does not compute`);
+      if (state.best === null || better(value, state.best.value)) {
+        state.best = { value, epoch };
+        state.wait = 0;
+        tf.dispose(bestWeights ?? []);
+        bestWeights = model.getWeights().map((w) => w.clone());
+      } else if (++state.wait > stop.patience) {
+        stopNow = true;
+        state.stopReason = `${stop.monitor} did not improve for ${stop.patience + 1} epoch${stop.patience === 0 ? "" : "s"}; best ${state.best.value.toFixed(4)} at epoch ${state.best.epoch}`;
+      }
+    }
+    await checkpoint();
+    if (stopNow) {
+      progress.message(`early stop: ${state.stopReason}`);
+      break;
+    }
+    if (signal.stop) return { kind: "interrupted", state };
+  }
+  if (bestWeights && state.best && state.best.epoch !== state.epoch) {
+    model.setWeights(bestWeights);
+    progress.message(`restored the weights of epoch ${state.best.epoch} (best ${stop!.monitor})`);
+  }
+  tf.dispose(bestWeights ?? []);
+  const test = prep.counts.test > 0 ? await evaluateSplit(model, run.data, prep, run.file, "test", train.batch, train.loss) : null;
+  state.done = true;
+  await checkpoint();
+  return { kind: "done", state, test };
+}
