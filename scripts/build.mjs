@@ -24,6 +24,6 @@ await build({
   format: "esm",
   target: "node20",
   logLevel: "warning",
-  external: ["@tensorflow/*", "prettier", "prettier/*"],
+  external: ["@tensorflow/*", "prettier", "prettier/*", "esbuild"],
   banner: { js: "import { createRequire as __attncCreateRequire } from 'node:module'; const require = __attncCreateRequire(import.meta.url);" },
 });

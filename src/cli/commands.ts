@@ -1,4 +1,9 @@
-import { dirname, join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { emitProgram } from "../codegen/emit.js";
+import { formatTypeScript } from "../codegen/format.js";
+import { combineRuntime, type RuntimeFile } from "../codegen/runtime-source.js";
 import { compile, serializeIr, type CompileResult } from "../compile.js";
 import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { renderDiagnostics, type DiagnosticFormat } from "../diagnostics/render.js";
@@ -6,7 +11,18 @@ import { formatShape } from "../ir/analyze.js";
 import type { IrModel } from "../ir/types.js";
 import { parse } from "../language/parse.js";
 import { printSpec } from "../language/printer.js";
-import { CliError, displayPath, readIfExists, readText, writeAtomic, type CliIo } from "./io.js";
+import { CliError, displayPath, packageRoot, readIfExists, readText, writeAtomic, type CliIo } from "./io.js";
+
+const posix = (p: string): string => p.split(sep).join("/");
+
+/** The runtime's TypeScript sources, which generated programs embed (shipped with the package). */
+export function runtimeFiles(): RuntimeFile[] {
+  const dir = join(packageRoot(), "src", "runtime");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+    .sort()
+    .map((name) => ({ name, text: readFileSync(join(dir, name), "utf8") }));
+}
 
 interface Loaded {
   readonly path: string;
@@ -57,18 +73,29 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
   if (!results.every((r) => r.ok)) return 1;
   const outputs: BuildOutput[] = [];
   const owner = new Map<string, string>();
-  results.forEach((r, i) => {
+  const runtime = combineRuntime(runtimeFiles());
+  for (const [i, r] of results.entries()) {
     const src = sources[i]!;
     const dir = opts.out ?? dirname(src.path);
+    const absDir = resolve(io.cwd, dir);
+    const specAbs = resolve(io.cwd, src.path);
+    const hash = createHash("sha256").update(src.text).digest("hex");
     for (const m of r.models) {
-      const path = join(dir, `${m.model}.ir.json`);
-      const key = resolve(io.cwd, path);
-      const prev = owner.get(key);
-      if (prev !== undefined) throw new CliError(`${src.name} and ${prev} both define model ${m.model}; both would write ${displayPath(io, path)}`);
-      owner.set(key, src.name);
-      outputs.push({ path, contents: serializeIr(m) });
+      const claim = (path: string) => {
+        const key = resolve(io.cwd, path);
+        const prev = owner.get(key);
+        if (prev !== undefined) throw new CliError(`${src.name} and ${prev} both define model ${m.model}; both would write ${displayPath(io, path)}`);
+        owner.set(key, src.name);
+        return path;
+      };
+      outputs.push({ path: claim(join(dir, `${m.model}.ir.json`)), contents: serializeIr(m) });
+      if (m.data && m.train) {
+        const dataAbs = resolve(dirname(specAbs), String((m.data["source"] as Record<string, unknown>)["path"]));
+        const program = emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)), runtime });
+        outputs.push({ path: claim(join(dir, `${m.model}.ts`)), contents: await formatTypeScript(program) });
+      }
     }
-  });
+  }
   if (opts.check) {
     const stale = outputs.filter((o) => readIfExists(io, o.path) !== o.contents);
     for (const o of stale) io.stderr.write(`${displayPath(io, o.path)} is ${readIfExists(io, o.path) === undefined ? "missing" : "out of date"}\n`);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** Where the CLI writes, so that tests can run it in process. */
 export interface CliIo {
@@ -66,5 +67,21 @@ export function writeAtomic(io: CliIo, path: string, contents: string | Uint8Arr
   } catch (e) {
     rmSync(tmp, { force: true });
     throw new CliError(`cannot write ${displayPath(io, path)}: ${(e as Error).message}`);
+  }
+}
+
+/** The directory of attnc's own package.json (from dist/ or from the bundle alike). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string };
+      if (pkg.name === "attnc") return dir;
+    } catch {
+      // not here; look further up
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error("attnc's package.json was not found above its code");
+    dir = up;
   }
 }

@@ -1,8 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { CliError, processIo, type CliIo } from "./io.js";
+import { join } from "node:path";
+import { CliError, packageRoot, processIo, type CliIo } from "./io.js";
 import { DIAGNOSTIC_FORMATS } from "../diagnostics/render.js";
 import { buildCommand, checkCommand, fmtCommand, inspectCommand } from "./commands.js";
 
@@ -13,20 +12,8 @@ function formatOption(): Option {
   return new Option("--format <format>", "diagnostics format (default: pretty on a terminal, else plain)").choices(DIAGNOSTIC_FORMATS as string[]);
 }
 
-/** The package version, from the nearest package.json above this module (works from dist/ and from the bundle). */
 function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "attnc" && pkg.version) return pkg.version;
-    } catch {
-      // not here; look further up
-    }
-    const up = dirname(dir);
-    if (up === dir) return "unknown";
-    dir = up;
-  }
+  return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
 }
 
 /** Runs the attnc command line; returns the exit code. Never throws for a user's mistake. */
@@ -130,6 +117,19 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .addOption(backendOption())
     .action(async (dir: string, opts: { input: string; out?: string; backend?: string }) => {
       code = await (await ml()).explainCommand(io, dir, opts);
+    });
+
+  program
+    .command("verify")
+    .description("train N steps in process and through the generated program; compare weights and test predictions (within 1e-6)")
+    .argument("<spec>", ".attn file")
+    .option("--model <name>", "only this model")
+    .option("--steps <n>", "training batches", "20")
+    .option("--seed <n>", "seed instead of the spec's")
+    .addOption(backendOption())
+    .option("--keep", "keep the temporary directory with both model directories")
+    .action(async (spec: string, opts: import("./ml-commands.js").VerifyOptions) => {
+      code = await (await ml()).verifyCommand(io, spec, opts);
     });
 
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });

@@ -2,8 +2,16 @@
  * train, evaluate, predict, explain: the commands that load TensorFlow.js. main.ts imports this module only
  * when one of them runs, so that check/build/fmt/inspect start fast.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { emitProgram } from "../codegen/emit.js";
+import { formatTypeScript } from "../codegen/format.js";
+import { combineRuntime } from "../codegen/runtime-source.js";
+import { runtimeFiles } from "./commands.js";
 import * as tf from "@tensorflow/tfjs";
 import { compile } from "../compile.js";
 import type { IrModel } from "../ir/types.js";
@@ -11,28 +19,17 @@ import { renderDiagnostics } from "../diagnostics/render.js";
 import { attentionOutputs, buildModel, explainModel, type AttentionOutput } from "../engine/build-model.js";
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
 import { DataError } from "../runtime/csv.js";
-import { encodeText, fit, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Prep, type Split } from "../runtime/data.js";
+import { batches, encodeText, examples, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { registerLayers } from "../runtime/layers.js";
-import { loadModelDir, loadOptimizerState, ModelDirError, readManifest, writeFileAtomic, type TrainState } from "../runtime/modeldir.js";
-import { heatmapSvg, historySvg } from "../runtime/plots.js";
-import { Progress, formatRecord } from "../runtime/progress.js";
-import { classesOf, evaluateSplit, makeOptimizer, trainLoop, type SplitReport, type TrainConfig } from "../runtime/train.js";
+import { loadModelDir, ModelDirError, writeFileAtomic } from "../runtime/modeldir.js";
+import { heatmapSvg } from "../runtime/plots.js";
+import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
+import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
 
-/** attnc.json: what a model directory says about itself. */
-export interface ModelMeta {
-  format: 1;
-  model: string;
-  task: "text" | "series";
-  seed: number;
-  /** The data file, relative to the model directory. */
-  dataPath: string;
-  ir: IrModel;
-  data: DataConfig;
-  train: TrainConfig;
-  prep: Prep;
-}
+/** attnc.json, whose IR attnc wrote in full. */
+type ModelMeta = RunMeta & { ir: IrModel };
 
 async function backend(io: CliIo, choice: string | undefined): Promise<string> {
   try {
@@ -49,6 +46,7 @@ async function backend(io: CliIo, choice: string | undefined): Promise<string> {
 
 function dataError(e: unknown): never {
   if (e instanceof DataError) throw new CliError(e.message, 1);
+  if (e instanceof RunError) throw new CliError(e.message, e.exitCode);
   if (e instanceof ModelDirError) throw new CliError(e.message, 2);
   throw e;
 }
@@ -82,8 +80,8 @@ function int(v: string | undefined, flag: string, min: number): number | undefin
 }
 
 export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptions): Promise<number> {
-  const epochsOverride = int(opts.epochs, "--epochs", 1);
-  const seedOverride = int(opts.seed, "--seed", 0);
+  const epochs = int(opts.epochs, "--epochs", 1);
+  const seed = int(opts.seed, "--seed", 0);
   const name = displayPath(io, specPath);
   const text = readText(io, specPath);
   const r = await compile({ name, text });
@@ -99,103 +97,36 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   }
   if (!ir.data || !ir.train) throw new CliError(`model ${ir.model} needs a data block and a train block to be trained`);
   const data = ir.data as unknown as DataConfig;
-  const train = { ...(ir.train as unknown as TrainConfig) };
-  if (seedOverride !== undefined) train.seed = seedOverride;
-  const dataPath = opts.data !== undefined ? inside(io, opts.data, opts.allowOutside === true, "the data file") : inside(io, join(dirname(resolve(io.cwd, specPath)), data.source.path), opts.allowOutside === true, "the data file");
-  const file: DataFile = { path: dataPath, display: displayPath(io, dataPath) };
-  if (!existsSync(dataPath)) throw new CliError(`cannot read ${file.display}: no such file`, 1);
-  const out = inside(io, opts.out ?? join("runs", ir.model), opts.allowOutside === true, "the output directory");
-  const manifest = readManifest(out);
-  if (manifest && !opts.resume) throw new CliError(`${displayPath(io, out)} already holds a model; pass --resume to continue it or --out for a new directory`);
-  if (!manifest && opts.resume && existsSync(out)) throw new CliError(`${displayPath(io, out)} has no complete checkpoint to resume from`);
+  const allow = opts.allowOutside === true;
+  const dataPath = inside(io, opts.data ?? join(relative(io.cwd, dirname(resolve(io.cwd, specPath))), data.source.path), allow, "the data file");
+  const out = inside(io, opts.out ?? join("runs", ir.model), allow, "the output directory");
   await backend(io, opts.backend);
-
-  let model: tf.LayersModel;
-  let meta: ModelMeta;
-  let state: TrainState;
-  const optimizer = makeOptimizer(train.optimizer);
   try {
-    if (manifest && opts.resume) {
-      const loaded = await loadModelDir(out);
-      model = loaded.model;
-      meta = loaded.meta as unknown as ModelMeta;
-      state = loaded.state;
-      const target = epochsOverride ?? train.epochs;
-      if (state.done && (state.stopReason !== undefined || state.epoch >= target)) {
-        io.stderr.write(`attnc: ${displayPath(io, out)} finished training already (epoch ${state.epoch}${state.stopReason ? `; ${state.stopReason}` : ""})\n`);
-        return 0;
-      }
-      state.done = false;
-      await loadOptimizerState(out, loaded.manifest, optimizer, model);
-      io.stderr.write(`attnc: resuming ${ir.model} after epoch ${state.epoch}${state.batch ? `, batch ${state.batch}` : ""}\n`);
-    } else {
-      const prep = await fit(data, file);
-      checkOutput(ir, prep, name, file);
-      model = buildModel(ir, train.seed);
-      meta = { format: 1, model: ir.model, task: prep.kind, seed: train.seed, dataPath: relative(out, dataPath).split(sep).join("/"), ir, data, train, prep };
-      state = { epoch: 0, batch: 0, history: [], best: null, wait: 0, dropout: {}, done: false };
-      mkdirSync(out, { recursive: true });
-    }
+    return await trainSession({
+      ir,
+      data,
+      train: ir.train as unknown as TrainConfig,
+      build: (s) => buildModel(ir, s),
+      file: { path: dataPath, display: displayPath(io, dataPath) },
+      out,
+      outDisplay: displayPath(io, out),
+      ...(epochs !== undefined ? { epochs } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      resume: opts.resume === true,
+      stdout: io.stdout,
+      stderr: prefixed(io.stderr),
+    });
   } catch (e) {
     return dataError(e);
   }
-  const prep = meta.prep;
-  io.stderr.write(`attnc: ${prep.counts.train} training, ${prep.counts.validation} validation, ${prep.counts.test} test examples${prep.kind === "text" ? `; vocabulary ${prep.vocab.length}, labels ${prep.labels.join(", ")}` : ""}\n`);
-  const signal = { stop: false };
-  const onInt = () => {
-    if (signal.stop) process.exit(130);
-    signal.stop = true;
-    io.stderr.write("\nattnc: stopping after this batch (press Ctrl-C again to quit at once)\n");
+}
+
+/** attnc's own messages on stderr start with "attnc: "; progress and epoch lines are passed as they are. */
+function prefixed(out: CliIo["stderr"]): CliIo["stderr"] {
+  return {
+    isTTY: out.isTTY === true,
+    write: (s: string) => out.write(/^(epoch |\r|\n|early stop|restored)/.test(s) ? s : `attnc: ${s}`),
   };
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onInt);
-  try {
-    const outcome = await trainLoop({ model, optimizer, meta, dir: out, data, file, prep, train, epochs: epochsOverride ?? train.epochs, state, progress: new Progress(io.stderr, epochsOverride ?? train.epochs), signal });
-    writeFileAtomic(join(out, "history.svg"), historySvg(ir.model, outcome.state.history));
-    if (outcome.kind === "interrupted") {
-      io.stderr.write(`attnc: interrupted; checkpoint saved in ${displayPath(io, out)} (resume with --resume)\n`);
-      return 130;
-    }
-    if (outcome.kind === "diverged") {
-      io.stderr.write(`attnc: ${outcome.message}\n`);
-      return 1;
-    }
-    io.stdout.write(`model saved in ${displayPath(io, out)}\n`);
-    if (outcome.test) io.stdout.write(reportText("test", outcome.test));
-    return 0;
-  } catch (e) {
-    return dataError(e);
-  } finally {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onInt);
-  }
-}
-
-/** The data's labels must fit the model's output (known only once the data is read). */
-function checkOutput(ir: IrModel, prep: Prep, spec: string, file: DataFile): void {
-  if (prep.kind !== "text") return;
-  const out = ir.nodes.find((n) => n.name === ir.outputs[ir.outputs.length - 1]);
-  const units = out?.shape?.[out.shape.length - 1];
-  const k = prep.labels.length;
-  if (units === 1 && k !== 2) throw new CliError(`${spec}: output ${out!.name} is a single sigmoid unit, but ${file.display} has ${k} labels (${prep.labels.join(", ")})`, 1);
-  if (typeof units === "number" && units !== 1 && units !== k) throw new CliError(`${spec}: output ${out!.name} has ${units} classes, but ${file.display} has ${k} labels in its training split (${prep.labels.join(", ")}); use dense(${k}, activation: softmax)`, 1);
-}
-
-function reportText(split: string, r: SplitReport): string {
-  const lines = [`${split} loss ${r.loss.toFixed(4)}`];
-  if (r.classification) {
-    const c = r.classification;
-    lines.push(`${split} accuracy ${c.accuracy.toFixed(4)}  macro F1 ${c.macro_f1.toFixed(4)}  (${c.count} examples)`);
-    const w = Math.max(6, ...c.labels.map((l) => l.length));
-    lines.push(`confusion (rows: true label, columns: predicted)`);
-    lines.push(`${"".padEnd(w)}  ${c.labels.map((l) => l.padStart(w)).join("  ")}`);
-    c.confusion.forEach((row, i) => lines.push(`${c.labels[i]!.padEnd(w)}  ${row.map((v) => String(v).padStart(w)).join("  ")}`));
-  }
-  if (r.regression) {
-    const g = r.regression;
-    lines.push(`${split} RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%  (${g.count} windows)`);
-  }
-  return `${lines.join("\n")}\n`;
 }
 
 async function load(io: CliIo, dir: string, choice: string | undefined): Promise<{ model: tf.LayersModel; meta: ModelMeta; dir: string }> {
@@ -340,4 +271,112 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
   return 0;
 }
 
-export { formatRecord, classesOf };
+
+export interface VerifyOptions {
+  model?: string;
+  steps?: string;
+  seed?: string;
+  backend?: string;
+  keep?: boolean;
+}
+
+/** The node_modules directory that holds TensorFlow.js for attnc, which the generated program will use too. */
+function modulesDir(): string {
+  const entry = createRequire(import.meta.url).resolve("@tensorflow/tfjs");
+  const at = entry.lastIndexOf(`${sep}node_modules${sep}`);
+  if (at < 0) throw new Error(`@tensorflow/tfjs resolved outside node_modules: ${entry}`);
+  return entry.slice(0, at + `${sep}node_modules`.length);
+}
+
+async function predictionsOn(model: tf.LayersModel, meta: ModelMeta, file: DataFile): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for await (const b of batches(examples(meta.data, meta.prep, file, "test"), meta.prep, meta.train.batch)) {
+    const p = model.predict(b.x) as tf.Tensor;
+    out.push(p.dataSync() as Float32Array);
+    tf.dispose([p, b.x, b.y]);
+  }
+  return out;
+}
+
+function largest(a: Float32Array[], b: Float32Array[]): { diff: number; at: number } {
+  let diff = 0;
+  let at = -1;
+  a.forEach((x, i) => {
+    const y = b[i]!;
+    if (y.length !== x.length) throw new Error("verify: shapes differ");
+    for (let k = 0; k < x.length; k++) {
+      const d = Math.abs(x[k]! - y[k]!);
+      if (d > diff || Number.isNaN(d)) {
+        diff = Number.isNaN(d) ? Infinity : d;
+        at = i;
+      }
+    }
+  });
+  if (a.length !== b.length) return { diff: Infinity, at: -1 };
+  return { diff, at };
+}
+
+/**
+ * Trains each model N steps in process and through its generated program, on the same backend with one seed,
+ * and compares the weights and the test-split predictions (equal within 1e-6).
+ */
+export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOptions): Promise<number> {
+  const steps = int(opts.steps, "--steps", 1) ?? 20;
+  const seed = int(opts.seed, "--seed", 0);
+  const name = displayPath(io, specPath);
+  const text = readText(io, specPath);
+  const r = await compile({ name, text });
+  if (!r.ok) {
+    io.stderr.write(renderDiagnostics(r.diagnostics, io.stderr.isTTY ? "pretty" : "plain", new Map([[name, text]]), { color: false }));
+    return 1;
+  }
+  const models = r.models.filter((m) => m.data && m.train && (!opts.model || m.model === opts.model));
+  if (models.length === 0) throw new CliError(opts.model ? `${name} has no trainable model ${opts.model}` : `${name} has no model with both a data and a train block`);
+  const used = await backend(io, opts.backend);
+  const runtime = combineRuntime(runtimeFiles());
+  const specAbs = resolve(io.cwd, specPath);
+  const quiet = { write: () => true, isTTY: false };
+  let failed = 0;
+  for (const ir of models) {
+    const tmp = mkdtempSync(join(tmpdir(), "attnc-verify-"));
+    try {
+      const data = ir.data as unknown as DataConfig;
+      const train = ir.train as unknown as TrainConfig;
+      const dataAbs = resolve(dirname(specAbs), data.source.path);
+      const file: DataFile = { path: dataAbs, display: displayPath(io, dataAbs) };
+      const program = await formatTypeScript(emitProgram(ir, { specPath: specAbs, specHash: createHash("sha256").update(text).digest("hex"), dataPath: dataAbs, runtime }));
+      const { transform } = await import("esbuild");
+      const js = await transform(program, { loader: "ts", format: "esm", target: "node20" });
+      writeFileSync(join(tmp, `${ir.model}.mjs`), js.code);
+      symlinkSync(modulesDir(), join(tmp, "node_modules"), "dir");
+      const runSeed = seed ?? train.seed;
+      const child = spawnSync(process.execPath, [join(tmp, `${ir.model}.mjs`), "--data", dataAbs, "--out", join(tmp, "program"), "--steps", String(steps), "--seed", String(runSeed), "--backend", used === "tensorflow" ? "node" : used], { cwd: tmp, encoding: "utf8" });
+      if (child.status !== 0) {
+        io.stderr.write(`attnc: verify ${ir.model}: the generated program failed (exit ${String(child.status)}):\n${child.stderr}`);
+        failed++;
+        continue;
+      }
+      try {
+        await trainSession({ ir, data, train, build: (s) => buildModel(ir, s), file, out: join(tmp, "attnc"), outDisplay: "attnc", steps, seed: runSeed, resume: false, stdout: quiet, stderr: quiet });
+      } catch (e) {
+        return dataError(e);
+      }
+      const a = await loadModelDir(join(tmp, "attnc"));
+      const b = await loadModelDir(join(tmp, "program"));
+      const wa = a.model.getWeights().map((w) => w.dataSync() as Float32Array);
+      const wb = b.model.getWeights().map((w) => w.dataSync() as Float32Array);
+      const w = largest(wa, wb);
+      const names = a.model.weights.map((x) => x.originalName);
+      const p = largest(await predictionsOn(a.model, a.meta as unknown as ModelMeta, file), await predictionsOn(b.model, b.meta as unknown as ModelMeta, file));
+      const ok = w.diff <= 1e-6 && p.diff <= 1e-6;
+      if (!ok) failed++;
+      io.stdout.write(
+        `${ok ? "ok" : "MISMATCH"} ${ir.model}: ${steps} steps on ${used}, seed ${runSeed}; largest weight difference ${w.diff.toExponential(2)}${w.at >= 0 ? ` (${names[w.at]})` : ""}, largest test prediction difference ${p.diff.toExponential(2)}\n`,
+      );
+    } finally {
+      if (!opts.keep) rmSync(tmp, { recursive: true, force: true });
+      else io.stderr.write(`attnc: kept ${tmp}\n`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}

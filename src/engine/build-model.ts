@@ -1,15 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import type { IrModel, IrNode } from "../ir/types.js";
 import { assertNever } from "../util.js";
-import { AttentionPool, BiLstm, Dense, Dropout, Embedding, Lstm, Reduce, registerLayers, type Activation, type InputAttention, type Merge } from "../runtime/layers.js";
+import { AttentionPool, BiLstm, Dense, Dropout, Embedding, layerSeed, Lstm, Reduce, registerLayers, type Activation, type InputAttention, type Merge } from "../runtime/layers.js";
 import type { RecurrentActivation } from "../runtime/ops.js";
 
 type SymbolicTensor = tf.SymbolicTensor;
 
-/** A node's layer seed: fixed by the run's seed and the node's position, so the same seed gives the same weights. */
-export function layerSeed(seed: number, index: number): number {
-  return ((seed + 1) * 7919 + index * 104729) % 2147483647;
-}
 
 function layerFor(node: IrNode, seed: number): tf.layers.Layer {
   const a = node.attrs as Record<string, unknown>;

@@ -130,6 +130,7 @@ class Analysis {
       return undefined;
     }
     if (tokenizer) {
+      delete data["scale"]; // scaling is for series; the default must not show up in a text task's IR
       for (const col of ["text", "label"]) if (source[col] === undefined) this.bag.report("MissingColumn", this.span("/data/source"), `text classification needs the ${col} column: add ${col}: "..." to the source`);
       if (input && input.dtype !== "int32") {
         this.bag.report("DataKindMismatch", this.span("/data/tokenizer"), `the tokenizer makes token ids, but input ${input.name} is float`, { related: related("/inputs/0", `input ${input.name} declared here; use int[T]`) });

@@ -418,4 +418,3 @@ export async function* batches(source: AsyncIterable<Example>, prep: Prep, size:
   if (group.length > 0) yield emit();
 }
 
-export { DataError };

@@ -33,7 +33,7 @@ export const CELL_FORWARD = "AttncLstmCellForward";
 export const LSTM_STEP_BACKWARD = "AttncLstmStepBackward";
 export const STACK_STEPS = "AttncStackSteps";
 
-const hardSigmoid = (z: number): number => (z <= -2.5 ? 0 : z >= 2.5 ? 1 : 0.2 * z + 0.5);
+const hardSigmoidValue = (z: number): number => (z <= -2.5 ? 0 : z >= 2.5 ? 1 : 0.2 * z + 0.5);
 
 /** Step t of xw [T, B, 4H] plus zr [B, 4H]: the gate pre-activations, without slicing xw. */
 function addStep(mem: Memory, inputs: Record<string, TensorInfo>, attrs: { t: number }): TensorInfo[] {
@@ -72,10 +72,10 @@ function cellForward(mem: Memory, inputs: Record<string, TensorInfo>, attrs: { t
     for (let j = 0; j < H; j++) {
       let i: number, f: number, g: number, o: number;
       if (hard) {
-        i = hardSigmoid(A[ao + j]!);
-        f = hardSigmoid(A[ao + H + j]!);
+        i = hardSigmoidValue(A[ao + j]!);
+        f = hardSigmoidValue(A[ao + H + j]!);
         g = Math.tanh(A[ao + 2 * H + j]!);
-        o = hardSigmoid(A[ao + 3 * H + j]!);
+        o = hardSigmoidValue(A[ao + 3 * H + j]!);
       } else {
         i = A[ao + j]!;
         f = A[ao + H + j]!;
@@ -182,10 +182,10 @@ const KERNELS: [string, (mem: Memory, inputs: Record<string, TensorInfo>, attrs:
 
 const MEMORY: Record<string, (backend: unknown) => Memory> = { wasm: wasmMemory, cpu: cpuMemory };
 
-let registered = false;
+let kernelsRegistered = false;
 /** Registers the fused kernels for the backends that expose memory (idempotent). */
 export function registerKernels(): void {
-  if (registered) return;
+  if (kernelsRegistered) return;
   for (const [backendName, memory] of Object.entries(MEMORY)) {
     for (const [kernelName, fn] of KERNELS) {
       tf.registerKernel({
@@ -195,7 +195,7 @@ export function registerKernels(): void {
       });
     }
   }
-  registered = true;
+  kernelsRegistered = true;
 }
 
 /** True when the active backend runs the fused kernels; false means the op-based fallback. */

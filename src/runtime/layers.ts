@@ -595,12 +595,17 @@ export class Dense extends tf.layers.Layer {
   }
 }
 
+/** A node's layer seed: fixed by the run's seed and the node's position, so the same seed gives the same weights. */
+export function layerSeed(seed: number, index: number): number {
+  return ((seed + 1) * 7919 + index * 104729) % 2147483647;
+}
+
 export const LAYER_CLASSES = [Embedding, Lstm, BiLstm, AttentionPool, Reduce, Dropout, Dense] as const;
 
-let registered = false;
+let layersRegistered = false;
 /** Registers attnc's layers with TensorFlow.js, so that `tf.loadLayersModel` can read a saved attnc model. */
 export function registerLayers(): void {
-  if (registered) return;
+  if (layersRegistered) return;
   for (const c of LAYER_CLASSES) tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-  registered = true;
+  layersRegistered = true;
 }

@@ -110,6 +110,8 @@ export interface TrainRun {
   progress: Progress;
   /** Set to true (for example on SIGINT) to stop after the current batch with a checkpoint. */
   signal: { stop: boolean };
+  /** Finish after this many training batches in all (verification runs). */
+  maxSteps?: number;
 }
 
 export type TrainOutcome = { kind: "done"; state: TrainState; test: SplitReport | null } | { kind: "interrupted"; state: TrainState } | { kind: "diverged"; state: TrainState; message: string };
@@ -154,7 +156,9 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
     await saveCheckpoint(run.dir, model, optimizer, run.meta, state);
   };
   const perEpoch = Math.ceil(prep.counts.train / train.batch);
-  for (let epoch = state.epoch + 1; epoch <= run.epochs; epoch++) {
+  let steps = 0;
+  let enough = false;
+  for (let epoch = state.epoch + 1; epoch <= run.epochs && !enough; epoch++) {
     progress.startEpoch();
     let stream = examples(run.data, prep, run.file, "train");
     if (train.shuffle) stream = shuffled(stream, epochSeed(train.seed, epoch), SHUFFLE_BUFFER);
@@ -194,6 +198,10 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
       metricSum += metric * batch.size;
       seen += batch.size;
       progress.batch(epoch, b, perEpoch, seen, lossSum / seen, [prep.kind === "text" ? "acc" : "rmse", metricSum / seen]);
+      if (run.maxSteps !== undefined && ++steps >= run.maxSteps) {
+        enough = true;
+        break;
+      }
       if (signal.stop) {
         state.batch = b;
         await checkpoint();

@@ -71,16 +71,17 @@ describe("attnc check", () => {
 });
 
 describe("attnc build", () => {
-  it("writes one IR per model, identical bytes on a second run and in another directory", () => {
+  it("writes the IR and the training program of each model, identical bytes on a second run and in another directory", () => {
     const a = sandbox();
     const r1 = attnc(["build", "specs/sentiment.attn", "specs/forecast.attn", "--out", "out"], a);
     expect(r1.code).toBe(0);
-    expect(r1.stdout).toBe("wrote out/Sentiment.ir.json\nwrote out/Forecast.ir.json\n");
+    expect(r1.stdout).toBe("wrote out/Sentiment.ir.json\nwrote out/Sentiment.ts\nwrote out/Forecast.ir.json\nwrote out/Forecast.ts\n");
     const first = readFileSync(join(a, "out/Sentiment.ir.json"), "utf8");
     expect(attnc(["build", "specs/sentiment.attn", "specs/forecast.attn", "--out", "out"], a).code).toBe(0);
     expect(readFileSync(join(a, "out/Sentiment.ir.json"), "utf8")).toBe(first);
     expect(first).toBe(readFileSync("generated/Sentiment.ir.json", "utf8"));
-    expect(readdirSync(join(a, "out")).sort()).toEqual(["Forecast.ir.json", "Sentiment.ir.json"]);
+    expect(readFileSync(join(a, "out/Sentiment.ts"), "utf8")).toBe(readFileSync("generated/Sentiment.ts", "utf8"));
+    expect(readdirSync(join(a, "out")).sort()).toEqual(["Forecast.ir.json", "Forecast.ts", "Sentiment.ir.json", "Sentiment.ts"]);
     expect(first).not.toMatch(/\/tmp|\/work|attnc-cli/);
   });
 
@@ -104,6 +105,11 @@ describe("attnc build", () => {
     expect(edited.stderr).not.toContain("Sentiment");
     attnc(["build", "specs/forecast.attn", "--out", "out"], a);
     expect(attnc(["build", "specs/forecast.attn", "specs/sentiment.attn", "--out", "out", "--check"], a).code).toBe(0);
+    // A hand edit of a generated program is caught too.
+    writeFileSync(join(a, "out/Sentiment.ts"), `${readFileSync(join(a, "out/Sentiment.ts"), "utf8")}// edited\n`);
+    const prog = attnc(["build", "specs/forecast.attn", "specs/sentiment.attn", "--out", "out", "--check"], a);
+    expect(prog.code).toBe(1);
+    expect(prog.stderr).toContain("out/Sentiment.ts is out of date");
   });
 
   it("check:generated passes on the repository", () => {

@@ -23,7 +23,7 @@ describe("CSV reader", () => {
     const tricky = 'a,b,c\n"x, y","he said ""hi""",3\n"multi\nline",,\n"",  spaced ,"end"\n';
     const crlf = tricky.replace(/\n/g, "\r\n");
     for (const [name, text] of [
-      ["reviews.csv", readFileSync("test/fixtures/data/reviews.csv", "utf8")],
+      ["reviews.csv", readFileSync("specs/data/reviews.csv", "utf8")],
       ["weather.csv", readFileSync("node_modules/vega-datasets/data/seattle-weather.csv", "utf8")],
       ["tricky.csv", tricky],
       ["crlf.csv", crlf],

@@ -1,0 +1,208 @@
+/**
+ * Emits one standalone TypeScript training program per model: explicit layer-by-layer model code with each
+ * layer's equation above it, the data and train blocks as literals, and attnc's runtime (the same source that
+ * `attnc train` runs) after them. Strings from the spec reach the program only as JSON literals; names only
+ * as validated identifiers, renamed where they would clash with the language or the runtime.
+ */
+import { formatShape } from "../ir/analyze.js";
+import type { IrDim, IrModel, IrNode } from "../ir/types.js";
+import { assertNever } from "../util.js";
+import type { CombinedRuntime } from "./runtime-source.js";
+
+export interface EmitOptions {
+  /** The spec's path relative to the output directory, for the header. */
+  readonly specPath: string;
+  /** sha256 of the spec text, hex. */
+  readonly specHash: string;
+  /** The data file the spec names, relative to the output directory. */
+  readonly dataPath: string;
+  readonly runtime: CombinedRuntime;
+}
+
+const RESERVED = new Set(
+  (
+    "break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with " +
+    "as implements interface let package private protected public static yield any boolean constructor declare get module require number set string symbol type from of async await undefined NaN Infinity arguments eval " +
+    "tf seed inputs outputs process console globalThis"
+  ).split(" "),
+);
+
+/** Comment-safe text: no line breaks, no comment terminators. */
+function commentText(s: string): string {
+  return JSON.stringify(s).slice(1, -1).replace(/\*\//g, "*\\/");
+}
+
+function shapeText(shape: readonly IrDim[] | undefined): string {
+  return shape ? formatShape(shape) : "[?]";
+}
+
+const group = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+/** The equation a layer computes, as a comment (LANGUAGE.md's notation). */
+function equation(n: IrNode): string[] {
+  const a = n.attrs as Record<string, unknown>;
+  switch (n.op) {
+    case "embedding":
+      return [`e_t = E[x_t], E: [${String(a["vocab"])}, ${String(a["dim"])}]${a["mask_zero"] ? "; id 0 is padding and masks its step" : ""}`];
+    case "lstm": {
+      const s = a["recurrent_activation"] === "hard_sigmoid" ? "hard_sigmoid" : "s";
+      const cell = [`i, f, o = ${s}(x~_t W + h_{t-1} U + b) per gate, g = tanh(...); c_t = f c_{t-1} + i g; h_t = o tanh(c_t)`];
+      const att = a["input_attention"] as { kind: string; units: number } | undefined;
+      if (!att) return [cell[0]!.replace(/x~_t/g, "x_t")];
+      if (att.kind === "temporal") return [`e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b); a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i`, ...cell];
+      return [`e_t^k = v . tanh(W_e [h_{t-1}; c_{t-1}] + U_e x^k); alpha_t = softmax_k(e_t); x~_t = alpha_t * x_t`, ...cell];
+    }
+    case "bilstm":
+      return [`forward and backward (reversed) LSTMs: h_t = o tanh(c_t), c_t = f c_{t-1} + i g; merged by ${String(a["merge"])}`];
+    case "attention_pool":
+      return a["score"] === "zhou"
+        ? ["e_t = w . tanh(h_t); alpha = softmax over unmasked t; out = tanh(sum_t alpha_t h_t)"]
+        : ["u_t = tanh(W h_t + b); e_t = v . u_t; alpha = softmax over unmasked t; out = sum_t alpha_t h_t"];
+    case "last":
+      return ["out = h at the last unmasked step"];
+    case "mean_pool":
+      return ["out = mean of h over unmasked steps"];
+    case "max_pool":
+      return ["out = max of h over unmasked steps"];
+    case "dropout":
+      return [`out = x * keep / (1 - ${String(a["rate"])}) in training, x otherwise`];
+    case "dense":
+      return [`y = ${a["activation"] === "linear" ? "" : `${String(a["activation"])}(`}x W + b${a["activation"] === "linear" ? "" : ")"}`];
+    default:
+      return assertNever(n.op);
+  }
+}
+
+/** What a model directory needs of the IR; the full IR, weight layouts included, is <Model>.ir.json beside the program. */
+function slimIr(ir: IrModel): object {
+  return {
+    irVersion: ir.irVersion,
+    model: ir.model,
+    dims: ir.dims,
+    inputs: ir.inputs,
+    nodes: ir.nodes.map((n) => ({ name: n.name, op: n.op, inputs: n.inputs, attrs: n.attrs, shape: n.shape, ...(n.ports ? { ports: n.ports } : {}) })),
+    outputs: ir.outputs,
+  };
+}
+
+function js(v: unknown): string {
+  return JSON.stringify(v);
+}
+
+function layerExpr(n: IrNode, index: number): string {
+  const a = n.attrs as Record<string, unknown>;
+  const common = `name: ${js(n.name)}`;
+  const seed = `seed: layerSeed(seed, ${index})`;
+  switch (n.op) {
+    case "embedding":
+      return `new Embedding({ ${common}, vocab: ${js(a["vocab"])}, dim: ${js(a["dim"])}, maskZero: ${js(a["mask_zero"])}, ${seed} })`;
+    case "lstm": {
+      const att = a["input_attention"] as { kind: string; units: number } | undefined;
+      return `new Lstm({ ${common}, units: ${js(a["units"])}, recurrentActivation: ${js(a["recurrent_activation"])}, unitForgetBias: ${js(a["unit_forget_bias"])}, ${att ? `inputAttention: { kind: ${js(att.kind)}, units: ${js(att.units)} }, ` : ""}${seed} })`;
+    }
+    case "bilstm":
+      return `new BiLstm({ ${common}, units: ${js(a["units"])}, merge: ${js(a["merge"])}, recurrentActivation: ${js(a["recurrent_activation"])}, unitForgetBias: ${js(a["unit_forget_bias"])}, ${seed} })`;
+    case "attention_pool":
+      return `new AttentionPool({ ${common}, ${a["units"] !== undefined ? `units: ${js(a["units"])}, ` : ""}score: ${js(a["score"])}, ${seed} })`;
+    case "last":
+    case "mean_pool":
+    case "max_pool":
+      return `new Reduce({ ${common}, mode: ${js(n.op === "last" ? "last" : n.op === "mean_pool" ? "mean" : "max")} })`;
+    case "dropout":
+      return `new Dropout({ ${common}, rate: ${js(a["rate"])}, ${seed} })`;
+    case "dense":
+      return `new Dense({ ${common}, units: ${js(a["units"])}, activation: ${js(a["activation"])}, ${seed} })`;
+    default:
+      return assertNever(n.op);
+  }
+}
+
+/** Program identifiers for spec names: unchanged unless reserved or taken, then suffixed. */
+class Names {
+  private readonly used = new Set<string>();
+  private readonly map = new Map<string, string>();
+  constructor(private readonly taken: ReadonlySet<string>) {}
+  of(specName: string): string {
+    let v = this.map.get(specName);
+    if (v) return v;
+    const base = /^[A-Za-z_][A-Za-z0-9_]*$/.test(specName) ? specName : `v_${specName.replace(/[^A-Za-z0-9_]/g, "_")}`;
+    v = base;
+    for (let k = 1; RESERVED.has(v) || this.taken.has(v) || this.used.has(v); k++) v = `${base}_${k}`;
+    this.used.add(v);
+    this.map.set(specName, v);
+    return v;
+  }
+}
+
+export function emitProgram(ir: IrModel, o: EmitOptions): string {
+  const names = new Names(new Set([...o.runtime.names, "DATA", "TRAIN", "IR", "DEFAULT_DATA"]));
+  const build = names.of(`build${ir.model}`);
+  const lines: string[] = [];
+  lines.push(`// Code generated by attnc from ${commentText(o.specPath)}. DO NOT EDIT.`);
+  lines.push(`// Spec sha256: ${o.specHash}`);
+  lines.push("//");
+  lines.push(`// Trains model ${ir.model} as its spec says, with no dependency on attnc: TensorFlow.js (its wasm backend, or`);
+  lines.push("// @tensorflow/tfjs-node where installed) and Node built-ins only. Run it with `npx tsx <file>.ts [options]`");
+  lines.push("// (or compile it with tsc and run the .js with node); `--help` lists the options.");
+  lines.push("");
+  lines.push(...o.runtime.imports);
+  lines.push("");
+  lines.push(`// ---- model ${ir.model}`);
+  lines.push("");
+  lines.push(`/** The data file named by the spec, relative to this program. */`);
+  lines.push(`const DEFAULT_DATA = ${js(o.dataPath)};`);
+  lines.push("");
+  lines.push(`/** The spec's data block. */`);
+  lines.push(`const DATA: DataConfig = ${js(ir.data)};`);
+  lines.push("");
+  lines.push(`/** The spec's train block. */`);
+  lines.push(`const TRAIN: TrainConfig = ${js(ir.train)};`);
+  lines.push("");
+  lines.push(`/** The model's graph as the IR gives it (shapes, attention outputs), written into the model directory. */`);
+  lines.push(`const IR = ${js(slimIr(ir))};`);
+  lines.push("");
+  lines.push(`/** Builds ${ir.model} with fresh weights; the same seed gives the same weights as attnc train. */`);
+  lines.push(`function ${build}(seed: number): tf.LayersModel {`);
+  lines.push("registerLayers();");
+  for (const inp of ir.inputs) {
+    const v = names.of(inp.name);
+    const shape = inp.shape.slice(1).map((d) => (typeof d === "number" ? d : (ir.dims[d] ?? null)));
+    lines.push("");
+    const sizes = inp.shape.filter((d): d is string => typeof d === "string" && d !== "B" && ir.dims[d] !== undefined && ir.dims[d] !== null).map((d) => `${d} = ${String(ir.dims[d])}`);
+    lines.push(`// input ${inp.name}: ${inp.dtype === "int32" ? "token ids" : "floats"} ${shapeText(inp.shape)}${sizes.length > 0 ? `, ${sizes.join(", ")}` : ""}`);
+    lines.push(`const ${v} = tf.input({ shape: ${js(shape)}, dtype: ${js(inp.dtype)}, name: ${js(inp.name)} });`);
+  }
+  ir.nodes.forEach((n, i) => {
+    const [src, port] = n.inputs[0]!.split(".") as [string, string | undefined];
+    const from = port ? names.of(`${src}.${port}`) : names.of(src);
+    lines.push("");
+    const inShape = port ? ir.nodes.find((m) => m.name === src)?.ports?.[port] : (ir.nodes.find((m) => m.name === src)?.shape ?? ir.inputs.find((m) => m.name === src)?.shape);
+    lines.push(`// ${n.name} = ${n.op}(${n.inputs[0]}): ${shapeText(inShape)} -> ${shapeText(n.shape)}${n.params ? `, ${group(n.params)} parameters` : ""}`);
+    for (const e of equation(n)) lines.push(`//   ${e}`);
+    if (n.ports?.["weights"]) {
+      const used = ir.nodes.some((m) => m.inputs[0] === `${n.name}.weights`);
+      lines.push(`// second output: the attention weights ${formatShape(n.ports["weights"])}${used ? "" : " (attnc explain reads them)"}`);
+      lines.push(`const [${names.of(n.name)}${used ? `, ${names.of(`${n.name}.weights`)}` : ""}] = ${layerExpr(n, i)}.apply(${from}) as tf.SymbolicTensor[];`);
+    } else {
+      lines.push(`const ${names.of(n.name)} = ${layerExpr(n, i)}.apply(${from}) as tf.SymbolicTensor;`);
+    }
+  });
+  lines.push("");
+  lines.push(`return tf.model({ inputs: [${ir.inputs.map((i) => names.of(i.name)).join(", ")}], outputs: [${ir.outputs.map((n) => names.of(n)).join(", ")}], name: ${js(ir.model)} });`);
+  lines.push("}");
+  lines.push("");
+  lines.push(o.runtime.body);
+  lines.push("");
+  lines.push("// ---- entry point");
+  lines.push("");
+  lines.push(`programMain(process.argv.slice(2), { ir: IR, data: DATA, train: TRAIN, build: ${build}, defaultData: DEFAULT_DATA }).then(`);
+  lines.push("(code) => {");
+  lines.push("process.exitCode = code;");
+  lines.push("},");
+  lines.push("(e: unknown) => {");
+  lines.push("process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\\n`);");
+  lines.push("process.exitCode = 70;");
+  lines.push("},");
+  lines.push(");");
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,107 @@
+/**
+ * The command line of a generated training program: flags, backend, paths, errors and exit codes.
+ * Generated programs call programMain with their model; attnc's own CLI has its own front end.
+ */
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { parseArgs } from "node:util";
+import type * as tf from "@tensorflow/tfjs";
+import { BackendError, BACKENDS, selectBackend, type BackendChoice } from "./backend.js";
+import { DataError } from "./csv.js";
+import type { DataConfig } from "./data.js";
+import { registerKernels } from "./kernels.js";
+import { registerLayers } from "./layers.js";
+import { ModelDirError } from "./modeldir.js";
+import { RunError, trainSession, type RunIr } from "./session.js";
+import type { TrainConfig } from "./train.js";
+
+export interface Program {
+  ir: RunIr;
+  data: DataConfig;
+  train: TrainConfig;
+  build: (seed: number) => tf.LayersModel;
+  /** The data file the spec names, relative to the program file. */
+  defaultData: string;
+}
+
+const USAGE = `options:
+  --data PATH      data file (default: the one the spec names)
+  --out DIR        model directory (default: runs/<Model>)
+  --epochs N       train to N epochs instead of the spec's
+  --seed N         seed for weights, shuffling and dropout
+  --steps N        stop after N training batches (verification)
+  --backend B      auto (default), node, wasm or cpu
+  --resume         continue from the last checkpoint in --out
+  --help           this text`;
+
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return (rel.startsWith("..") || isAbsolute(rel) ? path : rel).split(sep).join("/");
+}
+
+function count(v: string | undefined, flag: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new RunError(`${flag} must be a whole number >= ${min}, not ${JSON.stringify(v)}`, 2);
+  return n;
+}
+
+/** Runs the program; the exit code is 0 on success, 1 for bad data, 2 for bad usage, 130 when interrupted. */
+export async function programMain(argv: string[], p: Program): Promise<number> {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        data: { type: "string" },
+        out: { type: "string" },
+        epochs: { type: "string" },
+        seed: { type: "string" },
+        steps: { type: "string" },
+        backend: { type: "string", default: "auto" },
+        resume: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      process.stdout.write(`trains model ${p.ir.model}\n${USAGE}\n`);
+      return 0;
+    }
+    if (!BACKENDS.includes(values.backend as BackendChoice)) throw new RunError(`--backend must be one of ${BACKENDS.join(", ")}`, 2);
+    const epochs = count(values.epochs, "--epochs", 1);
+    const seed = count(values.seed, "--seed", 0);
+    const steps = count(values.steps, "--steps", 1);
+    registerLayers();
+    registerKernels();
+    const backend = await selectBackend(values.backend as BackendChoice);
+    process.stderr.write(`using the ${backend === "tensorflow" ? "node (native TensorFlow)" : backend} backend\n`);
+    const here = dirname(resolve(process.argv[1] ?? "."));
+    const dataPath = resolve(values.data ?? resolve(here, p.defaultData));
+    const out = resolve(values.out ?? `runs/${p.ir.model}`);
+    return await trainSession({
+      ir: p.ir,
+      data: p.data,
+      train: p.train,
+      build: p.build,
+      file: { path: dataPath, display: shown(dataPath) },
+      out,
+      outDisplay: shown(out),
+      ...(epochs !== undefined ? { epochs } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(steps !== undefined ? { steps } : {}),
+      resume: values.resume === true,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    });
+  } catch (e) {
+    if (e instanceof RunError || e instanceof DataError || e instanceof ModelDirError || e instanceof BackendError) {
+      process.stderr.write(`${e.message}\n`);
+      return e instanceof RunError ? e.exitCode : e instanceof DataError ? 1 : 2;
+    }
+    if (e instanceof TypeError && "code" in e && String((e as { code: unknown }).code).startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

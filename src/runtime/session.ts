@@ -1,0 +1,152 @@
+/**
+ * A whole training run, as `attnc train` and the generated programs both perform it: fit or resume, build,
+ * train with checkpoints, report. Only Node built-ins and tfjs.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import type * as tf from "@tensorflow/tfjs";
+import { fit, type DataConfig, type DataFile, type Prep } from "./data.js";
+import { loadModelDir, loadOptimizerState, readManifest, writeFileAtomic, type TrainState } from "./modeldir.js";
+import { historySvg } from "./plots.js";
+import { Progress, type Out } from "./progress.js";
+import { makeOptimizer, trainLoop, type SplitReport, type TrainConfig } from "./train.js";
+
+/** A problem the user can act on, with the exit code it should give (1: input, 2: usage). */
+export class RunError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** The parts of the IR a run reads. */
+export interface RunIr {
+  model: string;
+  outputs: readonly string[];
+  nodes: readonly { name: string; shape?: readonly (number | string)[] }[];
+}
+
+/** attnc.json: what a model directory says about itself. */
+export interface ModelMeta {
+  format: 1;
+  model: string;
+  task: "text" | "series";
+  seed: number;
+  /** The data file, relative to the model directory. */
+  dataPath: string;
+  ir: RunIr;
+  data: DataConfig;
+  train: TrainConfig;
+  prep: Prep;
+}
+
+export interface SessionOptions {
+  ir: RunIr;
+  data: DataConfig;
+  train: TrainConfig;
+  /** Builds the model with a seed (fresh weights). */
+  build: (seed: number) => tf.LayersModel;
+  file: DataFile;
+  out: string;
+  outDisplay: string;
+  epochs?: number;
+  seed?: number;
+  /** Stop after this many training batches (for verification). */
+  steps?: number;
+  resume: boolean;
+  stdout: Out;
+  stderr: Out;
+}
+
+/** The data's labels must fit the model's output (known only once the data is read). */
+export function checkOutput(ir: RunIr, prep: Prep, file: DataFile): void {
+  if (prep.kind !== "text") return;
+  const out = ir.nodes.find((n) => n.name === ir.outputs[ir.outputs.length - 1]);
+  const units = out?.shape?.[out.shape.length - 1];
+  const k = prep.labels.length;
+  if (units === 1 && k !== 2) throw new RunError(`output ${out!.name} of model ${ir.model} is a single sigmoid unit, but ${file.display} has ${k} labels (${prep.labels.join(", ")})`);
+  if (typeof units === "number" && units !== 1 && units !== k) {
+    throw new RunError(`output ${out!.name} of model ${ir.model} has ${units} classes, but ${file.display} has ${k} labels in its training split (${prep.labels.join(", ")}); use dense(${k}, activation: softmax)`);
+  }
+}
+
+export function reportText(split: string, r: SplitReport): string {
+  const lines = [`${split} loss ${r.loss.toFixed(4)}`];
+  if (r.classification) {
+    const c = r.classification;
+    lines.push(`${split} accuracy ${c.accuracy.toFixed(4)}  macro F1 ${c.macro_f1.toFixed(4)}  (${c.count} examples)`);
+    const w = Math.max(6, ...c.labels.map((l) => l.length));
+    lines.push("confusion (rows: true label, columns: predicted)");
+    lines.push(`${"".padEnd(w)}  ${c.labels.map((l) => l.padStart(w)).join("  ")}`);
+    c.confusion.forEach((row, i) => lines.push(`${c.labels[i]!.padEnd(w)}  ${row.map((v) => String(v).padStart(w)).join("  ")}`));
+  }
+  if (r.regression) {
+    const g = r.regression;
+    lines.push(`${split} RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%  (${g.count} windows)`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Trains as the options say; returns the exit code (0 done, 1 diverged, 130 interrupted). */
+export async function trainSession(o: SessionOptions): Promise<number> {
+  const train: TrainConfig = { ...o.train, ...(o.seed !== undefined ? { seed: o.seed } : {}) };
+  const epochs = o.epochs ?? train.epochs;
+  if (!existsSync(o.file.path)) throw new RunError(`cannot read ${o.file.display}: no such file`);
+  const manifest = readManifest(o.out);
+  if (manifest && !o.resume) throw new RunError(`${o.outDisplay} already holds a model; pass --resume to continue it or --out for a new directory`, 2);
+  if (!manifest && o.resume && existsSync(o.out)) throw new RunError(`${o.outDisplay} has no complete checkpoint to resume from`, 2);
+  let model: tf.LayersModel;
+  let meta: ModelMeta;
+  let state: TrainState;
+  const optimizer = makeOptimizer(train.optimizer);
+  if (manifest && o.resume) {
+    const loaded = await loadModelDir(o.out);
+    model = loaded.model;
+    meta = loaded.meta as unknown as ModelMeta;
+    state = loaded.state;
+    if (state.done && (state.stopReason !== undefined || state.epoch >= epochs)) {
+      o.stderr.write(`${o.outDisplay} finished training already (epoch ${state.epoch}${state.stopReason ? `; ${state.stopReason}` : ""})\n`);
+      return 0;
+    }
+    state.done = false;
+    await loadOptimizerState(o.out, loaded.manifest, optimizer, model);
+    o.stderr.write(`resuming ${o.ir.model} after epoch ${state.epoch}${state.batch ? `, batch ${state.batch}` : ""}\n`);
+  } else {
+    const prep = await fit(o.data, o.file);
+    checkOutput(o.ir, prep, o.file);
+    model = o.build(train.seed);
+    meta = { format: 1, model: o.ir.model, task: prep.kind, seed: train.seed, dataPath: relative(o.out, o.file.path).split(sep).join("/"), ir: o.ir, data: o.data, train, prep };
+    state = { epoch: 0, batch: 0, history: [], best: null, wait: 0, dropout: {}, done: false };
+    mkdirSync(o.out, { recursive: true });
+  }
+  const prep = meta.prep;
+  o.stderr.write(`${prep.counts.train} training, ${prep.counts.validation} validation, ${prep.counts.test} test examples${prep.kind === "text" ? `; vocabulary ${prep.vocab.length}, labels ${prep.labels.join(", ")}` : ""}\n`);
+  const signal = { stop: false };
+  const onSignal = () => {
+    if (signal.stop) process.exit(130);
+    signal.stop = true;
+    o.stderr.write("\nstopping after this batch (press Ctrl-C again to quit at once)\n");
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const outcome = await trainLoop({ model, optimizer, meta, dir: o.out, data: o.data, file: o.file, prep, train, epochs, state, progress: new Progress(o.stderr, epochs), signal, ...(o.steps !== undefined ? { maxSteps: o.steps } : {}) });
+    writeFileAtomic(join(o.out, "history.svg"), historySvg(o.ir.model, outcome.state.history));
+    if (outcome.kind === "interrupted") {
+      o.stderr.write(`interrupted; checkpoint saved in ${o.outDisplay} (resume with --resume)\n`);
+      return 130;
+    }
+    if (outcome.kind === "diverged") {
+      o.stderr.write(`${outcome.message}\n`);
+      return 1;
+    }
+    o.stdout.write(`model saved in ${o.outDisplay}\n`);
+    if (outcome.test) o.stdout.write(reportText("test", outcome.test));
+    return 0;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
