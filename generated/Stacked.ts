@@ -447,7 +447,7 @@ export interface DataConfig {
   source: SourceConfig & { text?: string; label?: string; time?: string; features?: string[]; target?: string };
   tokenizer?: { kind: "words" | "chars"; lowercase: boolean; max_len: number; vocab: number; min_count: number };
   split?: { order?: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
-  window?: { size: number; horizon: number; stride: number };
+  window?: { size: number; horizon: number; stride: number; predict?: "value" | "delta" };
   scale?: "standard" | "minmax" | "none";
 }
 
@@ -491,6 +491,9 @@ export interface SeriesPrep {
   scaling: "standard" | "minmax" | "none";
   offset: number[];
   scale: number[];
+  /** What the model's output means: the target, or its change since the window's last step. */
+  predict: "value" | "delta";
+  /** Scaling of the model's output (of the target, or of its change). */
   targetOffset: number;
   targetScale: number;
   split: { order: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
@@ -505,6 +508,8 @@ export type Prep = TextPrep | SeriesPrep;
 export interface Example {
   x: Int32Array | Float32Array;
   y: number;
+  /** For a forecast of the change: the target's raw value at the window's last step (else 0). */
+  base: number;
   line: number;
 }
 
@@ -727,6 +732,14 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   const max = new Float64Array(F + 1).fill(-Infinity);
   let n = 0;
   let index = 0;
+  const predict = win.predict ?? "value";
+  // The change of the target over the horizon, on training rows: y_r - y_{r-h}.
+  const recent: number[] = [];
+  let dSum = 0;
+  let dSq = 0;
+  let dMin = Infinity;
+  let dMax = -Infinity;
+  let dN = 0;
   let prevTime: number | string | null = null;
   let prevRaw = "";
   let first: Row | undefined;
@@ -758,7 +771,17 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
       prevTime = t;
       prevRaw = raw;
     }
+    recent.push(values[F]!);
+    if (recent.length > win.horizon + 1) recent.shift();
     // Statistics from the training rows only.
+    if (splitOf(split, index, rows) === "train" && recent.length === win.horizon + 1) {
+      const d = recent[win.horizon]! - recent[0]!;
+      dSum += d;
+      dSq += d * d;
+      dMin = Math.min(dMin, d);
+      dMax = Math.max(dMax, d);
+      dN++;
+    }
     if (splitOf(split, index, rows) === "train") {
       values.forEach((v, k) => {
         sum[k] += v;
@@ -787,6 +810,18 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
       scale.push(1);
     }
   }
+  let targetOffset = offset[F]!;
+  let targetScale = scale[F]!;
+  if (predict === "delta") {
+    const mean = dN ? dSum / dN : 0;
+    const sd = dN ? Math.sqrt(Math.max(0, dSq / dN - mean * mean)) : 1;
+    [targetOffset, targetScale] =
+      scaling === "standard"
+        ? [mean, sd > 1e-12 ? sd : 1]
+        : scaling === "minmax"
+          ? [dMin, dMax - dMin > 1e-12 ? dMax - dMin : 1]
+          : [0, 1];
+  }
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
   for (let r = win.size + win.horizon - 1; r < rows; r++)
     if ((r - win.horizon - win.size + 1) % win.stride === 0) counts[splitOf(split, r, rows)]++;
@@ -802,8 +837,9 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     scaling,
     offset: offset.slice(0, F),
     scale: scale.slice(0, F),
-    targetOffset: offset[F]!,
-    targetScale: scale[F]!,
+    predict,
+    targetOffset,
+    targetScale,
     split,
     rows,
   };
@@ -822,8 +858,9 @@ export function scaleWindow(prep: SeriesPrep, rows: readonly (readonly number[])
   return out;
 }
 
-export function unscaleTarget(prep: SeriesPrep, v: number): number {
-  return v * prep.targetScale + prep.targetOffset;
+/** A model output (or scaled target) back in the data's units; `base` is the window's last target value for a forecast of the change. */
+export function unscaleTarget(prep: SeriesPrep, v: number, base = 0): number {
+  return v * prep.targetScale + prep.targetOffset + (prep.predict === "delta" ? base : 0);
 }
 
 /** The examples of one split, in file order. */
@@ -843,20 +880,20 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
           `column ${JSON.stringify(prep.labelColumn)}`,
           `label ${JSON.stringify(label)} never appears in the training split`,
         );
-      yield { x: encodeText(prep, cell(row, prep.textColumn, file), ids), y, line: row.line };
+      yield { x: encodeText(prep, cell(row, prep.textColumn, file), ids), y, base: 0, line: row.line };
     }
     return;
   }
   const F = prep.features.length;
   const T = prep.window;
   const h = prep.horizon;
-  // A ring of the last T + h rows: [features..., target] each, already scaled.
+  // A ring of the last T + h rows: [scaled features..., raw target] each.
   const ring: Float32Array[] = [];
   const lines: number[] = [];
   for await (const row of readRows(config.source, file.path, file.display)) {
     const v = new Float32Array(F + 1);
     prep.features.forEach((c, k) => (v[k] = (number(row, c, file) - prep.offset[k]!) / prep.scale[k]!));
-    v[F] = (number(row, prep.target, file) - prep.targetOffset) / prep.targetScale;
+    v[F] = number(row, prep.target, file);
     ring.push(v);
     lines.push(row.line);
     if (ring.length > T + h) {
@@ -869,8 +906,62 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
     if (start % prep.stride !== 0 || splitOf(prep.split, r, prep.rows) !== split) continue;
     const x = new Float32Array(T * F);
     for (let t = 0; t < T; t++) x.set(ring[t]!.subarray(0, F), t * F);
-    yield { x, y: ring[T + h - 1]![F]!, line: lines[T + h - 1]! };
+    const target = ring[T + h - 1]![F]!;
+    const base = prep.predict === "delta" ? ring[T - 1]![F]! : 0;
+    yield { x, y: (target - base - prep.targetOffset) / prep.targetScale, base, line: lines[T + h - 1]! };
   }
+}
+
+/**
+ * Forecasts of naive baselines on the windows of a split, in the data's units: persistence (the target at the
+ * window's last step) and, with a season P, the seasonal naive forecast y_{r-P} + the mean change over P steps
+ * on the training rows.
+ */
+export async function baselineForecasts(
+  config: DataConfig,
+  prep: SeriesPrep,
+  file: DataFile,
+  split: Split,
+  season: number | null,
+): Promise<{ truth: number[]; persistence: number[]; seasonal: number[] | null }> {
+  const T = prep.window;
+  const h = prep.horizon;
+  const P = season ?? 0;
+  let trend = 0;
+  if (P > 0) {
+    const past: number[] = [];
+    let sum = 0;
+    let n = 0;
+    let index = 0;
+    for await (const row of readRows(config.source, file.path, file.display)) {
+      const y = number(row, prep.target, file);
+      if (past.length === P && splitOf(prep.split, index, prep.rows) === "train") {
+        sum += y - past[0]!;
+        n++;
+      }
+      past.push(y);
+      if (past.length > P) past.shift();
+      index++;
+    }
+    trend = n ? sum / n : 0;
+  }
+  const keep = Math.max(T + h, P + 1);
+  const ys: number[] = [];
+  const truth: number[] = [];
+  const persistence: number[] = [];
+  const seasonal: number[] = [];
+  let index = 0;
+  for await (const row of readRows(config.source, file.path, file.display)) {
+    ys.push(number(row, prep.target, file));
+    if (ys.length > keep) ys.shift();
+    const r = index++;
+    if (r < T + h - 1 || (r - h - T + 1) % prep.stride !== 0 || splitOf(prep.split, r, prep.rows) !== split) continue;
+    const last = ys.length - 1;
+    truth.push(ys[last]!);
+    persistence.push(ys[last - h]!);
+    if (P > 0) seasonal.push(r >= P ? ys[last - P]! + trend : NaN);
+  }
+  return { truth, persistence, seasonal: P > 0 ? seasonal : null };
 }
 
 /** Shuffles a stream through a seeded buffer of `size` examples (a full shuffle when the split fits). */
@@ -898,6 +989,8 @@ export interface Batch {
   y: tf.Tensor;
   size: number;
   lines: number[];
+  /** Each example's base (see Example). */
+  bases: number[];
 }
 
 /** Groups examples into tensors: x [n, T] int32 or [n, T, F] float32; y [n] int32 (class ids) or float32. */
@@ -916,6 +1009,7 @@ export async function* batches(source: AsyncIterable<Example>, prep: Prep, size:
       y: tf.tensor1d(ys, text ? "int32" : "float32"),
       size: n,
       lines: group.map((e) => e.line),
+      bases: group.map((e) => e.base),
     };
     group = [];
     return b;
@@ -1528,6 +1622,12 @@ type Init = ReturnType<typeof tf.initializers.zeros>;
 const glorot = (seed: number): Init => tf.initializers.glorotUniform({ seed });
 const uniform = (seed: number): Init => tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed });
 const zeros = (): Init => tf.initializers.zeros();
+/**
+ * A score vector v in R^A, initialised like a Keras Dense(1) kernel (Glorot: limit sqrt(6 / (A + 1))). Porting
+ * note: small uniform values would start every attention almost flat, a plateau that slows training.
+ */
+const scoreInit = (A: number, seed: number): Init =>
+  tf.initializers.randomUniform({ minval: -Math.sqrt(6 / (A + 1)), maxval: Math.sqrt(6 / (A + 1)), seed });
 
 /** A weight whose initial value is computed here rather than by a registered initialiser. */
 function addWeightWithValue(
@@ -1685,14 +1785,14 @@ export class Lstm extends tf.layers.Layer {
         this.addWeight("attention_W_h", [H, a.units], "float32", glorot(this.seed + 2)),
         this.addWeight("attention_W_x", [F, a.units], "float32", glorot(this.seed + 3)),
         this.addWeight("attention_b", [a.units], "float32", zeros()),
-        this.addWeight("attention_v", [a.units], "float32", uniform(this.seed + 4)),
+        this.addWeight("attention_v", [a.units], "float32", scoreInit(a.units, this.seed + 4)),
       ];
     } else if (a?.kind === "features") {
       if (T === null) throw new Error("feature input attention needs a fixed window length T");
       this.att = [
         this.addWeight("attention_W_e", [2 * H, a.units], "float32", glorot(this.seed + 2)),
         this.addWeight("attention_U_e", [T, a.units], "float32", glorot(this.seed + 3)),
-        this.addWeight("attention_v", [a.units], "float32", uniform(this.seed + 4)),
+        this.addWeight("attention_v", [a.units], "float32", scoreInit(a.units, this.seed + 4)),
       ];
     }
     this.built = true;
@@ -1911,13 +2011,13 @@ export class AttentionPool extends tf.layers.Layer {
   }
   override build(inputShape: Shape | Shape[]): void {
     const D = firstShape(inputShape)[2]!;
-    if (this.score === "zhou") this.w = [this.addWeight("w", [D], "float32", uniform(this.seed))];
+    if (this.score === "zhou") this.w = [this.addWeight("w", [D], "float32", scoreInit(D, this.seed))];
     else {
       const A = this.units!;
       this.w = [
         this.addWeight("W", [D, A], "float32", glorot(this.seed)),
         this.addWeight("b", [A], "float32", zeros()),
-        this.addWeight("v", [A], "float32", uniform(this.seed + 1)),
+        this.addWeight("v", [A], "float32", scoreInit(A, this.seed + 1)),
       ];
     }
     this.built = true;
@@ -2292,6 +2392,7 @@ export class ModelDirError extends Error {}
 
 /** Loads the newest complete checkpoint of a model directory (layers must be registered first). */
 export async function loadModelDir(dir: string): Promise<LoadedDir> {
+  registerLayers();
   let manifest: Manifest | null;
   try {
     manifest = readManifest(dir);
@@ -2627,9 +2728,13 @@ export interface RegressionReport {
   /** Mean absolute percentage error over targets that are not 0, in percent. */
   mape: number;
   count: number;
+  /** Share of forecasts within the tolerance, when one was given. */
+  within?: { tolerance: number; share: number };
 }
 
 export class RegressionMetrics {
+  private inside = 0;
+  constructor(private readonly tolerance: number | null = null) {}
   private se = 0;
   private ae = 0;
   private ape = 0;
@@ -2639,6 +2744,7 @@ export class RegressionMetrics {
     for (let i = 0; i < truth.length; i++) {
       const e = predicted[i]! - truth[i]!;
       this.se += e * e;
+      if (this.tolerance !== null && Math.abs(e) < this.tolerance) this.inside++;
       this.ae += Math.abs(e);
       if (truth[i] !== 0) {
         this.ape += Math.abs(e / truth[i]!);
@@ -2653,6 +2759,9 @@ export class RegressionMetrics {
       mae: this.n ? this.ae / this.n : 0,
       mape: this.nape ? (100 * this.ape) / this.nape : 0,
       count: this.n,
+      ...(this.tolerance !== null
+        ? { within: { tolerance: this.tolerance, share: this.n ? this.inside / this.n : 0 } }
+        : {}),
     };
   }
 }
@@ -2748,9 +2857,10 @@ export async function evaluateSplit(
   split: Split,
   batch: number,
   loss: TrainConfig["loss"],
+  tolerance: number | null = null,
 ): Promise<SplitReport> {
   const cls = prep.kind === "text" ? new ClassificationMetrics(prep.labels) : null;
-  const reg = prep.kind === "series" ? new RegressionMetrics() : null;
+  const reg = prep.kind === "series" ? new RegressionMetrics(tolerance) : null;
   let total = 0;
   let n = 0;
   for await (const b of batches(examples(config, prep, file, split), prep, batch)) {
@@ -2762,8 +2872,8 @@ export async function evaluateSplit(
     if (reg && prep.kind === "series") {
       const p = pred.dataSync();
       reg.add(
-        Array.from(y, (v) => unscaleTarget(prep, v)),
-        Array.from(p, (v) => unscaleTarget(prep, v)),
+        Array.from(y, (v, i) => unscaleTarget(prep, v, b.bases[i])),
+        Array.from(p, (v, i) => unscaleTarget(prep, v, b.bases[i])),
       );
     }
     tf.dispose([pred, b.x, b.y]);
@@ -2943,9 +3053,10 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
         state.wait = 0;
         tf.dispose(bestWeights ?? []);
         bestWeights = model.getWeights().map((w) => w.clone());
-      } else if (++state.wait > stop.patience) {
+      } else if (++state.wait >= stop.patience) {
+        // As Keras: stop once `patience` epochs in a row did not improve (patience 0 stops at the first).
         stopNow = true;
-        state.stopReason = `${stop.monitor} did not improve for ${stop.patience + 1} epoch${stop.patience === 0 ? "" : "s"}; best ${state.best.value.toFixed(4)} at epoch ${state.best.epoch}`;
+        state.stopReason = `${stop.monitor} did not improve for ${state.wait} epoch${state.wait === 1 ? "" : "s"}; best ${state.best.value.toFixed(4)} at epoch ${state.best.epoch}`;
       }
     }
     await checkpoint();
@@ -3057,6 +3168,7 @@ export function reportText(split: string, r: SplitReport): string {
     lines.push(
       `${split} RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%  (${g.count} windows)`,
     );
+    if (g.within) lines.push(`${split} within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}% of windows`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -3072,8 +3184,8 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       `${o.outDisplay} already holds a model; pass --resume to continue it or --out for a new directory`,
       2,
     );
-  if (!manifest && o.resume && existsSync(o.out))
-    throw new RunError(`${o.outDisplay} has no complete checkpoint to resume from`, 2);
+  if (!manifest && o.resume)
+    o.stderr.write(`${o.outDisplay} has no complete checkpoint yet; starting from the beginning\n`);
   let model: tf.LayersModel;
   let meta: ModelMeta;
   let state: TrainState;
@@ -3090,7 +3202,11 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       return 0;
     }
     state.done = false;
-    await loadOptimizerState(o.out, loaded.manifest, optimizer, model);
+    const before = meta.train.optimizer?.kind ?? "adam";
+    const now = train.optimizer?.kind ?? "adam";
+    if (before === now) await loadOptimizerState(o.out, loaded.manifest, optimizer, model);
+    else
+      o.stderr.write(`the optimizer changed from ${before} to ${now} since the checkpoint; its state starts afresh\n`);
     o.stderr.write(`resuming ${o.ir.model} after epoch ${state.epoch}${state.batch ? `, batch ${state.batch}` : ""}\n`);
   } else {
     const prep = await fit(o.data, o.file);

@@ -3,7 +3,8 @@
 //                   and line breaks, to exercise the CSV reader)
 //   news.csv        short headlines in four topics
 //   relations.jsonl sentences with one of 19 relation labels (the shape of SemEval-2010 task 8)
-//   co2.csv         Mauna Loa monthly CO2 (vega-datasets, BSD-3-Clause) with month_sin and month_cos added
+//   co2.csv         Mauna Loa monthly CO2 (vega-datasets, BSD-3-Clause) with month_sin, month_cos and
+//                   CO2_change (the change since the previous row) added
 // The Seattle weather spec reads vega-datasets' file directly.
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -74,12 +75,15 @@ const out = (name, text) => writeFileSync(new URL(name, import.meta.url), text);
 // co2.csv
 {
   const src = readFileSync(new URL("../../node_modules/vega-datasets/data/co2-concentration.csv", import.meta.url), "utf8").trim().split("\n");
-  const rows = ["Date,CO2,month_sin,month_cos"];
+  const rows = ["Date,CO2,month_sin,month_cos,CO2_change"];
+  let prev = null;
   for (const line of src.slice(1)) {
     const [date, co2] = line.split(",");
     const month = Number(date.slice(5, 7));
     const r = (x) => Math.round(x * 1e6) / 1e6;
-    rows.push(`${date},${co2},${r(Math.sin((2 * Math.PI * month) / 12))},${r(Math.cos((2 * Math.PI * month) / 12))}`);
+    const change = prev === null ? 0 : r(Number(co2) - prev);
+    prev = Number(co2);
+    rows.push(`${date},${co2},${r(Math.sin((2 * Math.PI * month) / 12))},${r(Math.cos((2 * Math.PI * month) / 12))},${change}`);
   }
   out("co2.csv", rows.join("\n") + "\n");
 }

@@ -93,8 +93,11 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--data <path>", "data file (default: the one the model was trained on)")
     .option("--split <split>", "train, validation or test", "test")
     .addOption(new Option("--format <format>", "text or json").choices(["text", "json"]).default("text"))
+    .option("--baselines", "forecasting: also score persistence (and seasonal naive with --season)")
+    .option("--season <p>", "season length for the seasonal naive baseline, in steps (12 for monthly data)")
+    .option("--tolerance <t>", "forecasting: also report the share of forecasts within t of the truth")
     .addOption(backendOption())
-    .action(async (dir: string, opts: { data?: string; split?: string; backend?: string; format?: string }) => {
+    .action(async (dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string }) => {
       code = await (await ml()).evaluateCommand(io, dir, opts);
     });
 

@@ -19,7 +19,8 @@ import { renderDiagnostics } from "../diagnostics/render.js";
 import { attentionOutputs, buildModel, explainModel, type AttentionOutput } from "../engine/build-model.js";
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
 import { DataError } from "../runtime/csv.js";
-import { batches, encodeText, examples, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
+import { RegressionMetrics, type RegressionReport } from "../runtime/metrics.js";
+import { baselineForecasts, batches, encodeText, examples, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { registerLayers } from "../runtime/layers.js";
 import { loadModelDir, ModelDirError, writeFileAtomic } from "../runtime/modeldir.js";
@@ -98,7 +99,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   if (!ir.data || !ir.train) throw new CliError(`model ${ir.model} needs a data block and a train block to be trained`);
   const data = ir.data as unknown as DataConfig;
   const allow = opts.allowOutside === true;
-  const dataPath = inside(io, opts.data ?? join(relative(io.cwd, dirname(resolve(io.cwd, specPath))), data.source.path), allow, "the data file");
+  const dataPath = inside(io, opts.data ?? resolve(dirname(resolve(io.cwd, specPath)), data.source.path), allow, "the data file");
   const out = inside(io, opts.out ?? join("runs", ir.model), allow, "the output directory");
   await backend(io, opts.backend);
   try {
@@ -139,7 +140,10 @@ async function load(io: CliIo, dir: string, choice: string | undefined): Promise
   }
 }
 
-export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: string; split?: string; backend?: string; format?: string }): Promise<number> {
+export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string }): Promise<number> {
+  const season = int(opts.season, "--season", 1) ?? null;
+  const tolerance = opts.tolerance !== undefined ? Number(opts.tolerance) : null;
+  if (tolerance !== null && !(tolerance > 0)) throw new CliError(`--tolerance must be a positive number, not ${JSON.stringify(opts.tolerance)}`);
   const split = (opts.split ?? "test") as Split;
   if (!["train", "validation", "test"].includes(split)) throw new CliError(`--split must be train, validation or test, not ${JSON.stringify(opts.split)}`);
   const { model, meta, dir: abs } = await load(io, dir, opts.backend);
@@ -147,8 +151,24 @@ export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: str
   const file: DataFile = { path, display: displayPath(io, path) };
   if (!existsSync(path)) throw new CliError(`cannot read ${file.display}: no such file`, 1);
   try {
-    const r = await evaluateSplit(model, meta.data, meta.prep, file, split, meta.train.batch, meta.train.loss);
-    io.stdout.write(opts.format === "json" ? `${JSON.stringify({ split, ...r })}\n` : reportText(split, r));
+    const r = await evaluateSplit(model, meta.data, meta.prep, file, split, meta.train.batch, meta.train.loss, tolerance);
+    const baselines: Record<string, RegressionReport> = {};
+    if (opts.baselines) {
+      if (meta.prep.kind !== "series") throw new CliError("--baselines is for forecasting models");
+      const b = await baselineForecasts(meta.data, meta.prep, file, split, season);
+      const score = (pred: number[]) => {
+        const m = new RegressionMetrics(tolerance);
+        m.add(b.truth, pred);
+        return m.report();
+      };
+      baselines["persistence"] = score(b.persistence);
+      if (b.seasonal) baselines[`seasonal naive (${season})`] = score(b.seasonal);
+    }
+    if (opts.format === "json") io.stdout.write(`${JSON.stringify({ split, ...r, ...(opts.baselines ? { baselines } : {}) })}\n`);
+    else {
+      io.stdout.write(reportText(split, r));
+      for (const [name, g] of Object.entries(baselines)) io.stdout.write(`baseline ${name}: RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%${g.within ? `  within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}%` : ""}\n`);
+    }
     return 0;
   } catch (e) {
     return dataError(e);
@@ -175,12 +195,25 @@ function readInputs(io: CliIo, input: string): { value: Record<string, unknown>;
 }
 
 /** One request to a model input: text, or a window of raw feature rows. */
-function encode(meta: ModelMeta, req: { value: Record<string, unknown>; line: number }, name: string): { x: Int32Array | Float32Array; tokens?: string[] } {
+function encode(meta: ModelMeta, req: { value: Record<string, unknown>; line: number }, name: string): { x: Int32Array | Float32Array; tokens?: string[]; base: number } {
   const p = meta.prep;
   if (p.kind === "text") {
+    const ids = req.value["ids"];
+    if (ids !== undefined) {
+      // Token ids given directly: each must be a row of the embedding.
+      if (!Array.isArray(ids) || ids.length > p.maxLen) throw new CliError(`${name}:${req.line}: "ids" must be a list of at most ${p.maxLen} token ids`, 1);
+      const x = new Int32Array(p.maxLen);
+      ids.forEach((id: unknown, k) => {
+        if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= p.vocab.length) {
+          throw new CliError(`${name}:${req.line}: id ${JSON.stringify(id)} at position ${k + 1} is not in the vocabulary (0 to ${p.vocab.length - 1})`, 1);
+        }
+        x[k] = id;
+      });
+      return { x, tokens: ids.map((id: number) => p.vocab[id]!), base: 0 };
+    }
     const t = req.value[p.textColumn] ?? req.value["text"];
     if (typeof t !== "string") throw new CliError(`${name}:${req.line}: needs a string field ${JSON.stringify(p.textColumn)} (or "text")`, 1);
-    return { x: encodeText(p, t), tokens: tokenize(p, t).slice(0, p.maxLen) };
+    return { x: encodeText(p, t), tokens: tokenize(p, t).slice(0, p.maxLen), base: 0 };
   }
   const w = req.value["window"];
   if (!Array.isArray(w) || w.length !== p.window) throw new CliError(`${name}:${req.line}: needs "window": ${p.window} rows of [${p.features.join(", ")}]`, 1);
@@ -191,7 +224,7 @@ function encode(meta: ModelMeta, req: { value: Record<string, unknown>; line: nu
     }
     return vals as number[];
   });
-  return { x: scaleWindow(p, rows) };
+  return { x: scaleWindow(p, rows), base: p.predict === "delta" ? rows[rows.length - 1]![p.features.indexOf(p.target)]! : 0 };
 }
 
 function batchTensor(meta: ModelMeta, xs: (Int32Array | Float32Array)[]): tf.Tensor {
@@ -202,9 +235,9 @@ function batchTensor(meta: ModelMeta, xs: (Int32Array | Float32Array)[]): tf.Ten
   return p.kind === "text" ? tf.tensor2d(flat, [xs.length, per], "int32") : tf.tensor3d(flat, [xs.length, p.window, p.features.length], "float32");
 }
 
-function outputRecord(meta: ModelMeta, pred: Float32Array | number[]): Record<string, unknown> {
+function outputRecord(meta: ModelMeta, pred: Float32Array | number[], base: number): Record<string, unknown> {
   const p = meta.prep;
-  if (p.kind === "series") return { prediction: unscaleTarget(p, pred[0]!) };
+  if (p.kind === "series") return { prediction: unscaleTarget(p, pred[0]!, base) };
   const probs = pred.length === 1 ? [1 - pred[0]!, pred[0]!] : Array.from(pred);
   const best = probs.indexOf(Math.max(...probs));
   return { label: p.labels[best], probabilities: Object.fromEntries(p.labels.map((l, i) => [l, Math.round(probs[i]! * 1e6) / 1e6])) };
@@ -219,7 +252,7 @@ export async function predictCommand(io: CliIo, dir: string, opts: { input: stri
     const x = batchTensor(meta, chunk.map((c) => c.x));
     const pred = model.predict(x) as tf.Tensor;
     const rows = pred.arraySync() as number[][];
-    for (const r of rows) io.stdout.write(`${JSON.stringify(outputRecord(meta, r))}\n`);
+    rows.forEach((r, k) => io.stdout.write(`${JSON.stringify(outputRecord(meta, r, chunk[k]!.base))}\n`));
     tf.dispose([x, pred]);
   }
   return 0;
@@ -254,7 +287,7 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
     const e = encode(meta, req, name);
     const x = batchTensor(meta, [e.x]);
     const outs = ex.predict(x) as tf.Tensor[];
-    const record: Record<string, unknown> = { ...outputRecord(meta, outs[0]!.dataSync() as Float32Array), ...(e.tokens ? { tokens: e.tokens } : {}) };
+    const record: Record<string, unknown> = { ...outputRecord(meta, outs[0]!.dataSync() as Float32Array, e.base), ...(e.tokens ? { tokens: e.tokens } : {}) };
     const weights: Record<string, unknown> = {};
     attention.forEach((a, k) => {
       const w = (outs[k + 1]!.arraySync() as number[][] | number[][][])[0]!;

@@ -23,6 +23,7 @@ export const Codes = {
   InvalidEscape: entry("ATN1003", "an escape sequence that strings do not support"),
   UnterminatedComment: entry("ATN1004", "a block comment without its closing */"),
   SyntaxError: entry("ATN1010", "the parser expected something else here"),
+  TooDeep: entry("ATN1011", "brackets nested more deeply than the language allows"),
   // --- names, arguments, schema
   UnknownLayer: entry("ATN2001", "a layer name that attnc does not know"),
   UnknownArgument: entry("ATN2002", "an argument or setting the layer, call or block does not take"),
@@ -58,6 +59,7 @@ export const Codes = {
   MissingColumn: entry("ATN4007", "the data source does not name a column that the task needs"),
   MonitorWithoutValidation: entry("ATN4008", "early stopping on a validation metric without a validation split"),
   MetricMismatch: entry("ATN4009", "a metric that does not fit the task"),
+  DeltaNeedsTarget: entry("ATN4010", "forecasting the change of a target that is not among the features"),
   // --- limits
   TooLarge: entry("ATN5001", "a model whose parameters would need absurd memory"),
 } as const satisfies Record<string, CatalogueEntry>;

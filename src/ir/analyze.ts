@@ -145,6 +145,12 @@ class Analysis {
         this.bag.report("DataKindMismatch", this.span("/data/window"), `windows of a series need a float input [T, F], but input ${input.name} is ${input.dtype === "int32" ? "int" : "float"}${formatShape(input.shape.slice(1))}`, { related: related("/inputs/0", `input ${input.name} declared here`) });
         return undefined;
       }
+      const features = source["features"] as unknown[] | undefined;
+      if (window["predict"] === "delta" && features && source["target"] !== undefined && !features.includes(source["target"])) {
+        this.bag.report("DeltaNeedsTarget", this.span("/data/window/predict"), `predicting the change of ${JSON.stringify(source["target"])} needs its last value, so it must be one of the features`, {
+          related: [{ message: "features given here", span: this.span("/data/source/features") }],
+        });
+      }
       if (input) {
         this.bindDim(input.shape[1], window["size"] as number, this.span("/data/window/size"), "the window", "DimensionMismatch", "/inputs/0");
         const features = source["features"] as unknown[] | undefined;

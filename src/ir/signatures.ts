@@ -185,7 +185,12 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
       type: "record",
       doc: "sliding windows over a time series",
       record: {
-        params: { size: units("window length T"), horizon: int("steps ahead to forecast", { min: 1, default: 1 }), stride: int("steps between windows", { min: 1, default: 1 }) },
+        params: {
+          size: units("window length T"),
+          horizon: int("steps after the window's last one whose target is forecast (0: the last step's own target)", { min: 0, default: 1 }),
+          stride: int("steps between windows", { min: 1, default: 1 }),
+          predict: oneOf(["value", "delta"], "forecast the target itself, or its change since the window's last step", "value"),
+        },
         required: ["size"],
       },
     },

@@ -2,7 +2,10 @@ import { EOF, type CstElement, type CstNode, type IToken } from "chevrotain";
 import type * as A from "./ast.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { LineMap, type Span, type Source } from "../diagnostics/span.js";
-import { tokenize, UnterminatedString, UnterminatedBlockComment } from "./lexer.js";
+import { LBrace, LBracket, LParen, RBrace, RBracket, RParen, tokenize, UnterminatedString, UnterminatedBlockComment } from "./lexer.js";
+
+/** The deepest bracket nesting a spec may use. */
+export const MAX_DEPTH = 64;
 import { attnParser } from "./parser.js";
 import { describeToken } from "./messages.js";
 import { didYouMean } from "../diagnostics/suggest.js";
@@ -27,6 +30,17 @@ export function parse(source: Source): ParseOutput {
   }
   for (const c of lexed.comments) {
     if (c.tokenType === UnterminatedBlockComment) bag.report("UnterminatedComment", lines.span(c.startOffset, c.startOffset + 2), "this block comment is never closed with */");
+  }
+  // Nesting is bounded before parsing: the parser recurses once per level, and no spec needs more than a few.
+  let depth = 0;
+  for (const t of lexed.tokens) {
+    const k = t.tokenType;
+    if (k === LParen || k === LBracket || k === LBrace) depth++;
+    else if (k === RParen || k === RBracket || k === RBrace) depth = Math.max(0, depth - 1);
+    if (depth > MAX_DEPTH) {
+      bag.report("TooDeep", tokenSpan(t, lines)!, `brackets are nested more than ${MAX_DEPTH} levels deep here`);
+      return { ast: { kind: "Spec", declarations: [], comments: [], loc: lines.span(0, source.text.length) }, lines, diagnostics: bag };
+    }
   }
   const p = attnParser();
   p.input = lexed.tokens;

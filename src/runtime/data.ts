@@ -11,7 +11,7 @@ export interface DataConfig {
   source: SourceConfig & { text?: string; label?: string; time?: string; features?: string[]; target?: string };
   tokenizer?: { kind: "words" | "chars"; lowercase: boolean; max_len: number; vocab: number; min_count: number };
   split?: { order?: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
-  window?: { size: number; horizon: number; stride: number };
+  window?: { size: number; horizon: number; stride: number; predict?: "value" | "delta" };
   scale?: "standard" | "minmax" | "none";
 }
 
@@ -55,6 +55,9 @@ export interface SeriesPrep {
   scaling: "standard" | "minmax" | "none";
   offset: number[];
   scale: number[];
+  /** What the model's output means: the target, or its change since the window's last step. */
+  predict: "value" | "delta";
+  /** Scaling of the model's output (of the target, or of its change). */
   targetOffset: number;
   targetScale: number;
   split: { order: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
@@ -69,6 +72,8 @@ export type Prep = TextPrep | SeriesPrep;
 export interface Example {
   x: Int32Array | Float32Array;
   y: number;
+  /** For a forecast of the change: the target's raw value at the window's last step (else 0). */
+  base: number;
   line: number;
 }
 
@@ -242,6 +247,14 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   const max = new Float64Array(F + 1).fill(-Infinity);
   let n = 0;
   let index = 0;
+  const predict = win.predict ?? "value";
+  // The change of the target over the horizon, on training rows: y_r - y_{r-h}.
+  const recent: number[] = [];
+  let dSum = 0;
+  let dSq = 0;
+  let dMin = Infinity;
+  let dMax = -Infinity;
+  let dN = 0;
   let prevTime: number | string | null = null;
   let prevRaw = "";
   let first: Row | undefined;
@@ -261,7 +274,17 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
       prevTime = t;
       prevRaw = raw;
     }
+    recent.push(values[F]!);
+    if (recent.length > win.horizon + 1) recent.shift();
     // Statistics from the training rows only.
+    if (splitOf(split, index, rows) === "train" && recent.length === win.horizon + 1) {
+      const d = recent[win.horizon]! - recent[0]!;
+      dSum += d;
+      dSq += d * d;
+      dMin = Math.min(dMin, d);
+      dMax = Math.max(dMax, d);
+      dN++;
+    }
     if (splitOf(split, index, rows) === "train") {
       values.forEach((v, k) => {
         sum[k] += v;
@@ -290,6 +313,13 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
       scale.push(1);
     }
   }
+  let targetOffset = offset[F]!;
+  let targetScale = scale[F]!;
+  if (predict === "delta") {
+    const mean = dN ? dSum / dN : 0;
+    const sd = dN ? Math.sqrt(Math.max(0, dSq / dN - mean * mean)) : 1;
+    [targetOffset, targetScale] = scaling === "standard" ? [mean, sd > 1e-12 ? sd : 1] : scaling === "minmax" ? [dMin, dMax - dMin > 1e-12 ? dMax - dMin : 1] : [0, 1];
+  }
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
   for (let r = win.size + win.horizon - 1; r < rows; r++) if ((r - win.horizon - win.size + 1) % win.stride === 0) counts[splitOf(split, r, rows)]++;
   return {
@@ -304,8 +334,9 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     scaling,
     offset: offset.slice(0, F),
     scale: scale.slice(0, F),
-    targetOffset: offset[F]!,
-    targetScale: scale[F]!,
+    predict,
+    targetOffset,
+    targetScale,
     split,
     rows,
   };
@@ -324,8 +355,9 @@ export function scaleWindow(prep: SeriesPrep, rows: readonly (readonly number[])
   return out;
 }
 
-export function unscaleTarget(prep: SeriesPrep, v: number): number {
-  return v * prep.targetScale + prep.targetOffset;
+/** A model output (or scaled target) back in the data's units; `base` is the window's last target value for a forecast of the change. */
+export function unscaleTarget(prep: SeriesPrep, v: number, base = 0): number {
+  return v * prep.targetScale + prep.targetOffset + (prep.predict === "delta" ? base : 0);
 }
 
 /** The examples of one split, in file order. */
@@ -339,20 +371,20 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
       const label = cell(row, prep.labelColumn, file).trim();
       const y = labelId.get(label);
       if (y === undefined) throw new DataError(file.display, row.line, `column ${JSON.stringify(prep.labelColumn)}`, `label ${JSON.stringify(label)} never appears in the training split`);
-      yield { x: encodeText(prep, cell(row, prep.textColumn, file), ids), y, line: row.line };
+      yield { x: encodeText(prep, cell(row, prep.textColumn, file), ids), y, base: 0, line: row.line };
     }
     return;
   }
   const F = prep.features.length;
   const T = prep.window;
   const h = prep.horizon;
-  // A ring of the last T + h rows: [features..., target] each, already scaled.
+  // A ring of the last T + h rows: [scaled features..., raw target] each.
   const ring: Float32Array[] = [];
   const lines: number[] = [];
   for await (const row of readRows(config.source, file.path, file.display)) {
     const v = new Float32Array(F + 1);
     prep.features.forEach((c, k) => (v[k] = (number(row, c, file) - prep.offset[k]!) / prep.scale[k]!));
-    v[F] = (number(row, prep.target, file) - prep.targetOffset) / prep.targetScale;
+    v[F] = number(row, prep.target, file);
     ring.push(v);
     lines.push(row.line);
     if (ring.length > T + h) {
@@ -365,8 +397,56 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
     if (start % prep.stride !== 0 || splitOf(prep.split, r, prep.rows) !== split) continue;
     const x = new Float32Array(T * F);
     for (let t = 0; t < T; t++) x.set(ring[t]!.subarray(0, F), t * F);
-    yield { x, y: ring[T + h - 1]![F]!, line: lines[T + h - 1]! };
+    const target = ring[T + h - 1]![F]!;
+    const base = prep.predict === "delta" ? ring[T - 1]![F]! : 0;
+    yield { x, y: (target - base - prep.targetOffset) / prep.targetScale, base, line: lines[T + h - 1]! };
   }
+}
+
+/**
+ * Forecasts of naive baselines on the windows of a split, in the data's units: persistence (the target at the
+ * window's last step) and, with a season P, the seasonal naive forecast y_{r-P} + the mean change over P steps
+ * on the training rows.
+ */
+export async function baselineForecasts(config: DataConfig, prep: SeriesPrep, file: DataFile, split: Split, season: number | null): Promise<{ truth: number[]; persistence: number[]; seasonal: number[] | null }> {
+  const T = prep.window;
+  const h = prep.horizon;
+  const P = season ?? 0;
+  let trend = 0;
+  if (P > 0) {
+    const past: number[] = [];
+    let sum = 0;
+    let n = 0;
+    let index = 0;
+    for await (const row of readRows(config.source, file.path, file.display)) {
+      const y = number(row, prep.target, file);
+      if (past.length === P && splitOf(prep.split, index, prep.rows) === "train") {
+        sum += y - past[0]!;
+        n++;
+      }
+      past.push(y);
+      if (past.length > P) past.shift();
+      index++;
+    }
+    trend = n ? sum / n : 0;
+  }
+  const keep = Math.max(T + h, P + 1);
+  const ys: number[] = [];
+  const truth: number[] = [];
+  const persistence: number[] = [];
+  const seasonal: number[] = [];
+  let index = 0;
+  for await (const row of readRows(config.source, file.path, file.display)) {
+    ys.push(number(row, prep.target, file));
+    if (ys.length > keep) ys.shift();
+    const r = index++;
+    if (r < T + h - 1 || (r - h - T + 1) % prep.stride !== 0 || splitOf(prep.split, r, prep.rows) !== split) continue;
+    const last = ys.length - 1;
+    truth.push(ys[last]!);
+    persistence.push(ys[last - h]!);
+    if (P > 0) seasonal.push(r >= P ? ys[last - P]! + trend : NaN);
+  }
+  return { truth, persistence, seasonal: P > 0 ? seasonal : null };
 }
 
 /** Shuffles a stream through a seeded buffer of `size` examples (a full shuffle when the split fits). */
@@ -394,6 +474,8 @@ export interface Batch {
   y: tf.Tensor;
   size: number;
   lines: number[];
+  /** Each example's base (see Example). */
+  bases: number[];
 }
 
 /** Groups examples into tensors: x [n, T] int32 or [n, T, F] float32; y [n] int32 (class ids) or float32. */
@@ -407,7 +489,7 @@ export async function* batches(source: AsyncIterable<Example>, prep: Prep, size:
     group.forEach((e, i) => xs.set(e.x, i * per));
     const shape = text ? [n, per] : [n, prep.window, prep.features.length];
     const ys = group.map((e) => e.y);
-    const b = { x: tf.tensor(xs, shape, text ? "int32" : "float32"), y: tf.tensor1d(ys, text ? "int32" : "float32"), size: n, lines: group.map((e) => e.line) };
+    const b = { x: tf.tensor(xs, shape, text ? "int32" : "float32"), y: tf.tensor1d(ys, text ? "int32" : "float32"), size: n, lines: group.map((e) => e.line), bases: group.map((e) => e.base) };
     group = [];
     return b;
   };

@@ -49,6 +49,11 @@ type Init = ReturnType<typeof tf.initializers.zeros>;
 const glorot = (seed: number): Init => tf.initializers.glorotUniform({ seed });
 const uniform = (seed: number): Init => tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed });
 const zeros = (): Init => tf.initializers.zeros();
+/**
+ * A score vector v in R^A, initialised like a Keras Dense(1) kernel (Glorot: limit sqrt(6 / (A + 1))). Porting
+ * note: small uniform values would start every attention almost flat, a plateau that slows training.
+ */
+const scoreInit = (A: number, seed: number): Init => tf.initializers.randomUniform({ minval: -Math.sqrt(6 / (A + 1)), maxval: Math.sqrt(6 / (A + 1)), seed });
 
 /** A weight whose initial value is computed here rather than by a registered initialiser. */
 function addWeightWithValue(layer: { addWeightPublic(n: string, s: number[], i: Init): tf.LayerVariable }, name: string, value: tf.Tensor): tf.LayerVariable {
@@ -187,14 +192,14 @@ export class Lstm extends tf.layers.Layer {
         this.addWeight("attention_W_h", [H, a.units], "float32", glorot(this.seed + 2)),
         this.addWeight("attention_W_x", [F, a.units], "float32", glorot(this.seed + 3)),
         this.addWeight("attention_b", [a.units], "float32", zeros()),
-        this.addWeight("attention_v", [a.units], "float32", uniform(this.seed + 4)),
+        this.addWeight("attention_v", [a.units], "float32", scoreInit(a.units, this.seed + 4)),
       ];
     } else if (a?.kind === "features") {
       if (T === null) throw new Error("feature input attention needs a fixed window length T");
       this.att = [
         this.addWeight("attention_W_e", [2 * H, a.units], "float32", glorot(this.seed + 2)),
         this.addWeight("attention_U_e", [T, a.units], "float32", glorot(this.seed + 3)),
-        this.addWeight("attention_v", [a.units], "float32", uniform(this.seed + 4)),
+        this.addWeight("attention_v", [a.units], "float32", scoreInit(a.units, this.seed + 4)),
       ];
     }
     this.built = true;
@@ -396,13 +401,13 @@ export class AttentionPool extends tf.layers.Layer {
   }
   override build(inputShape: Shape | Shape[]): void {
     const D = firstShape(inputShape)[2]!;
-    if (this.score === "zhou") this.w = [this.addWeight("w", [D], "float32", uniform(this.seed))];
+    if (this.score === "zhou") this.w = [this.addWeight("w", [D], "float32", scoreInit(D, this.seed))];
     else {
       const A = this.units!;
       this.w = [
         this.addWeight("W", [D, A], "float32", glorot(this.seed)),
         this.addWeight("b", [A], "float32", zeros()),
-        this.addWeight("v", [A], "float32", uniform(this.seed + 1)),
+        this.addWeight("v", [A], "float32", scoreInit(A, this.seed + 1)),
       ];
     }
     this.built = true;

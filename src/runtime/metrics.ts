@@ -40,9 +40,13 @@ export interface RegressionReport {
   /** Mean absolute percentage error over targets that are not 0, in percent. */
   mape: number;
   count: number;
+  /** Share of forecasts within the tolerance, when one was given. */
+  within?: { tolerance: number; share: number };
 }
 
 export class RegressionMetrics {
+  private inside = 0;
+  constructor(private readonly tolerance: number | null = null) {}
   private se = 0;
   private ae = 0;
   private ape = 0;
@@ -52,6 +56,7 @@ export class RegressionMetrics {
     for (let i = 0; i < truth.length; i++) {
       const e = predicted[i]! - truth[i]!;
       this.se += e * e;
+      if (this.tolerance !== null && Math.abs(e) < this.tolerance) this.inside++;
       this.ae += Math.abs(e);
       if (truth[i] !== 0) {
         this.ape += Math.abs(e / truth[i]!);
@@ -61,7 +66,13 @@ export class RegressionMetrics {
     }
   }
   report(): RegressionReport {
-    return { rmse: this.n ? Math.sqrt(this.se / this.n) : 0, mae: this.n ? this.ae / this.n : 0, mape: this.nape ? (100 * this.ape) / this.nape : 0, count: this.n };
+    return {
+      rmse: this.n ? Math.sqrt(this.se / this.n) : 0,
+      mae: this.n ? this.ae / this.n : 0,
+      mape: this.nape ? (100 * this.ape) / this.nape : 0,
+      count: this.n,
+      ...(this.tolerance !== null ? { within: { tolerance: this.tolerance, share: this.n ? this.inside / this.n : 0 } } : {}),
+    };
   }
 }
 

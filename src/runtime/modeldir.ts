@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { registerLayers } from "./layers.js";
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
@@ -145,6 +146,7 @@ export class ModelDirError extends Error {}
 
 /** Loads the newest complete checkpoint of a model directory (layers must be registered first). */
 export async function loadModelDir(dir: string): Promise<LoadedDir> {
+  registerLayers();
   let manifest: Manifest | null;
   try {
     manifest = readManifest(dir);

@@ -85,6 +85,7 @@ export function reportText(split: string, r: SplitReport): string {
   if (r.regression) {
     const g = r.regression;
     lines.push(`${split} RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%  (${g.count} windows)`);
+    if (g.within) lines.push(`${split} within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}% of windows`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -96,7 +97,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
   if (!existsSync(o.file.path)) throw new RunError(`cannot read ${o.file.display}: no such file`);
   const manifest = readManifest(o.out);
   if (manifest && !o.resume) throw new RunError(`${o.outDisplay} already holds a model; pass --resume to continue it or --out for a new directory`, 2);
-  if (!manifest && o.resume && existsSync(o.out)) throw new RunError(`${o.outDisplay} has no complete checkpoint to resume from`, 2);
+  if (!manifest && o.resume) o.stderr.write(`${o.outDisplay} has no complete checkpoint yet; starting from the beginning\n`);
   let model: tf.LayersModel;
   let meta: ModelMeta;
   let state: TrainState;
@@ -111,7 +112,10 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       return 0;
     }
     state.done = false;
-    await loadOptimizerState(o.out, loaded.manifest, optimizer, model);
+    const before = meta.train.optimizer?.kind ?? "adam";
+    const now = train.optimizer?.kind ?? "adam";
+    if (before === now) await loadOptimizerState(o.out, loaded.manifest, optimizer, model);
+    else o.stderr.write(`the optimizer changed from ${before} to ${now} since the checkpoint; its state starts afresh\n`);
     o.stderr.write(`resuming ${o.ir.model} after epoch ${state.epoch}${state.batch ? `, batch ${state.batch}` : ""}\n`);
   } else {
     const prep = await fit(o.data, o.file);

@@ -68,9 +68,9 @@ export interface SplitReport {
 }
 
 /** Loss and metrics of a model on one split (in inference mode; forecasts compared in the data's units). */
-export async function evaluateSplit(model: tf.LayersModel, config: DataConfig, prep: Prep, file: DataFile, split: Split, batch: number, loss: TrainConfig["loss"]): Promise<SplitReport> {
+export async function evaluateSplit(model: tf.LayersModel, config: DataConfig, prep: Prep, file: DataFile, split: Split, batch: number, loss: TrainConfig["loss"], tolerance: number | null = null): Promise<SplitReport> {
   const cls = prep.kind === "text" ? new ClassificationMetrics(prep.labels) : null;
-  const reg = prep.kind === "series" ? new RegressionMetrics() : null;
+  const reg = prep.kind === "series" ? new RegressionMetrics(tolerance) : null;
   let total = 0;
   let n = 0;
   for await (const b of batches(examples(config, prep, file, split), prep, batch)) {
@@ -81,7 +81,7 @@ export async function evaluateSplit(model: tf.LayersModel, config: DataConfig, p
     if (cls) cls.add(y, classesOf(pred));
     if (reg && prep.kind === "series") {
       const p = pred.dataSync();
-      reg.add(Array.from(y, (v) => unscaleTarget(prep, v)), Array.from(p, (v) => unscaleTarget(prep, v)));
+      reg.add(Array.from(y, (v, i) => unscaleTarget(prep, v, b.bases[i])), Array.from(p, (v, i) => unscaleTarget(prep, v, b.bases[i])));
     }
     tf.dispose([pred, b.x, b.y]);
   }
@@ -223,9 +223,10 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
         state.wait = 0;
         tf.dispose(bestWeights ?? []);
         bestWeights = model.getWeights().map((w) => w.clone());
-      } else if (++state.wait > stop.patience) {
+      } else if (++state.wait >= stop.patience) {
+        // As Keras: stop once `patience` epochs in a row did not improve (patience 0 stops at the first).
         stopNow = true;
-        state.stopReason = `${stop.monitor} did not improve for ${stop.patience + 1} epoch${stop.patience === 0 ? "" : "s"}; best ${state.best.value.toFixed(4)} at epoch ${state.best.epoch}`;
+        state.stopReason = `${stop.monitor} did not improve for ${state.wait} epoch${state.wait === 1 ? "" : "s"}; best ${state.best.value.toFixed(4)} at epoch ${state.best.epoch}`;
       }
     }
     await checkpoint();

@@ -121,6 +121,11 @@ describe("evaluate, predict, explain", () => {
     const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "bad.jsonl"));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/bad\.jsonl:2: needs a string field "review"/);
+    // Token ids beyond the vocabulary are an error at data time, not silent garbage.
+    writeFileSync(join(dir, "ids.jsonl"), '{"ids": [2, 3]}\n{"ids": [2, 99999]}\n');
+    const ids = await attnc("predict", join(dir, "m"), "--input", join(dir, "ids.jsonl"));
+    expect(ids.code).toBe(1);
+    expect(ids.err).toMatch(/ids\.jsonl:2: id 99999 at position 2 is not in the vocabulary \(0 to \d+\)/);
   });
 });
 
