@@ -1,11 +1,15 @@
-// npm run bench [-- --json] [-- --backend wasm|cpu] [-- --steps N]
-// Training speed of the text classifier (embedding -> bilstm -> attention_pool -> dense, B=32, V=5000, E=64,
-// H=64, A=64) at T=50 and T=200: the attnc model against the same network built from stock tfjs-layers layers
-// (its embedding made trainable), on the same backend in the same run. Prints samples/s and the ratio.
+// npm run bench [-- --json] [-- --backend wasm|cpu] [-- --lengths 50,200] [-- --no-torch]
+// Training speed, side by side in one run:
+// - the text classifier (embedding -> bilstm -> attention_pool -> dense, B=32, V=5000, E=64, H=64, A=64) at
+//   T=50 and T=200: the attnc model, the same network from stock tfjs-layers layers (its embedding made
+//   trainable) on the same backend, and PyTorch with 1 and 2 threads;
+// - the temporal-input-attention forecaster (T=24, F=4, H=64, A=32, B=64): attnc and PyTorch.
+// PyTorch runs where the interpreter named by ATTNC_BENCH_PYTHON (else python3) imports torch.
+import { spawnSync } from "node:child_process";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../dist/runtime/backend.js";
 import { registerKernels } from "../dist/runtime/kernels.js";
-import { AttentionPool, BiLstm, Dense, Embedding, registerLayers } from "../dist/runtime/layers.js";
+import { AttentionPool, BiLstm, Dense, Embedding, Lstm, Reduce, registerLayers } from "../dist/runtime/layers.js";
 
 const args = process.argv.slice(2);
 const flag = (name, d) => {
@@ -60,6 +64,29 @@ function stockModel(T) {
   return tf.model({ inputs: x, outputs: y });
 }
 
+function forecaster() {
+  const x = tf.input({ shape: [24, 4], dtype: "float32" });
+  let y = new Lstm({ units: 64, inputAttention: { kind: "temporal", units: 32 }, seed: 1 }).apply(x)[0];
+  y = new Reduce({ mode: "last" }).apply(y);
+  y = new Dense({ units: 1, seed: 2 }).apply(y);
+  return tf.model({ inputs: x, outputs: y });
+}
+
+/** PyTorch's samples/s by (model, T, threads), with its version and BLAS, or null where torch is missing. */
+function torchRuns() {
+  if (args.includes("--no-torch")) return null;
+  const python = process.env.ATTNC_BENCH_PYTHON ?? "python3";
+  const r = spawnSync(python, [new URL("torch_bench.py", import.meta.url).pathname, "--lengths", lengths.join(","), "--threads", "1,2", "--seconds", "8", "--forecaster"], { encoding: "utf8" });
+  if (r.status !== 0) {
+    console.error(`(PyTorch not measured: ${python} could not run bench/torch_bench.py${r.stderr ? `: ${r.stderr.trim().split("\n").pop()}` : ""})`);
+    return null;
+  }
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const info = lines[0];
+  const blas = /BLAS_INFO=(\S+)|LAPACK_INFO=(\S+)/.exec(info.config);
+  return { version: info.torch, blas: blas ? (blas[1] ?? blas[2]).replace(/,$/, "") : "unknown", python, runs: lines.slice(1) };
+}
+
 function batch(T) {
   return tf.tidy(() => {
     const len = tf.randomUniform([B], Math.floor(T / 4), T + 1, "int32", 7);
@@ -71,13 +98,13 @@ function batch(T) {
 }
 
 /** Samples per second of full training steps (forward, backward, Adam), after warm-up steps. */
-function measure(model, T, seconds) {
-  const { x, y } = batch(T);
+function measure(model, T, seconds, data = batch(T), loss = tf.losses.softmaxCrossEntropy) {
+  const { x, y } = data;
   const opt = tf.train.adam(1e-3);
   const vars = model.trainableWeights.map((w) => w.read());
   const step = () =>
     tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })), vars);
+      const { value, grads } = tf.variableGrads(() => loss(y, model.apply(x, { training: true })), vars);
       opt.applyGradients(grads);
       return value.dataSync()[0];
     });
@@ -91,19 +118,39 @@ function measure(model, T, seconds) {
   }
   const dt = (performance.now() - t0) / 1000;
   tf.dispose([x, y]);
-  return (n * B) / dt;
+  return (n * x.shape[0]) / dt;
 }
+
+const torch = torchRuns();
+const best = (model, T) => {
+  const rs = (torch?.runs ?? []).filter((r) => r.model === model && r.T === T);
+  if (rs.length === 0) return null;
+  return rs.reduce((a, b) => (b.samples_per_s > a.samples_per_s ? b : a));
+};
+const of = (model, T, threads) => torch?.runs.find((r) => r.model === model && r.T === T && r.threads === threads)?.samples_per_s ?? null;
+const round = (v, d = 1) => (v === null ? null : Math.round(v * 10 ** d) / 10 ** d);
+const torchFields = (model, T, ours) => {
+  const b = best(model, T);
+  return torch
+    ? { torch_1_thread: of(model, T, 1), torch_2_threads: of(model, T, 2), torch_best_threads: b?.threads ?? null, ratio_vs_torch: b ? round(ours / b.samples_per_s, 3) : null, torch_version: torch.version, torch_blas: torch.blas }
+    : { ratio_vs_torch: null };
+};
 
 const rows = [];
 for (const T of lengths) {
   const ours = measure(attncModel(T), T, 8);
   const stock = measure(stockModel(T), T, 8);
-  const row = { model: "text-classifier", T, B, V, E, H, A, backend, samples_per_s: Math.round(ours * 10) / 10, stock_samples_per_s: Math.round(stock * 10) / 10, ratio_vs_stock: Math.round((ours / stock) * 100) / 100 };
-  rows.push(row);
-  if (json) console.log(JSON.stringify(row));
+  rows.push({ model: "text-classifier", T, B, V, E, H, A, backend, threads: 1, samples_per_s: round(ours), stock_samples_per_s: round(stock), ratio_vs_stock: round(ours / stock, 2), ...torchFields("text-classifier", T, ours) });
 }
-if (!json) {
-  console.log(`text classifier, B=${B} V=${V} E=${E} H=${H} A=${A}, backend ${backend}, training samples/s`);
-  console.log("T     attnc     stock tfjs-layers   attnc/stock");
-  for (const r of rows) console.log(`${String(r.T).padEnd(5)} ${String(r.samples_per_s).padStart(7)}   ${String(r.stock_samples_per_s).padStart(17)}   ${r.ratio_vs_stock.toFixed(2).padStart(10)}`);
+{
+  const data = tf.tidy(() => ({ x: tf.randomNormal([64, 24, 4], 0, 1, "float32", 3), y: tf.randomNormal([64, 1], 0, 1, "float32", 4) }));
+  const ours = measure(forecaster(), 24, 8, data, tf.losses.meanSquaredError);
+  rows.push({ model: "temporal-forecaster", T: 24, B: 64, F: 4, H: 64, A: 32, backend, threads: 1, samples_per_s: round(ours), stock_samples_per_s: null, ratio_vs_stock: null, ...torchFields("temporal-forecaster", 24, ours) });
+}
+if (json) for (const r of rows) console.log(JSON.stringify(r));
+else {
+  console.log(`training samples/s, backend ${backend} (one thread); ${torch ? `PyTorch ${torch.version} (${torch.blas}) via ${torch.python}` : "PyTorch not measured"}`);
+  console.log("model                T    attnc   stock tfjs  attnc/stock  torch 1 thr  torch 2 thr  attnc/torch best");
+  const f = (v, w) => String(v ?? "-").padStart(w);
+  for (const r of rows) console.log(`${r.model.padEnd(20)} ${String(r.T).padEnd(4)} ${f(r.samples_per_s, 7)}  ${f(r.stock_samples_per_s, 10)}  ${f(r.ratio_vs_stock, 11)}  ${f(r.torch_1_thread, 11)}  ${f(r.torch_2_threads, 11)}  ${f(r.ratio_vs_torch, 16)}`);
 }

@@ -43,6 +43,8 @@ export interface TrainState {
   stopReason?: string;
   /** Names of the trainable variables, in order, when the checkpoint was written (optimizer state is keyed by them). */
   variables?: string[];
+  /** The test split's report, once training is done. */
+  test?: unknown;
   /** Adam's running powers of beta1 and beta2 (see loadOptimizerState). */
   adamPowers?: [number, number];
 }

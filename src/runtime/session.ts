@@ -109,6 +109,8 @@ export async function trainSession(o: SessionOptions): Promise<number> {
     state = loaded.state;
     if (state.done && (state.stopReason !== undefined || state.epoch >= epochs)) {
       o.stderr.write(`${o.outDisplay} finished training already (epoch ${state.epoch}${state.stopReason ? `; ${state.stopReason}` : ""})\n`);
+      o.stdout.write(`model saved in ${o.outDisplay}\n`);
+      if (state.test) o.stdout.write(reportText("test", state.test as SplitReport));
       return 0;
     }
     state.done = false;

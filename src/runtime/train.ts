@@ -243,6 +243,7 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
   tf.dispose(bestWeights ?? []);
   const test = prep.counts.test > 0 ? await evaluateSplit(model, run.data, prep, run.file, "test", train.batch, train.loss) : null;
   state.done = true;
+  if (test) state.test = test;
   await checkpoint();
   return { kind: "done", state, test };
 }
