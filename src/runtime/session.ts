@@ -97,7 +97,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
   if (!existsSync(o.file.path)) throw new RunError(`cannot read ${o.file.display}: no such file`);
   const manifest = readManifest(o.out);
   if (manifest && !o.resume) throw new RunError(`${o.outDisplay} already holds a model; pass --resume to continue it or --out for a new directory`, 2);
-  if (!manifest && o.resume) o.stderr.write(`${o.outDisplay} has no complete checkpoint yet; starting from the beginning\n`);
+  if (!manifest && o.resume && existsSync(o.out)) o.stderr.write(`${o.outDisplay} has no complete checkpoint yet; starting from the beginning\n`);
   let model: tf.LayersModel;
   let meta: ModelMeta;
   let state: TrainState;
