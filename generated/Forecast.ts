@@ -2246,6 +2246,8 @@ export interface TrainState {
   stopReason?: string;
   /** Names of the trainable variables, in order, when the checkpoint was written (optimizer state is keyed by them). */
   variables?: string[];
+  /** The test split's report, once training is done. */
+  test?: unknown;
   /** Adam's running powers of beta1 and beta2 (see loadOptimizerState). */
   adamPowers?: [number, number];
 }
@@ -3045,6 +3047,7 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
   const test =
     prep.counts.test > 0 ? await evaluateSplit(model, run.data, prep, run.file, "test", train.batch, train.loss) : null;
   state.done = true;
+  if (test) state.test = test;
   await checkpoint();
   return { kind: "done", state, test };
 }
@@ -3155,7 +3158,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       `${o.outDisplay} already holds a model; pass --resume to continue it or --out for a new directory`,
       2,
     );
-  if (!manifest && o.resume)
+  if (!manifest && o.resume && existsSync(o.out))
     o.stderr.write(`${o.outDisplay} has no complete checkpoint yet; starting from the beginning\n`);
   let model: tf.LayersModel;
   let meta: ModelMeta;
@@ -3170,6 +3173,8 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       o.stderr.write(
         `${o.outDisplay} finished training already (epoch ${state.epoch}${state.stopReason ? `; ${state.stopReason}` : ""})\n`,
       );
+      o.stdout.write(`model saved in ${o.outDisplay}\n`);
+      if (state.test) o.stdout.write(reportText("test", state.test as SplitReport));
       return 0;
     }
     state.done = false;

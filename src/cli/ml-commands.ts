@@ -52,6 +52,17 @@ function dataError(e: unknown): never {
   throw e;
 }
 
+let renderer: boolean | undefined;
+/**
+ * Writes a PNG beside an SVG where a renderer is installed (rsvg-convert, from librsvg); returns whether it did.
+ * SVG is the format attnc always writes; PNG is a convenience for viewers that cannot show SVG.
+ */
+function pngBeside(svg: string): boolean {
+  renderer ??= spawnSync("rsvg-convert", ["--version"], { stdio: "ignore" }).status === 0;
+  if (!renderer) return false;
+  return spawnSync("rsvg-convert", ["--background-color", "white", "-o", svg.replace(/\.svg$/, ".png"), svg], { stdio: "ignore" }).status === 0;
+}
+
 /** Paths a spec names must stay inside the project (the working directory) unless the user allows otherwise. */
 function inside(io: CliIo, path: string, allowOutside: boolean, what: string): string {
   const abs = resolve(io.cwd, path);
@@ -103,7 +114,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   const out = inside(io, opts.out ?? join("runs", ir.model), allow, "the output directory");
   await backend(io, opts.backend);
   try {
-    return await trainSession({
+    const code = await trainSession({
       ir,
       data,
       train: ir.train as unknown as TrainConfig,
@@ -117,6 +128,8 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
       stdout: io.stdout,
       stderr: prefixed(io.stderr),
     });
+    if (existsSync(join(out, "history.svg"))) pngBeside(join(out, "history.svg"));
+    return code;
   } catch (e) {
     return dataError(e);
   }
@@ -295,12 +308,13 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
       weights[a.node] = trimmed;
       const svg = join(outDir, `example-${index}-${a.node}.svg`);
       writeFileAtomic(svg, heatmapFor(meta, a, w as number[] | number[][], e.tokens, index));
+      pngBeside(svg);
     });
     record["attention"] = weights;
     io.stdout.write(`${JSON.stringify(record)}\n`);
     tf.dispose([x, ...outs]);
   }
-  io.stderr.write(`attnc: heatmaps in ${displayPath(io, outDir)}\n`);
+  io.stderr.write(`attnc: heatmaps in ${displayPath(io, outDir)}${renderer ? " (SVG and PNG)" : " (SVG; install rsvg-convert for PNG too)"}\n`);
   return 0;
 }
 

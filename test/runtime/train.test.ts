@@ -110,7 +110,10 @@ describe("evaluate, predict, explain", () => {
     const first = JSON.parse(ex.out.split("\n")[0]!) as { tokens: string[]; attention: { attn: number[] } };
     expect(first.tokens).toEqual(["this", "lamp", "is", "perfect", "and", "lovely"]);
     expect(first.attention.attn.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
-    expect(readdirSync(join(dir, "ex")).sort()).toEqual(["example-1-attn.svg", "example-2-attn.svg"]);
+    const files = readdirSync(join(dir, "ex")).sort();
+    expect(files.filter((f) => f.endsWith(".svg"))).toEqual(["example-1-attn.svg", "example-2-attn.svg"]);
+    // PNG beside each SVG where a renderer (rsvg-convert) is installed, and nothing else.
+    for (const f of files.filter((f) => !f.endsWith(".svg"))) expect(f.endsWith(".png") && files.includes(f.replace(/\.png$/, ".svg"))).toBe(true);
   });
 
   it("a broken request is a located error, not a stack trace", async () => {
