@@ -91,16 +91,20 @@ function int(v: string | undefined, flag: string, min: number): number | undefin
   return n;
 }
 
-export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptions): Promise<number> {
-  const epochs = int(opts.epochs, "--epochs", 1);
-  const seed = int(opts.seed, "--seed", 0);
+/** Compiles a spec for a command that needs its IR; diagnostics, if any, go to stderr. */
+async function compileSpec(io: CliIo, specPath: string): Promise<{ name: string; text: string; r: Awaited<ReturnType<typeof compile>> }> {
   const name = displayPath(io, specPath);
   const text = readText(io, specPath);
   const r = await compile({ name, text });
-  if (!r.ok) {
-    io.stderr.write(renderDiagnostics(r.diagnostics, io.stderr.isTTY ? "pretty" : "plain", new Map([[name, text]]), { color: false }));
-    return 1;
-  }
+  if (r.diagnostics.length > 0) io.stderr.write(renderDiagnostics(r.diagnostics, io.stderr.isTTY ? "pretty" : "plain", new Map([[name, text]]), { color: false }));
+  return { name, text, r };
+}
+
+export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptions): Promise<number> {
+  const epochs = int(opts.epochs, "--epochs", 1);
+  const seed = int(opts.seed, "--seed", 0);
+  const { name, r } = await compileSpec(io, specPath);
+  if (!r.ok) return 1;
   const trainable = r.models.filter((m) => m.data && m.train);
   const ir = opts.model ? r.models.find((m) => m.model === opts.model) : trainable.length === 1 ? trainable[0] : undefined;
   if (!ir) {
@@ -346,6 +350,7 @@ async function predictionsOn(model: tf.LayersModel, meta: ModelMeta, file: DataF
 }
 
 function largest(a: Float32Array[], b: Float32Array[]): { diff: number; at: number } {
+  if (a.length !== b.length) return { diff: Infinity, at: -1 };
   let diff = 0;
   let at = -1;
   a.forEach((x, i) => {
@@ -359,7 +364,6 @@ function largest(a: Float32Array[], b: Float32Array[]): { diff: number; at: numb
       }
     }
   });
-  if (a.length !== b.length) return { diff: Infinity, at: -1 };
   return { diff, at };
 }
 
@@ -370,13 +374,8 @@ function largest(a: Float32Array[], b: Float32Array[]): { diff: number; at: numb
 export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOptions): Promise<number> {
   const steps = int(opts.steps, "--steps", 1) ?? 20;
   const seed = int(opts.seed, "--seed", 0);
-  const name = displayPath(io, specPath);
-  const text = readText(io, specPath);
-  const r = await compile({ name, text });
-  if (!r.ok) {
-    io.stderr.write(renderDiagnostics(r.diagnostics, io.stderr.isTTY ? "pretty" : "plain", new Map([[name, text]]), { color: false }));
-    return 1;
-  }
+  const { name, text, r } = await compileSpec(io, specPath);
+  if (!r.ok) return 1;
   const models = r.models.filter((m) => m.data && m.train && (!opts.model || m.model === opts.model));
   if (models.length === 0) throw new CliError(opts.model ? `${name} has no trainable model ${opts.model}` : `${name} has no model with both a data and a train block`);
   const used = await backend(io, opts.backend);
