@@ -2,7 +2,7 @@
 // of (value in U[-1, 1], marker); exactly two steps are marked, one in each half, and the target is
 // 0.5 + (X1 + X2) / 4 for the two marked values. A sequence is 100 consecutive rows with its target on every
 // row; the spec cuts one window per sequence (window 100, horizon 0, stride 100).
-//   node examples/adding/prepare.mjs [--sequences N] [--length T] [--seed S]
+//   node examples/adding/prepare.mjs [--sequences N] [--length T] [--seed S] [--out PATH]
 import { createWriteStream } from "node:fs";
 
 const args = process.argv.slice(2);
@@ -16,7 +16,8 @@ const rand = () => {
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
-const out = createWriteStream(new URL("adding.csv", import.meta.url));
+const outArg = args.includes("--out") ? args[args.indexOf("--out") + 1] : null;
+const out = createWriteStream(outArg ?? new URL("adding.csv", import.meta.url));
 out.write("sequence,value,marker,target\n");
 for (let n = 0; n < N; n++) {
   const values = Array.from({ length: T }, () => Math.round((rand() * 2 - 1) * 1e4) / 1e4);
@@ -27,4 +28,4 @@ for (let n = 0; n < N; n++) {
   for (let t = 0; t < T; t++) chunk += `${n},${values[t]},${t === a || t === b ? 1 : 0},${target}\n`;
   out.write(chunk);
 }
-out.end(() => console.log(`wrote ${N} sequences of length ${T} to examples/adding/adding.csv`));
+out.end(() => console.log(`wrote ${N} sequences of length ${T} to ${outArg ?? "examples/adding/adding.csv"}`));

