@@ -601,7 +601,8 @@ async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
   const textColumn = config.source.text!;
   const labelColumn = config.source.label!;
   const split = splitConfig(config, false);
-  const rows = await countRows(config, file);
+  // Only a chronological split needs the row count up front; a shuffled one hashes each row's index.
+  let rows = split.order === "chronological" ? await countRows(config, file) : 0;
   const tokenCounts = new Map<string, number>();
   const labels = new Set<string>();
   const prep0 = { tokenizer: tok.kind, lowercase: tok.lowercase };
@@ -622,6 +623,7 @@ async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
     }
   }
   checkColumns(first, [textColumn, labelColumn], file);
+  rows = index;
   // A second pass, so that a label the model never learns is reported before training, still without holding rows.
   index = 0;
   for await (const row of readRows(config.source, file.path, file.display)) {

@@ -2,21 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { prng as rng } from "../src/runtime/data.js";
 import { compile } from "../src/compile.js";
 import { run } from "../src/cli/main.js";
 import { LineMap } from "../src/diagnostics/span.js";
 
-/** A small deterministic PRNG (mulberry32), so that every run tries the same corruptions. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const specs = readdirSync("specs").filter((f) => f.endsWith(".attn")).map((f) => ({ f, text: readFileSync(`specs/${f}`, "utf8") }));
 

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { prng as rng } from "../../src/runtime/data.js";
 import { run } from "../../src/cli/main.js";
 import { loadModelDir, readManifest } from "../../src/runtime/modeldir.js";
 
@@ -29,15 +30,6 @@ function trainKilledAfter(ms: number, args: string[]): Promise<number | null> {
   });
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function weights(dir: string): Promise<Float32Array[]> {
   return (await loadModelDir(dir)).model.getWeights().map((w) => w.dataSync() as Float32Array);
