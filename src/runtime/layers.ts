@@ -4,7 +4,7 @@
  * Weights use the Keras/tfjs-layers layout: kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H], gates i, f, g, o.
  */
 import * as tf from "@tensorflow/tfjs";
-import { embeddingLookup, lstmSequence, maskedSoftmax, tanh, timeDistributedMatMul, type RecurrentActivation } from "./ops.js";
+import { embeddingLookup, lstmSequence, maskedSoftmax, matMul2d, tanh, timeDistributedMatMul, type RecurrentActivation } from "./ops.js";
 
 type Shape = (number | null)[];
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -145,7 +145,7 @@ function addCell(layer: { addWeightPublic(n: string, s: number[], i: Init): tf.L
 
 /** One step of the LSTM cell for the attention variants, which autodiff differentiates. */
 function cellStep(xt: tf.Tensor, h: tf.Tensor, c: tf.Tensor, W: tf.Tensor, U: tf.Tensor, b: tf.Tensor, act: RecurrentActivation): [tf.Tensor, tf.Tensor] {
-  const z = tf.add(tf.add(tf.matMul(xt, W), tf.matMul(h, U)), b);
+  const z = tf.add(tf.add(matMul2d(xt, W), matMul2d(h, U)), b);
   const [zi, zf, zg, zo] = tf.split(z, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
   const s = act === "sigmoid" ? tf.sigmoid : (v: tf.Tensor) => tf.clipByValue(tf.add(tf.mul(v, 0.2), 0.5), 0, 1);
   const cNew = tf.add(tf.mul(s(zf), c), tf.mul(s(zi), tanh(zg)));
@@ -244,8 +244,8 @@ export class Lstm extends tf.layers.Layer {
     const hs: tf.Tensor[] = [];
     const as: tf.Tensor[] = [];
     for (let t = 0; t < T; t++) {
-      const u = tanh(tf.add(xw, tf.matMul(h, Wh).reshape([B, 1, A])));
-      const e = tf.matMul(u.reshape([B * T, A]), v2).reshape([B, T]);
+      const u = tanh(tf.add(xw, matMul2d(h, Wh).reshape([B, 1, A])));
+      const e = matMul2d(u.reshape([B * T, A]), v2).reshape([B, T]);
       const a = maskedSoftmax(e, mask);
       const xt = tf.sum(tf.mul(a.reshape([B, T, 1]), x), 1);
       const [hNew, cNew] = cellStep(xt, h, c, W, U, b, this.recurrentActivation);
@@ -267,7 +267,7 @@ export class Lstm extends tf.layers.Layer {
     const H = this.units;
     const [We, Ue, v] = this.att.map((w) => w.read()) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
     const A = v.shape[0];
-    const xu = tf.matMul(tf.transpose(x, [0, 2, 1]).reshape([B * F, T]), Ue).reshape([B, F, A]); // once
+    const xu = matMul2d(tf.transpose(x, [0, 2, 1]).reshape([B * F, T]), Ue).reshape([B, F, A]); // once
     const v2 = v.reshape([A, 1]);
     const xs = tf.unstack(x, 1);
     const ms = mask ? tf.unstack(mask.reshape([B, T, 1]), 1) : null;
@@ -276,8 +276,8 @@ export class Lstm extends tf.layers.Layer {
     const hs: tf.Tensor[] = [];
     const as: tf.Tensor[] = [];
     for (let t = 0; t < T; t++) {
-      const u = tanh(tf.add(xu, tf.matMul(tf.concat([h, c], 1), We).reshape([B, 1, A])));
-      const alpha = tf.softmax(tf.matMul(u.reshape([B * F, A]), v2).reshape([B, F]));
+      const u = tanh(tf.add(xu, matMul2d(tf.concat([h, c], 1), We).reshape([B, 1, A])));
+      const alpha = tf.softmax(matMul2d(u.reshape([B * F, A]), v2).reshape([B, F]));
       const [hNew, cNew] = cellStep(tf.mul(alpha, xs[t]!), h, c, W, U, b, this.recurrentActivation);
       const m = ms ? ms[t]! : null;
       h = carry(m, hNew, h);
@@ -429,11 +429,11 @@ export class AttentionPool extends tf.layers.Layer {
       const mask = maskOf(kwargs);
       let e: tf.Tensor;
       if (this.score === "zhou") {
-        e = tf.matMul(tanh(h).reshape([B * T, D]), this.w[0]!.read().reshape([D, 1])).reshape([B, T]);
+        e = matMul2d(tanh(h).reshape([B * T, D]), this.w[0]!.read().reshape([D, 1])).reshape([B, T]);
       } else {
         const [W, b, v] = this.w.map((x) => x.read()) as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
         const u = tanh(tf.add(timeDistributedMatMul(h, W), b));
-        e = tf.matMul(u.reshape([B * T, W.shape[1]]), v.reshape([-1, 1])).reshape([B, T]);
+        e = matMul2d(u.reshape([B * T, W.shape[1]]), v.reshape([-1, 1])).reshape([B, T]);
       }
       const alpha = maskedSoftmax(e, mask);
       const c = tf.sum(tf.mul(alpha.reshape([B, T, 1]), h), 1);
@@ -579,7 +579,7 @@ export class Dense extends tf.layers.Layer {
     return tf.tidy(() => {
       const x = first(inputs);
       const W = this.kernel.read() as tf.Tensor2D;
-      const y = x.shape.length === 3 ? timeDistributedMatMul(x as tf.Tensor3D, W) : tf.matMul(x as tf.Tensor2D, W);
+      const y = x.shape.length === 3 ? timeDistributedMatMul(x as tf.Tensor3D, W) : matMul2d(x as tf.Tensor2D, W);
       const z = tf.add(y, this.bias.read());
       switch (this.activation) {
         case "linear":
