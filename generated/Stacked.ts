@@ -2537,6 +2537,11 @@ export class Dropout extends tf.layers.Layer {
   readonly rate: number;
   readonly seed: number;
   private calls = 0;
+  /**
+   * Which part of a batch this copy of the layer sees when a batch is split between threads: part 0 draws
+   * from the layer's own stream, part k > 0 from an independent one, at the same position.
+   */
+  shard = 0;
   constructor(args: DropoutArgs) {
     super(args);
     this.rate = args.rate;
@@ -2553,8 +2558,12 @@ export class Dropout extends tf.layers.Layer {
     const x = first(inputs);
     if (kwargs["training"] !== true || this.rate === 0) return tf.clone(x);
     return tf.tidy(() => {
+      const stream = this.seed * 1000003 + this.calls++;
       const keep = tf
-        .greaterEqual(tf.randomUniform(x.shape, 0, 1, "float32", this.seed * 1000003 + this.calls++), this.rate)
+        .greaterEqual(
+          tf.randomUniform(x.shape, 0, 1, "float32", this.shard === 0 ? stream : `${stream}/${this.shard}`),
+          this.rate,
+        )
         .toFloat();
       return tf.mul(x, tf.div(keep, 1 - this.rate));
     });
@@ -3331,6 +3340,64 @@ export interface TrainRun {
   signal: { stop: boolean };
   /** Finish after this many training batches in all (verification runs). */
   maxSteps?: number;
+  /** Where batch gradients come from; by default computed here, in this thread. */
+  gradients?: GradientSource;
+}
+
+/** What one batch (or a slice of one) gives: its mean loss, the sum of its metric terms, the gradients of the mean loss. */
+export interface BatchGradients {
+  loss: number;
+  /** Correct predictions (text) or squared errors in scaled units (series), summed over the examples. */
+  metricSum: number;
+  /** Keyed by variable name; the caller disposes them. */
+  grads: tf.NamedTensorMap;
+}
+
+export interface GradientSource {
+  compute(x: tf.Tensor, y: tf.Tensor): Promise<BatchGradients>;
+}
+
+/** Loss, metric terms and gradients of one batch, in this thread. */
+export function batchGradients(
+  model: tf.LayersModel,
+  vars: tf.Variable[],
+  loss: TrainConfig["loss"],
+  kind: "text" | "series",
+  x: tf.Tensor,
+  y: tf.Tensor,
+): BatchGradients {
+  let metricSum = 0;
+  const { value, grads } = tf.variableGrads(() => {
+    const pred = model.apply(x, { training: true }) as tf.Tensor;
+    const l = lossOf(loss, pred, y);
+    metricSum = tf.tidy(() =>
+      kind === "text"
+        ? tf
+            .sum(
+              tf
+                .equal(
+                  pred.shape[1] === 1 ? tf.greater(pred.reshape([-1]), 0.5).toInt() : tf.argMax(pred, 1),
+                  y.toInt(),
+                )
+                .toFloat(),
+            )
+            .dataSync()[0]!
+        : tf.sum(tf.square(tf.sub(pred.reshape([-1]), y))).dataSync()[0]!,
+    );
+    return l;
+  }, vars);
+  const lossValue = value.dataSync()[0]!;
+  value.dispose();
+  return { loss: lossValue, metricSum, grads };
+}
+
+export function localGradients(
+  model: tf.LayersModel,
+  vars: tf.Variable[],
+  loss: TrainConfig["loss"],
+  kind: "text" | "series",
+): GradientSource {
+  return { compute: async (x, y) => batchGradients(model, vars, loss, kind, x, y) };
 }
 
 export type TrainOutcome =
@@ -3366,6 +3433,7 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const drops = dropoutLayers(model);
   for (const d of drops) d.streamPosition = state.dropout[d.name] ?? 0;
+  const source = run.gradients ?? localGradients(model, vars, train.loss, prep.kind);
   const stop = train.early_stop;
   const better = stop
     ? higherIsBetter(stop.monitor)
@@ -3398,30 +3466,11 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
         b++;
         continue;
       }
-      let metric = 0;
-      const lossValue = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => {
-          const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
-          const l = lossOf(train.loss, pred, batch.y);
-          metric = tf.tidy(() =>
-            prep.kind === "text"
-              ? tf
-                  .mean(
-                    tf
-                      .equal(
-                        pred.shape[1] === 1 ? tf.greater(pred.reshape([-1]), 0.5).toInt() : tf.argMax(pred, 1),
-                        batch.y.toInt(),
-                      )
-                      .toFloat(),
-                  )
-                  .dataSync()[0]!
-              : Math.sqrt(tf.mean(tf.square(tf.sub(pred.reshape([-1]), batch.y))).dataSync()[0]!),
-          );
-          return l;
-        }, vars);
-        optimizer.applyGradients(clip(grads, train.optimizer?.clipnorm));
-        return value.dataSync()[0]!;
-      });
+      const part = await source.compute(batch.x, batch.y);
+      tf.tidy(() => optimizer.applyGradients(clip(part.grads, train.optimizer?.clipnorm)));
+      tf.dispose(Object.values(part.grads));
+      const lossValue = part.loss;
+      const metric = prep.kind === "text" ? part.metricSum / batch.size : Math.sqrt(part.metricSum / batch.size);
       tf.dispose([batch.x, batch.y]);
       if (!Number.isFinite(lossValue)) {
         return {
@@ -3549,6 +3598,13 @@ export interface SessionOptions {
   seed?: number;
   /** Stop after this many training batches (for verification). */
   steps?: number;
+  /** Where batch gradients come from (attnc train splits batches between threads); by default this thread. */
+  gradients?: (
+    model: tf.LayersModel,
+    vars: tf.Variable[],
+    train: TrainConfig,
+    kind: "text" | "series",
+  ) => GradientSource & { close(): Promise<void> };
   resume: boolean;
   stdout: Out;
   stderr: Out;
@@ -3660,6 +3716,12 @@ export async function trainSession(o: SessionOptions): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const gradients = o.gradients?.(
+    model,
+    model.trainableWeights.map((w) => w.read() as tf.Variable),
+    train,
+    prep.kind,
+  );
   try {
     const outcome = await trainLoop({
       model,
@@ -3675,6 +3737,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       progress: new Progress(o.stderr, epochs),
       signal,
       ...(o.steps !== undefined ? { maxSteps: o.steps } : {}),
+      ...(gradients ? { gradients } : {}),
     });
     writeFileAtomic(join(o.out, "history.svg"), historySvg(o.ir.model, outcome.state.history));
     if (outcome.kind === "interrupted") {
@@ -3689,6 +3752,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
     if (outcome.test) o.stdout.write(reportText("test", outcome.test));
     return 0;
   } finally {
+    await gradients?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

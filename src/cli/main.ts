@@ -80,6 +80,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--epochs <n>", "train to this many epochs instead of the spec's")
     .option("--seed <n>", "seed for weights, shuffling and dropout instead of the spec's")
     .addOption(backendOption())
+    .option("--threads <n>", "1, 2 or auto: split each batch between two threads (auto: where there are two cores and the backend is wasm or cpu; env ATTNC_THREADS)")
     .option("--resume", "continue from the last complete checkpoint in --out")
     .option("--allow-outside", "allow data and output paths outside the working directory")
     .action(async (spec: string, opts: import("./ml-commands.js").TrainOptions) => {

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { emitProgram } from "../codegen/emit.js";
 import { formatTypeScript } from "../codegen/format.js";
@@ -23,6 +23,7 @@ import { RegressionMetrics, type RegressionReport } from "../runtime/metrics.js"
 import { baselineForecasts, batches, encodeText, examples, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { registerLayers } from "../runtime/layers.js";
+import { DataParallel } from "../runtime/parallel.js";
 import { loadModelDir, ModelDirError, writeFileAtomic } from "../runtime/modeldir.js";
 import { heatmapSvg } from "../runtime/plots.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
@@ -80,6 +81,7 @@ export interface TrainOptions {
   epochs?: string;
   seed?: string;
   backend?: string;
+  threads?: string;
   resume?: boolean;
   allowOutside?: boolean;
 }
@@ -100,6 +102,18 @@ async function compileSpec(io: CliIo, specPath: string): Promise<{ name: string;
   return { name, text, r };
 }
 
+/**
+ * Threads to train with: --threads, else ATTNC_THREADS, else auto: 2 where the machine has two cores or more
+ * and the backend runs on one (wasm, cpu); the native backend uses every core by itself.
+ */
+function threadCount(io: CliIo, option: string | undefined, used: string): number {
+  const raw = option ?? io.env["ATTNC_THREADS"] ?? "auto";
+  if (raw === "auto") return used !== "tensorflow" && availableParallelism() >= 2 ? 2 : 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 2) throw new CliError(`--threads must be 1, 2 or auto, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
 export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptions): Promise<number> {
   const epochs = int(opts.epochs, "--epochs", 1);
   const seed = int(opts.seed, "--seed", 0);
@@ -116,7 +130,9 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   const allow = opts.allowOutside === true;
   const dataPath = inside(io, opts.data ?? resolve(dirname(resolve(io.cwd, specPath)), data.source.path), allow, "the data file");
   const out = inside(io, opts.out ?? join("runs", ir.model), allow, "the output directory");
-  await backend(io, opts.backend);
+  const used = await backend(io, opts.backend);
+  const threads = threadCount(io, opts.threads, used);
+  if (threads > 1) io.stderr.write(`attnc: training on ${threads} threads (each batch split between them)\n`);
   try {
     const code = await trainSession({
       ir,
@@ -131,6 +147,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
       resume: opts.resume === true,
       stdout: io.stdout,
       stderr: prefixed(io.stderr),
+      ...(threads > 1 ? { gradients: (model, vars, train, kind) => DataParallel.start(model, vars, { backend: used, loss: train.loss, kind }) } : {}),
     });
     if (existsSync(join(out, "history.svg"))) pngBeside(join(out, "history.svg"));
     return code;

@@ -507,6 +507,11 @@ export class Dropout extends tf.layers.Layer {
   readonly rate: number;
   readonly seed: number;
   private calls = 0;
+  /**
+   * Which part of a batch this copy of the layer sees when a batch is split between threads: part 0 draws
+   * from the layer's own stream, part k > 0 from an independent one, at the same position.
+   */
+  shard = 0;
   constructor(args: DropoutArgs) {
     super(args);
     this.rate = args.rate;
@@ -523,7 +528,8 @@ export class Dropout extends tf.layers.Layer {
     const x = first(inputs);
     if (kwargs["training"] !== true || this.rate === 0) return tf.clone(x);
     return tf.tidy(() => {
-      const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, "float32", this.seed * 1000003 + this.calls++), this.rate).toFloat();
+      const stream = this.seed * 1000003 + this.calls++;
+      const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, "float32", this.shard === 0 ? stream : `${stream}/${this.shard}`), this.rate).toFloat();
       return tf.mul(x, tf.div(keep, 1 - this.rate));
     });
   }

@@ -9,7 +9,7 @@ import { fit, type DataConfig, type DataFile, type Prep } from "./data.js";
 import { loadModelDir, loadOptimizerState, readManifest, writeFileAtomic, type TrainState } from "./modeldir.js";
 import { historySvg } from "./plots.js";
 import { Progress, type Out } from "./progress.js";
-import { makeOptimizer, trainLoop, type SplitReport, type TrainConfig } from "./train.js";
+import { makeOptimizer, trainLoop, type GradientSource, type SplitReport, type TrainConfig } from "./train.js";
 
 /** A problem the user can act on, with the exit code it should give (1: input, 2: usage). */
 export class RunError extends Error {
@@ -55,6 +55,8 @@ export interface SessionOptions {
   seed?: number;
   /** Stop after this many training batches (for verification). */
   steps?: number;
+  /** Where batch gradients come from (attnc train splits batches between threads); by default this thread. */
+  gradients?: (model: tf.LayersModel, vars: tf.Variable[], train: TrainConfig, kind: "text" | "series") => GradientSource & { close(): Promise<void> };
   resume: boolean;
   stdout: Out;
   stderr: Out;
@@ -137,8 +139,24 @@ export async function trainSession(o: SessionOptions): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const gradients = o.gradients?.(model, model.trainableWeights.map((w) => w.read() as tf.Variable), train, prep.kind);
   try {
-    const outcome = await trainLoop({ model, optimizer, meta, dir: o.out, data: o.data, file: o.file, prep, train, epochs, state, progress: new Progress(o.stderr, epochs), signal, ...(o.steps !== undefined ? { maxSteps: o.steps } : {}) });
+    const outcome = await trainLoop({
+      model,
+      optimizer,
+      meta,
+      dir: o.out,
+      data: o.data,
+      file: o.file,
+      prep,
+      train,
+      epochs,
+      state,
+      progress: new Progress(o.stderr, epochs),
+      signal,
+      ...(o.steps !== undefined ? { maxSteps: o.steps } : {}),
+      ...(gradients ? { gradients } : {}),
+    });
     writeFileAtomic(join(o.out, "history.svg"), historySvg(o.ir.model, outcome.state.history));
     if (outcome.kind === "interrupted") {
       o.stderr.write(`interrupted; checkpoint saved in ${o.outDisplay} (resume with --resume)\n`);
@@ -152,6 +170,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
     if (outcome.test) o.stdout.write(reportText("test", outcome.test));
     return 0;
   } finally {
+    await gradients?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

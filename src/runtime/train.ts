@@ -112,6 +112,43 @@ export interface TrainRun {
   signal: { stop: boolean };
   /** Finish after this many training batches in all (verification runs). */
   maxSteps?: number;
+  /** Where batch gradients come from; by default computed here, in this thread. */
+  gradients?: GradientSource;
+}
+
+/** What one batch (or a slice of one) gives: its mean loss, the sum of its metric terms, the gradients of the mean loss. */
+export interface BatchGradients {
+  loss: number;
+  /** Correct predictions (text) or squared errors in scaled units (series), summed over the examples. */
+  metricSum: number;
+  /** Keyed by variable name; the caller disposes them. */
+  grads: tf.NamedTensorMap;
+}
+
+export interface GradientSource {
+  compute(x: tf.Tensor, y: tf.Tensor): Promise<BatchGradients>;
+}
+
+/** Loss, metric terms and gradients of one batch, in this thread. */
+export function batchGradients(model: tf.LayersModel, vars: tf.Variable[], loss: TrainConfig["loss"], kind: "text" | "series", x: tf.Tensor, y: tf.Tensor): BatchGradients {
+  let metricSum = 0;
+  const { value, grads } = tf.variableGrads(() => {
+    const pred = model.apply(x, { training: true }) as tf.Tensor;
+    const l = lossOf(loss, pred, y);
+    metricSum = tf.tidy(() =>
+      kind === "text"
+        ? tf.sum(tf.equal(pred.shape[1] === 1 ? tf.greater(pred.reshape([-1]), 0.5).toInt() : tf.argMax(pred, 1), y.toInt()).toFloat()).dataSync()[0]!
+        : tf.sum(tf.square(tf.sub(pred.reshape([-1]), y))).dataSync()[0]!,
+    );
+    return l;
+  }, vars);
+  const lossValue = value.dataSync()[0]!;
+  value.dispose();
+  return { loss: lossValue, metricSum, grads };
+}
+
+export function localGradients(model: tf.LayersModel, vars: tf.Variable[], loss: TrainConfig["loss"], kind: "text" | "series"): GradientSource {
+  return { compute: async (x, y) => batchGradients(model, vars, loss, kind, x, y) };
 }
 
 export type TrainOutcome = { kind: "done"; state: TrainState; test: SplitReport | null } | { kind: "interrupted"; state: TrainState } | { kind: "diverged"; state: TrainState; message: string };
@@ -144,6 +181,7 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const drops = dropoutLayers(model);
   for (const d of drops) d.streamPosition = state.dropout[d.name] ?? 0;
+  const source = run.gradients ?? localGradients(model, vars, train.loss, prep.kind);
   const stop = train.early_stop;
   const better = stop ? (higherIsBetter(stop.monitor) ? (a: number, b: number) => a > b + stop.min_delta : (a: number, b: number) => a < b - stop.min_delta) : null;
   let bestWeights: tf.Tensor[] | null = null;
@@ -172,19 +210,11 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
         b++;
         continue;
       }
-      let metric = 0;
-      const lossValue = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => {
-          const pred = model.apply(batch.x, { training: true }) as tf.Tensor;
-          const l = lossOf(train.loss, pred, batch.y);
-          metric = tf.tidy(() =>
-            prep.kind === "text" ? tf.mean(tf.equal(pred.shape[1] === 1 ? tf.greater(pred.reshape([-1]), 0.5).toInt() : tf.argMax(pred, 1), batch.y.toInt()).toFloat()).dataSync()[0]! : Math.sqrt(tf.mean(tf.square(tf.sub(pred.reshape([-1]), batch.y))).dataSync()[0]!),
-          );
-          return l;
-        }, vars);
-        optimizer.applyGradients(clip(grads, train.optimizer?.clipnorm));
-        return value.dataSync()[0]!;
-      });
+      const part = await source.compute(batch.x, batch.y);
+      tf.tidy(() => optimizer.applyGradients(clip(part.grads, train.optimizer?.clipnorm)));
+      tf.dispose(Object.values(part.grads));
+      const lossValue = part.loss;
+      const metric = prep.kind === "text" ? part.metricSum / batch.size : Math.sqrt(part.metricSum / batch.size);
       tf.dispose([batch.x, batch.y]);
       if (!Number.isFinite(lossValue)) {
         return {

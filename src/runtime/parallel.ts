@@ -1,0 +1,138 @@
+/**
+ * Data parallelism over threads: each batch is split by rows between this thread and a worker thread, each
+ * computes the gradients of its part's mean loss with its own copy of the model (and its own backend: wasm
+ * runs one thread per instance), and the gradients are averaged weighted by part size, which is the gradient
+ * of the whole batch's mean loss. This thread owns the weights and the optimizer and sends the weights with
+ * every batch. Results depend on the number of threads (sums are added in another order) but not on timing:
+ * the split is fixed, the worker's dropout draws from its own seeded stream.
+ *
+ * Not part of generated programs: they train in one thread.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { Dropout } from "./layers.js";
+import { batchGradients, type BatchGradients, type GradientSource, type TrainConfig } from "./train.js";
+
+/** What the worker needs to rebuild the model. */
+export interface WorkerSetup {
+  backend: string;
+  modelJson: string;
+  loss: TrainConfig["loss"];
+  kind: "text" | "series";
+}
+
+/** One part of a batch, as plain arrays. */
+export interface PartMessage {
+  weights: Float32Array[];
+  dropout: number[];
+  x: Float32Array | Int32Array;
+  xShape: number[];
+  xDtype: "float32" | "int32";
+  y: Float32Array | Int32Array;
+  yShape: number[];
+  yDtype: "float32" | "int32";
+}
+
+export type PartReply = { ok: true; loss: number; metricSum: number; grads: Float32Array[] } | { ok: false; message: string };
+
+/** The worker's entry, next to this module (dist/runtime/*.js, or dist/bundle/*.mjs in the package's bundle). */
+function workerFile(): string {
+  const here = import.meta.url;
+  const candidates = [new URL(`./parallel-worker${here.endsWith(".mjs") ? ".mjs" : ".js"}`, here), new URL("../../dist/runtime/parallel-worker.js", here)];
+  for (const c of candidates) {
+    const path = fileURLToPath(c);
+    if (existsSync(path)) return path;
+  }
+  throw new Error("the training worker's module is missing (run npm run build)");
+}
+
+export class DataParallel implements GradientSource {
+  private readonly drops: Dropout[];
+  private failure: Error | null = null;
+  private pending: { resolve: (r: PartReply) => void; reject: (e: Error) => void } | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly model: tf.LayersModel,
+    private readonly vars: tf.Variable[],
+    private readonly setup: WorkerSetup,
+  ) {
+    this.drops = model.layers.filter((l): l is Dropout => l instanceof Dropout);
+    worker.on("message", (r: PartReply) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.resolve(r);
+    });
+    const fail = (e: Error) => {
+      this.failure = e;
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(e);
+    };
+    worker.on("error", (e) => fail(new Error(`the training worker failed: ${e.message}`)));
+    worker.on("exit", (code) => fail(new Error(`the training worker exited (code ${code})`)));
+  }
+
+  /** Starts one worker thread with a copy of `model`. */
+  static start(model: tf.LayersModel, vars: tf.Variable[], setup: Omit<WorkerSetup, "modelJson">): DataParallel {
+    const full: WorkerSetup = { ...setup, modelJson: JSON.stringify(model.toJSON(null, false)) };
+    const worker = new Worker(workerFile(), { workerData: full });
+    worker.unref();
+    return new DataParallel(worker, model, vars, full);
+  }
+
+  async compute(x: tf.Tensor, y: tf.Tensor): Promise<BatchGradients> {
+    if (this.failure) throw this.failure;
+    const n = x.shape[0]!;
+    const nLocal = Math.floor(n / 2);
+    if (nLocal === 0) return batchGradients(this.model, this.vars, this.setup.loss, this.setup.kind, x, y);
+    const [xOwn, xOther] = tf.split(x, [nLocal, n - nLocal], 0);
+    const [yOwn, yOther] = tf.split(y, [nLocal, n - nLocal], 0);
+    const message: PartMessage = {
+      weights: this.vars.map((v) => v.dataSync() as Float32Array),
+      dropout: this.drops.map((d) => d.streamPosition),
+      x: xOther!.dataSync() as Float32Array | Int32Array,
+      xShape: xOther!.shape,
+      xDtype: xOther!.dtype as "float32" | "int32",
+      y: yOther!.dataSync() as Float32Array | Int32Array,
+      yShape: yOther!.shape,
+      yDtype: yOther!.dtype as "float32" | "int32",
+    };
+    const reply = new Promise<PartReply>((resolve, reject) => (this.pending = { resolve, reject }));
+    this.worker.postMessage(message);
+    tf.dispose([xOther!, yOther!]);
+    let own: BatchGradients;
+    try {
+      own = batchGradients(this.model, this.vars, this.setup.loss, this.setup.kind, xOwn!, yOwn!);
+    } finally {
+      tf.dispose([xOwn!, yOwn!]);
+    }
+    let other: PartReply;
+    try {
+      other = await reply;
+    } catch (e) {
+      tf.dispose(Object.values(own.grads));
+      throw e;
+    }
+    if (!other.ok) {
+      tf.dispose(Object.values(own.grads));
+      throw new Error(`the training worker failed: ${other.message}`);
+    }
+    const a = nLocal / n;
+    const b = (n - nLocal) / n;
+    const grads: tf.NamedTensorMap = {};
+    this.vars.forEach((v, i) => {
+      const g = own.grads[v.name]!;
+      grads[v.name] = tf.tidy(() => tf.add(tf.mul(g, a), tf.mul(tf.tensor(other.grads[i]!, g.shape, "float32"), b)));
+    });
+    tf.dispose(Object.values(own.grads));
+    return { loss: a * own.loss + b * other.loss, metricSum: own.metricSum + other.metricSum, grads };
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners("exit");
+    await this.worker.terminate();
+  }
+}
