@@ -8,7 +8,7 @@
  * flags, the form the fast wasm kernel takes.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ADD_STEP, CELL_FORWARD, fusedKernelsAvailable, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, LSTM_STEP_BACKWARD, runKernel, sequenceKernelsAvailable, STACK_STEPS } from "./kernels.js";
+import { ADD_STEP, CELL_FORWARD, fusedKernelsAvailable, GATHER_ROWS, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, LSTM_STEP_BACKWARD, runKernel, sequenceKernelsAvailable, STACK_STEPS } from "./kernels.js";
 
 /** Large enough that exp(-MASK_NEG) is exactly 0 in float32. */
 const MASK_NEG = 1e9;
@@ -31,7 +31,7 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
     const [t, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([flat]);
     return {
-      value: tf.gather(t as tf.Tensor2D, flat).reshape([...ids.shape, E]),
+      value: (fusedKernelsAvailable() ? runKernel(GATHER_ROWS, { table: t, ids: flat }, {})[0]! : tf.gather(t as tf.Tensor2D, flat)).reshape([...ids.shape, E]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(saved[0]!.reshape([n, 1]), dy.reshape([n, E]), [V, E]),
     };
   });
