@@ -1571,6 +1571,16 @@ export function registerSequenceKernels(): void {
     backendName: "wasm",
     kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceBackward(backend, inputs as never, attrs as never) as never,
   });
+  tf.registerKernel({
+    kernelName: TEMPORAL_LSTM,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => temporalForward(backend, inputs as never, attrs as never) as never,
+  });
+  tf.registerKernel({
+    kernelName: TEMPORAL_LSTM_GRAD,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => temporalBackward(backend, inputs as never, attrs as never) as never,
+  });
   sequenceKernelsRegistered = true;
 }
 
@@ -1582,6 +1592,341 @@ export function sequenceKernelsAvailable(): boolean {
     process.env["ATTNC_NO_FUSED_KERNELS"] !== "1" &&
     process.env["ATTNC_NO_SEQUENCE_KERNELS"] !== "1"
   );
+}
+
+/*
+ * The temporal-attention LSTM as whole-sequence kernels (wasm). At step t, over all T inputs of the window:
+ *   p = h_{t-1} Wh; u_i = tanh(xw_i + p) (xw_i = x_i Wx + b_a, computed once); e_i = v . u_i;
+ *   a = softmax over unmasked i; x~ = sum_i a_i x_i; z = [x~ | h_{t-1}] [W; U] + b; then the LSTM cell.
+ * Autodiff through the same steps as TensorFlow.js ops costs ~170 engine calls a step.
+ */
+export const TEMPORAL_LSTM = "AttncTemporalLstm";
+export const TEMPORAL_LSTM_GRAD = "AttncTemporalLstmGrad";
+
+/**
+ * Inputs: x [B, T, F], xw [B, T, A], wh [H, A], v [A], wu [F + H, 4H] and bias [4H] (for sigmoid gates both with
+ * the g columns doubled), optional mask [B, T]. Outputs: out [B, T, H + T] (h_t, then the weights a_t over the
+ * T inputs), xh [T, B, F + H] ([x~_t | h_{t-1}]), hp and cp [T, B, H] (h and c before each step), act [T, B, 4H],
+ * tc [T, B, H], u [T, B, T, A] (the tanh values of each step).
+ */
+function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
+  const w = direct(backend);
+  const { x, xw, wh, v, wu, bias, mask } = inputs as Record<string, TensorInfo> as {
+    x: TensorInfo;
+    xw: TensorInfo;
+    wh: TensorInfo;
+    v: TensorInfo;
+    wu: TensorInfo;
+    bias: TensorInfo;
+    mask?: TensorInfo;
+  };
+  const [B, T, Fd] = x.shape as [number, number, number];
+  const A = v.shape[0]!;
+  const H4 = bias.shape[0]!;
+  const H = H4 / 4;
+  const K = Fd + H;
+  const BH = B * H;
+  const BH4 = B * H4;
+  const O = H + T;
+  const outs = [
+    w.output([B, T, O]),
+    w.output([T, B, K]),
+    w.output([T, B, H]),
+    w.output([T, B, H]),
+    w.output([T, B, H4]),
+    w.output([T, B, H]),
+    w.output([T, B, T, A]),
+  ];
+  const pT = w.output([B, A]);
+  const [out, xh, hp, cp, act, tc, u] = outs.map((o) => w.base(o)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const p = w.base(pT);
+  const [xAt, xwAt, vAt, bAt] = [x, xw, v, bias].map((o) => w.base(o)) as [number, number, number, number];
+  const maskAt = mask ? w.base(mask) : -1;
+  const whId = w.id(wh);
+  const wuId = w.id(wu);
+  const pId = w.id(pT);
+  const hard = attrs.hard;
+  const BTA = B * T * A;
+  const e = new Float64Array(T);
+  const cNew = new Float32Array(BH);
+  const views: number[] = [];
+  try {
+    w.heap.fill(0, hp, hp + BH);
+    w.heap.fill(0, cp, cp + BH);
+    for (let t = 0; t < T; t++) {
+      const hIn = w.view(hp + t * BH, BH);
+      views.push(hIn);
+      w.product(hIn, whId, pId, B, H, A);
+      let F = w.heap;
+      const ub = u + t * BTA;
+      for (let b = 0; b < B; b++) {
+        const pb = p + b * A;
+        for (let i = 0; i < T; i++) {
+          const o = (b * T + i) * A;
+          for (let a = 0; a < A; a++) F[ub + o + a] = 2 * (F[xwAt + o + a]! + F[pb + a]!);
+        }
+      }
+      const uv = w.view(ub, BTA);
+      views.push(uv);
+      w.sigmoid(uv, uv);
+      F = w.heap;
+      const xt = xh + t * B * K;
+      for (let b = 0; b < B; b++) {
+        let max = -Infinity;
+        for (let i = 0; i < T; i++) {
+          const o = ub + (b * T + i) * A;
+          let s = 0;
+          for (let a = 0; a < A; a++) {
+            const uu = 2 * F[o + a]! - 1;
+            F[o + a] = uu;
+            s += uu * F[vAt + a]!;
+          }
+          e[i] = s;
+          if ((maskAt < 0 || F[maskAt + b * T + i]! !== 0) && s > max) max = s;
+        }
+        let sum = 0;
+        for (let i = 0; i < T; i++) {
+          const m = maskAt < 0 ? 1 : F[maskAt + b * T + i]!;
+          const ex = m === 0 ? 0 : Math.exp(Math.min(e[i]! - max, 0)) * m;
+          e[i] = ex;
+          sum += ex;
+        }
+        const den = Math.max(sum, 1e-30);
+        const ao = out + (b * T + t) * O + H;
+        const row = xt + b * K;
+        for (let f = 0; f < Fd; f++) F[row + f] = 0;
+        for (let i = 0; i < T; i++) {
+          const a = e[i]! / den;
+          F[ao + i] = a;
+          if (a !== 0) for (let f = 0; f < Fd; f++) F[row + f] += a * F[xAt + (b * T + i) * Fd + f]!;
+        }
+        const hb = hp + t * BH + b * H;
+        for (let j = 0; j < H; j++) F[row + Fd + j] = F[hb + j]!;
+      }
+      const xv = w.view(xt, B * K);
+      const z = w.view(act + t * BH4, BH4);
+      views.push(xv, z);
+      w.product(xv, wuId, z, B, K, H4);
+      F = w.heap;
+      const za = act + t * BH4;
+      for (let b = 0; b < B; b++) for (let c = 0; c < H4; c++) F[za + b * H4 + c] += F[bAt + c]!;
+      if (!hard) w.sigmoid(z, z);
+      F = w.heap;
+      const ta = tc + t * BH;
+      const ca = cp + t * BH;
+      for (let b = 0; b < B; b++) {
+        const ao = za + b * H4;
+        for (let j = 0; j < H; j++) {
+          let i: number, f: number, g: number;
+          if (hard) {
+            i = hardSigmoidValue(F[ao + j]!);
+            f = hardSigmoidValue(F[ao + H + j]!);
+            g = Math.tanh(F[ao + 2 * H + j]!);
+            F[ao + 3 * H + j] = hardSigmoidValue(F[ao + 3 * H + j]!);
+            F[ao + j] = i;
+            F[ao + H + j] = f;
+          } else {
+            i = F[ao + j]!;
+            f = F[ao + H + j]!;
+            g = 2 * F[ao + 2 * H + j]! - 1;
+          }
+          F[ao + 2 * H + j] = g;
+          const k = b * H + j;
+          const cn = f * F[ca + k]! + i * g;
+          cNew[k] = cn;
+          F[ta + k] = hard ? Math.tanh(cn) : 2 * cn;
+        }
+      }
+      if (!hard) {
+        const tcv = w.view(ta, BH);
+        views.push(tcv);
+        w.sigmoid(tcv, tcv);
+        F = w.heap;
+      }
+      const ha = hp + t * BH;
+      for (let b = 0; b < B; b++) {
+        const m = maskAt < 0 ? 1 : F[maskAt + b * T + t]!;
+        const ao = za + b * H4;
+        const yo = out + (b * T + t) * O;
+        for (let j = 0; j < H; j++) {
+          const k = b * H + j;
+          const tv = hard ? F[ta + k]! : 2 * F[ta + k]! - 1;
+          F[ta + k] = tv;
+          const hNew = F[ao + 3 * H + j]! * tv;
+          const hPrev = F[ha + k]!;
+          const cPrev = F[ca + k]!;
+          const h = m === 1 ? hNew : hPrev + m * (hNew - hPrev);
+          F[yo + j] = h;
+          if (t + 1 < T) {
+            F[hp + (t + 1) * BH + k] = h;
+            F[cp + (t + 1) * BH + k] = m === 1 ? cNew[k]! : cPrev + m * (cNew[k]! - cPrev);
+          }
+        }
+      }
+      for (const id of views) w.release(id);
+      views.length = 0;
+    }
+  } finally {
+    for (const id of views) w.release(id);
+    w.dispose(pT);
+  }
+  return outs;
+}
+
+/**
+ * Inputs: dout [B, T, H + T] (gradient of out), x, the forward pass's out, xh, cp, act, tc, u, v, wut
+ * [4H, F + H] (unscaled, transposed), wht [A, H] (transposed), optional mask. Outputs: dzT [4H, T * B]
+ * (time-major columns, like xh), db [4H], dpT [A, T * B] (gradient of p = h_{t-1} Wh), dxw [B, T, A], dx
+ * [B, T, F] (through the attention's weighted sum only), dv [A].
+ */
+function temporalBackward(
+  backend: unknown,
+  inputs: Record<string, TensorInfo>,
+  attrs: { hard: boolean },
+): TensorInfo[] {
+  const w = direct(backend);
+  const { dout, x, out, cp, act, tc, u, v, wut, wht, mask } = inputs as Record<string, TensorInfo> as Record<
+    string,
+    TensorInfo
+  > & { mask?: TensorInfo };
+  const [B, T, Fd] = x!.shape as [number, number, number];
+  const A = v!.shape[0]!;
+  const H4 = act!.shape[2]!;
+  const H = H4 / 4;
+  const K = Fd + H;
+  const BH = B * H;
+  const BH4 = B * H4;
+  const TB = T * B;
+  const O = H + T;
+  const outs = [
+    w.output([H4, TB]),
+    w.output([H4]),
+    w.output([A, TB]),
+    w.output([B, T, A]),
+    w.output([B, T, Fd]),
+    w.output([A]),
+  ];
+  const temps = [w.output([B, H4]), w.output([B, K]), w.output([B, A]), w.output([B, H])];
+  const [dzT, db, dpT, dxw, dx, dv] = outs.map((o) => w.base(o)) as [number, number, number, number, number, number];
+  const [dzB, dxhB, dpB, dhpB] = temps.map((o) => w.base(o)) as [number, number, number, number];
+  const [dzId, dxhId, dpId, dhpId] = temps.map((o) => w.id(o)) as [number, number, number, number];
+  const [doAt, xAt, outAt, cpAt, actAt, tcAt, uAt, vAt] = [dout, x, out, cp, act, tc, u, v].map((o) =>
+    w.base(o!),
+  ) as number[] as [number, number, number, number, number, number, number, number];
+  const maskAt = mask ? w.base(mask) : -1;
+  const wutId = w.id(wut!);
+  const whtId = w.id(wht!);
+  const hard = attrs.hard;
+  const ds = (a: number): number => (hard ? (a > 0 && a < 1 ? 0.2 : 0) : a * (1 - a));
+  const BTA = B * T * A;
+  const dc = new Float32Array(BH);
+  const dhc = new Float32Array(BH);
+  const dhRec = new Float32Array(BH);
+  const dvAcc = new Float64Array(A);
+  const da = new Float64Array(T);
+  const dxt = new Float64Array(Fd);
+  try {
+    let F = w.heap;
+    F.fill(0, dxw, dxw + BTA);
+    F.fill(0, dx, dx + B * T * Fd);
+    for (let t = T - 1; t >= 0; t--) {
+      for (let b = 0; b < B; b++) {
+        const m = maskAt < 0 ? 1 : F[maskAt + b * T + t]!;
+        const ao = actAt + t * BH4 + b * H4;
+        const zo = dzB + b * H4;
+        const yo = doAt + (b * T + t) * O;
+        const col = t * B + b;
+        for (let j = 0; j < H; j++) {
+          const k = b * H + j;
+          const kt = t * BH + k;
+          const dhTotal = F[yo + j]! + dhRec[k]! + dhc[k]!;
+          const dhNew = m * dhTotal;
+          const dcIn = dc[k]!;
+          const dcNew = m * dcIn;
+          const i = F[ao + j]!;
+          const f = F[ao + H + j]!;
+          const g = F[ao + 2 * H + j]!;
+          const o = F[ao + 3 * H + j]!;
+          const tv = F[tcAt + kt]!;
+          const dcTot = dcNew + dhNew * o * (1 - tv * tv);
+          const dzi = dcTot * g * ds(i);
+          const dzf = dcTot * F[cpAt + kt]! * ds(f);
+          const dzg = dcTot * i * (1 - g * g);
+          const dzo = dhNew * tv * ds(o);
+          F[zo + j] = dzi;
+          F[zo + H + j] = dzf;
+          F[zo + 2 * H + j] = dzg;
+          F[zo + 3 * H + j] = dzo;
+          F[dzT + j * TB + col] = dzi;
+          F[dzT + (H + j) * TB + col] = dzf;
+          F[dzT + (2 * H + j) * TB + col] = dzg;
+          F[dzT + (3 * H + j) * TB + col] = dzo;
+          dc[k] = dcTot * f + (dcIn - dcNew);
+          dhc[k] = dhTotal - dhNew;
+        }
+      }
+      w.product(dzId, wutId, dxhId, B, H4, K);
+      F = w.heap;
+      const ub = uAt + t * BTA;
+      for (let b = 0; b < B; b++) {
+        for (let f = 0; f < Fd; f++) dxt[f] = F[dxhB + b * K + f]!;
+        const ao = outAt + (b * T + t) * O + H;
+        const dao = doAt + (b * T + t) * O + H;
+        let s = 0;
+        for (let i = 0; i < T; i++) {
+          const a = F[ao + i]!;
+          let d = F[dao + i]!;
+          const xo = xAt + (b * T + i) * Fd;
+          const dxo = dx + (b * T + i) * Fd;
+          for (let f = 0; f < Fd; f++) {
+            d += F[xo + f]! * dxt[f]!;
+            F[dxo + f] += a * dxt[f]!;
+          }
+          da[i] = d;
+          s += a * d;
+        }
+        const pb = dpB + b * A;
+        for (let a = 0; a < A; a++) F[pb + a] = 0;
+        for (let i = 0; i < T; i++) {
+          const de = F[ao + i]! * (da[i]! - s);
+          if (de === 0) continue;
+          const uo = ub + (b * T + i) * A;
+          const xo = dxw + (b * T + i) * A;
+          for (let a = 0; a < A; a++) {
+            const uu = F[uo + a]!;
+            dvAcc[a] += de * uu;
+            const dpre = de * F[vAt + a]! * (1 - uu * uu);
+            F[xo + a] += dpre;
+            F[pb + a] += dpre;
+          }
+        }
+        for (let a = 0; a < A; a++) F[dpT + a * TB + t * B + b] = F[pb + a]!;
+      }
+      w.product(dpId, whtId, dhpId, B, A, H);
+      F = w.heap;
+      for (let b = 0; b < B; b++)
+        for (let j = 0; j < H; j++) dhRec[b * H + j] = F[dxhB + b * K + Fd + j]! + F[dhpB + b * H + j]!;
+    }
+    F = w.heap;
+    for (let r = 0; r < H4; r++) {
+      let acc = 0;
+      const ro = dzT + r * TB;
+      for (let c = 0; c < TB; c++) acc += F[ro + c]!;
+      F[db + r] = acc;
+    }
+    for (let a = 0; a < A; a++) F[dv + a] = dvAcc[a]!;
+  } finally {
+    for (const t of temps) w.dispose(t);
+  }
+  return outs;
 }
 
 // ---- runtime/ops.ts
@@ -1815,6 +2160,97 @@ function lstmSequenceFused(
     };
   });
   return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
+}
+
+/**
+ * The temporal-attention LSTM over [B, T, F] as one kernel call each way (wasm; kernels.ts), with the
+ * backward pass written out. Weights: the cell's W [F, 4H], U [H, 4H], b [4H]; the attention's Wh [H, A],
+ * Wx [F, A], b_a [A], v [A]. Returns every step's h [B, T, H] and the attention weights [B, T, T].
+ */
+export function temporalAttentionLstm(
+  x: tf.Tensor3D,
+  cell: [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D],
+  attention: [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D],
+  maskIn: tf.Tensor2D | null,
+  options: LstmOptions = {},
+): [tf.Tensor3D, tf.Tensor3D] {
+  const [B, T, F] = x.shape;
+  const H = cell[1].shape[0];
+  const A = attention[3].shape[0];
+  const attrs = { hard: options.recurrentActivation === "hard_sigmoid" };
+  const mask = maskIn ? maskIn.toFloat() : null;
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, W, U, b, Wh, Wx, ba, v, save] = args as [
+      tf.Tensor3D,
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor1D,
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor1D,
+      tf.Tensor1D,
+      tf.GradSaveFunc,
+    ];
+    const scale = attrs.hard ? null : gateScale(H);
+    const wu = tf.concat([W, U], 0);
+    const xw = tf.add(tf.matMul(xIn.reshape([B * T, F]), Wx), ba).reshape([B, T, A]);
+    const [out, xh, hp, cp, act, tc, u] = runKernel(
+      TEMPORAL_LSTM,
+      {
+        x: xIn,
+        xw,
+        wh: Wh,
+        v,
+        wu: scale ? tf.mul(wu, scale) : wu,
+        bias: scale ? tf.mul(b, scale) : b,
+        ...(mask ? { mask } : {}),
+      },
+      attrs,
+    ) as tf.Tensor[] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    save([xIn, out, xh, hp, cp, act, tc, u, ...(mask ? [mask] : [])]);
+    return {
+      value: out,
+      gradFunc: (dout: tf.Tensor, s: tf.Tensor[]) => {
+        const [xS, outS, xhS, hpS, cpS, actS, tcS, uS, mS] = s as [
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor | undefined,
+        ];
+        const wut = tf.transpose(tf.concat([W, U], 0));
+        const [dzT, db, dpT, dxw, dxA, dv] = runKernel(
+          TEMPORAL_LSTM_GRAD,
+          {
+            dout,
+            x: xS,
+            out: outS,
+            cp: cpS,
+            act: actS,
+            tc: tcS,
+            u: uS,
+            v,
+            wut,
+            wht: tf.transpose(Wh),
+            ...(mS ? { mask: mS } : {}),
+          },
+          attrs,
+        ) as tf.Tensor[] as [tf.Tensor2D, tf.Tensor, tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [dW, dU] = tf.split(tf.transpose(tf.matMul(dzT, xhS.reshape([T * B, F + H]) as tf.Tensor2D)), [F, H], 0);
+        const dWh = tf.transpose(tf.matMul(dpT, hpS.reshape([T * B, H]) as tf.Tensor2D));
+        const dxw2 = dxw.reshape([B * T, A]) as tf.Tensor2D;
+        const dWx = tf.matMul(tf.transpose(xS.reshape([B * T, F]) as tf.Tensor2D), dxw2);
+        const dX = tf.add(dxA, tf.matMul(dxw2, tf.transpose(Wx)).reshape([B, T, F]));
+        return [dX, dW!, dU!, db, dWh, dWx, tf.sum(dxw2, 0), dv];
+      },
+    };
+  });
+  const out = run(x, ...cell, ...attention) as tf.Tensor3D;
+  return [tf.slice(out, [0, 0, 0], [B, T, H]), tf.slice(out, [0, 0, H], [B, T, T])];
 }
 
 /** The op-based pass, for backends whose memory the fused kernels cannot reach (the native one). */
@@ -2244,6 +2680,10 @@ export class Lstm extends tf.layers.Layer {
     const [B, T] = x.shape;
     const H = this.units;
     const [Wh, Wx, ba, v] = this.att.map((w) => w.read()) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    if (sequenceKernelsAvailable())
+      return temporalAttentionLstm(x, [W as tf.Tensor2D, U as tf.Tensor2D, b as tf.Tensor1D], [Wh, Wx, ba, v], mask, {
+        recurrentActivation: this.recurrentActivation,
+      });
     const A = v.shape[0];
     const xw = tf.add(timeDistributedMatMul(x, Wx), ba); // [B, T, A], once
     const v2 = v.reshape([A, 1]);

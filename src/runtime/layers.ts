@@ -4,7 +4,8 @@
  * Weights use the Keras/tfjs-layers layout: kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H], gates i, f, g, o.
  */
 import * as tf from "@tensorflow/tfjs";
-import { embeddingLookup, lstmSequence, maskedSoftmax, matMul2d, tanh, timeDistributedMatMul, type RecurrentActivation } from "./ops.js";
+import { embeddingLookup, lstmSequence, maskedSoftmax, matMul2d, tanh, temporalAttentionLstm, timeDistributedMatMul, type RecurrentActivation } from "./ops.js";
+import { sequenceKernelsAvailable } from "./kernels.js";
 
 type Shape = (number | null)[];
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -235,6 +236,7 @@ export class Lstm extends tf.layers.Layer {
     const [B, T] = x.shape;
     const H = this.units;
     const [Wh, Wx, ba, v] = this.att.map((w) => w.read()) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    if (sequenceKernelsAvailable()) return temporalAttentionLstm(x, [W as tf.Tensor2D, U as tf.Tensor2D, b as tf.Tensor1D], [Wh, Wx, ba, v], mask, { recurrentActivation: this.recurrentActivation });
     const A = v.shape[0];
     const xw = tf.add(timeDistributedMatMul(x, Wx), ba); // [B, T, A], once
     const v2 = v.reshape([A, 1]);

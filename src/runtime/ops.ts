@@ -8,7 +8,7 @@
  * flags, the form the fast wasm kernel takes.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ADD_STEP, CELL_FORWARD, fusedKernelsAvailable, GATHER_ROWS, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, LSTM_STEP_BACKWARD, runKernel, sequenceKernelsAvailable, STACK_STEPS } from "./kernels.js";
+import { ADD_STEP, CELL_FORWARD, fusedKernelsAvailable, GATHER_ROWS, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, LSTM_STEP_BACKWARD, runKernel, sequenceKernelsAvailable, STACK_STEPS, TEMPORAL_LSTM, TEMPORAL_LSTM_GRAD } from "./kernels.js";
 
 /** Large enough that exp(-MASK_NEG) is exactly 0 in float32. */
 const MASK_NEG = 1e9;
@@ -201,6 +201,64 @@ function lstmSequenceFused(
     };
   });
   return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
+}
+
+/**
+ * The temporal-attention LSTM over [B, T, F] as one kernel call each way (wasm; kernels.ts), with the
+ * backward pass written out. Weights: the cell's W [F, 4H], U [H, 4H], b [4H]; the attention's Wh [H, A],
+ * Wx [F, A], b_a [A], v [A]. Returns every step's h [B, T, H] and the attention weights [B, T, T].
+ */
+export function temporalAttentionLstm(
+  x: tf.Tensor3D,
+  cell: [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D],
+  attention: [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D],
+  maskIn: tf.Tensor2D | null,
+  options: LstmOptions = {},
+): [tf.Tensor3D, tf.Tensor3D] {
+  const [B, T, F] = x.shape;
+  const H = cell[1].shape[0];
+  const A = attention[3].shape[0];
+  const attrs = { hard: options.recurrentActivation === "hard_sigmoid" };
+  const mask = maskIn ? maskIn.toFloat() : null;
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, W, U, b, Wh, Wx, ba, v, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const scale = attrs.hard ? null : gateScale(H);
+    const wu = tf.concat([W, U], 0);
+    const xw = tf.add(tf.matMul(xIn.reshape([B * T, F]), Wx), ba).reshape([B, T, A]);
+    const [out, xh, hp, cp, act, tc, u] = runKernel(TEMPORAL_LSTM, { x: xIn, xw, wh: Wh, v, wu: scale ? tf.mul(wu, scale) : wu, bias: scale ? tf.mul(b, scale) : b, ...(mask ? { mask } : {}) }, attrs) as tf.Tensor[] as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+    save([xIn, out, xh, hp, cp, act, tc, u, ...(mask ? [mask] : [])]);
+    return {
+      value: out,
+      gradFunc: (dout: tf.Tensor, s: tf.Tensor[]) => {
+        const [xS, outS, xhS, hpS, cpS, actS, tcS, uS, mS] = s as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const wut = tf.transpose(tf.concat([W, U], 0));
+        const [dzT, db, dpT, dxw, dxA, dv] = runKernel(TEMPORAL_LSTM_GRAD, { dout, x: xS, out: outS, cp: cpS, act: actS, tc: tcS, u: uS, v, wut, wht: tf.transpose(Wh), ...(mS ? { mask: mS } : {}) }, attrs) as tf.Tensor[] as [
+          tf.Tensor2D,
+          tf.Tensor,
+          tf.Tensor2D,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+        ];
+        const [dW, dU] = tf.split(tf.transpose(tf.matMul(dzT, xhS.reshape([T * B, F + H]) as tf.Tensor2D)), [F, H], 0);
+        const dWh = tf.transpose(tf.matMul(dpT, hpS.reshape([T * B, H]) as tf.Tensor2D));
+        const dxw2 = dxw.reshape([B * T, A]) as tf.Tensor2D;
+        const dWx = tf.matMul(tf.transpose(xS.reshape([B * T, F]) as tf.Tensor2D), dxw2);
+        const dX = tf.add(dxA, tf.matMul(dxw2, tf.transpose(Wx)).reshape([B, T, F]));
+        return [dX, dW!, dU!, db, dWh, dWx, tf.sum(dxw2, 0), dv];
+      },
+    };
+  });
+  const out = run(x, ...cell, ...attention) as tf.Tensor3D;
+  return [tf.slice(out, [0, 0, 0], [B, T, H]), tf.slice(out, [0, 0, H], [B, T, T])];
 }
 
 /** The op-based pass, for backends whose memory the fused kernels cannot reach (the native one). */

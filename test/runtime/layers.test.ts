@@ -89,3 +89,53 @@ describe.each(["wasm", "cpu"] as const)("attention layers on %s", (backend) => {
     max[2]!.forEach((v, d) => expect(v).toBeCloseTo(Math.max(hs[2]![0]![d]!, hs[2]![1]![d]!), 5));
   });
 });
+
+describe("temporal input attention as whole-sequence kernels (wasm)", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm");
+    registerLayers();
+  });
+
+  /** Outputs and gradients (of a loss that uses both h and the attention weights) on the kernel path or the op path. */
+  function run(layer: Lstm, x: tf.Tensor3D, m: tf.Tensor2D | null, ops: boolean): tf.Tensor[] {
+    const before = process.env["ATTNC_NO_SEQUENCE_KERNELS"];
+    if (ops) process.env["ATTNC_NO_SEQUENCE_KERNELS"] = "1";
+    try {
+      const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const probe = tf.randomNormal([B, T, 4], 0, 1, "float32", 21);
+      const probeA = tf.randomNormal([B, T, T], 0, 1, "float32", 22);
+      let outs: tf.Tensor[] = [];
+      const f = (xv: tf.Tensor) => {
+        const [h, a] = layer.apply(xv, m ? { mask: m } : {}) as tf.Tensor[];
+        tf.dispose(outs);
+        outs = [tf.keep(h!.clone()), tf.keep(a!.clone())];
+        return tf.add(tf.sum(tf.mul(h!, probe)), tf.sum(tf.mul(a!, probeA))) as tf.Scalar;
+      };
+      const { grads } = tf.variableGrads(() => f(x), vars);
+      const dx = tf.grad((xv: tf.Tensor) => f(xv))(x);
+      return [...outs, dx, ...vars.map((v) => grads[v.name]!)];
+    } finally {
+      if (before === undefined) delete process.env["ATTNC_NO_SEQUENCE_KERNELS"];
+      else process.env["ATTNC_NO_SEQUENCE_KERNELS"] = before;
+    }
+  }
+
+  it.each([
+    ["sigmoid", false],
+    ["sigmoid", true],
+    ["hard_sigmoid", true],
+  ] as const)("equals the op-based layer, outputs and every gradient (%s gates, masked %s)", (act, masked) => {
+    const layer = new Lstm({ units: 4, inputAttention: { kind: "temporal", units: 3 }, recurrentActivation: act, seed: 7 });
+    const x = seq(8, 2);
+    layer.apply(x);
+    layer.setWeights(layer.getWeights().map((w, i) => (i === 5 ? tf.randomNormal([3], 0, 1, "float32", 10) : w)));
+    const m = masked ? mask() : null;
+    const kernel = run(layer, x, m, false);
+    const ops = run(layer, x, m, true);
+    const names = ["h", "weights", "dx", ...layer.trainableWeights.map((w) => w.name)];
+    kernel.forEach((k, i) => {
+      const scale = Math.max(1, tf.max(tf.abs(ops[i]!)).dataSync()[0]!);
+      expect(maxDiff(k, ops[i]!) / scale, names[i]).toBeLessThan(1e-5);
+    });
+  });
+});
