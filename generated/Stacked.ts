@@ -1490,8 +1490,8 @@ function lstmSequenceForward(
 /**
  * The backward pass, from the last step read to the first. Inputs: dy [B, T, H], act, tc, cp as the forward
  * pass wrote them, ut [4H, H] (U transposed, unscaled), optional mask [T, B]. Outputs: dz [T, B, 4H] (gradient
- * of the pre-activations z = x W + h U + b), dzT [4H, T * B] (the same, transposed: the left operand of the
- * weight gradients, so that the backend packs the smaller operand), db [4H].
+ * of the pre-activations z = x W + h U + b), db [4H]. Rows only: scattered writes of a transposed copy cost more
+ * than one transpose after the loop.
  */
 function lstmSequenceBackward(
   backend: unknown,
@@ -1511,10 +1511,9 @@ function lstmSequenceBackward(
   const H = H4 / 4;
   const BH = B * H;
   const BH4 = B * H4;
-  const TB = T * B;
-  const outs = [w.output([T, B, H4]), w.output([H4, TB]), w.output([H4])];
+  const outs = [w.output([T, B, H4]), w.output([H4])];
   const dhrT = w.output([B, H]);
-  const [dz, dzT, db, dhr] = [...outs, dhrT].map((o) => w.base(o)) as [number, number, number, number];
+  const [dz, db, dhr] = [...outs, dhrT].map((o) => w.base(o)) as [number, number, number];
   const [dyAt, actAt, tcAt, cpAt] = [dy, act, tc, cp].map((o) => w.base(o)) as [number, number, number, number];
   const maskAt = mask ? w.base(mask) : -1;
   const utId = w.id(ut);
@@ -1535,7 +1534,6 @@ function lstmSequenceBackward(
       const ao = actAt + t * BH4 + b * H4;
       const zo = za + b * H4;
       const yo = dyAt + (b * T + t) * H;
-      const col = t * B + b;
       for (let j = 0; j < H; j++) {
         const k = b * H + j;
         const kt = t * BH + k;
@@ -1557,10 +1555,10 @@ function lstmSequenceBackward(
         F[zo + H + j] = dzf;
         F[zo + 2 * H + j] = dzg;
         F[zo + 3 * H + j] = dzo;
-        F[dzT + j * TB + col] = dzi;
-        F[dzT + (H + j) * TB + col] = dzf;
-        F[dzT + (2 * H + j) * TB + col] = dzg;
-        F[dzT + (3 * H + j) * TB + col] = dzo;
+        dbAcc[j] += dzi;
+        dbAcc[H + j] += dzf;
+        dbAcc[2 * H + j] += dzg;
+        dbAcc[3 * H + j] += dzo;
         dc[k] = dcTot * f + (dcIn - dcNew);
         dhc[k] = dhTotal - dhNew;
       }
@@ -1574,12 +1572,6 @@ function lstmSequenceBackward(
       }
       F = w.heap;
     }
-  }
-  for (let r = 0; r < H4; r++) {
-    let acc = 0;
-    const ro = dzT + r * TB;
-    for (let c = 0; c < TB; c++) acc += F[ro + c]!;
-    dbAcc[r] = acc;
   }
   for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
   w.dispose(dhrT);
@@ -1812,9 +1804,9 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
 
 /**
  * Inputs: dout [B, T, H + T] (gradient of out), x, the forward pass's out, xh, cp, act, tc, u, v, wut
- * [4H, F + H] (unscaled, transposed), wht [A, H] (transposed), optional mask. Outputs: dzT [4H, T * B]
- * (time-major columns, like xh), db [4H], dpT [A, T * B] (gradient of p = h_{t-1} Wh), dxw [B, T, A], dx
- * [B, T, F] (through the attention's weighted sum only), dv [A].
+ * [4H, F + H] (unscaled, transposed), wht [A, H] (transposed), optional mask. Outputs: dz [T, B, 4H], db
+ * [4H], dp [T, B, A] (gradient of p = h_{t-1} Wh), dxw [B, T, A], dx [B, T, F] (through the attention's
+ * weighted sum only), dv [A].
  */
 function temporalBackward(
   backend: unknown,
@@ -1833,20 +1825,19 @@ function temporalBackward(
   const K = Fd + H;
   const BH = B * H;
   const BH4 = B * H4;
-  const TB = T * B;
   const O = H + T;
   const outs = [
-    w.output([H4, TB]),
+    w.output([T, B, H4]),
     w.output([H4]),
-    w.output([A, TB]),
+    w.output([T, B, A]),
     w.output([B, T, A]),
     w.output([B, T, Fd]),
     w.output([A]),
   ];
-  const temps = [w.output([B, H4]), w.output([B, K]), w.output([B, A]), w.output([B, H])];
-  const [dzT, db, dpT, dxw, dx, dv] = outs.map((o) => w.base(o)) as [number, number, number, number, number, number];
-  const [dzB, dxhB, dpB, dhpB] = temps.map((o) => w.base(o)) as [number, number, number, number];
-  const [dzId, dxhId, dpId, dhpId] = temps.map((o) => w.id(o)) as [number, number, number, number];
+  const temps = [w.output([B, K]), w.output([B, H])];
+  const [dz, db, dp, dxw, dx, dv] = outs.map((o) => w.base(o)) as [number, number, number, number, number, number];
+  const [dxhB, dhpB] = temps.map((o) => w.base(o)) as [number, number];
+  const [dxhId, dhpId] = temps.map((o) => w.id(o)) as [number, number];
   const [doAt, xAt, outAt, cpAt, actAt, tcAt, uAt, vAt] = [dout, x, out, cp, act, tc, u, v].map((o) =>
     w.base(o!),
   ) as number[] as [number, number, number, number, number, number, number, number];
@@ -1860,6 +1851,8 @@ function temporalBackward(
   const dhc = new Float32Array(BH);
   const dhRec = new Float32Array(BH);
   const dvAcc = new Float64Array(A);
+  const dbAcc = new Float64Array(H4);
+  const views: number[] = [];
   const da = new Float64Array(T);
   const dxt = new Float64Array(Fd);
   try {
@@ -1870,9 +1863,8 @@ function temporalBackward(
       for (let b = 0; b < B; b++) {
         const m = maskAt < 0 ? 1 : F[maskAt + b * T + t]!;
         const ao = actAt + t * BH4 + b * H4;
-        const zo = dzB + b * H4;
+        const zo = dz + t * BH4 + b * H4;
         const yo = doAt + (b * T + t) * O;
-        const col = t * B + b;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;
           const kt = t * BH + k;
@@ -1894,15 +1886,17 @@ function temporalBackward(
           F[zo + H + j] = dzf;
           F[zo + 2 * H + j] = dzg;
           F[zo + 3 * H + j] = dzo;
-          F[dzT + j * TB + col] = dzi;
-          F[dzT + (H + j) * TB + col] = dzf;
-          F[dzT + (2 * H + j) * TB + col] = dzg;
-          F[dzT + (3 * H + j) * TB + col] = dzo;
+          dbAcc[j] += dzi;
+          dbAcc[H + j] += dzf;
+          dbAcc[2 * H + j] += dzg;
+          dbAcc[3 * H + j] += dzo;
           dc[k] = dcTot * f + (dcIn - dcNew);
           dhc[k] = dhTotal - dhNew;
         }
       }
-      w.product(dzId, wutId, dxhId, B, H4, K);
+      const dzv = w.view(dz + t * BH4, BH4);
+      views.push(dzv);
+      w.product(dzv, wutId, dxhId, B, H4, K);
       F = w.heap;
       const ub = uAt + t * BTA;
       for (let b = 0; b < B; b++) {
@@ -1922,7 +1916,7 @@ function temporalBackward(
           da[i] = d;
           s += a * d;
         }
-        const pb = dpB + b * A;
+        const pb = dp + t * B * A + b * A;
         for (let a = 0; a < A; a++) F[pb + a] = 0;
         for (let i = 0; i < T; i++) {
           const de = F[ao + i]! * (da[i]! - s);
@@ -1937,22 +1931,21 @@ function temporalBackward(
             F[pb + a] += dpre;
           }
         }
-        for (let a = 0; a < A; a++) F[dpT + a * TB + t * B + b] = F[pb + a]!;
       }
-      w.product(dpId, whtId, dhpId, B, A, H);
+      const dpv = w.view(dp + t * B * A, B * A);
+      views.push(dpv);
+      w.product(dpv, whtId, dhpId, B, A, H);
       F = w.heap;
       for (let b = 0; b < B; b++)
         for (let j = 0; j < H; j++) dhRec[b * H + j] = F[dxhB + b * K + Fd + j]! + F[dhpB + b * H + j]!;
+      for (const id of views) w.release(id);
+      views.length = 0;
     }
     F = w.heap;
-    for (let r = 0; r < H4; r++) {
-      let acc = 0;
-      const ro = dzT + r * TB;
-      for (let c = 0; c < TB; c++) acc += F[ro + c]!;
-      F[db + r] = acc;
-    }
+    for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
     for (let a = 0; a < A; a++) F[dv + a] = dvAcc[a]!;
   } finally {
+    for (const id of views) w.release(id);
     for (const t of temps) w.dispose(t);
   }
   return outs;
@@ -2089,12 +2082,14 @@ function lstmSequenceWhole(
           tf.Tensor,
           tf.Tensor | undefined,
         ];
-        const [dz, dzT, db] = runKernel(
+        const [dz, db] = runKernel(
           LSTM_SEQUENCE_GRAD,
           { dy, act: actS, tc: tcS, cp: cpS, ut: tf.transpose(U), ...(mS ? { mask: mS } : {}) },
           attrs,
-        ) as [tf.Tensor, tf.Tensor2D, tf.Tensor];
-        const dX = tf.transpose(tf.matMul(dz.reshape([T * B, 4 * H]), tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
+        ) as [tf.Tensor, tf.Tensor];
+        const dz2 = dz.reshape([T * B, 4 * H]) as tf.Tensor2D;
+        const dzT = tf.transpose(dz2);
+        const dX = tf.transpose(tf.matMul(dz2, tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
         const dW = tf.transpose(tf.matMul(dzT, xtS));
         const dU = tf.transpose(tf.matMul(dzT, hpS.reshape([T * B, H]) as tf.Tensor2D));
         return [dX, dW, dU, db];
@@ -2252,7 +2247,7 @@ export function temporalAttentionLstm(
           tf.Tensor | undefined,
         ];
         const wut = tf.transpose(tf.concat([W, U], 0));
-        const [dzT, db, dpT, dxw, dxA, dv] = runKernel(
+        const [dz, db, dp, dxw, dxA, dv] = runKernel(
           TEMPORAL_LSTM_GRAD,
           {
             dout,
@@ -2269,8 +2264,11 @@ export function temporalAttentionLstm(
           },
           attrs,
         ) as tf.Tensor[] as [tf.Tensor2D, tf.Tensor, tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor];
+        const dzT = tf.transpose(dz.reshape([T * B, 4 * H]) as tf.Tensor2D);
         const [dW, dU] = tf.split(tf.transpose(tf.matMul(dzT, xhS.reshape([T * B, F + H]) as tf.Tensor2D)), [F, H], 0);
-        const dWh = tf.transpose(tf.matMul(dpT, hpS.reshape([T * B, H]) as tf.Tensor2D));
+        const dWh = tf.transpose(
+          tf.matMul(tf.transpose(dp.reshape([T * B, A]) as tf.Tensor2D), hpS.reshape([T * B, H]) as tf.Tensor2D),
+        );
         const dxw2 = dxw.reshape([B * T, A]) as tf.Tensor2D;
         const dWx = tf.matMul(tf.transpose(xS.reshape([B * T, F]) as tf.Tensor2D), dxw2);
         const dX = tf.add(dxA, tf.matMul(dxw2, tf.transpose(Wx)).reshape([B, T, F]));

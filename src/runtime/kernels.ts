@@ -414,8 +414,8 @@ function lstmSequenceForward(backend: unknown, inputs: Record<string, TensorInfo
 /**
  * The backward pass, from the last step read to the first. Inputs: dy [B, T, H], act, tc, cp as the forward
  * pass wrote them, ut [4H, H] (U transposed, unscaled), optional mask [T, B]. Outputs: dz [T, B, 4H] (gradient
- * of the pre-activations z = x W + h U + b), dzT [4H, T * B] (the same, transposed: the left operand of the
- * weight gradients, so that the backend packs the smaller operand), db [4H].
+ * of the pre-activations z = x W + h U + b), db [4H]. Rows only: scattered writes of a transposed copy cost more
+ * than one transpose after the loop.
  */
 function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const w = direct(backend);
@@ -424,10 +424,9 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
   const H = H4 / 4;
   const BH = B * H;
   const BH4 = B * H4;
-  const TB = T * B;
-  const outs = [w.output([T, B, H4]), w.output([H4, TB]), w.output([H4])];
+  const outs = [w.output([T, B, H4]), w.output([H4])];
   const dhrT = w.output([B, H]);
-  const [dz, dzT, db, dhr] = [...outs, dhrT].map((o) => w.base(o)) as [number, number, number, number];
+  const [dz, db, dhr] = [...outs, dhrT].map((o) => w.base(o)) as [number, number, number];
   const [dyAt, actAt, tcAt, cpAt] = [dy, act, tc, cp].map((o) => w.base(o)) as [number, number, number, number];
   const maskAt = mask ? w.base(mask) : -1;
   const utId = w.id(ut);
@@ -448,7 +447,6 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
       const ao = actAt + t * BH4 + b * H4;
       const zo = za + b * H4;
       const yo = dyAt + (b * T + t) * H;
-      const col = t * B + b;
       for (let j = 0; j < H; j++) {
         const k = b * H + j;
         const kt = t * BH + k;
@@ -470,10 +468,10 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
         F[zo + H + j] = dzf;
         F[zo + 2 * H + j] = dzg;
         F[zo + 3 * H + j] = dzo;
-        F[dzT + j * TB + col] = dzi;
-        F[dzT + (H + j) * TB + col] = dzf;
-        F[dzT + (2 * H + j) * TB + col] = dzg;
-        F[dzT + (3 * H + j) * TB + col] = dzo;
+        dbAcc[j] += dzi;
+        dbAcc[H + j] += dzf;
+        dbAcc[2 * H + j] += dzg;
+        dbAcc[3 * H + j] += dzo;
         dc[k] = dcTot * f + (dcIn - dcNew);
         dhc[k] = dhTotal - dhNew;
       }
@@ -487,12 +485,6 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
       }
       F = w.heap;
     }
-  }
-  for (let r = 0; r < H4; r++) {
-    let acc = 0;
-    const ro = dzT + r * TB;
-    for (let c = 0; c < TB; c++) acc += F[ro + c]!;
-    dbAcc[r] = acc;
   }
   for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
   w.dispose(dhrT);
@@ -681,9 +673,9 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
 
 /**
  * Inputs: dout [B, T, H + T] (gradient of out), x, the forward pass's out, xh, cp, act, tc, u, v, wut
- * [4H, F + H] (unscaled, transposed), wht [A, H] (transposed), optional mask. Outputs: dzT [4H, T * B]
- * (time-major columns, like xh), db [4H], dpT [A, T * B] (gradient of p = h_{t-1} Wh), dxw [B, T, A], dx
- * [B, T, F] (through the attention's weighted sum only), dv [A].
+ * [4H, F + H] (unscaled, transposed), wht [A, H] (transposed), optional mask. Outputs: dz [T, B, 4H], db
+ * [4H], dp [T, B, A] (gradient of p = h_{t-1} Wh), dxw [B, T, A], dx [B, T, F] (through the attention's
+ * weighted sum only), dv [A].
  */
 function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
   const w = direct(backend);
@@ -695,13 +687,12 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
   const K = Fd + H;
   const BH = B * H;
   const BH4 = B * H4;
-  const TB = T * B;
   const O = H + T;
-  const outs = [w.output([H4, TB]), w.output([H4]), w.output([A, TB]), w.output([B, T, A]), w.output([B, T, Fd]), w.output([A])];
-  const temps = [w.output([B, H4]), w.output([B, K]), w.output([B, A]), w.output([B, H])];
-  const [dzT, db, dpT, dxw, dx, dv] = outs.map((o) => w.base(o)) as [number, number, number, number, number, number];
-  const [dzB, dxhB, dpB, dhpB] = temps.map((o) => w.base(o)) as [number, number, number, number];
-  const [dzId, dxhId, dpId, dhpId] = temps.map((o) => w.id(o)) as [number, number, number, number];
+  const outs = [w.output([T, B, H4]), w.output([H4]), w.output([T, B, A]), w.output([B, T, A]), w.output([B, T, Fd]), w.output([A])];
+  const temps = [w.output([B, K]), w.output([B, H])];
+  const [dz, db, dp, dxw, dx, dv] = outs.map((o) => w.base(o)) as [number, number, number, number, number, number];
+  const [dxhB, dhpB] = temps.map((o) => w.base(o)) as [number, number];
+  const [dxhId, dhpId] = temps.map((o) => w.id(o)) as [number, number];
   const [doAt, xAt, outAt, cpAt, actAt, tcAt, uAt, vAt] = [dout, x, out, cp, act, tc, u, v].map((o) => w.base(o!)) as number[] as [number, number, number, number, number, number, number, number];
   const maskAt = mask ? w.base(mask) : -1;
   const wutId = w.id(wut!);
@@ -713,6 +704,8 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
   const dhc = new Float32Array(BH);
   const dhRec = new Float32Array(BH);
   const dvAcc = new Float64Array(A);
+  const dbAcc = new Float64Array(H4);
+  const views: number[] = [];
   const da = new Float64Array(T);
   const dxt = new Float64Array(Fd);
   try {
@@ -723,9 +716,8 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
       for (let b = 0; b < B; b++) {
         const m = maskAt < 0 ? 1 : F[maskAt + b * T + t]!;
         const ao = actAt + t * BH4 + b * H4;
-        const zo = dzB + b * H4;
+        const zo = dz + t * BH4 + b * H4;
         const yo = doAt + (b * T + t) * O;
-        const col = t * B + b;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;
           const kt = t * BH + k;
@@ -747,15 +739,17 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
           F[zo + H + j] = dzf;
           F[zo + 2 * H + j] = dzg;
           F[zo + 3 * H + j] = dzo;
-          F[dzT + j * TB + col] = dzi;
-          F[dzT + (H + j) * TB + col] = dzf;
-          F[dzT + (2 * H + j) * TB + col] = dzg;
-          F[dzT + (3 * H + j) * TB + col] = dzo;
+          dbAcc[j] += dzi;
+          dbAcc[H + j] += dzf;
+          dbAcc[2 * H + j] += dzg;
+          dbAcc[3 * H + j] += dzo;
           dc[k] = dcTot * f + (dcIn - dcNew);
           dhc[k] = dhTotal - dhNew;
         }
       }
-      w.product(dzId, wutId, dxhId, B, H4, K);
+      const dzv = w.view(dz + t * BH4, BH4);
+      views.push(dzv);
+      w.product(dzv, wutId, dxhId, B, H4, K);
       F = w.heap;
       const ub = uAt + t * BTA;
       for (let b = 0; b < B; b++) {
@@ -775,7 +769,7 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
           da[i] = d;
           s += a * d;
         }
-        const pb = dpB + b * A;
+        const pb = dp + t * B * A + b * A;
         for (let a = 0; a < A; a++) F[pb + a] = 0;
         for (let i = 0; i < T; i++) {
           const de = F[ao + i]! * (da[i]! - s);
@@ -790,21 +784,20 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
             F[pb + a] += dpre;
           }
         }
-        for (let a = 0; a < A; a++) F[dpT + a * TB + t * B + b] = F[pb + a]!;
       }
-      w.product(dpId, whtId, dhpId, B, A, H);
+      const dpv = w.view(dp + t * B * A, B * A);
+      views.push(dpv);
+      w.product(dpv, whtId, dhpId, B, A, H);
       F = w.heap;
       for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) dhRec[b * H + j] = F[dxhB + b * K + Fd + j]! + F[dhpB + b * H + j]!;
+      for (const id of views) w.release(id);
+      views.length = 0;
     }
     F = w.heap;
-    for (let r = 0; r < H4; r++) {
-      let acc = 0;
-      const ro = dzT + r * TB;
-      for (let c = 0; c < TB; c++) acc += F[ro + c]!;
-      F[db + r] = acc;
-    }
+    for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
     for (let a = 0; a < A; a++) F[dv + a] = dvAcc[a]!;
   } finally {
+    for (const id of views) w.release(id);
     for (const t of temps) w.dispose(t);
   }
   return outs;

@@ -116,12 +116,10 @@ function lstmSequenceWhole(
       value: y,
       gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
         const [xtS, hpS, cpS, actS, tcS, mS] = s as [tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-        const [dz, dzT, db] = runKernel(LSTM_SEQUENCE_GRAD, { dy, act: actS, tc: tcS, cp: cpS, ut: tf.transpose(U), ...(mS ? { mask: mS } : {}) }, attrs) as [
-          tf.Tensor,
-          tf.Tensor2D,
-          tf.Tensor,
-        ];
-        const dX = tf.transpose(tf.matMul(dz.reshape([T * B, 4 * H]), tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
+        const [dz, db] = runKernel(LSTM_SEQUENCE_GRAD, { dy, act: actS, tc: tcS, cp: cpS, ut: tf.transpose(U), ...(mS ? { mask: mS } : {}) }, attrs) as [tf.Tensor, tf.Tensor];
+        const dz2 = dz.reshape([T * B, 4 * H]) as tf.Tensor2D;
+        const dzT = tf.transpose(dz2);
+        const dX = tf.transpose(tf.matMul(dz2, tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
         const dW = tf.transpose(tf.matMul(dzT, xtS));
         const dU = tf.transpose(tf.matMul(dzT, hpS.reshape([T * B, H]) as tf.Tensor2D));
         return [dX, dW, dU, db];
@@ -240,7 +238,7 @@ export function temporalAttentionLstm(
       gradFunc: (dout: tf.Tensor, s: tf.Tensor[]) => {
         const [xS, outS, xhS, hpS, cpS, actS, tcS, uS, mS] = s as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
         const wut = tf.transpose(tf.concat([W, U], 0));
-        const [dzT, db, dpT, dxw, dxA, dv] = runKernel(TEMPORAL_LSTM_GRAD, { dout, x: xS, out: outS, cp: cpS, act: actS, tc: tcS, u: uS, v, wut, wht: tf.transpose(Wh), ...(mS ? { mask: mS } : {}) }, attrs) as tf.Tensor[] as [
+        const [dz, db, dp, dxw, dxA, dv] = runKernel(TEMPORAL_LSTM_GRAD, { dout, x: xS, out: outS, cp: cpS, act: actS, tc: tcS, u: uS, v, wut, wht: tf.transpose(Wh), ...(mS ? { mask: mS } : {}) }, attrs) as tf.Tensor[] as [
           tf.Tensor2D,
           tf.Tensor,
           tf.Tensor2D,
@@ -248,8 +246,9 @@ export function temporalAttentionLstm(
           tf.Tensor,
           tf.Tensor,
         ];
+        const dzT = tf.transpose(dz.reshape([T * B, 4 * H]) as tf.Tensor2D);
         const [dW, dU] = tf.split(tf.transpose(tf.matMul(dzT, xhS.reshape([T * B, F + H]) as tf.Tensor2D)), [F, H], 0);
-        const dWh = tf.transpose(tf.matMul(dpT, hpS.reshape([T * B, H]) as tf.Tensor2D));
+        const dWh = tf.transpose(tf.matMul(tf.transpose(dp.reshape([T * B, A]) as tf.Tensor2D), hpS.reshape([T * B, H]) as tf.Tensor2D));
         const dxw2 = dxw.reshape([B * T, A]) as tf.Tensor2D;
         const dWx = tf.matMul(tf.transpose(xS.reshape([B * T, F]) as tf.Tensor2D), dxw2);
         const dX = tf.add(dxA, tf.matMul(dxw2, tf.transpose(Wx)).reshape([B, T, F]));
