@@ -12,7 +12,7 @@ import { selectBackend } from "../dist/runtime/backend.js";
 import { registerKernels } from "../dist/runtime/kernels.js";
 import { AttentionPool, BiLstm, Dense, Embedding, Lstm, Reduce, registerLayers } from "../dist/runtime/layers.js";
 import { DataParallel } from "../dist/runtime/parallel.js";
-import { localGradients } from "../dist/runtime/train.js";
+import { localGradients, makeOptimizer } from "../dist/runtime/train.js";
 
 const args = process.argv.slice(2);
 const flag = (name, d) => {
@@ -107,7 +107,7 @@ function batch(T) {
 async function measureAttnc(model, T, seconds, threads, data = batch(T), loss = "cross_entropy", kind = "text") {
   const { x, y } = data;
   const labels = kind === "text" ? tf.argMax(y, 1) : y.reshape([-1]);
-  const opt = tf.train.adam(1e-3);
+  const opt = makeOptimizer({ kind: "adam", lr: 1e-3 });
   const vars = model.trainableWeights.map((w) => w.read());
   const source = threads === 2 ? DataParallel.start(model, vars, { backend, loss, kind }) : localGradients(model, vars, loss, kind);
   const step = async () => {
