@@ -4,7 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { selectBackend, type BackendChoice } from "./backend.js";
 import { registerKernels } from "./kernels.js";
 import { Dropout, registerLayers } from "./layers.js";
-import type { PartMessage, PartReply, WorkerSetup } from "./parallel.js";
+import { readInto, slots, type PartMessage, type PartReply, type WorkerSetup } from "./parallel.js";
 import { batchGradients } from "./train.js";
 
 const setup = workerData as WorkerSetup;
@@ -15,22 +15,22 @@ const model = await tf.models.modelFromJSON(JSON.parse(setup.modelJson) as tf.io
 const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
 const drops = model.layers.filter((l): l is Dropout => l instanceof Dropout);
 for (const d of drops) d.shard = 1;
+const weights = slots(setup.weights, setup.offsets);
+const grads = slots(setup.grads, setup.offsets);
 
 parentPort!.on("message", (m: PartMessage) => {
   let reply: PartReply;
   try {
-    tf.tidy(() => vars.forEach((v, i) => v.assign(tf.tensor(m.weights[i]!, v.shape, "float32"))));
+    tf.tidy(() => vars.forEach((v, i) => v.assign(tf.tensor(weights[i]!, v.shape, "float32"))));
     drops.forEach((d, i) => (d.streamPosition = m.dropout[i]!));
     const x = tf.tensor(m.x, m.xShape, m.xDtype);
     const y = tf.tensor(m.y, m.yShape, m.yDtype);
     const r = batchGradients(model, vars, setup.loss, setup.kind, x, y);
-    // A copy of each gradient, owned here and moved (not copied) to the main thread.
-    const grads = vars.map((v) => (r.grads[v.name]!.dataSync() as Float32Array).slice());
+    vars.forEach((v, i) => readInto(r.grads[v.name]!, grads[i]!));
     tf.dispose([x, y, ...Object.values(r.grads)]);
-    reply = { ok: true, loss: r.loss, metricSum: r.metricSum, grads };
-    parentPort!.postMessage(reply, grads.map((g) => g.buffer as ArrayBuffer));
+    reply = { ok: true, loss: r.loss, metricSum: r.metricSum };
   } catch (e) {
     reply = { ok: false, message: e instanceof Error ? e.message : String(e) };
-    parentPort!.postMessage(reply);
   }
+  parentPort!.postMessage(reply);
 });

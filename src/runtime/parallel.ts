@@ -2,9 +2,10 @@
  * Data parallelism over threads: each batch is split by rows between this thread and a worker thread, each
  * computes the gradients of its part's mean loss with its own copy of the model (and its own backend: wasm
  * runs one thread per instance), and the gradients are averaged weighted by part size, which is the gradient
- * of the whole batch's mean loss. This thread owns the weights and the optimizer and sends the weights with
- * every batch. Results depend on the number of threads (sums are added in another order) but not on timing:
- * the split is fixed, the worker's dropout draws from its own seeded stream.
+ * of the whole batch's mean loss. This thread owns the weights and the optimizer; weights and gradients move
+ * through two shared buffers (no copies for the garbage collector), messages carry the batch part. Results
+ * depend on the number of threads (sums are added in another order) but not on timing: the split is fixed,
+ * the worker's dropout draws from its own seeded stream.
  *
  * Not part of generated programs: they train in one thread.
  */
@@ -15,17 +16,19 @@ import { existsSync } from "node:fs";
 import { Dropout } from "./layers.js";
 import { batchGradients, type BatchGradients, type GradientSource, type TrainConfig } from "./train.js";
 
-/** What the worker needs to rebuild the model. */
+/** What the worker needs to rebuild the model, and the shared buffers (each variable at its offset, in floats). */
 export interface WorkerSetup {
   backend: string;
   modelJson: string;
   loss: TrainConfig["loss"];
   kind: "text" | "series";
+  weights: SharedArrayBuffer;
+  grads: SharedArrayBuffer;
+  offsets: number[];
 }
 
-/** One part of a batch, as plain arrays. */
+/** One part of a batch, as plain arrays; the weights are in the shared buffer. */
 export interface PartMessage {
-  weights: Float32Array[];
   dropout: number[];
   x: Float32Array | Int32Array;
   xShape: number[];
@@ -35,7 +38,25 @@ export interface PartMessage {
   yDtype: "float32" | "int32";
 }
 
-export type PartReply = { ok: true; loss: number; metricSum: number; grads: Float32Array[] } | { ok: false; message: string };
+/** The gradients are in the shared buffer. */
+export type PartReply = { ok: true; loss: number; metricSum: number } | { ok: false; message: string };
+
+type WasmLike = { wasm?: { HEAPU8: Uint8Array }; dataIdMap?: { get(id: object): { memoryOffset: number } } };
+
+/** Copies a float32 tensor's values into `dst` (on wasm straight from the backend's memory). */
+export function readInto(t: tf.Tensor, dst: Float32Array): void {
+  const be = tf.backend() as unknown as WasmLike;
+  if (tf.getBackend() === "wasm" && be.wasm && be.dataIdMap) {
+    dst.set(new Float32Array(be.wasm.HEAPU8.buffer, be.dataIdMap.get(t.dataId).memoryOffset, t.size));
+  } else {
+    dst.set(t.dataSync() as Float32Array);
+  }
+}
+
+/** Views of each variable's slot in a shared buffer. */
+export function slots(buffer: SharedArrayBuffer, offsets: number[]): Float32Array[] {
+  return offsets.slice(0, -1).map((o, i) => new Float32Array(buffer, o * 4, offsets[i + 1]! - o));
+}
 
 /** The worker's entry, next to this module (dist/runtime/*.js, or dist/bundle/*.mjs in the package's bundle). */
 function workerFile(): string {
@@ -50,6 +71,8 @@ function workerFile(): string {
 
 export class DataParallel implements GradientSource {
   private readonly drops: Dropout[];
+  private readonly weights: Float32Array[];
+  private readonly grads: Float32Array[];
   private failure: Error | null = null;
   private pending: { resolve: (r: PartReply) => void; reject: (e: Error) => void } | null = null;
 
@@ -60,6 +83,8 @@ export class DataParallel implements GradientSource {
     private readonly setup: WorkerSetup,
   ) {
     this.drops = model.layers.filter((l): l is Dropout => l instanceof Dropout);
+    this.weights = slots(setup.weights, setup.offsets);
+    this.grads = slots(setup.grads, setup.offsets);
     worker.on("message", (r: PartReply) => {
       const p = this.pending;
       this.pending = null;
@@ -76,8 +101,11 @@ export class DataParallel implements GradientSource {
   }
 
   /** Starts one worker thread with a copy of `model`. */
-  static start(model: tf.LayersModel, vars: tf.Variable[], setup: Omit<WorkerSetup, "modelJson">): DataParallel {
-    const full: WorkerSetup = { ...setup, modelJson: JSON.stringify(model.toJSON(null, false)) };
+  static start(model: tf.LayersModel, vars: tf.Variable[], setup: Pick<WorkerSetup, "backend" | "loss" | "kind">): DataParallel {
+    const offsets = [0];
+    for (const v of vars) offsets.push(offsets[offsets.length - 1]! + v.size);
+    const total = offsets[offsets.length - 1]! * 4;
+    const full: WorkerSetup = { ...setup, modelJson: JSON.stringify(model.toJSON(null, false)), weights: new SharedArrayBuffer(total), grads: new SharedArrayBuffer(total), offsets };
     const worker = new Worker(workerFile(), { workerData: full });
     worker.unref();
     return new DataParallel(worker, model, vars, full);
@@ -90,8 +118,8 @@ export class DataParallel implements GradientSource {
     if (nLocal === 0) return batchGradients(this.model, this.vars, this.setup.loss, this.setup.kind, x, y);
     const [xOwn, xOther] = tf.split(x, [nLocal, n - nLocal], 0);
     const [yOwn, yOther] = tf.split(y, [nLocal, n - nLocal], 0);
+    this.vars.forEach((v, i) => readInto(v, this.weights[i]!));
     const message: PartMessage = {
-      weights: this.vars.map((v) => v.dataSync() as Float32Array),
       dropout: this.drops.map((d) => d.streamPosition),
       x: xOther!.dataSync() as Float32Array | Int32Array,
       xShape: xOther!.shape,
@@ -125,7 +153,7 @@ export class DataParallel implements GradientSource {
     const grads: tf.NamedTensorMap = {};
     this.vars.forEach((v, i) => {
       const g = own.grads[v.name]!;
-      grads[v.name] = tf.tidy(() => tf.add(tf.mul(g, a), tf.mul(tf.tensor(other.grads[i]!, g.shape, "float32"), b)));
+      grads[v.name] = tf.tidy(() => tf.add(tf.mul(g, a), tf.mul(tf.tensor(this.grads[i]!, g.shape, "float32"), b)));
     });
     tf.dispose(Object.values(own.grads));
     return { loss: a * own.loss + b * other.loss, metricSum: own.metricSum + other.metricSum, grads };
