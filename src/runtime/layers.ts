@@ -4,7 +4,7 @@
  * Weights use the Keras/tfjs-layers layout: kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H], gates i, f, g, o.
  */
 import * as tf from "@tensorflow/tfjs";
-import { embeddingLookup, lstmSequence, maskedSoftmax, matMul2d, tanh, temporalAttentionLstm, timeDistributedMatMul, type RecurrentActivation } from "./ops.js";
+import { attentionPoolAdditive, embeddingLookup, lstmSequence, maskedSoftmax, matMul2d, tanh, temporalAttentionLstm, timeDistributedMatMul, type RecurrentActivation } from "./ops.js";
 import { sequenceKernelsAvailable } from "./kernels.js";
 
 type Shape = (number | null)[];
@@ -434,6 +434,7 @@ export class AttentionPool extends tf.layers.Layer {
         e = matMul2d(tanh(h).reshape([B * T, D]), this.w[0]!.read().reshape([D, 1])).reshape([B, T]);
       } else {
         const [W, b, v] = this.w.map((x) => x.read()) as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+        if (sequenceKernelsAvailable()) return attentionPoolAdditive(h, W, b, v, mask);
         const u = tanh(tf.add(timeDistributedMatMul(h, W), b));
         e = matMul2d(u.reshape([B * T, W.shape[1]]), v.reshape([-1, 1])).reshape([B, T]);
       }

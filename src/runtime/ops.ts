@@ -8,7 +8,7 @@
  * flags, the form the fast wasm kernel takes.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ADD_STEP, CELL_FORWARD, fusedKernelsAvailable, GATHER_ROWS, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, LSTM_STEP_BACKWARD, runKernel, sequenceKernelsAvailable, STACK_STEPS, TEMPORAL_LSTM, TEMPORAL_LSTM_GRAD } from "./kernels.js";
+import { ADD_STEP, ATTENTION_POOL, ATTENTION_POOL_GRAD, CELL_FORWARD, fusedKernelsAvailable, GATHER_ROWS, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, LSTM_STEP_BACKWARD, runKernel, sequenceKernelsAvailable, STACK_STEPS, TEMPORAL_LSTM, TEMPORAL_LSTM_GRAD } from "./kernels.js";
 
 /** Large enough that exp(-MASK_NEG) is exactly 0 in float32. */
 const MASK_NEG = 1e9;
@@ -258,6 +258,33 @@ export function temporalAttentionLstm(
   });
   const out = run(x, ...cell, ...attention) as tf.Tensor3D;
   return [tf.slice(out, [0, 0, 0], [B, T, H]), tf.slice(out, [0, 0, H], [B, T, T])];
+}
+
+/**
+ * Additive attention pooling with its backward pass written out (wasm; kernels.ts): u_t = tanh(h_t W + b),
+ * e_t = v . u_t, a = softmax over unmasked t, c = sum_t a_t h_t. Returns c [B, D] and a [B, T].
+ */
+export function attentionPoolAdditive(h: tf.Tensor3D, W: tf.Tensor2D, b: tf.Tensor1D, v: tf.Tensor1D, maskIn: tf.Tensor | null): [tf.Tensor2D, tf.Tensor2D] {
+  const [B, T, D] = h.shape;
+  const mask = maskIn ? maskIn.toFloat() : null;
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [hIn, Wi, bi, vi, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const h2 = hIn.reshape([B * T, D]) as tf.Tensor2D;
+    const [out, u] = runKernel(ATTENTION_POOL, { pre: tf.matMul(h2, Wi), bias: bi, v: vi, h: hIn, ...(mask ? { mask } : {}) }, {}) as [tf.Tensor, tf.Tensor];
+    save([hIn, out, u]);
+    return {
+      value: out,
+      gradFunc: (dout: tf.Tensor, s: tf.Tensor[]) => {
+        const [hS, outS, uS] = s as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const [dhA, dpre, dv, db] = runKernel(ATTENTION_POOL_GRAD, { dout, out: outS, u: uS, v: vi, h: hS }, {}) as [tf.Tensor, tf.Tensor2D, tf.Tensor, tf.Tensor];
+        const dh = tf.add(dhA, tf.matMul(dpre, tf.transpose(Wi)).reshape([B, T, D]));
+        const dW = tf.matMul(tf.transpose(hS.reshape([B * T, D]) as tf.Tensor2D), dpre);
+        return [dh, dW, db, dv];
+      },
+    };
+  });
+  const out = run(h, W, b, v) as tf.Tensor2D;
+  return [tf.slice(out, [0, 0], [B, D]), tf.slice(out, [0, D], [B, T])];
 }
 
 /** The op-based pass, for backends whose memory the fused kernels cannot reach (the native one). */

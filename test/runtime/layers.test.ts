@@ -139,3 +139,49 @@ describe("temporal input attention as whole-sequence kernels (wasm)", () => {
     });
   });
 });
+
+describe("additive attention pooling as kernels (wasm)", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm");
+    registerLayers();
+  });
+
+  function run(layer: AttentionPool, h: tf.Tensor3D, m: tf.Tensor2D | null, ops: boolean): tf.Tensor[] {
+    const before = process.env["ATTNC_NO_SEQUENCE_KERNELS"];
+    if (ops) process.env["ATTNC_NO_SEQUENCE_KERNELS"] = "1";
+    try {
+      const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const probe = tf.randomNormal([B, D], 0, 1, "float32", 31);
+      const probeA = tf.randomNormal([B, T], 0, 1, "float32", 32);
+      let outs: tf.Tensor[] = [];
+      const f = (x: tf.Tensor) => {
+        const [c, a] = layer.apply(x, m ? { mask: m } : {}) as tf.Tensor[];
+        tf.dispose(outs);
+        outs = [tf.keep(c!.clone()), tf.keep(a!.clone())];
+        return tf.add(tf.sum(tf.mul(c!, probe)), tf.sum(tf.mul(a!, probeA))) as tf.Scalar;
+      };
+      const { grads } = tf.variableGrads(() => f(h), vars);
+      const dh = tf.grad((x: tf.Tensor) => f(x))(h);
+      return [...outs, dh, ...vars.map((v) => grads[v.name]!)];
+    } finally {
+      if (before === undefined) delete process.env["ATTNC_NO_SEQUENCE_KERNELS"];
+      else process.env["ATTNC_NO_SEQUENCE_KERNELS"] = before;
+    }
+  }
+
+  it.each([false, true])("equals the op-based layer, outputs and every gradient (masked %s)", (masked) => {
+    const layer = new AttentionPool({ units: 4, seed: 12 });
+    const h = seq(13);
+    layer.apply(h);
+    layer.setWeights(layer.getWeights().map((w, i) => (i === 1 ? tf.randomNormal([4], 0, 1, "float32", 14) : w)));
+    const m = masked ? mask() : null;
+    const kernel = run(layer, h, m, false);
+    const ops = run(layer, h, m, true);
+    const names = ["c", "weights", "dh", "W", "b", "v"];
+    kernel.forEach((k, i) => {
+      const scale = Math.max(1, tf.max(tf.abs(ops[i]!)).dataSync()[0]!);
+      expect(maxDiff(k, ops[i]!) / scale, names[i]).toBeLessThan(1e-5);
+    });
+    if (m) expect((kernel[1]!.arraySync() as number[][])[2]!.slice(2)).toEqual([0, 0, 0, 0]);
+  });
+});
