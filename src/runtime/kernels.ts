@@ -309,6 +309,152 @@ function direct(backend: unknown): WasmDirect {
   return d;
 }
 
+/** Where one step's cell reads and writes, as float indices into the heap (see sequenceCell). */
+interface CellStep {
+  /** act at the step: [B, 4H] pre-activations in, gate values (i, f, g, o) out; and its tensor id. */
+  za: number;
+  zId: number;
+  /** c and h before the step, [B, H]. */
+  ca: number;
+  ha: number;
+  /** tc at the step, [B, H]: tanh of the new cell (before the mask carry). */
+  ta: number;
+  /** Mask value of example b: heap[maskAt + mBase + b * mStride]; maskAt < 0 for no mask. */
+  maskAt: number;
+  mBase: number;
+  mStride: number;
+  /** The output h of example b goes to yBase + b * yStride. */
+  yBase: number;
+  yStride: number;
+  /** Where the next step's h and c go ([B, H]), or -1 after the last step. */
+  hNext: number;
+  cNext: number;
+}
+
+/**
+ * The LSTM cell at one step, after the products: gates (one backend sigmoid over all four, the g columns
+ * doubled so that g = 2 s(2 z_g) - 1 = tanh(z_g); JavaScript for hard_sigmoid), c = f c_prev + i g,
+ * tanh(c) as 2 s(2c) - 1, h = o tanh(c), and the carry of h and c over masked steps.
+ */
+function sequenceCell(w: WasmDirect, st: CellStep, B: number, H: number, hard: boolean, cNew: Float32Array): void {
+  const H4 = 4 * H;
+  const BH = B * H;
+  const { za, ca, ha, ta } = st;
+  if (!hard) w.sigmoid(st.zId, st.zId);
+  let F = w.heap;
+  for (let b = 0; b < B; b++) {
+    const ao = za + b * H4;
+    for (let j = 0; j < H; j++) {
+      let i: number, f: number, g: number;
+      if (hard) {
+        i = hardSigmoidValue(F[ao + j]!);
+        f = hardSigmoidValue(F[ao + H + j]!);
+        g = Math.tanh(F[ao + 2 * H + j]!);
+        F[ao + 3 * H + j] = hardSigmoidValue(F[ao + 3 * H + j]!);
+        F[ao + j] = i;
+        F[ao + H + j] = f;
+      } else {
+        i = F[ao + j]!;
+        f = F[ao + H + j]!;
+        g = 2 * F[ao + 2 * H + j]! - 1;
+      }
+      F[ao + 2 * H + j] = g;
+      const k = b * H + j;
+      const cn = f * F[ca + k]! + i * g;
+      cNew[k] = cn;
+      F[ta + k] = hard ? Math.tanh(cn) : 2 * cn;
+    }
+  }
+  if (!hard) {
+    const tcv = w.view(ta, BH);
+    try {
+      w.sigmoid(tcv, tcv);
+    } finally {
+      w.release(tcv);
+    }
+    F = w.heap;
+  }
+  for (let b = 0; b < B; b++) {
+    const m = st.maskAt < 0 ? 1 : F[st.maskAt + st.mBase + b * st.mStride]!;
+    const ao = za + b * H4;
+    const yo = st.yBase + b * st.yStride;
+    for (let j = 0; j < H; j++) {
+      const k = b * H + j;
+      const tv = hard ? F[ta + k]! : 2 * F[ta + k]! - 1;
+      F[ta + k] = tv;
+      const hNew = F[ao + 3 * H + j]! * tv;
+      const hPrev = F[ha + k]!;
+      const cPrev = F[ca + k]!;
+      const h = m === 1 ? hNew : hPrev + m * (hNew - hPrev);
+      F[yo + j] = h;
+      if (st.hNext >= 0) {
+        F[st.hNext + k] = h;
+        F[st.cNext + k] = m === 1 ? cNew[k]! : cPrev + m * (cNew[k]! - cPrev);
+      }
+    }
+  }
+}
+
+/** Where one step's backward cell reads and writes (see sequenceCellGrad). */
+interface CellGradStep {
+  /** Gate values, tanh of the new cell and c before the step, as the forward pass left them. */
+  aa: number;
+  ta: number;
+  ca: number;
+  /** Output gradient of example b at dyBase + b * dyStride; the recurrent gradient of h at rec[recAt + b * H + j]. */
+  dyBase: number;
+  dyStride: number;
+  rec: Float32Array;
+  recAt: number;
+  maskAt: number;
+  mBase: number;
+  mStride: number;
+  /** dz of the step, [B, 4H]. */
+  za: number;
+}
+
+/**
+ * The LSTM cell's derivatives at one step: dz from the gradient of h (output + recurrent + carried past masked
+ * steps) and of c; updates dc and dhc (what masked steps carry) and adds dz into dbAcc.
+ */
+function sequenceCellGrad(F: Float32Array, st: CellGradStep, B: number, H: number, hard: boolean, dc: Float32Array, dhc: Float32Array, dbAcc: Float64Array): void {
+  const H4 = 4 * H;
+  const ds = (a: number): number => (hard ? (a > 0 && a < 1 ? 0.2 : 0) : a * (1 - a));
+  for (let b = 0; b < B; b++) {
+    const m = st.maskAt < 0 ? 1 : F[st.maskAt + st.mBase + b * st.mStride]!;
+    const ao = st.aa + b * H4;
+    const zo = st.za + b * H4;
+    const yo = st.dyBase + b * st.dyStride;
+    for (let j = 0; j < H; j++) {
+      const k = b * H + j;
+      const dhTotal = F[yo + j]! + st.rec[st.recAt + k]! + dhc[k]!;
+      const dhNew = m * dhTotal;
+      const dcIn = dc[k]!;
+      const dcNew = m * dcIn;
+      const i = F[ao + j]!;
+      const f = F[ao + H + j]!;
+      const g = F[ao + 2 * H + j]!;
+      const o = F[ao + 3 * H + j]!;
+      const tv = F[st.ta + k]!;
+      const dcTot = dcNew + dhNew * o * (1 - tv * tv);
+      const dzi = dcTot * g * ds(i);
+      const dzf = dcTot * F[st.ca + k]! * ds(f);
+      const dzg = dcTot * i * (1 - g * g);
+      const dzo = dhNew * tv * ds(o);
+      F[zo + j] = dzi;
+      F[zo + H + j] = dzf;
+      F[zo + 2 * H + j] = dzg;
+      F[zo + 3 * H + j] = dzo;
+      dbAcc[j] += dzi;
+      dbAcc[H + j] += dzf;
+      dbAcc[2 * H + j] += dzg;
+      dbAcc[3 * H + j] += dzo;
+      dc[k] = dcTot * f + (dcIn - dcNew);
+      dhc[k] = dhTotal - dhNew;
+    }
+  }
+}
+
 /**
  * The forward pass over all steps, in the order of `reverse`. Inputs: xw [T, B, 4H] (x W + b per step), u
  * [H, 4H] (for sigmoid gates both with the g columns doubled, so that one sigmoid also yields
@@ -344,64 +490,19 @@ function lstmSequenceForward(backend: unknown, inputs: Record<string, TensorInfo
       const z = w.view(act + t * BH4, BH4);
       views.push(hIn, z);
       w.product(hIn, uId, z, B, H, H4);
-      let F = w.heap;
+      const F = w.heap;
       const za = act + t * BH4;
       const xa = xwAt + t * BH4;
       for (let k = 0; k < BH4; k++) F[za + k] += F[xa + k]!;
-      if (!hard) w.sigmoid(z, z);
-      F = w.heap;
-      const ta = tc + t * BH;
-      const ca = cp + t * BH;
-      for (let b = 0; b < B; b++) {
-        const ao = za + b * H4;
-        for (let j = 0; j < H; j++) {
-          let i: number, f: number, g: number;
-          if (hard) {
-            i = hardSigmoidValue(F[ao + j]!);
-            f = hardSigmoidValue(F[ao + H + j]!);
-            g = Math.tanh(F[ao + 2 * H + j]!);
-            F[ao + 3 * H + j] = hardSigmoidValue(F[ao + 3 * H + j]!);
-            F[ao + j] = i;
-            F[ao + H + j] = f;
-          } else {
-            i = F[ao + j]!;
-            f = F[ao + H + j]!;
-            g = 2 * F[ao + 2 * H + j]! - 1;
-          }
-          F[ao + 2 * H + j] = g;
-          const k = b * H + j;
-          const cn = f * F[ca + k]! + i * g;
-          cNew[k] = cn;
-          F[ta + k] = hard ? Math.tanh(cn) : 2 * cn;
-        }
-      }
-      if (!hard) {
-        const tcv = w.view(ta, BH);
-        views.push(tcv);
-        w.sigmoid(tcv, tcv);
-        F = w.heap;
-      }
       const next = s + 1 < T ? order(s + 1) : -1;
-      const ha = hp + t * BH;
-      for (let b = 0; b < B; b++) {
-        const m = maskAt < 0 ? 1 : F[maskAt + t * B + b]!;
-        const ao = za + b * H4;
-        const yo = y + (b * T + t) * H;
-        for (let j = 0; j < H; j++) {
-          const k = b * H + j;
-          const tv = hard ? F[ta + k]! : 2 * F[ta + k]! - 1;
-          F[ta + k] = tv;
-          const hNew = F[ao + 3 * H + j]! * tv;
-          const hPrev = F[ha + k]!;
-          const cPrev = F[ca + k]!;
-          const h = m === 1 ? hNew : hPrev + m * (hNew - hPrev);
-          F[yo + j] = h;
-          if (next >= 0) {
-            F[hp + next * BH + k] = h;
-            F[cp + next * BH + k] = m === 1 ? cNew[k]! : cPrev + m * (cNew[k]! - cPrev);
-          }
-        }
-      }
+      sequenceCell(
+        w,
+        { za, zId: z, ca: cp + t * BH, ha: hp + t * BH, ta: tc + t * BH, maskAt, mBase: t * B, mStride: 1, yBase: y + t * H, yStride: T * H, hNext: next < 0 ? -1 : hp + next * BH, cNext: next < 0 ? -1 : cp + next * BH },
+        B,
+        H,
+        hard,
+        cNew,
+      );
       for (const v of views) w.release(v);
       views.length = 0;
     }
@@ -432,7 +533,6 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
   const utId = w.id(ut);
   const dhrId = w.id(dhrT);
   const hard = attrs.hard;
-  const ds = (a: number): number => (hard ? (a > 0 && a < 1 ? 0.2 : 0) : a * (1 - a));
   const order = (s: number): number => (attrs.reverse ? T - 1 - s : s);
   const dc = new Float32Array(BH);
   const dhc = new Float32Array(BH);
@@ -442,40 +542,7 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
   for (let s = T - 1; s >= 0; s--) {
     const t = order(s);
     const za = dz + t * BH4;
-    for (let b = 0; b < B; b++) {
-      const m = maskAt < 0 ? 1 : F[maskAt + t * B + b]!;
-      const ao = actAt + t * BH4 + b * H4;
-      const zo = za + b * H4;
-      const yo = dyAt + (b * T + t) * H;
-      for (let j = 0; j < H; j++) {
-        const k = b * H + j;
-        const kt = t * BH + k;
-        const dhTotal = F[yo + j]! + F[dhr + k]! + dhc[k]!;
-        const dhNew = m * dhTotal;
-        const dcIn = dc[k]!;
-        const dcNew = m * dcIn;
-        const i = F[ao + j]!;
-        const f = F[ao + H + j]!;
-        const g = F[ao + 2 * H + j]!;
-        const o = F[ao + 3 * H + j]!;
-        const tv = F[tcAt + kt]!;
-        const dcTot = dcNew + dhNew * o * (1 - tv * tv);
-        const dzi = dcTot * g * ds(i);
-        const dzf = dcTot * F[cpAt + kt]! * ds(f);
-        const dzg = dcTot * i * (1 - g * g);
-        const dzo = dhNew * tv * ds(o);
-        F[zo + j] = dzi;
-        F[zo + H + j] = dzf;
-        F[zo + 2 * H + j] = dzg;
-        F[zo + 3 * H + j] = dzo;
-        dbAcc[j] += dzi;
-        dbAcc[H + j] += dzf;
-        dbAcc[2 * H + j] += dzg;
-        dbAcc[3 * H + j] += dzo;
-        dc[k] = dcTot * f + (dcIn - dcNew);
-        dhc[k] = dhTotal - dhNew;
-      }
-    }
+    sequenceCellGrad(F, { aa: actAt + t * BH4, ta: tcAt + t * BH, ca: cpAt + t * BH, dyBase: dyAt + t * H, dyStride: T * H, rec: F, recAt: dhr, maskAt, mBase: t * B, mStride: 1, za }, B, H, hard, dc, dhc, dbAcc);
     if (s > 0) {
       const zv = w.view(za, BH4);
       try {
@@ -610,59 +677,14 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
       F = w.heap;
       const za = act + t * BH4;
       for (let b = 0; b < B; b++) for (let c = 0; c < H4; c++) F[za + b * H4 + c] += F[bAt + c]!;
-      if (!hard) w.sigmoid(z, z);
-      F = w.heap;
-      const ta = tc + t * BH;
-      const ca = cp + t * BH;
-      for (let b = 0; b < B; b++) {
-        const ao = za + b * H4;
-        for (let j = 0; j < H; j++) {
-          let i: number, f: number, g: number;
-          if (hard) {
-            i = hardSigmoidValue(F[ao + j]!);
-            f = hardSigmoidValue(F[ao + H + j]!);
-            g = Math.tanh(F[ao + 2 * H + j]!);
-            F[ao + 3 * H + j] = hardSigmoidValue(F[ao + 3 * H + j]!);
-            F[ao + j] = i;
-            F[ao + H + j] = f;
-          } else {
-            i = F[ao + j]!;
-            f = F[ao + H + j]!;
-            g = 2 * F[ao + 2 * H + j]! - 1;
-          }
-          F[ao + 2 * H + j] = g;
-          const k = b * H + j;
-          const cn = f * F[ca + k]! + i * g;
-          cNew[k] = cn;
-          F[ta + k] = hard ? Math.tanh(cn) : 2 * cn;
-        }
-      }
-      if (!hard) {
-        const tcv = w.view(ta, BH);
-        views.push(tcv);
-        w.sigmoid(tcv, tcv);
-        F = w.heap;
-      }
-      const ha = hp + t * BH;
-      for (let b = 0; b < B; b++) {
-        const m = maskAt < 0 ? 1 : F[maskAt + b * T + t]!;
-        const ao = za + b * H4;
-        const yo = out + (b * T + t) * O;
-        for (let j = 0; j < H; j++) {
-          const k = b * H + j;
-          const tv = hard ? F[ta + k]! : 2 * F[ta + k]! - 1;
-          F[ta + k] = tv;
-          const hNew = F[ao + 3 * H + j]! * tv;
-          const hPrev = F[ha + k]!;
-          const cPrev = F[ca + k]!;
-          const h = m === 1 ? hNew : hPrev + m * (hNew - hPrev);
-          F[yo + j] = h;
-          if (t + 1 < T) {
-            F[hp + (t + 1) * BH + k] = h;
-            F[cp + (t + 1) * BH + k] = m === 1 ? cNew[k]! : cPrev + m * (cNew[k]! - cPrev);
-          }
-        }
-      }
+      sequenceCell(
+        w,
+        { za, zId: z, ca: cp + t * BH, ha: hp + t * BH, ta: tc + t * BH, maskAt, mBase: t, mStride: T, yBase: out + t * O, yStride: T * O, hNext: t + 1 < T ? hp + (t + 1) * BH : -1, cNext: t + 1 < T ? cp + (t + 1) * BH : -1 },
+        B,
+        H,
+        hard,
+        cNew,
+      );
       for (const id of views) w.release(id);
       views.length = 0;
     }
@@ -700,7 +722,6 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
   const wutId = w.id(wut!);
   const whtId = w.id(wht!);
   const hard = attrs.hard;
-  const ds = (a: number): number => (hard ? (a > 0 && a < 1 ? 0.2 : 0) : a * (1 - a));
   const BTA = B * T * A;
   const dc = new Float32Array(BH);
   const dhc = new Float32Array(BH);
@@ -715,40 +736,7 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
     F.fill(0, dxw, dxw + BTA);
     F.fill(0, dx, dx + B * T * Fd);
     for (let t = T - 1; t >= 0; t--) {
-      for (let b = 0; b < B; b++) {
-        const m = maskAt < 0 ? 1 : F[maskAt + b * T + t]!;
-        const ao = actAt + t * BH4 + b * H4;
-        const zo = dz + t * BH4 + b * H4;
-        const yo = doAt + (b * T + t) * O;
-        for (let j = 0; j < H; j++) {
-          const k = b * H + j;
-          const kt = t * BH + k;
-          const dhTotal = F[yo + j]! + dhRec[k]! + dhc[k]!;
-          const dhNew = m * dhTotal;
-          const dcIn = dc[k]!;
-          const dcNew = m * dcIn;
-          const i = F[ao + j]!;
-          const f = F[ao + H + j]!;
-          const g = F[ao + 2 * H + j]!;
-          const o = F[ao + 3 * H + j]!;
-          const tv = F[tcAt + kt]!;
-          const dcTot = dcNew + dhNew * o * (1 - tv * tv);
-          const dzi = dcTot * g * ds(i);
-          const dzf = dcTot * F[cpAt + kt]! * ds(f);
-          const dzg = dcTot * i * (1 - g * g);
-          const dzo = dhNew * tv * ds(o);
-          F[zo + j] = dzi;
-          F[zo + H + j] = dzf;
-          F[zo + 2 * H + j] = dzg;
-          F[zo + 3 * H + j] = dzo;
-          dbAcc[j] += dzi;
-          dbAcc[H + j] += dzf;
-          dbAcc[2 * H + j] += dzg;
-          dbAcc[3 * H + j] += dzo;
-          dc[k] = dcTot * f + (dcIn - dcNew);
-          dhc[k] = dhTotal - dhNew;
-        }
-      }
+      sequenceCellGrad(F, { aa: actAt + t * BH4, ta: tcAt + t * BH, ca: cpAt + t * BH, dyBase: doAt + t * O, dyStride: T * O, rec: dhRec, recAt: 0, maskAt, mBase: t, mStride: T, za: dz + t * BH4 }, B, H, hard, dc, dhc, dbAcc);
       const dzv = w.view(dz + t * BH4, BH4);
       views.push(dzv);
       w.product(dzv, wutId, dxhId, B, H4, K);
