@@ -2157,10 +2157,15 @@ function attentionPoolBackward(backend: unknown, inputs: Record<string, TensorIn
  * The sequence kernels of attnc, written once and used by `attnc train` and by generated programs alike.
  * Everything here is plain TensorFlow.js; only `@tensorflow/tfjs` is imported.
  *
+ * Three tiers, fastest first: on wasm, whole-sequence kernels (kernels.ts) run the LSTM, the temporal-attention
+ * LSTM and additive attention pooling with their backward passes written out; on wasm and cpu, per-step fused
+ * kernels; elsewhere (the native backend), TensorFlow.js ops only.
+ *
  * Speed notes (measured on the wasm backend): Slice, SplitV and Unpack copy their whole input on every call,
  * so per-step slices of a [T, ...] tensor cost O(T^2) over a sequence; Gather reads only what it returns, so
- * the recurrent loops below fetch step t with a gather. Matrix products are kept 2-D and without transpose
- * flags, the form the fast wasm kernel takes.
+ * the op-based recurrent loops fetch step t with a gather. Matrix products are kept 2-D and without transpose
+ * flags (the form the fast wasm kernel takes; with a flag it runs a naive loop), and the operand the backend
+ * packs (the right one) is the smaller where there is a choice.
  */
 
 /** Large enough that exp(-MASK_NEG) is exactly 0 in float32. */
@@ -2264,7 +2269,7 @@ function lstmSequenceWhole(
     const xw = tf
       .add(tf.matMul(xt, scale ? tf.mul(W, scale) : W), scale ? tf.mul(bIn, scale) : bIn)
       .reshape([T, B, 4 * H]);
-    const mT = mask ? tf.transpose(mask, [1, 0]) : null;
+    const mT = mask ? tf.transpose(mask.toFloat(), [1, 0]) : null;
     const [y, hp, cp, act, tc] = runKernel(
       LSTM_SEQUENCE,
       { xw, u: scale ? tf.mul(U, scale) : U, ...(mT ? { mask: mT } : {}) },
