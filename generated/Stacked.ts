@@ -1735,6 +1735,108 @@ export function sequenceKernelsAvailable(): boolean {
   );
 }
 
+/** Where one example's additive attention reads and writes (see attend and attendGrad). */
+interface Attention {
+  /** T rows of A floats: s(2 pre) from the backend's sigmoid in, tanh(pre) = 2 s - 1 out. */
+  uAt: number;
+  vAt: number;
+  A: number;
+  T: number;
+  /** Mask value of position i: heap[maskAt + i]; maskAt < 0 for no mask. */
+  maskAt: number;
+  /** The weights a_i go to aAt + i. */
+  aAt: number;
+  /** T value rows of D floats; their weighted sum goes to outAt. */
+  valAt: number;
+  D: number;
+  outAt: number;
+}
+
+/** One example's additive attention: e_i = v . u_i, a = softmax over unmasked i (all masked: all 0), out = sum_i a_i value_i. */
+function attend(F: Float32Array, at: Attention, e: Float64Array): void {
+  const { uAt, vAt, A, T, maskAt, aAt, valAt, D, outAt } = at;
+  let max = -Infinity;
+  for (let i = 0; i < T; i++) {
+    const o = uAt + i * A;
+    let s = 0;
+    for (let a = 0; a < A; a++) {
+      const uu = 2 * F[o + a]! - 1;
+      F[o + a] = uu;
+      s += uu * F[vAt + a]!;
+    }
+    e[i] = s;
+    if ((maskAt < 0 || F[maskAt + i]! !== 0) && s > max) max = s;
+  }
+  let sum = 0;
+  for (let i = 0; i < T; i++) {
+    const m = maskAt < 0 ? 1 : F[maskAt + i]!;
+    const ex = m === 0 ? 0 : Math.exp(Math.min(e[i]! - max, 0)) * m;
+    e[i] = ex;
+    sum += ex;
+  }
+  const den = Math.max(sum, 1e-30);
+  for (let d = 0; d < D; d++) F[outAt + d] = 0;
+  for (let i = 0; i < T; i++) {
+    const a = e[i]! / den;
+    F[aAt + i] = a;
+    if (a === 0) continue;
+    const vo = valAt + i * D;
+    for (let d = 0; d < D; d++) F[outAt + d] += a * F[vo + d]!;
+  }
+}
+
+/** Where the derivatives of one example's attention come from and go (see attendGrad); the rest as in Attention. */
+interface AttentionGrad {
+  /** Gradient of the weighted sum (D floats) and of the weights themselves (T floats). */
+  dOutAt: number;
+  daAt: number;
+  /** a_i dOut is added to the value rows' gradient; dpre_i = de_i v (1 - u_i^2) is added at dpreAt + i * A. */
+  dValAt: number;
+  dpreAt: number;
+}
+
+/**
+ * The derivatives of `attend` for one example (u, a as it left them): adds into the value rows' gradient and
+ * dpre, adds de_i u_i into dv, and writes sum_i dpre_i into rowSum.
+ */
+function attendGrad(
+  F: Float32Array,
+  at: Omit<Attention, "maskAt" | "outAt">,
+  g: AttentionGrad,
+  da: Float64Array,
+  dv: Float64Array,
+  rowSum: Float64Array,
+): void {
+  const { uAt, vAt, A, T, aAt, valAt, D } = at;
+  let s = 0;
+  for (let i = 0; i < T; i++) {
+    const a = F[aAt + i]!;
+    const vo = valAt + i * D;
+    const go = g.dValAt + i * D;
+    let d = F[g.daAt + i]!;
+    for (let k = 0; k < D; k++) {
+      d += F[vo + k]! * F[g.dOutAt + k]!;
+      F[go + k] += a * F[g.dOutAt + k]!;
+    }
+    da[i] = d;
+    s += a * d;
+  }
+  rowSum.fill(0);
+  for (let i = 0; i < T; i++) {
+    const de = F[aAt + i]! * (da[i]! - s);
+    if (de === 0) continue;
+    const uo = uAt + i * A;
+    const po = g.dpreAt + i * A;
+    for (let a = 0; a < A; a++) {
+      const uu = F[uo + a]!;
+      dv[a] += de * uu;
+      const dpre = de * F[vAt + a]! * (1 - uu * uu);
+      F[po + a] += dpre;
+      rowSum[a] += dpre;
+    }
+  }
+}
+
 /*
  * The temporal-attention LSTM as whole-sequence kernels (wasm). At step t, over all T inputs of the window:
  *   p = h_{t-1} Wh; u_i = tanh(xw_i + p) (xw_i = x_i Wx + b_a, computed once); e_i = v . u_i;
@@ -1821,34 +1923,22 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
       F = w.heap;
       const xt = xh + t * B * K;
       for (let b = 0; b < B; b++) {
-        let max = -Infinity;
-        for (let i = 0; i < T; i++) {
-          const o = ub + (b * T + i) * A;
-          let s = 0;
-          for (let a = 0; a < A; a++) {
-            const uu = 2 * F[o + a]! - 1;
-            F[o + a] = uu;
-            s += uu * F[vAt + a]!;
-          }
-          e[i] = s;
-          if ((maskAt < 0 || F[maskAt + b * T + i]! !== 0) && s > max) max = s;
-        }
-        let sum = 0;
-        for (let i = 0; i < T; i++) {
-          const m = maskAt < 0 ? 1 : F[maskAt + b * T + i]!;
-          const ex = m === 0 ? 0 : Math.exp(Math.min(e[i]! - max, 0)) * m;
-          e[i] = ex;
-          sum += ex;
-        }
-        const den = Math.max(sum, 1e-30);
-        const ao = out + (b * T + t) * O + H;
         const row = xt + b * K;
-        for (let f = 0; f < Fd; f++) F[row + f] = 0;
-        for (let i = 0; i < T; i++) {
-          const a = e[i]! / den;
-          F[ao + i] = a;
-          if (a !== 0) for (let f = 0; f < Fd; f++) F[row + f] += a * F[xAt + (b * T + i) * Fd + f]!;
-        }
+        attend(
+          F,
+          {
+            uAt: ub + b * T * A,
+            vAt,
+            A,
+            T,
+            maskAt: maskAt < 0 ? -1 : maskAt + b * T,
+            aAt: out + (b * T + t) * O + H,
+            valAt: xAt + b * T * Fd,
+            D: Fd,
+            outAt: row,
+          },
+          e,
+        );
         const hb = hp + t * BH + b * H;
         for (let j = 0; j < H; j++) F[row + Fd + j] = F[hb + j]!;
       }
@@ -1941,7 +2031,7 @@ function temporalBackward(
   const dbAcc = new Float64Array(H4);
   const views: number[] = [];
   const da = new Float64Array(T);
-  const dxt = new Float64Array(Fd);
+  const rowSum = new Float64Array(A);
   try {
     let F = w.heap;
     F.fill(0, dxw, dxw + BTA);
@@ -1975,37 +2065,17 @@ function temporalBackward(
       F = w.heap;
       const ub = uAt + t * BTA;
       for (let b = 0; b < B; b++) {
-        for (let f = 0; f < Fd; f++) dxt[f] = F[dxhB + b * K + f]!;
-        const ao = outAt + (b * T + t) * O + H;
-        const dao = doAt + (b * T + t) * O + H;
-        let s = 0;
-        for (let i = 0; i < T; i++) {
-          const a = F[ao + i]!;
-          let d = F[dao + i]!;
-          const xo = xAt + (b * T + i) * Fd;
-          const dxo = dx + (b * T + i) * Fd;
-          for (let f = 0; f < Fd; f++) {
-            d += F[xo + f]! * dxt[f]!;
-            F[dxo + f] += a * dxt[f]!;
-          }
-          da[i] = d;
-          s += a * d;
-        }
+        const at = { uAt: ub + b * T * A, vAt, A, T, aAt: outAt + (b * T + t) * O + H, valAt: xAt + b * T * Fd, D: Fd };
+        attendGrad(
+          F,
+          at,
+          { dOutAt: dxhB + b * K, daAt: doAt + (b * T + t) * O + H, dValAt: dx + b * T * Fd, dpreAt: dxw + b * T * A },
+          da,
+          dvAcc,
+          rowSum,
+        );
         const pb = dp + t * B * A + b * A;
-        for (let a = 0; a < A; a++) F[pb + a] = 0;
-        for (let i = 0; i < T; i++) {
-          const de = F[ao + i]! * (da[i]! - s);
-          if (de === 0) continue;
-          const uo = ub + (b * T + i) * A;
-          const xo = dxw + (b * T + i) * A;
-          for (let a = 0; a < A; a++) {
-            const uu = F[uo + a]!;
-            dvAcc[a] += de * uu;
-            const dpre = de * F[vAt + a]! * (1 - uu * uu);
-            F[xo + a] += dpre;
-            F[pb + a] += dpre;
-          }
-        }
+        for (let a = 0; a < A; a++) F[pb + a] = rowSum[a]!;
       }
       const dpv = w.view(dp + t * B * A, B * A);
       views.push(dpv);
@@ -2063,35 +2133,21 @@ function attentionPoolForward(backend: unknown, inputs: Record<string, TensorInf
   F = w.heap;
   const e = new Float64Array(T);
   for (let b = 0; b < B; b++) {
-    let max = -Infinity;
-    for (let t = 0; t < T; t++) {
-      const o = u + (b * T + t) * A;
-      let s = 0;
-      for (let a = 0; a < A; a++) {
-        const uu = 2 * F[o + a]! - 1;
-        F[o + a] = uu;
-        s += uu * F[vAt + a]!;
-      }
-      e[t] = s;
-      if ((maskAt < 0 || F[maskAt + b * T + t]! !== 0) && s > max) max = s;
-    }
-    let sum = 0;
-    for (let t = 0; t < T; t++) {
-      const m = maskAt < 0 ? 1 : F[maskAt + b * T + t]!;
-      const ex = m === 0 ? 0 : Math.exp(Math.min(e[t]! - max, 0)) * m;
-      e[t] = ex;
-      sum += ex;
-    }
-    const den = Math.max(sum, 1e-30);
-    const co = out + b * O;
-    for (let d = 0; d < D; d++) F[co + d] = 0;
-    for (let t = 0; t < T; t++) {
-      const a = e[t]! / den;
-      F[co + D + t] = a;
-      if (a === 0) continue;
-      const ho = hAt + (b * T + t) * D;
-      for (let d = 0; d < D; d++) F[co + d] += a * F[ho + d]!;
-    }
+    attend(
+      F,
+      {
+        uAt: u + b * T * A,
+        vAt,
+        A,
+        T,
+        maskAt: maskAt < 0 ? -1 : maskAt + b * T,
+        aAt: out + b * O + D,
+        valAt: hAt + b * T * D,
+        D,
+        outAt: out + b * O,
+      },
+      e,
+    );
   }
   return outs;
 }
@@ -2122,37 +2178,23 @@ function attentionPoolBackward(backend: unknown, inputs: Record<string, TensorIn
     number,
   ];
   const F = w.heap;
+  F.fill(0, dh, dh + B * T * D);
+  F.fill(0, dpre, dpre + B * T * A);
   const da = new Float64Array(T);
   const dvAcc = new Float64Array(A);
   const dbAcc = new Float64Array(A);
+  const rowSum = new Float64Array(A);
   for (let b = 0; b < B; b++) {
-    const dc = doAt + b * O;
-    const ao = outAt + b * O + D;
-    let s = 0;
-    for (let t = 0; t < T; t++) {
-      const a = F[ao + t]!;
-      const ho = hAt + (b * T + t) * D;
-      const gho = dh + (b * T + t) * D;
-      let d = F[dc + D + t]!;
-      for (let k = 0; k < D; k++) {
-        d += F[ho + k]! * F[dc + k]!;
-        F[gho + k] = a * F[dc + k]!;
-      }
-      da[t] = d;
-      s += a * d;
-    }
-    for (let t = 0; t < T; t++) {
-      const de = F[ao + t]! * (da[t]! - s);
-      const uo = uAt + (b * T + t) * A;
-      const po = dpre + (b * T + t) * A;
-      for (let a = 0; a < A; a++) {
-        const uu = F[uo + a]!;
-        const g = de * F[vAt + a]! * (1 - uu * uu);
-        F[po + a] = g;
-        dvAcc[a] += de * uu;
-        dbAcc[a] += g;
-      }
-    }
+    const at = { uAt: uAt + b * T * A, vAt, A, T, aAt: outAt + b * O + D, valAt: hAt + b * T * D, D };
+    attendGrad(
+      F,
+      at,
+      { dOutAt: doAt + b * O, daAt: doAt + b * O + D, dValAt: dh + b * T * D, dpreAt: dpre + b * T * A },
+      da,
+      dvAcc,
+      rowSum,
+    );
+    for (let a = 0; a < A; a++) dbAcc[a] += rowSum[a]!;
   }
   for (let a = 0; a < A; a++) {
     F[dv + a] = dvAcc[a]!;

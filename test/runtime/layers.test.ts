@@ -90,35 +90,37 @@ describe.each(["wasm", "cpu"] as const)("attention layers on %s", (backend) => {
   });
 });
 
+/**
+ * A layer's two outputs, the input's gradient and every weight's gradient, on the whole-sequence kernel path or
+ * (ops) the op-based path, for a loss that uses both outputs (so the attention weights' gradient is checked too).
+ */
+function outputsAndGradients(layer: tf.layers.Layer, x: tf.Tensor, m: tf.Tensor2D | null, ops: boolean): tf.Tensor[] {
+  const before = process.env["ATTNC_NO_SEQUENCE_KERNELS"];
+  if (ops) process.env["ATTNC_NO_SEQUENCE_KERNELS"] = "1";
+  try {
+    const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+    let outs: tf.Tensor[] = [];
+    const f = (xv: tf.Tensor) => {
+      const [y, a] = layer.apply(xv, m ? { mask: m } : {}) as tf.Tensor[];
+      tf.dispose(outs);
+      outs = [tf.keep(y!.clone()), tf.keep(a!.clone())];
+      const probe = (t: tf.Tensor, seed: number) => tf.sum(tf.mul(t, tf.randomNormal(t.shape, 0, 1, "float32", seed)));
+      return tf.add(probe(y!, 21), probe(a!, 22)) as tf.Scalar;
+    };
+    const { grads } = tf.variableGrads(() => f(x), vars);
+    const dx = tf.grad((xv: tf.Tensor) => f(xv))(x);
+    return [...outs, dx, ...vars.map((v) => grads[v.name]!)];
+  } finally {
+    if (before === undefined) delete process.env["ATTNC_NO_SEQUENCE_KERNELS"];
+    else process.env["ATTNC_NO_SEQUENCE_KERNELS"] = before;
+  }
+}
+
 describe("temporal input attention as whole-sequence kernels (wasm)", () => {
   beforeAll(async () => {
     await selectBackend("wasm");
     registerLayers();
   });
-
-  /** Outputs and gradients (of a loss that uses both h and the attention weights) on the kernel path or the op path. */
-  function run(layer: Lstm, x: tf.Tensor3D, m: tf.Tensor2D | null, ops: boolean): tf.Tensor[] {
-    const before = process.env["ATTNC_NO_SEQUENCE_KERNELS"];
-    if (ops) process.env["ATTNC_NO_SEQUENCE_KERNELS"] = "1";
-    try {
-      const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-      const probe = tf.randomNormal([B, T, 4], 0, 1, "float32", 21);
-      const probeA = tf.randomNormal([B, T, T], 0, 1, "float32", 22);
-      let outs: tf.Tensor[] = [];
-      const f = (xv: tf.Tensor) => {
-        const [h, a] = layer.apply(xv, m ? { mask: m } : {}) as tf.Tensor[];
-        tf.dispose(outs);
-        outs = [tf.keep(h!.clone()), tf.keep(a!.clone())];
-        return tf.add(tf.sum(tf.mul(h!, probe)), tf.sum(tf.mul(a!, probeA))) as tf.Scalar;
-      };
-      const { grads } = tf.variableGrads(() => f(x), vars);
-      const dx = tf.grad((xv: tf.Tensor) => f(xv))(x);
-      return [...outs, dx, ...vars.map((v) => grads[v.name]!)];
-    } finally {
-      if (before === undefined) delete process.env["ATTNC_NO_SEQUENCE_KERNELS"];
-      else process.env["ATTNC_NO_SEQUENCE_KERNELS"] = before;
-    }
-  }
 
   it.each([
     ["sigmoid", false],
@@ -130,8 +132,8 @@ describe("temporal input attention as whole-sequence kernels (wasm)", () => {
     layer.apply(x);
     layer.setWeights(layer.getWeights().map((w, i) => (i === 5 ? tf.randomNormal([3], 0, 1, "float32", 10) : w)));
     const m = masked ? mask() : null;
-    const kernel = run(layer, x, m, false);
-    const ops = run(layer, x, m, true);
+    const kernel = outputsAndGradients(layer, x, m, false);
+    const ops = outputsAndGradients(layer, x, m, true);
     const names = ["h", "weights", "dx", ...layer.trainableWeights.map((w) => w.name)];
     kernel.forEach((k, i) => {
       const scale = Math.max(1, tf.max(tf.abs(ops[i]!)).dataSync()[0]!);
@@ -146,37 +148,14 @@ describe("additive attention pooling as kernels (wasm)", () => {
     registerLayers();
   });
 
-  function run(layer: AttentionPool, h: tf.Tensor3D, m: tf.Tensor2D | null, ops: boolean): tf.Tensor[] {
-    const before = process.env["ATTNC_NO_SEQUENCE_KERNELS"];
-    if (ops) process.env["ATTNC_NO_SEQUENCE_KERNELS"] = "1";
-    try {
-      const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-      const probe = tf.randomNormal([B, D], 0, 1, "float32", 31);
-      const probeA = tf.randomNormal([B, T], 0, 1, "float32", 32);
-      let outs: tf.Tensor[] = [];
-      const f = (x: tf.Tensor) => {
-        const [c, a] = layer.apply(x, m ? { mask: m } : {}) as tf.Tensor[];
-        tf.dispose(outs);
-        outs = [tf.keep(c!.clone()), tf.keep(a!.clone())];
-        return tf.add(tf.sum(tf.mul(c!, probe)), tf.sum(tf.mul(a!, probeA))) as tf.Scalar;
-      };
-      const { grads } = tf.variableGrads(() => f(h), vars);
-      const dh = tf.grad((x: tf.Tensor) => f(x))(h);
-      return [...outs, dh, ...vars.map((v) => grads[v.name]!)];
-    } finally {
-      if (before === undefined) delete process.env["ATTNC_NO_SEQUENCE_KERNELS"];
-      else process.env["ATTNC_NO_SEQUENCE_KERNELS"] = before;
-    }
-  }
-
   it.each([false, true])("equals the op-based layer, outputs and every gradient (masked %s)", (masked) => {
     const layer = new AttentionPool({ units: 4, seed: 12 });
     const h = seq(13);
     layer.apply(h);
     layer.setWeights(layer.getWeights().map((w, i) => (i === 1 ? tf.randomNormal([4], 0, 1, "float32", 14) : w)));
     const m = masked ? mask() : null;
-    const kernel = run(layer, h, m, false);
-    const ops = run(layer, h, m, true);
+    const kernel = outputsAndGradients(layer, h, m, false);
+    const ops = outputsAndGradients(layer, h, m, true);
     const names = ["c", "weights", "dh", "W", "b", "v"];
     kernel.forEach((k, i) => {
       const scale = Math.max(1, tf.max(tf.abs(ops[i]!)).dataSync()[0]!);
