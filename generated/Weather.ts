@@ -1331,9 +1331,15 @@ class WasmDirect {
   }
   /** out [M, N] = a [M, K] @ b [K, N]; b must be a real tensor (the backend caches its packed form by id). */
   product(a: number, b: number, out: number, M: number, K: number, N: number): void {
-    const aShape = new Uint8Array(new Int32Array([1, M, K]).buffer);
-    const bShape = new Uint8Array(new Int32Array([1, K, N]).buffer);
-    this.matMul(a, aShape, 3, b, bShape, 3, 0, 0, out);
+    this.matMul(a, this.shape(M, K), 3, b, this.shape(K, N), 3, 0, 0, out);
+  }
+  private readonly shapes = new Map<number, Uint8Array>();
+  /** [1, r, c] as the bytes the backend's product takes; kept, as a step loop asks for the same few. */
+  private shape(r: number, c: number): Uint8Array {
+    const key = r * 0x100000 + c;
+    let bytes = this.shapes.get(key);
+    if (!bytes) this.shapes.set(key, (bytes = new Uint8Array(new Int32Array([1, r, c]).buffer)));
+    return bytes;
   }
   sigmoid(x: number, out: number): void {
     this.sigmoidFn(x, out);
