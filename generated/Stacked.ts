@@ -1375,6 +1375,14 @@ class WasmDirect {
 }
 
 const directs = new WeakMap<object, WasmDirect>();
+
+/** A float32 tensor's values as a view of the wasm backend's memory (valid until the next allocation), or null on other backends. */
+export function wasmValues(t: tf.Tensor): Float32Array | null {
+  if (tf.getBackend() !== "wasm") return null;
+  const w = direct(tf.backend());
+  const at = w.base(t as unknown as TensorInfo);
+  return w.heap.subarray(at, at + t.size);
+}
 function direct(backend: unknown): WasmDirect {
   let d = directs.get(backend as object);
   if (!d) directs.set(backend as object, (d = new WasmDirect(backend as WasmBackend)));

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
+import { wasmValues } from "./kernels.js";
 import { Dropout } from "./layers.js";
 import { batchGradients, type BatchGradients, type GradientSource, type TrainConfig } from "./train.js";
 
@@ -41,16 +42,9 @@ export interface PartMessage {
 /** The gradients are in the shared buffer. */
 export type PartReply = { ok: true; loss: number; metricSum: number } | { ok: false; message: string };
 
-type WasmLike = { wasm?: { HEAPU8: Uint8Array }; dataIdMap?: { get(id: object): { memoryOffset: number } } };
-
 /** Copies a float32 tensor's values into `dst` (on wasm straight from the backend's memory). */
 export function readInto(t: tf.Tensor, dst: Float32Array): void {
-  const be = tf.backend() as unknown as WasmLike;
-  if (tf.getBackend() === "wasm" && be.wasm && be.dataIdMap) {
-    dst.set(new Float32Array(be.wasm.HEAPU8.buffer, be.dataIdMap.get(t.dataId).memoryOffset, t.size));
-  } else {
-    dst.set(t.dataSync() as Float32Array);
-  }
+  dst.set(wasmValues(t) ?? (t.dataSync() as Float32Array));
 }
 
 /** Views of each variable's slot in a shared buffer. */
