@@ -2291,6 +2291,24 @@ export interface LstmOptions {
 }
 
 /**
+ * What the fused LSTM passes read, time-major: x as [T * B, F], the input projection x W + b as [T, B, 4H]
+ * (W and b times `scale` where given) and the mask as [T, B] floats.
+ */
+function timeMajorInputs(
+  x: tf.Tensor,
+  W: tf.Tensor2D,
+  b: tf.Tensor,
+  mask: tf.Tensor2D | null,
+  scale: tf.Tensor1D | null,
+): { xt: tf.Tensor2D; xw: tf.Tensor; mT: tf.Tensor | null } {
+  const [B, T, F] = x.shape as [number, number, number];
+  const H4 = W.shape[1];
+  const xt = tf.transpose(x, [1, 0, 2]).reshape([T * B, F]) as tf.Tensor2D;
+  const xw = tf.add(tf.matMul(xt, scale ? tf.mul(W, scale) : W), scale ? tf.mul(b, scale) : b).reshape([T, B, H4]);
+  return { xt, xw, mT: mask ? tf.transpose(mask.toFloat(), [1, 0]) : null };
+}
+
+/**
  * A whole LSTM pass over [B, T, F] with its own backward pass (backpropagation through time written out),
  * instead of autodiff through T steps of small ops. Gates i, f, g, o in blocks of H (Keras layout):
  *   z = x W + h U + b,  i = s(z_i), f = s(z_f), g = tanh(z_g), o = s(z_o)
@@ -2331,11 +2349,7 @@ function lstmSequenceWhole(
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, W, U, bIn, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
     const scale = attrs.hard ? null : gateScale(H);
-    const xt = tf.transpose(xIn, [1, 0, 2]).reshape([T * B, F]);
-    const xw = tf
-      .add(tf.matMul(xt, scale ? tf.mul(W, scale) : W), scale ? tf.mul(bIn, scale) : bIn)
-      .reshape([T, B, 4 * H]);
-    const mT = mask ? tf.transpose(mask.toFloat(), [1, 0]) : null;
+    const { xt, xw, mT } = timeMajorInputs(xIn, W, bIn, mask, scale);
     const [y, hp, cp, act, tc] = runKernel(
       LSTM_SEQUENCE,
       { xw, u: scale ? tf.mul(U, scale) : U, ...(mT ? { mask: mT } : {}) },
@@ -2391,11 +2405,7 @@ function lstmSequenceFused(
     const [xIn, W, U, bIn, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
     const scale = hard ? null : gateScale(H);
     const Us = scale ? tf.mul(U, scale) : U;
-    const xt = tf.transpose(xIn, [1, 0, 2]).reshape([T * B, F]);
-    const xw = tf
-      .add(tf.matMul(xt, scale ? tf.mul(W, scale) : W), scale ? tf.mul(bIn, scale) : bIn)
-      .reshape([T, B, 4 * H]);
-    const mT = mask ? tf.transpose(mask, [1, 0]) : null;
+    const { xt, xw, mT } = timeMajorInputs(xIn, W, bIn, mask, scale);
     const extra: Record<string, tf.Tensor> = mT ? { mask: mT } : {};
     let h: tf.Tensor = tf.zeros([B, H]);
     let c: tf.Tensor = tf.zeros([B, H]);
@@ -2502,11 +2512,11 @@ export function temporalAttentionLstm(
       },
       attrs,
     ) as tf.Tensor[] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    save([xIn, out, xh, hp, cp, act, tc, u, ...(mask ? [mask] : [])]);
+    save([xIn, out, xh, hp, cp, act, tc, u, wu, ...(mask ? [mask] : [])]);
     return {
       value: out,
       gradFunc: (dout: tf.Tensor, s: tf.Tensor[]) => {
-        const [xS, outS, xhS, hpS, cpS, actS, tcS, uS, mS] = s as [
+        const [xS, outS, xhS, hpS, cpS, actS, tcS, uS, wuS, mS] = s as [
           tf.Tensor,
           tf.Tensor,
           tf.Tensor,
@@ -2515,9 +2525,10 @@ export function temporalAttentionLstm(
           tf.Tensor,
           tf.Tensor,
           tf.Tensor,
+          tf.Tensor2D,
           tf.Tensor | undefined,
         ];
-        const wut = tf.transpose(tf.concat([W, U], 0));
+        const wut = tf.transpose(wuS);
         const [dz, db, dp, dxw, dxA, dv] = runKernel(
           TEMPORAL_LSTM_GRAD,
           {
