@@ -66,13 +66,25 @@ describe.each(["wasm", "cpu"] as const)("attention layers on %s", (backend) => {
   it("feature input attention (DA-RNN) equals its formula step by step", () => {
     const layer = new Lstm({ units: 4, inputAttention: { kind: "features", units: 3 }, seed: 6 });
     const x = seq(4, 3);
+    layer.apply(x); // builds
+    // A random score vector (it starts at 0), so that the test exercises every term.
+    layer.setWeights(layer.getWeights().map((w, i) => (i === 5 ? tf.randomNormal([3], 0, 1, "float32", 9) : w)));
     const [h, a] = layer.apply(x) as tf.Tensor[];
     const [W, U, b, We, Ue, v] = layer.getWeights() as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+    expect(tf.sum(tf.abs(v)).dataSync()[0]).toBeGreaterThan(0);
     const [eh, ea] = naiveFeatureLstm(x, W, U, b, We, Ue, v);
     expect(a!.shape).toEqual([B, T, 3]);
     expect(maxDiff(h!, eh)).toBeLessThan(1e-5);
     expect(maxDiff(a!, ea)).toBeLessThan(1e-5);
     (a!.arraySync() as number[][][]).flat().forEach((row) => expect(row.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5));
+  });
+
+  it("feature input attention starts as the plain LSTM of the same seed: alpha = 1/F, the same outputs", () => {
+    const x = seq(5, 3);
+    const [h, a] = new Lstm({ units: 4, inputAttention: { kind: "features", units: 3 }, seed: 6 }).apply(x) as tf.Tensor[];
+    const plain = new Lstm({ units: 4, seed: 6 }).apply(x) as tf.Tensor;
+    expect(maxDiff(h!, plain)).toBeLessThan(1e-5);
+    expect(maxDiff(a!, tf.fill([B, T, 3], 1 / 3))).toBeLessThan(1e-6);
   });
 
   it("last, mean_pool and max_pool respect the mask (last = last unmasked step)", () => {
