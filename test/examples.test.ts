@@ -3,16 +3,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { run } from "../src/cli/main.js";
+import { attnc } from "./in-process.js";
 
 /** Small versions of the examples: each trains in seconds and must learn. */
-async function attnc(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { cwd: process.cwd(), env: {}, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
-  const code = await run(args, io);
-  return { code, out: out.join(""), err: err.join("") };
-}
 const num = (re: RegExp, s: string) => Number(re.exec(s)![1]);
 const history = (dir: string) => JSON.parse(readFileSync(join(dir, "history.json"), "utf8")) as { loss: number }[];
 

@@ -2,14 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { run } from "../../src/cli/main.js";
-
-async function attnc(...args: string[]): Promise<{ code: number; err: string }> {
-  const err: string[] = [];
-  const io = { cwd: process.cwd(), env: {}, stdout: { write: () => true }, stderr: { write: (s: string) => err.push(s) } };
-  const code = await run(args, io);
-  return { code, err: err.join("") };
-}
+import { attnc } from "../in-process.js";
 
 const DIR = "test/fixtures/bad-data";
 

@@ -4,19 +4,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { prng as rng } from "../../src/runtime/data.js";
-import { run } from "../../src/cli/main.js";
+import { attnc } from "../in-process.js";
 import { loadModelDir, readManifest } from "../../src/runtime/modeldir.js";
 
 const BIN = resolve("bin/attnc.js");
 const SPEC = "test/fixtures/specs/tiny_series.attn";
-
-async function attnc(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { cwd: process.cwd(), env: {}, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } };
-  const code = await run(args, io);
-  return { code, out: out.join(""), err: err.join("") };
-}
 
 /** Runs attnc train in a child process and kills it with SIGKILL after `ms` (or lets it finish). */
 function trainKilledAfter(ms: number, args: string[]): Promise<number | null> {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { run } from "../../src/cli/main.js";
+import { attnc } from "../in-process.js";
 import { selectBackend } from "../../src/runtime/backend.js";
 import { registerKernels } from "../../src/runtime/kernels.js";
 import { AttentionPool, BiLstm, Dense, Embedding, Lstm, Reduce, registerLayers } from "../../src/runtime/layers.js";
@@ -92,13 +92,6 @@ describe("data parallelism (a batch split with a worker thread)", () => {
 
 describe("attnc train --threads", () => {
   const TEXT = "test/fixtures/specs/tiny_text.attn";
-  async function attnc(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await run(args, { cwd: process.cwd(), env: {}, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } });
-    return { code, out: out.join(""), err: err.join("") };
-  }
-
   it("on two threads, learns and gives the same weights run after run", async () => {
     const dir = mkdtempSync(join(tmpdir(), "attnc-threads-"));
     const a = await attnc("train", TEXT, "--out", join(dir, "a"), "--allow-outside", "--backend", "wasm", "--threads", "2", "--epochs", "3");

@@ -3,21 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { run } from "../../src/cli/main.js";
+import { attnc } from "../in-process.js";
 import { loadModelDir } from "../../src/runtime/modeldir.js";
 import { registerLayers } from "../../src/runtime/layers.js";
-
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { cwd: process.cwd(), env: {}, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } }, out, err };
-}
-
-async function attnc(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const c = io();
-  const code = await run(args, c.io);
-  return { code, out: c.out.join(""), err: c.err.join("") };
-}
 
 const tmp = () => mkdtempSync(join(tmpdir(), "attnc-train-"));
 const TEXT = "test/fixtures/specs/tiny_text.attn";
