@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { emitProgram } from "../codegen/emit.js";
+import { emitProgram, RUNTIME_MODULE } from "../codegen/emit.js";
 import { formatTypeScript } from "../codegen/format.js";
-import { combineRuntime, type RuntimeFile } from "../codegen/runtime-source.js";
 import { compile, serializeIr, type CompileResult } from "../compile.js";
 import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { renderDiagnostics, type DiagnosticFormat } from "../diagnostics/render.js";
@@ -15,13 +14,11 @@ import { CliError, displayPath, packageRoot, readIfExists, readText, writeAtomic
 
 const posix = (p: string): string => p.split(sep).join("/");
 
-/** The runtime's TypeScript sources, which generated programs embed (shipped with the package). */
-export function runtimeFiles(): RuntimeFile[] {
-  const dir = join(packageRoot(), "src", "runtime");
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
-    .sort()
-    .map((name) => ({ name, text: readFileSync(join(dir, name), "utf8") }));
+let runtimeText: string | undefined;
+/** The runtime module generated programs import, bundled from src/runtime when attnc itself is built. */
+export function runtimeModule(): string {
+  runtimeText ??= readFileSync(join(packageRoot(), "dist", RUNTIME_MODULE), "utf8");
+  return runtimeText;
 }
 
 interface Loaded {
@@ -73,7 +70,7 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
   if (!results.every((r) => r.ok)) return 1;
   const outputs: BuildOutput[] = [];
   const owner = new Map<string, string>();
-  const runtime = combineRuntime(runtimeFiles());
+  const runtimeDirs = new Set<string>();
   for (const [i, r] of results.entries()) {
     const src = sources[i]!;
     const dir = opts.out ?? dirname(src.path);
@@ -91,8 +88,12 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
       outputs.push({ path: claim(join(dir, `${m.model}.ir.json`)), contents: serializeIr(m) });
       if (m.data && m.train) {
         const dataAbs = resolve(dirname(specAbs), String((m.data["source"] as Record<string, unknown>)["path"]));
-        const program = emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)), runtime });
+        const program = emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) });
         outputs.push({ path: claim(join(dir, `${m.model}.ts`)), contents: await formatTypeScript(program) });
+        if (!runtimeDirs.has(absDir)) {
+          runtimeDirs.add(absDir);
+          outputs.push({ path: claim(join(dir, RUNTIME_MODULE)), contents: runtimeModule() });
+        }
       }
     }
   }

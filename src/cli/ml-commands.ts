@@ -8,10 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { emitProgram } from "../codegen/emit.js";
+import { emitProgram, RUNTIME_MODULE } from "../codegen/emit.js";
 import { formatTypeScript } from "../codegen/format.js";
-import { combineRuntime } from "../codegen/runtime-source.js";
-import { runtimeFiles } from "./commands.js";
+import { runtimeModule } from "./commands.js";
 import * as tf from "@tensorflow/tfjs";
 import { compile } from "../compile.js";
 import type { IrModel } from "../ir/types.js";
@@ -396,7 +395,6 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
   const models = r.models.filter((m) => m.data && m.train && (!opts.model || m.model === opts.model));
   if (models.length === 0) throw new CliError(opts.model ? `${name} has no trainable model ${opts.model}` : `${name} has no model with both a data and a train block`);
   const used = await backend(io, opts.backend);
-  const runtime = combineRuntime(runtimeFiles());
   const specAbs = resolve(io.cwd, specPath);
   const quiet = { write: () => true, isTTY: false };
   let failed = 0;
@@ -407,13 +405,15 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
       const train = ir.train as unknown as TrainConfig;
       const dataAbs = resolve(dirname(specAbs), data.source.path);
       const file: DataFile = { path: dataAbs, display: displayPath(io, dataAbs) };
-      const program = await formatTypeScript(emitProgram(ir, { specPath: specAbs, specHash: createHash("sha256").update(text).digest("hex"), dataPath: dataAbs, runtime }));
+      const program = await formatTypeScript(emitProgram(ir, { specPath: specAbs, specHash: createHash("sha256").update(text).digest("hex"), dataPath: dataAbs }));
       const { transform } = await import("esbuild");
-      const js = await transform(program, { loader: "ts", format: "esm", target: "node20" });
-      writeFileSync(join(tmp, `${ir.model}.mjs`), js.code);
+      // The program and the runtime module as ES modules, under the names the program imports.
+      writeFileSync(join(tmp, "package.json"), '{ "type": "module" }\n');
+      writeFileSync(join(tmp, `${ir.model}.js`), (await transform(program, { loader: "ts", format: "esm", target: "node20" })).code);
+      writeFileSync(join(tmp, RUNTIME_MODULE.replace(/\.ts$/, ".js")), (await transform(runtimeModule(), { loader: "ts", format: "esm", target: "node20" })).code);
       symlinkSync(modulesDir(), join(tmp, "node_modules"), "dir");
       const runSeed = seed ?? train.seed;
-      const child = spawnSync(process.execPath, [join(tmp, `${ir.model}.mjs`), "--data", dataAbs, "--out", join(tmp, "program"), "--steps", String(steps), "--seed", String(runSeed), "--backend", used === "tensorflow" ? "node" : used], { cwd: tmp, encoding: "utf8" });
+      const child = spawnSync(process.execPath, [join(tmp, `${ir.model}.js`), "--data", dataAbs, "--out", join(tmp, "program"), "--steps", String(steps), "--seed", String(runSeed), "--backend", used === "tensorflow" ? "node" : used], { cwd: tmp, encoding: "utf8" });
       if (child.status !== 0) {
         io.stderr.write(`attnc: verify ${ir.model}: the generated program failed (exit ${String(child.status)}):\n${child.stderr}`);
         failed++;

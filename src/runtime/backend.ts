@@ -3,6 +3,18 @@ import * as tf from "@tensorflow/tfjs";
 export type BackendChoice = "auto" | "node" | "wasm" | "cpu";
 export const BACKENDS: readonly BackendChoice[] = ["auto", "node", "wasm", "cpu"];
 
+/**
+ * The TensorFlow.js release this runtime is made and tested for; package.json pins it, and the build checks that
+ * the two agree. The kernels reach into the wasm backend's internals, which change between releases.
+ */
+export const TFJS_VERSION = "4.22.0";
+
+/** Why the installed TensorFlow.js is not the one this runtime is made for, or undefined when it is. */
+export function tfjsVersionProblem(installed: string = tf.version_core): string | undefined {
+  if (installed === TFJS_VERSION) return undefined;
+  return `this program is made for @tensorflow/tfjs ${TFJS_VERSION}, but ${installed} is installed; run: npm install @tensorflow/tfjs@${TFJS_VERSION} @tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`;
+}
+
 /** Why a backend could not be used, for the message when it was asked for by name. */
 export class BackendError extends Error {}
 

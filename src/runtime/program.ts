@@ -5,7 +5,7 @@
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import type * as tf from "@tensorflow/tfjs";
-import { BackendError, BACKENDS, selectBackend, type BackendChoice } from "./backend.js";
+import { BackendError, BACKENDS, selectBackend, tfjsVersionProblem, type BackendChoice } from "./backend.js";
 import { DataError } from "./csv.js";
 import type { DataConfig } from "./data.js";
 import { registerKernels } from "./kernels.js";
@@ -68,6 +68,8 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
       return 0;
     }
     if (!BACKENDS.includes(values.backend as BackendChoice)) throw new RunError(`--backend must be one of ${BACKENDS.join(", ")}`, 2);
+    const version = tfjsVersionProblem();
+    if (version !== undefined) throw new RunError(version, 2);
     const epochs = count(values.epochs, "--epochs", 1);
     const seed = count(values.seed, "--seed", 0);
     const steps = count(values.steps, "--steps", 1);
