@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
-import { wasmValues } from "./kernels.js";
+import { wasmValues } from "./backend-internals.js";
 import { Dropout } from "./layers.js";
 import { batchGradients, type BatchGradients, type GradientSource, type TrainConfig } from "./train.js";
 
