@@ -6,7 +6,8 @@ import { DIAGNOSTIC_FORMATS } from "../diagnostics/render.js";
 import { buildCommand, checkCommand, fmtCommand, inspectCommand } from "./commands.js";
 
 const EXAMPLES = `
-Exit codes: 0 success, 1 the spec has errors (or --check found stale files), 2 usage or I/O error.`;
+Exit codes: 0 success, 1 the spec or the data has errors (or --check found stale files, or the loss diverged),
+2 usage or I/O error, 70 internal error: a bug in attnc; please report, 130 interrupted.`;
 
 function formatOption(): Option {
   return new Option("--format <format>", "diagnostics format (default: pretty on a terminal, else plain)").choices(DIAGNOSTIC_FORMATS as string[]);

@@ -16,7 +16,7 @@ export type IrValidator = ((data: unknown) => boolean) & { errors?: SchemaError[
 let cached: IrValidator | undefined;
 
 /**
- * The IR validator. The build precompiles it (scripts/build-validator.mjs writes dist/ir/validator.generated.js,
+ * The IR validator. The build precompiles it (scripts/build.mjs writes dist/ir/validator.generated.js,
  * so the CLI starts fast); from sources it is compiled with ajv from the same schema.
  */
 export async function loadValidator(): Promise<IrValidator> {

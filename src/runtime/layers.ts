@@ -1,6 +1,6 @@
 /**
  * attnc's layers as TensorFlow.js layers: each registered under its className, serializable with getConfig,
- * following ../shared/LANGUAGE.md's equations. Shared by `attnc train` and the generated programs.
+ * following the equations in attnc's docs/language.md. Shared by `attnc train` and the generated programs.
  * Weights use the Keras/tfjs-layers layout: kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H], gates i, f, g, o.
  */
 import * as tf from "@tensorflow/tfjs";

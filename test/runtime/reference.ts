@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 
 /**
- * Direct, step-by-step formulations of ../shared/LANGUAGE.md's equations, written for clarity, not speed,
+ * Direct, step-by-step formulations of docs/language.md's equations, written for clarity, not speed,
  * and differentiated by tfjs autodiff. The runtime's kernels are checked against these.
  */
 export function naiveLstm(x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, b: tf.Tensor1D, mask: tf.Tensor2D | null, reverse = false): tf.Tensor3D {
