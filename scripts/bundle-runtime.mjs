@@ -3,7 +3,7 @@
 //
 // The modules are read with the TypeScript compiler's own parser, so any valid source layout works (multi-line
 // imports, formatted or not): imports between runtime modules are dropped (the modules become one scope), imports
-// of packages and Node built-ins are merged at the top, and everything else is kept as written. Two modules that
+// of packages and Node built-ins are merged at the top, and everything else, comments included, is kept as written. Two modules that
 // declare the same top-level name would collide in one scope: that stops the build with the two places named.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -60,6 +60,9 @@ export function bundleRuntime(dir) {
     const kept = [];
     for (const st of sf.statements) {
       if (ts.isImportDeclaration(st)) {
+        // The import goes, the comments before it (a module's doc comment) stay.
+        const leading = sf.text.slice(st.pos, st.getStart(sf));
+        if (leading.trim() !== "") kept.push(leading);
         const from = st.moduleSpecifier.text;
         if (relative(from)) continue;
         const entry = external.get(from) ?? { namespaces: new Map(), named: new Map(), bare: false };
@@ -88,7 +91,7 @@ export function bundleRuntime(dir) {
       for (const n of topLevelNames(st)) declare(n, name);
       kept.push(st.getFullText(sf));
     }
-    parts.push(`// ---- runtime/${name}\n${kept.join("").replace(/^\n+/, "\n")}\n`);
+    parts.push(`// ---- runtime/${name}\n${kept.join("").replace(/^\n+/, "\n").replace(/\n{3,}/g, "\n\n")}\n`);
   }
 
   const byKind = (a, b) => (a.startsWith("node:") === b.startsWith("node:") ? (a < b ? -1 : a > b ? 1 : 0) : a.startsWith("node:") ? -1 : 1);

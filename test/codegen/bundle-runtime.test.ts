@@ -18,7 +18,7 @@ describe("the runtime bundler", () => {
   it("orders modules after what they import, drops sibling imports and merges package imports, whatever the layout", () => {
     const dir = runtimeDir({
       "program.ts": 'import {\n  helper,\n  type Shape,\n} from "./b.js";\nimport { join } from "node:path";\nexport const run = (s: Shape) => helper(join("a", String(s)));\n',
-      "b.ts": 'import { join, resolve } from "node:path";\nimport type * as tf from "@tensorflow/tfjs";\n/** kept */\nexport type Shape = number;\nexport function helper(p: string): string {\n  return resolve(join(p));\n}\nexport type T = tf.Tensor;\n',
+      "b.ts": '/** The module doc comment. */\nimport { join, resolve } from "node:path";\nimport type * as tf from "@tensorflow/tfjs";\n/** kept */\nexport type Shape = number;\nexport function helper(p: string): string {\n  return resolve(join(p));\n}\nexport type T = tf.Tensor;\n',
       "unused.ts": "export const notReached = 1;\n",
     });
     const { text, modules } = bundle(dir);
@@ -29,6 +29,7 @@ describe("the runtime bundler", () => {
     expect(text).not.toContain("notReached");
     expect(text.indexOf("// ---- runtime/b.ts")).toBeLessThan(text.indexOf("// ---- runtime/program.ts"));
     expect(text).toContain("/** kept */");
+    expect(text).toContain("/** The module doc comment. */");
   });
 
   it("refuses two modules that declare the same top-level name", () => {
