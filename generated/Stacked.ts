@@ -7,7 +7,7 @@
 
 import { randomBytes } from "node:crypto";
 import {
-  createReadStream,
+  constants,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -16,6 +16,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
@@ -215,11 +216,87 @@ export class DataError extends Error {
   }
 }
 
+/** A cell as the file gives it: always a string from CSV; any JSON value from JSONL. */
+export type CellValue = string | number | boolean | null | object;
+
 export interface Row {
-  /** Values by column name. */
-  readonly values: Readonly<Record<string, string | number | boolean | null>>;
+  /** Values by column name (a Map, so that a column named like an Object property is only ever itself). */
+  readonly values: ReadonlyMap<string, CellValue>;
   /** 1-based line where the row starts. */
   readonly line: number;
+}
+
+/** The longest record (a CSV row, quoted line breaks included, or a JSONL line) attnc reads: 1 MiB. */
+export const MAX_RECORD_CHARS = 1 << 20;
+/** The largest data file attnc reads: 4 GiB. */
+export const MAX_DATA_BYTES = 4 * 1024 * 1024 * 1024;
+
+/** What a file system entry that is not a regular file is, for messages. */
+export function entryKind(st: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}): string {
+  return st.isDirectory()
+    ? "a directory"
+    : st.isFIFO()
+      ? "a pipe (FIFO)"
+      : st.isCharacterDevice() || st.isBlockDevice()
+        ? "a device"
+        : st.isSocket()
+          ? "a socket"
+          : "not a regular file";
+}
+
+/** Why a file could not be opened or read, in a few words. */
+export function ioReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === "ENOENT"
+    ? "no such file"
+    : code === "EISDIR"
+      ? "is a directory"
+      : code === "EACCES" || code === "EPERM"
+        ? "permission denied"
+        : code === "ELOOP"
+          ? "too many symbolic links"
+          : (e as Error).message;
+}
+
+/**
+ * Opens a data file for one pass. Training reads the file more than once, so only a regular file (a symbolic
+ * link is followed) of at most MAX_DATA_BYTES is accepted: a pipe, device or directory is refused before
+ * any read. O_NONBLOCK keeps the open itself from waiting for a writer on a pipe.
+ */
+async function openData(file: string, display: string): Promise<FileHandle> {
+  let h: FileHandle;
+  try {
+    h = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw new DataError(display, null, null, `cannot read: ${ioReason(e)}`);
+  }
+  try {
+    const st = await h.stat();
+    if (!st.isFile())
+      throw new DataError(
+        display,
+        null,
+        null,
+        `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`,
+      );
+    if (st.size > MAX_DATA_BYTES)
+      throw new DataError(
+        display,
+        null,
+        null,
+        `is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a data file may have`,
+      );
+  } catch (e) {
+    await h.close();
+    throw e;
+  }
+  return h;
 }
 
 /** Index of the first byte that does not start or continue a valid UTF-8 sequence (approximate at chunk edges). */
@@ -240,14 +317,19 @@ async function* lines(file: string, display: string): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   let line = 1;
   let first = true;
-  let stream: AsyncIterable<Buffer>;
-  try {
-    stream = createReadStream(file, { highWaterMark: 1 << 16 });
-  } catch (e) {
-    throw new DataError(display, null, null, (e as Error).message);
-  }
+  let bytes = 0;
+  const handle = await openData(file, display);
+  const stream: AsyncIterable<Buffer> = handle.createReadStream({ highWaterMark: 1 << 16 });
   try {
     for await (const chunk of stream) {
+      bytes += chunk.length;
+      if (bytes > MAX_DATA_BYTES)
+        throw new DataError(
+          display,
+          line,
+          null,
+          `the file grew past the ${MAX_DATA_BYTES / 1024 ** 3} GiB a data file may have`,
+        );
       let text: string;
       try {
         text = decoder.decode(chunk, { stream: true });
@@ -271,15 +353,13 @@ async function* lines(file: string, display: string): AsyncGenerator<string> {
     if (rest) yield rest;
   } catch (e) {
     if (e instanceof DataError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(
-      display,
-      null,
-      null,
-      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message,
-    );
+    throw new DataError(display, null, null, `cannot read: ${ioReason(e)}`);
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
+
+const tooLong = `longer than ${MAX_RECORD_CHARS} characters (1 MiB), the most a record may have`;
 
 /** Parses CSV records: arrays of fields with the line each starts on. */
 export async function* csvRecords(
@@ -295,8 +375,12 @@ export async function* csvRecords(
   let startLine = 1;
   let pendingCR = false;
   let any = false;
+  // Characters of the current record in fields already pushed: with `field`, checked once per chunk.
+  let done = 0;
   const d = delimiter;
   for await (const chunk of lines(file, display)) {
+    if (done + field.length > MAX_RECORD_CHARS)
+      throw new DataError(display, startLine, null, `this record is ${tooLong}`);
     for (let i = 0; i < chunk.length; i++) {
       const ch = chunk[i]!;
       if (pendingCR) {
@@ -328,6 +412,7 @@ export async function* csvRecords(
       }
       if (ch === d) {
         fields.push(field);
+        done += field.length + 1;
         field = "";
         afterQuote = false;
         any = true;
@@ -336,6 +421,7 @@ export async function* csvRecords(
         if (!(fields.length === 1 && fields[0] === "" && !afterQuote)) yield { fields, line: startLine };
         fields = [];
         field = "";
+        done = 0;
         afterQuote = false;
         any = false;
         line++;
@@ -357,6 +443,8 @@ export async function* csvRecords(
       }
     }
   }
+  if (done + field.length > MAX_RECORD_CHARS)
+    throw new DataError(display, startLine, null, `this record is ${tooLong}`);
   if (quoted) throw new DataError(display, startLine, `field ${fields.length + 1}`, "a quoted field is never closed");
   if (any || field !== "" || fields.length > 0) {
     fields.push(field);
@@ -386,8 +474,8 @@ export async function* csvRows(file: string, display: string, delimiter = ","): 
         `this row has ${rec.fields.length} field${rec.fields.length === 1 ? "" : "s"}, the header has ${header.length}`,
       );
     }
-    const values: Record<string, string> = {};
-    header.forEach((h, i) => (values[h] = rec.fields[i]!));
+    const values = new Map<string, CellValue>();
+    header.forEach((h, i) => values.set(h, rec.fields[i]!));
     yield { values, line: rec.line };
   }
   if (!header) throw new DataError(display, null, null, "the file is empty: a header line is needed");
@@ -407,17 +495,22 @@ export async function* jsonlRows(file: string, display: string): AsyncGenerator<
     }
     if (v === null || typeof v !== "object" || Array.isArray(v))
       throw new DataError(display, at, null, "each line must be a JSON object");
-    return { values: v as Record<string, string | number | boolean | null>, line: at };
+    // JSON.parse makes "__proto__" an own key like any other; Object.entries keeps exactly the own keys.
+    return { values: new Map<string, CellValue>(Object.entries(v as Record<string, CellValue>)), line: at };
   };
   for await (const chunk of lines(file, display)) {
     buf += chunk;
+    let from = 0;
     let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const row = parse(buf.slice(0, nl).replace(/\r$/, ""), line);
-      buf = buf.slice(nl + 1);
+    while ((nl = buf.indexOf("\n", from)) >= 0) {
+      if (nl - from > MAX_RECORD_CHARS) throw new DataError(display, line, null, `this line is ${tooLong}`);
+      const row = parse(buf.slice(from, nl).replace(/\r$/, ""), line);
+      from = nl + 1;
       line++;
       if (row) yield row;
     }
+    buf = buf.slice(from);
+    if (buf.length > MAX_RECORD_CHARS) throw new DataError(display, line, null, `this line is ${tooLong}`);
   }
   const row = parse(buf, line);
   if (row) yield row;
@@ -573,24 +666,85 @@ export function vocabIndex(prep: TextPrep): Map<string, number> {
   return m;
 }
 
-function cell(row: Row, column: string, file: DataFile): string {
-  const v = row.values[column];
+/** A value as messages show it: JSON, cut to 40 characters. */
+function shownValue(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
+}
+
+/** What kind of JSON value this is, for messages. */
+export function jsonKind(v: unknown): string {
+  return v === null
+    ? "null"
+    : Array.isArray(v)
+      ? "an array"
+      : typeof v === "object"
+        ? "an object"
+        : typeof v === "number"
+          ? "a number"
+          : typeof v === "boolean"
+            ? "a boolean"
+            : typeof v;
+}
+
+/**
+ * Number syntax in data cells: decimal, with an optional sign, point and exponent (12, -0.5, .5, 1.5e-3, +3E8).
+ * Hexadecimal, binary, `Infinity`, `NaN`, digit separators and an empty cell are not numbers.
+ */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A data number: a JSON number, or a string in the decimal syntax (surrounding spaces allowed), that is finite
+ * as a float32 (|x| below about 3.4e38; a smaller magnitude than float32 can hold becomes 0). Returns the
+ * number, or the reason it is not one.
+ */
+export function dataNumber(raw: unknown): number | string {
+  let v: unknown = raw;
+  if (typeof raw === "string") {
+    if (!DECIMAL.test(raw.trim()))
+      return `${shownValue(raw)} is not a finite number (numbers are decimal, such as 12, -0.5 or 1.5e-3)`;
+    v = Number(raw.trim());
+  }
+  if (typeof v !== "number") return `${shownValue(raw)} is ${jsonKind(raw)}, not a number`;
+  if (!Number.isFinite(Math.fround(v)))
+    return `${typeof raw === "string" ? shownValue(raw) : Number.isFinite(v) ? String(v) : "a number"} is beyond the float32 range (about ±3.4e38)`;
+  return v;
+}
+
+function located(file: DataFile, row: Row, column: string, detail: string): DataError {
+  return new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, detail);
+}
+
+function present(row: Row, column: string, file: DataFile): CellValue {
+  const v = row.values.get(column);
   if (v === undefined)
-    throw new DataError(
-      file.display,
-      row.line,
-      `column ${JSON.stringify(column)}`,
-      "missing: the data block names this column, but the row does not have it",
-    );
-  if (v === null) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, "is null");
-  return String(v);
+    throw located(file, row, column, "missing: the data block names this column, but the row does not have it");
+  if (v === null) throw located(file, row, column, "is null");
+  return v;
+}
+
+/** A text or label cell: a string (JSONL numbers, booleans, objects and arrays are refused, not converted). */
+function cell(row: Row, column: string, file: DataFile): string {
+  const v = present(row, column, file);
+  if (typeof v !== "string")
+    throw located(file, row, column, `must be a string, not ${jsonKind(v)} (${shownValue(v)})`);
+  return v;
+}
+
+/** A time cell: a string, or a JSONL number. */
+function timeCell(row: Row, column: string, file: DataFile): string {
+  const v = present(row, column, file);
+  if (typeof v === "number") return String(v);
+  if (typeof v !== "string")
+    throw located(file, row, column, `must be a string or a number, not ${jsonKind(v)} (${shownValue(v)})`);
+  return v;
 }
 
 function checkColumns(first: Row | undefined, columns: string[], file: DataFile): void {
   if (!first) throw new DataError(file.display, null, null, "the file has no data rows");
   for (const c of columns) {
-    if (!(c in first.values)) {
-      const have = Object.keys(first.values);
+    if (!first.values.has(c)) {
+      const have = [...first.values.keys()];
       throw new DataError(
         file.display,
         first.line,
@@ -690,22 +844,15 @@ async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
 // ---- series
 
 function number(row: Row, column: string, file: DataFile): number {
-  const raw = row.values[column];
-  if (raw === undefined) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, "missing");
-  const v = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw.trim()) : NaN;
-  if (!Number.isFinite(v))
-    throw new DataError(
-      file.display,
-      row.line,
-      `column ${JSON.stringify(column)}`,
-      `${JSON.stringify(raw)} is not a finite number`,
-    );
+  const raw = row.values.get(column);
+  if (raw === undefined) throw located(file, row, column, "missing");
+  const v = dataNumber(raw);
+  if (typeof v === "string") throw located(file, row, column, v);
   return v;
 }
 
 function timeKey(v: string): number | string {
-  const n = Number(v);
-  if (v.trim() !== "" && Number.isFinite(n)) return n;
+  if (DECIMAL.test(v.trim())) return Number(v.trim());
   const d = Date.parse(v);
   return Number.isFinite(d) ? d : v;
 }
@@ -752,7 +899,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     }
     const values = cols.map((c) => number(row, c, file));
     if (time) {
-      const raw = cell(row, time, file);
+      const raw = timeCell(row, time, file);
       const t = timeKey(raw);
       if (prevTime !== null) {
         if (t === prevTime)
@@ -894,7 +1041,11 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
   const lines: number[] = [];
   for await (const row of readRows(config.source, file.path, file.display)) {
     const v = new Float32Array(F + 1);
-    prep.features.forEach((c, k) => (v[k] = (number(row, c, file) - prep.offset[k]!) / prep.scale[k]!));
+    prep.features.forEach((c, k) => {
+      v[k] = (number(row, c, file) - prep.offset[k]!) / prep.scale[k]!;
+      if (!Number.isFinite(v[k]!))
+        throw located(file, row, c, "scaled by the training rows' statistics, this value is beyond the float32 range");
+    });
     v[F] = number(row, prep.target, file);
     ring.push(v);
     lines.push(row.line);
@@ -910,7 +1061,15 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
     for (let t = 0; t < T; t++) x.set(ring[t]!.subarray(0, F), t * F);
     const target = ring[T + h - 1]![F]!;
     const base = prep.predict === "delta" ? ring[T - 1]![F]! : 0;
-    yield { x, y: (target - base - prep.targetOffset) / prep.targetScale, base, line: lines[T + h - 1]! };
+    const y = (target - base - prep.targetOffset) / prep.targetScale;
+    if (!Number.isFinite(Math.fround(y)))
+      throw new DataError(
+        file.display,
+        lines[T + h - 1]!,
+        `column ${JSON.stringify(prep.target)}`,
+        "scaled by the training rows' statistics, this target is beyond the float32 range",
+      );
+    yield { x, y, base, line: lines[T + h - 1]! };
   }
 }
 

@@ -52,12 +52,16 @@ describe("broken data files", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("a 10 MB single line is read without trouble and reported where it breaks", async () => {
+  it("a record under the 1 MiB cap is read and reported where it breaks; a 10 MB one stops at the cap", async () => {
     const dir = mkdtempSync(join(tmpdir(), "attnc-big-"));
-    writeFileSync(join(dir, "big.csv"), `review,sentiment\n"${"a".repeat(10 * 1024 * 1024)}`);
+    writeFileSync(join(dir, "big.csv"), `review,sentiment\n"${"a".repeat(1_000_000)}`);
     const r = await attnc("train", specFor("text"), "--data", join(dir, "big.csv"), "--out", join(dir, "model"), "--allow-outside");
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/big\.csv:2 \(field 1\): a quoted field is never closed/);
+    writeFileSync(join(dir, "huge.csv"), `review,sentiment\n"${"a".repeat(10 * 1024 * 1024)}`);
+    const h = await attnc("train", specFor("text"), "--data", join(dir, "huge.csv"), "--out", join(dir, "model"), "--allow-outside");
+    expect(h.code).toBe(1);
+    expect(h.err).toMatch(/huge\.csv:2: this record is longer than 1048576 characters \(1 MiB\)/);
     expect(existsSync(join(dir, "model"))).toBe(false);
   });
 
