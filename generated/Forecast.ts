@@ -16,7 +16,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
@@ -235,6 +235,10 @@ export function ioReason(e: unknown): string {
           : (e as Error).message;
 }
 
+function notRegular(st: Parameters<typeof entryKind>[0]): string {
+  return `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`;
+}
+
 /**
  * Opens a data file for one pass. Training reads the file more than once, so only a regular file (a symbolic
  * link is followed) of at most MAX_DATA_BYTES is accepted: a pipe, device or directory is refused before
@@ -245,17 +249,14 @@ async function openData(file: string, display: string): Promise<FileHandle> {
   try {
     h = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
+    // A socket (such as /dev/stdin from some parents) cannot be opened at all: say what it is.
+    const st = await stat(file).catch(() => null);
+    if (st && !st.isFile()) throw new DataError(display, null, null, notRegular(st));
     throw new DataError(display, null, null, `cannot read: ${ioReason(e)}`);
   }
   try {
     const st = await h.stat();
-    if (!st.isFile())
-      throw new DataError(
-        display,
-        null,
-        null,
-        `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`,
-      );
+    if (!st.isFile()) throw new DataError(display, null, null, notRegular(st));
     if (st.size > MAX_DATA_BYTES)
       throw new DataError(
         display,
@@ -655,7 +656,9 @@ export function jsonKind(v: unknown): string {
           ? "a number"
           : typeof v === "boolean"
             ? "a boolean"
-            : typeof v;
+            : typeof v === "string"
+              ? "a string"
+              : typeof v;
 }
 
 /**

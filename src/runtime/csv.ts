@@ -4,7 +4,7 @@
  * same reader; test/runtime/csv.test.ts checks it against the csv-parse package on the same files.
  */
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 
 /** A problem with a data file, located by line (1-based) and, where known, column or field. */
 export class DataError extends Error {
@@ -44,6 +44,10 @@ export function ioReason(e: unknown): string {
   return code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "ELOOP" ? "too many symbolic links" : (e as Error).message;
 }
 
+function notRegular(st: Parameters<typeof entryKind>[0]): string {
+  return `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`;
+}
+
 /**
  * Opens a data file for one pass. Training reads the file more than once, so only a regular file (a symbolic
  * link is followed) of at most MAX_DATA_BYTES is accepted: a pipe, device or directory is refused before
@@ -54,11 +58,14 @@ async function openData(file: string, display: string): Promise<FileHandle> {
   try {
     h = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
+    // A socket (such as /dev/stdin from some parents) cannot be opened at all: say what it is.
+    const st = await stat(file).catch(() => null);
+    if (st && !st.isFile()) throw new DataError(display, null, null, notRegular(st));
     throw new DataError(display, null, null, `cannot read: ${ioReason(e)}`);
   }
   try {
     const st = await h.stat();
-    if (!st.isFile()) throw new DataError(display, null, null, `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`);
+    if (!st.isFile()) throw new DataError(display, null, null, notRegular(st));
     if (st.size > MAX_DATA_BYTES) throw new DataError(display, null, null, `is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a data file may have`);
   } catch (e) {
     await h.close();
