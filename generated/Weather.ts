@@ -243,7 +243,9 @@ export function ioReason(e: unknown): string {
 }
 
 function notRegular(st: Parameters<typeof entryKind>[0]): string {
-  return `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`;
+  return st.isDirectory()
+    ? "is a directory, not a data file"
+    : `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`;
 }
 
 /**

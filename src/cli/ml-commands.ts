@@ -223,8 +223,9 @@ function encode(meta: ModelMeta, value: Record<string, unknown>): { x: Int32Arra
   const p = meta.prep;
   if (p.kind === "text") {
     const ids = field(value, "ids");
-    if (ids !== undefined) {
-      // Token ids given directly: each must be a row of the embedding.
+    // Token ids given directly (unless the text column itself is called "ids" and holds text).
+    if (ids !== undefined && !(p.textColumn === "ids" && typeof ids === "string")) {
+      // Each must be a row of the embedding.
       if (!Array.isArray(ids) || ids.length > p.maxLen) throw new BadRequest(`"ids" must be a list of at most ${p.maxLen} token ids`);
       const x = new Int32Array(p.maxLen);
       ids.forEach((id: unknown, k) => {

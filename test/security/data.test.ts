@@ -4,7 +4,7 @@
  * message that names the file and line, and writes nothing it should not.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -227,6 +227,20 @@ describe("files that are not regular, endless or with huge lines", () => {
     expect(existsSync(join(dir, "m"))).toBe(false);
   });
 
+  it("a data file over 4 GiB (sparse, so nothing is written) and a directory are refused before reading", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "big.csv"), "");
+    truncateSync(join(dir, "big.csv"), 5 * 1024 ** 3);
+    const r = await attnc("train", "test/fixtures/specs/bad_text.attn", "--data", join(dir, "big.csv"), "--out", join(dir, "m"), "--allow-outside");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/big\.csv: is 5368709120 bytes, more than the 4 GiB a data file may have/);
+    mkdirSync(join(dir, "d.csv"));
+    const d = await attnc("train", "test/fixtures/specs/bad_text.attn", "--data", join(dir, "d.csv"), "--out", join(dir, "m"), "--allow-outside");
+    expect(d.code).toBe(1);
+    expect(d.err).toMatch(/d\.csv: is a directory, not a data file/);
+    expect(existsSync(join(dir, "m"))).toBe(false);
+  });
+
   it("a JSONL data line over 1 MiB stops the read at its line", async () => {
     const dir = tmp();
     writeFileSync(join(dir, "d.jsonl"), `{"text": "a", "label": "pos"}\n{"text": "${"a".repeat(3 << 20)}", "label": "neg"}\n`);
@@ -305,6 +319,15 @@ describe("prediction requests", () => {
     expect(r.err).toMatch(/<stdin>:1: this line is longer than 1048576 bytes \(1 MiB\), the most a request may have; stopped reading/);
     expect(pulled).toBeLessThan(8 << 20);
     expect(zeros.destroyed).toBe(true);
+  });
+
+  it("a request file over 4 GiB (sparse) is refused before reading (exit 2)", async () => {
+    writeFileSync(join(dir, "big.jsonl"), "");
+    truncateSync(join(dir, "big.jsonl"), 5 * 1024 ** 3);
+    const r = await attnc("predict", text, "--input", join(dir, "big.jsonl"));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/cannot read .*big\.jsonl: it is 5368709120 bytes, more than the 4 GiB a request file may have/);
+    expect(r.out).toBe("");
   });
 
   it("a 3 MiB request line in a file is refused at its line; the lines before it are answered", async () => {
