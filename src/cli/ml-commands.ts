@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -19,7 +19,7 @@ import { attentionOutputs, buildModel, explainModel, type AttentionOutput } from
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
 import { DataError } from "../runtime/csv.js";
 import { RegressionMetrics, type RegressionReport } from "../runtime/metrics.js";
-import { baselineForecasts, batches, encodeText, examples, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
+import { baselineForecasts, batches, dataNumber, encodeText, examples, jsonKind, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";
@@ -28,6 +28,7 @@ import { heatmapSvg } from "../runtime/plots.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
 import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
+import { openRequests, type RequestLine } from "./requests.js";
 
 /** attnc.json, whose IR attnc wrote in full. */
 type ModelMeta = RunMeta & { ir: IrModel };
@@ -208,56 +209,76 @@ export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: str
   }
 }
 
-/** Reads JSONL requests from a file or standard input. */
-function readInputs(io: CliIo, input: string): { value: Record<string, unknown>; line: number }[] {
-  const text = input === "-" ? readFileSync(0, "utf8") : readText(io, input);
-  const name = input === "-" ? "<stdin>" : displayPath(io, input);
-  const out: { value: Record<string, unknown>; line: number }[] = [];
-  text.split(/\r?\n/).forEach((l, i) => {
-    if (l.trim() === "") return;
-    let v: unknown;
-    try {
-      v = JSON.parse(l);
-    } catch (e) {
-      throw new CliError(`${name}:${i + 1}: not valid JSON: ${(e as Error).message}`, 1);
-    }
-    if (v === null || typeof v !== "object" || Array.isArray(v)) throw new CliError(`${name}:${i + 1}: each line must be a JSON object`, 1);
-    out.push({ value: v as Record<string, unknown>, line: i + 1 });
-  });
-  return out;
+/** A request that cannot be answered; the message is located by the caller. */
+class BadRequest extends Error {}
+
+/** A request's own field (never one inherited from Object.prototype, such as "constructor"). */
+function field(o: unknown, key: string): unknown {
+  return o !== null && typeof o === "object" && Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined;
 }
 
-/** One request to a model input: text, or a window of raw feature rows. */
-function encode(meta: ModelMeta, req: { value: Record<string, unknown>; line: number }, name: string): { x: Int32Array | Float32Array; tokens?: string[]; base: number } {
+/** One request to a model input: text, token ids, or a window of raw feature rows. */
+function encode(meta: ModelMeta, value: Record<string, unknown>): { x: Int32Array | Float32Array; tokens?: string[]; base: number } {
   const p = meta.prep;
   if (p.kind === "text") {
-    const ids = req.value["ids"];
-    if (ids !== undefined) {
-      // Token ids given directly: each must be a row of the embedding.
-      if (!Array.isArray(ids) || ids.length > p.maxLen) throw new CliError(`${name}:${req.line}: "ids" must be a list of at most ${p.maxLen} token ids`, 1);
+    const ids = field(value, "ids");
+    // Token ids given directly (unless the text column itself is called "ids" and holds text).
+    if (ids !== undefined && !(p.textColumn === "ids" && typeof ids === "string")) {
+      // Each must be a row of the embedding.
+      if (!Array.isArray(ids) || ids.length > p.maxLen) throw new BadRequest(`"ids" must be a list of at most ${p.maxLen} token ids`);
       const x = new Int32Array(p.maxLen);
       ids.forEach((id: unknown, k) => {
         if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= p.vocab.length) {
-          throw new CliError(`${name}:${req.line}: id ${JSON.stringify(id)} at position ${k + 1} is not in the vocabulary (0 to ${p.vocab.length - 1})`, 1);
+          throw new BadRequest(`id ${JSON.stringify(id)?.slice(0, 40) ?? String(id)} at position ${k + 1} is not in the vocabulary (0 to ${p.vocab.length - 1})`);
         }
         x[k] = id;
       });
       return { x, tokens: ids.map((id: number) => p.vocab[id]!), base: 0 };
     }
-    const t = req.value[p.textColumn] ?? req.value["text"];
-    if (typeof t !== "string") throw new CliError(`${name}:${req.line}: needs a string field ${JSON.stringify(p.textColumn)} (or "text")`, 1);
+    const t = field(value, p.textColumn) ?? field(value, "text");
+    if (typeof t !== "string") throw new BadRequest(`needs a string field ${JSON.stringify(p.textColumn)} (or "text")${t === undefined ? "" : `, not ${jsonKind(t)}`}`);
     return { x: encodeText(p, t), tokens: tokenize(p, t).slice(0, p.maxLen), base: 0 };
   }
-  const w = req.value["window"];
-  if (!Array.isArray(w) || w.length !== p.window) throw new CliError(`${name}:${req.line}: needs "window": ${p.window} rows of [${p.features.join(", ")}]`, 1);
+  const w = field(value, "window");
+  const shape = `needs "window": ${p.window} rows of [${p.features.join(", ")}]`;
+  if (!Array.isArray(w) || w.length !== p.window) throw new BadRequest(Array.isArray(w) ? `${shape}, not ${w.length}` : shape);
   const rows = w.map((row: unknown, t) => {
-    const vals = Array.isArray(row) ? row : p.features.map((f) => (row as Record<string, unknown> | null)?.[f]);
-    if (vals.length !== p.features.length || !vals.every((v) => typeof v === "number" && Number.isFinite(v))) {
-      throw new CliError(`${name}:${req.line}: window row ${t + 1} must hold ${p.features.length} finite numbers (${p.features.join(", ")})`, 1);
-    }
-    return vals as number[];
+    if (row === null || typeof row !== "object") throw new BadRequest(`window row ${t + 1} must be a list of ${p.features.length} numbers or an object with ${p.features.map((f) => JSON.stringify(f)).join(", ")}`);
+    const vals = Array.isArray(row) ? row : p.features.map((f) => field(row, f));
+    if (vals.length !== p.features.length) throw new BadRequest(`window row ${t + 1} must hold ${p.features.length} finite numbers (${p.features.join(", ")}), not ${vals.length}`);
+    return vals.map((v: unknown, k) => {
+      const n = typeof v === "number" ? dataNumber(v) : `${v === undefined ? "missing" : `${jsonKind(v)}, not a number`}`;
+      if (typeof n === "string") throw new BadRequest(`window row ${t + 1}, ${JSON.stringify(p.features[k])}: ${n}`);
+      return n;
+    });
   });
-  return { x: scaleWindow(p, rows), base: p.predict === "delta" ? rows[rows.length - 1]![p.features.indexOf(p.target)]! : 0 };
+  const x = scaleWindow(p, rows);
+  const at = x.findIndex((v) => !Number.isFinite(v));
+  if (at >= 0) throw new BadRequest(`window row ${Math.floor(at / p.features.length) + 1}, ${JSON.stringify(p.features[at % p.features.length])}: scaled by the training statistics, the value is beyond the float32 range`);
+  return { x, base: p.predict === "delta" ? rows[rows.length - 1]![p.features.indexOf(p.target)]! : 0 };
+}
+
+/** Encodes each request of a batch, or says why it cannot be. */
+function encodeAll(meta: ModelMeta, reqs: RequestLine[]): ({ e: ReturnType<typeof encode> } | { error: string })[] {
+  return reqs.map((r) => {
+    if ("error" in r) return { error: r.error };
+    try {
+      return { e: encode(meta, r.value) };
+    } catch (x) {
+      if (x instanceof BadRequest) return { error: x.message };
+      throw x;
+    }
+  });
+}
+
+/**
+ * A bad request line: a located message on stderr, and an error record in its place on stdout, so that a
+ * program that writes one request and waits for one answer is never left waiting.
+ */
+function reportBad(io: CliIo, name: string, line: number, detail: string): void {
+  const message = `${name}:${line}: ${detail}`;
+  io.stderr.write(`attnc: ${message}\n`);
+  io.stdout.write(`${JSON.stringify({ line, error: message })}\n`);
 }
 
 function batchTensor(meta: ModelMeta, xs: (Int32Array | Float32Array)[]): tf.Tensor {
@@ -268,27 +289,61 @@ function batchTensor(meta: ModelMeta, xs: (Int32Array | Float32Array)[]): tf.Ten
   return p.kind === "text" ? tf.tensor2d(flat, [xs.length, per], "int32") : tf.tensor3d(flat, [xs.length, p.window, p.features.length], "float32");
 }
 
-function outputRecord(meta: ModelMeta, pred: Float32Array | number[], base: number): Record<string, unknown> {
+/** The answer to one request, or why the model's output cannot be one (a non-finite output). */
+function outputRecord(meta: ModelMeta, pred: Float32Array | number[], base: number): Record<string, unknown> | string {
   const p = meta.prep;
-  if (p.kind === "series") return { prediction: unscaleTarget(p, pred[0]!, base) };
+  if (!Array.from(pred).every(Number.isFinite)) return "the model's output is not a finite number";
+  if (p.kind === "series") {
+    const v = unscaleTarget(p, pred[0]!, base);
+    return Number.isFinite(v) ? { prediction: v } : "the prediction, back in the data's units, is not a finite number";
+  }
   const probs = pred.length === 1 ? [1 - pred[0]!, pred[0]!] : Array.from(pred);
   const best = probs.indexOf(Math.max(...probs));
-  return { label: p.labels[best], probabilities: Object.fromEntries(p.labels.map((l, i) => [l, Math.round(probs[i]! * 1e6) / 1e6])) };
+  // Labels are the user's strings: a null-prototype object keeps "__proto__" or "constructor" as plain keys.
+  const probabilities = Object.create(null) as Record<string, number>;
+  p.labels.forEach((l, i) => (probabilities[l] = Math.round(probs[i]! * 1e6) / 1e6));
+  return { label: p.labels[best], probabilities };
 }
 
+/**
+ * Answers JSONL requests as they arrive: whatever lines are waiting (up to 64) go through the model as one
+ * batch and each answer is written at once. A bad line gets a located error and the run goes on; the exit code
+ * is then 1. A line over 1 MiB stops the run (exit 1); an unreadable input, exit 2.
+ */
 export async function predictCommand(io: CliIo, dir: string, opts: { input: string; backend?: string }): Promise<number> {
-  const reqs = readInputs(io, opts.input);
-  const { model, meta } = await load(io, dir, opts.backend);
-  const name = opts.input === "-" ? "<stdin>" : displayPath(io, opts.input);
-  for (let i = 0; i < reqs.length; i += 64) {
-    const chunk = reqs.slice(i, i + 64).map((r) => encode(meta, r, name));
-    const x = batchTensor(meta, chunk.map((c) => c.x));
-    const pred = model.predict(x) as tf.Tensor;
-    const rows = pred.arraySync() as number[][];
-    rows.forEach((r, k) => io.stdout.write(`${JSON.stringify(outputRecord(meta, r, chunk[k]!.base))}\n`));
-    tf.dispose([x, pred]);
+  const reader = openRequests(io, opts.input);
+  let loaded: Awaited<ReturnType<typeof load>>;
+  try {
+    loaded = await load(io, dir, opts.backend);
+  } catch (e) {
+    reader.close();
+    throw e;
   }
-  return 0;
+  const { model, meta } = loaded;
+  let bad = 0;
+  for (;;) {
+    const reqs = await reader.next(64);
+    if (reqs.length === 0) break;
+    const slots = encodeAll(meta, reqs);
+    const good = slots.flatMap((s) => ("e" in s ? [s.e] : []));
+    let rows: number[][] = [];
+    if (good.length > 0) {
+      const x = batchTensor(meta, good.map((c) => c.x));
+      const pred = model.predict(x) as tf.Tensor;
+      rows = pred.arraySync() as number[][];
+      tf.dispose([x, pred]);
+    }
+    let k = 0;
+    reqs.forEach((r, i) => {
+      const s = slots[i]!;
+      const rec = "e" in s ? outputRecord(meta, rows[k++]!, s.e.base) : s.error;
+      if (typeof rec === "string") {
+        bad++;
+        reportBad(io, reader.name, r.line, rec);
+      } else io.stdout.write(`${JSON.stringify(rec)}\n`);
+    });
+  }
+  return bad > 0 ? 1 : 0;
 }
 
 function heatmapFor(meta: ModelMeta, a: AttentionOutput, w: number[] | number[][], tokens: string[] | undefined, index: number): string {
@@ -305,22 +360,49 @@ function heatmapFor(meta: ModelMeta, a: AttentionOutput, w: number[] | number[][
   return heatmapSvg({ title: `${meta.model} example ${index}: ${a.node} feature attention`, values: m, rowLabels: steps(m.length), colLabels: p.kind === "series" ? p.features : steps(m[0]!.length), rowAxis: "LSTM step t", colAxis: "driving series k" });
 }
 
+/** Like predict (one request at a time), with the attention weights and a heatmap per answered request. */
 export async function explainCommand(io: CliIo, dir: string, opts: { input: string; out?: string; backend?: string }): Promise<number> {
-  const reqs = readInputs(io, opts.input);
-  const { model, meta, dir: abs } = await load(io, dir, opts.backend);
+  const reader = openRequests(io, opts.input);
+  let loaded: Awaited<ReturnType<typeof load>>;
+  try {
+    loaded = await load(io, dir, opts.backend);
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
+  const { model, meta, dir: abs } = loaded;
   const attention = attentionOutputs(meta.ir);
-  if (attention.length === 0) throw new CliError(`model ${meta.model} has no attention layer to explain`, 1);
+  if (attention.length === 0) {
+    reader.close();
+    throw new CliError(`model ${meta.model} has no attention layer to explain`, 1);
+  }
   const ex = explainModel(model, attention);
-  const name = opts.input === "-" ? "<stdin>" : displayPath(io, opts.input);
   const outDir = resolve(io.cwd, opts.out ?? join(abs, "explain"));
   mkdirSync(outDir, { recursive: true });
   let index = 0;
-  for (const req of reqs) {
+  let bad = 0;
+  for (;;) {
+    const reqs = await reader.next(1);
+    if (reqs.length === 0) break;
+    const req = reqs[0]!;
     index++;
-    const e = encode(meta, req, name);
+    const s = encodeAll(meta, reqs)[0]!;
+    if ("error" in s) {
+      bad++;
+      reportBad(io, reader.name, req.line, s.error);
+      continue;
+    }
+    const e = s.e;
     const x = batchTensor(meta, [e.x]);
     const outs = ex.predict(x) as tf.Tensor[];
-    const record: Record<string, unknown> = { ...outputRecord(meta, outs[0]!.dataSync() as Float32Array, e.base), ...(e.tokens ? { tokens: e.tokens } : {}) };
+    const answer = outputRecord(meta, outs[0]!.dataSync() as Float32Array, e.base);
+    if (typeof answer === "string") {
+      tf.dispose([x, ...outs]);
+      bad++;
+      reportBad(io, reader.name, req.line, answer);
+      continue;
+    }
+    const record: Record<string, unknown> = { ...answer, ...(e.tokens ? { tokens: e.tokens } : {}) };
     const weights: Record<string, unknown> = {};
     attention.forEach((a, k) => {
       const w = (outs[k + 1]!.arraySync() as number[][] | number[][][])[0]!;
@@ -335,7 +417,7 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
     tf.dispose([x, ...outs]);
   }
   io.stderr.write(`attnc: heatmaps in ${displayPath(io, outDir)}${renderer ? " (SVG and PNG)" : " (SVG; install rsvg-convert for PNG too)"}\n`);
-  return 0;
+  return bad > 0 ? 1 : 0;
 }
 
 

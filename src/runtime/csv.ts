@@ -3,7 +3,8 @@
  * CRLF or LF, line breaks inside quotes) and JSONL. Only Node built-ins, so that generated programs carry the
  * same reader; test/runtime/csv.test.ts checks it against the csv-parse package on the same files.
  */
-import { createReadStream } from "node:fs";
+import { constants } from "node:fs";
+import { open, stat, type FileHandle } from "node:fs/promises";
 
 /** A problem with a data file, located by line (1-based) and, where known, column or field. */
 export class DataError extends Error {
@@ -17,11 +18,60 @@ export class DataError extends Error {
   }
 }
 
+/** A cell as the file gives it: always a string from CSV; any JSON value from JSONL. */
+export type CellValue = string | number | boolean | null | object;
+
 export interface Row {
-  /** Values by column name. */
-  readonly values: Readonly<Record<string, string | number | boolean | null>>;
+  /** Values by column name (a Map, so that a column named like an Object property is only ever itself). */
+  readonly values: ReadonlyMap<string, CellValue>;
   /** 1-based line where the row starts. */
   readonly line: number;
+}
+
+/** The longest record (a CSV row, quoted line breaks included, or a JSONL line) attnc reads: 1 MiB. */
+export const MAX_RECORD_CHARS = 1 << 20;
+/** The largest data file attnc reads: 4 GiB. */
+export const MAX_DATA_BYTES = 4 * 1024 * 1024 * 1024;
+
+/** What a file system entry that is not a regular file is, for messages. */
+export function entryKind(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  return st.isDirectory() ? "a directory" : st.isFIFO() ? "a pipe (FIFO)" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
+}
+
+/** Why a file could not be opened or read, in a few words. */
+export function ioReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "ELOOP" ? "too many symbolic links" : (e as Error).message;
+}
+
+function notRegular(st: Parameters<typeof entryKind>[0]): string {
+  return st.isDirectory() ? "is a directory, not a data file" : `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`;
+}
+
+/**
+ * Opens a data file for one pass. Training reads the file more than once, so only a regular file (a symbolic
+ * link is followed) of at most MAX_DATA_BYTES is accepted: a pipe, device or directory is refused before
+ * any read. O_NONBLOCK keeps the open itself from waiting for a writer on a pipe.
+ */
+async function openData(file: string, display: string): Promise<FileHandle> {
+  let h: FileHandle;
+  try {
+    h = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    // A socket (such as /dev/stdin from some parents) cannot be opened at all: say what it is.
+    const st = await stat(file).catch(() => null);
+    if (st && !st.isFile()) throw new DataError(display, null, null, notRegular(st));
+    throw new DataError(display, null, null, `cannot read: ${ioReason(e)}`);
+  }
+  try {
+    const st = await h.stat();
+    if (!st.isFile()) throw new DataError(display, null, null, notRegular(st));
+    if (st.size > MAX_DATA_BYTES) throw new DataError(display, null, null, `is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a data file may have`);
+  } catch (e) {
+    await h.close();
+    throw e;
+  }
+  return h;
 }
 
 /** Index of the first byte that does not start or continue a valid UTF-8 sequence (approximate at chunk edges). */
@@ -42,14 +92,13 @@ async function* lines(file: string, display: string): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   let line = 1;
   let first = true;
-  let stream: AsyncIterable<Buffer>;
-  try {
-    stream = createReadStream(file, { highWaterMark: 1 << 16 });
-  } catch (e) {
-    throw new DataError(display, null, null, (e as Error).message);
-  }
+  let bytes = 0;
+  const handle = await openData(file, display);
+  const stream: AsyncIterable<Buffer> = handle.createReadStream({ highWaterMark: 1 << 16 });
   try {
     for await (const chunk of stream) {
+      bytes += chunk.length;
+      if (bytes > MAX_DATA_BYTES) throw new DataError(display, line, null, `the file grew past the ${MAX_DATA_BYTES / 1024 ** 3} GiB a data file may have`);
       let text: string;
       try {
         text = decoder.decode(chunk, { stream: true });
@@ -68,10 +117,13 @@ async function* lines(file: string, display: string): AsyncGenerator<string> {
     if (rest) yield rest;
   } catch (e) {
     if (e instanceof DataError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(display, null, null, code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message);
+    throw new DataError(display, null, null, `cannot read: ${ioReason(e)}`);
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
+
+const tooLong = `longer than ${MAX_RECORD_CHARS} characters (1 MiB), the most a record may have`;
 
 /** Parses CSV records: arrays of fields with the line each starts on. */
 export async function* csvRecords(file: string, display: string, delimiter = ","): AsyncGenerator<{ fields: string[]; line: number }> {
@@ -83,8 +135,11 @@ export async function* csvRecords(file: string, display: string, delimiter = ","
   let startLine = 1;
   let pendingCR = false;
   let any = false;
+  // Characters of the current record in fields already pushed: with `field`, checked once per chunk.
+  let done = 0;
   const d = delimiter;
   for await (const chunk of lines(file, display)) {
+    if (done + field.length > MAX_RECORD_CHARS) throw new DataError(display, startLine, null, `this record is ${tooLong}`);
     for (let i = 0; i < chunk.length; i++) {
       const ch = chunk[i]!;
       if (pendingCR) {
@@ -116,6 +171,7 @@ export async function* csvRecords(file: string, display: string, delimiter = ","
       }
       if (ch === d) {
         fields.push(field);
+        done += field.length + 1;
         field = "";
         afterQuote = false;
         any = true;
@@ -124,6 +180,7 @@ export async function* csvRecords(file: string, display: string, delimiter = ","
         if (!(fields.length === 1 && fields[0] === "" && !afterQuote)) yield { fields, line: startLine };
         fields = [];
         field = "";
+        done = 0;
         afterQuote = false;
         any = false;
         line++;
@@ -139,6 +196,7 @@ export async function* csvRecords(file: string, display: string, delimiter = ","
       }
     }
   }
+  if (done + field.length > MAX_RECORD_CHARS) throw new DataError(display, startLine, null, `this record is ${tooLong}`);
   if (quoted) throw new DataError(display, startLine, `field ${fields.length + 1}`, "a quoted field is never closed");
   if (any || field !== "" || fields.length > 0) {
     fields.push(field);
@@ -162,8 +220,8 @@ export async function* csvRows(file: string, display: string, delimiter = ","): 
     if (rec.fields.length !== header.length) {
       throw new DataError(display, rec.line, null, `this row has ${rec.fields.length} field${rec.fields.length === 1 ? "" : "s"}, the header has ${header.length}`);
     }
-    const values: Record<string, string> = {};
-    header.forEach((h, i) => (values[h] = rec.fields[i]!));
+    const values = new Map<string, CellValue>();
+    header.forEach((h, i) => values.set(h, rec.fields[i]!));
     yield { values, line: rec.line };
   }
   if (!header) throw new DataError(display, null, null, "the file is empty: a header line is needed");
@@ -182,17 +240,22 @@ export async function* jsonlRows(file: string, display: string): AsyncGenerator<
       throw new DataError(display, at, null, `not valid JSON: ${(e as Error).message}`);
     }
     if (v === null || typeof v !== "object" || Array.isArray(v)) throw new DataError(display, at, null, "each line must be a JSON object");
-    return { values: v as Record<string, string | number | boolean | null>, line: at };
+    // JSON.parse makes "__proto__" an own key like any other; Object.entries keeps exactly the own keys.
+    return { values: new Map<string, CellValue>(Object.entries(v as Record<string, CellValue>)), line: at };
   };
   for await (const chunk of lines(file, display)) {
     buf += chunk;
+    let from = 0;
     let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const row = parse(buf.slice(0, nl).replace(/\r$/, ""), line);
-      buf = buf.slice(nl + 1);
+    while ((nl = buf.indexOf("\n", from)) >= 0) {
+      if (nl - from > MAX_RECORD_CHARS) throw new DataError(display, line, null, `this line is ${tooLong}`);
+      const row = parse(buf.slice(from, nl).replace(/\r$/, ""), line);
+      from = nl + 1;
       line++;
       if (row) yield row;
     }
+    buf = buf.slice(from);
+    if (buf.length > MAX_RECORD_CHARS) throw new DataError(display, line, null, `this line is ${tooLong}`);
   }
   const row = parse(buf, line);
   if (row) yield row;

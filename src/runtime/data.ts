@@ -5,7 +5,7 @@
  * the number of rows. Only Node built-ins and tfjs.
  */
 import * as tf from "@tensorflow/tfjs";
-import { DataError, readRows, type Row, type SourceConfig } from "./csv.js";
+import { DataError, readRows, type CellValue, type Row, type SourceConfig } from "./csv.js";
 
 export interface DataConfig {
   source: SourceConfig & { text?: string; label?: string; time?: string; features?: string[]; target?: string };
@@ -137,18 +137,70 @@ export function vocabIndex(prep: TextPrep): Map<string, number> {
   return m;
 }
 
+/** A value as messages show it: JSON, cut to 40 characters. */
+function shownValue(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
+}
+
+/** What kind of JSON value this is, for messages. */
+export function jsonKind(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : typeof v === "number" ? "a number" : typeof v === "boolean" ? "a boolean" : typeof v === "string" ? "a string" : typeof v;
+}
+
+/**
+ * Number syntax in data cells: decimal, with an optional sign, point and exponent (12, -0.5, .5, 1.5e-3, +3E8).
+ * Hexadecimal, binary, `Infinity`, `NaN`, digit separators and an empty cell are not numbers.
+ */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A data number: a JSON number, or a string in the decimal syntax (surrounding spaces allowed), that is finite
+ * as a float32 (|x| below about 3.4e38; a smaller magnitude than float32 can hold becomes 0). Returns the
+ * number, or the reason it is not one.
+ */
+export function dataNumber(raw: unknown): number | string {
+  let v: unknown = raw;
+  if (typeof raw === "string") {
+    if (!DECIMAL.test(raw.trim())) return `${shownValue(raw)} is not a finite number (numbers are decimal, such as 12, -0.5 or 1.5e-3)`;
+    v = Number(raw.trim());
+  }
+  if (typeof v !== "number") return `${shownValue(raw)} is ${jsonKind(raw)}, not a number`;
+  if (!Number.isFinite(Math.fround(v))) return `${typeof raw === "string" ? shownValue(raw) : Number.isFinite(v) ? String(v) : "a number"} is beyond the float32 range (about ±3.4e38)`;
+  return v;
+}
+
+function located(file: DataFile, row: Row, column: string, detail: string): DataError {
+  return new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, detail);
+}
+
+function present(row: Row, column: string, file: DataFile): CellValue {
+  const v = row.values.get(column);
+  if (v === undefined) throw located(file, row, column, "missing: the data block names this column, but the row does not have it");
+  if (v === null) throw located(file, row, column, "is null");
+  return v;
+}
+
+/** A text or label cell: a string (JSONL numbers, booleans, objects and arrays are refused, not converted). */
 function cell(row: Row, column: string, file: DataFile): string {
-  const v = row.values[column];
-  if (v === undefined) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, "missing: the data block names this column, but the row does not have it");
-  if (v === null) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, "is null");
-  return String(v);
+  const v = present(row, column, file);
+  if (typeof v !== "string") throw located(file, row, column, `must be a string, not ${jsonKind(v)} (${shownValue(v)})`);
+  return v;
+}
+
+/** A time cell: a string, or a JSONL number. */
+function timeCell(row: Row, column: string, file: DataFile): string {
+  const v = present(row, column, file);
+  if (typeof v === "number") return String(v);
+  if (typeof v !== "string") throw located(file, row, column, `must be a string or a number, not ${jsonKind(v)} (${shownValue(v)})`);
+  return v;
 }
 
 function checkColumns(first: Row | undefined, columns: string[], file: DataFile): void {
   if (!first) throw new DataError(file.display, null, null, "the file has no data rows");
   for (const c of columns) {
-    if (!(c in first.values)) {
-      const have = Object.keys(first.values);
+    if (!first.values.has(c)) {
+      const have = [...first.values.keys()];
       throw new DataError(file.display, first.line, `column ${JSON.stringify(c)}`, `no such column; the file has ${have.map((h) => JSON.stringify(h)).join(", ")}`);
     }
   }
@@ -217,16 +269,15 @@ async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
 // ---- series
 
 function number(row: Row, column: string, file: DataFile): number {
-  const raw = row.values[column];
-  if (raw === undefined) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, "missing");
-  const v = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw.trim()) : NaN;
-  if (!Number.isFinite(v)) throw new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, `${JSON.stringify(raw)} is not a finite number`);
+  const raw = row.values.get(column);
+  if (raw === undefined) throw located(file, row, column, "missing");
+  const v = dataNumber(raw);
+  if (typeof v === "string") throw located(file, row, column, v);
   return v;
 }
 
 function timeKey(v: string): number | string {
-  const n = Number(v);
-  if (v.trim() !== "" && Number.isFinite(n)) return n;
+  if (DECIMAL.test(v.trim())) return Number(v.trim());
   const d = Date.parse(v);
   return Number.isFinite(d) ? d : v;
 }
@@ -267,7 +318,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     }
     const values = cols.map((c) => number(row, c, file));
     if (time) {
-      const raw = cell(row, time, file);
+      const raw = timeCell(row, time, file);
       const t = timeKey(raw);
       if (prevTime !== null) {
         if (t === prevTime) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, `duplicate timestamp ${JSON.stringify(raw)}`);
@@ -385,7 +436,10 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
   const lines: number[] = [];
   for await (const row of readRows(config.source, file.path, file.display)) {
     const v = new Float32Array(F + 1);
-    prep.features.forEach((c, k) => (v[k] = (number(row, c, file) - prep.offset[k]!) / prep.scale[k]!));
+    prep.features.forEach((c, k) => {
+      v[k] = (number(row, c, file) - prep.offset[k]!) / prep.scale[k]!;
+      if (!Number.isFinite(v[k]!)) throw located(file, row, c, "scaled by the training rows' statistics, this value is beyond the float32 range");
+    });
     v[F] = number(row, prep.target, file);
     ring.push(v);
     lines.push(row.line);
@@ -401,7 +455,9 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
     for (let t = 0; t < T; t++) x.set(ring[t]!.subarray(0, F), t * F);
     const target = ring[T + h - 1]![F]!;
     const base = prep.predict === "delta" ? ring[T - 1]![F]! : 0;
-    yield { x, y: (target - base - prep.targetOffset) / prep.targetScale, base, line: lines[T + h - 1]! };
+    const y = (target - base - prep.targetOffset) / prep.targetScale;
+    if (!Number.isFinite(Math.fround(y))) throw new DataError(file.display, lines[T + h - 1]!, `column ${JSON.stringify(prep.target)}`, "scaled by the training rows' statistics, this target is beyond the float32 range");
+    yield { x, y, base, line: lines[T + h - 1]! };
   }
 }
 

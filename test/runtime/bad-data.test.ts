@@ -25,6 +25,10 @@ const CATALOGUE: Record<string, RegExp> = {
   "series-inf.csv": /series-inf\.csv:7 \(column "b"\): "Infinity" is not a finite number/,
   "series-wrong-type.csv": /series-wrong-type\.csv:6 \(column "a"\): "abc" is not a finite number/,
   "series-empty-cell.csv": /series-empty-cell\.csv:6 \(column "a"\): "" is not a finite number/,
+  "series-hex.csv": /series-hex\.csv:6 \(column "a"\): "0x10" is not a finite number \(numbers are decimal, such as 12, -0\.5 or 1\.5e-3\)/,
+  "series-underscore.csv": /series-underscore\.csv:6 \(column "a"\): "1_000" is not a finite number/,
+  "series-1e300.csv": /series-1e300\.csv:6 \(column "b"\): "1e300" is beyond the float32 range/,
+  "series-beyond-float32.csv": /series-beyond-float32\.csv:6 \(column "a"\): "3\.5e38" is beyond the float32 range/,
   "series-short.csv": /series-short\.csv: the series has 3 rows, shorter than the window plus the horizon \(4\)/,
   "series-duplicate-time.csv": /series-duplicate-time\.csv:9 \(column "date"\): duplicate timestamp "2020-01-16"/,
   "series-unsorted-time.csv": /series-unsorted-time\.csv:9 \(column "date"\): "2020-01-11" comes before "2020-01-16": rows must be in time order/,
@@ -32,6 +36,9 @@ const CATALOGUE: Record<string, RegExp> = {
   "jsonl-bad-json.jsonl": /jsonl-bad-json\.jsonl:4: not valid JSON/,
   "jsonl-not-object.jsonl": /jsonl-not-object\.jsonl:4: each line must be a JSON object/,
   "jsonl-null-text.jsonl": /jsonl-null-text\.jsonl:4 \(column "text"\): is null/,
+  "jsonl-object-label.jsonl": /jsonl-object-label\.jsonl:4 \(column "label"\): must be a string, not an object \(\{"toString":"pos"\}\)/,
+  "jsonl-array-text.jsonl": /jsonl-array-text\.jsonl:4 \(column "text"\): must be a string, not an array/,
+  "jsonl-number-label.jsonl": /jsonl-number-label\.jsonl:4 \(column "label"\): must be a string, not a number \(1\)/,
   "jsonl-missing-field.jsonl": /jsonl-missing-field\.jsonl:4 \(column "text"\): missing/,
 };
 
@@ -52,12 +59,16 @@ describe("broken data files", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("a 10 MB single line is read without trouble and reported where it breaks", async () => {
+  it("a record under the 1 MiB cap is read and reported where it breaks; a 10 MB one stops at the cap", async () => {
     const dir = mkdtempSync(join(tmpdir(), "attnc-big-"));
-    writeFileSync(join(dir, "big.csv"), `review,sentiment\n"${"a".repeat(10 * 1024 * 1024)}`);
+    writeFileSync(join(dir, "big.csv"), `review,sentiment\n"${"a".repeat(1_000_000)}`);
     const r = await attnc("train", specFor("text"), "--data", join(dir, "big.csv"), "--out", join(dir, "model"), "--allow-outside");
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/big\.csv:2 \(field 1\): a quoted field is never closed/);
+    writeFileSync(join(dir, "huge.csv"), `review,sentiment\n"${"a".repeat(10 * 1024 * 1024)}`);
+    const h = await attnc("train", specFor("text"), "--data", join(dir, "huge.csv"), "--out", join(dir, "model"), "--allow-outside");
+    expect(h.code).toBe(1);
+    expect(h.err).toMatch(/huge\.csv:2: this record is longer than 1048576 characters \(1 MiB\)/);
     expect(existsSync(join(dir, "model"))).toBe(false);
   });
 
