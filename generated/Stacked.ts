@@ -5,7 +5,7 @@
 // @tensorflow/tfjs-node where installed) and Node built-ins only. Run it with `npx tsx <file>.ts [options]`
 // (or compile it with tsc and run the .js with node); `--help` lists the options.
 
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   createReadStream,
   existsSync,
@@ -2795,6 +2795,27 @@ const maskOf = (kwargs: Kwargs): tf.Tensor2D | null => {
   return mm ? (mm.toFloat() as tf.Tensor2D) : null;
 };
 
+/**
+ * An option read back from a layer config. tfjs rewrites string values when a model is saved (camelCase to
+ * snake_case) and loaded (snake_case to camelCase), so `hard_sigmoid` comes back as `hardSigmoid`: values are
+ * matched against the allowed ones with underscores and case ignored, and anything else is an error rather than
+ * a silent default.
+ */
+function configOption<T extends string>(
+  layer: string,
+  key: string,
+  value: unknown,
+  allowed: readonly T[],
+  fallback?: T,
+): T {
+  if ((value === undefined || value === null) && fallback !== undefined) return fallback;
+  const flat = (s: string) => s.replace(/_/g, "").toLowerCase();
+  const found = typeof value === "string" ? allowed.find((a) => flat(a) === flat(value)) : undefined;
+  if (found === undefined)
+    throw new Error(`layer ${layer}: ${key} must be one of ${allowed.join(", ")}, not ${JSON.stringify(value)}`);
+  return found;
+}
+
 // ---- initial values (seeded, so that a seed fixes the initial weights)
 
 /** Keras' orthogonal initialiser: QR of a seeded normal matrix, signs fixed by the diagonal of R. */
@@ -2894,6 +2915,19 @@ export interface InputAttention {
   units: number;
 }
 
+const GATE_ACTIVATIONS: readonly RecurrentActivation[] = ["sigmoid", "hard_sigmoid"];
+const INPUT_ATTENTION_KINDS: readonly InputAttention["kind"][] = ["temporal", "features"];
+
+function inputAttentionOption(layer: string, value: InputAttention | null | undefined): InputAttention | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || !Number.isInteger(value.units) || value.units < 1)
+    throw new Error(`layer ${layer}: inputAttention must be {kind, units}, not ${JSON.stringify(value)}`);
+  return {
+    kind: configOption(layer, "inputAttention.kind", value.kind, INPUT_ATTENTION_KINDS, "temporal"),
+    units: value.units,
+  };
+}
+
 export interface LstmArgs extends LayerArgs {
   /** Hidden size H. */
   units: number;
@@ -2966,9 +3000,15 @@ export class Lstm extends tf.layers.Layer {
   constructor(args: LstmArgs) {
     super(args);
     this.units = args.units;
-    this.recurrentActivation = args.recurrentActivation ?? "sigmoid";
+    this.recurrentActivation = configOption(
+      this.name,
+      "recurrentActivation",
+      args.recurrentActivation,
+      GATE_ACTIVATIONS,
+      "sigmoid",
+    );
     this.unitForgetBias = args.unitForgetBias ?? true;
-    this.inputAttention = args.inputAttention ?? null;
+    this.inputAttention = inputAttentionOption(this.name, args.inputAttention);
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
   }
@@ -3107,6 +3147,7 @@ export class Lstm extends tf.layers.Layer {
 }
 
 export type Merge = "concat" | "sum" | "ave" | "mul";
+const MERGE_MODES: readonly Merge[] = ["concat", "sum", "ave", "mul"];
 
 export interface BiLstmArgs extends LayerArgs {
   units: number;
@@ -3130,8 +3171,14 @@ export class BiLstm extends tf.layers.Layer {
   constructor(args: BiLstmArgs) {
     super(args);
     this.units = args.units;
-    this.merge = args.merge ?? "concat";
-    this.recurrentActivation = args.recurrentActivation ?? "sigmoid";
+    this.merge = configOption(this.name, "merge", args.merge, MERGE_MODES, "concat");
+    this.recurrentActivation = configOption(
+      this.name,
+      "recurrentActivation",
+      args.recurrentActivation,
+      GATE_ACTIVATIONS,
+      "sigmoid",
+    );
     this.unitForgetBias = args.unitForgetBias ?? true;
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
@@ -3193,6 +3240,8 @@ export class BiLstm extends tf.layers.Layer {
 
 // ---- attention pooling
 
+const POOL_SCORES: readonly ("additive" | "zhou")[] = ["additive", "zhou"];
+
 export interface AttentionPoolArgs extends LayerArgs {
   /** Attention size A (additive score). */
   units?: number | null;
@@ -3215,7 +3264,7 @@ export class AttentionPool extends tf.layers.Layer {
   constructor(args: AttentionPoolArgs) {
     super(args);
     this.units = args.units ?? null;
-    this.score = args.score ?? "additive";
+    this.score = configOption(this.name, "score", args.score, POOL_SCORES, "additive");
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
   }
@@ -3268,6 +3317,8 @@ export class AttentionPool extends tf.layers.Layer {
 
 // ---- reductions, dropout, dense
 
+const REDUCE_MODES: readonly ReduceArgs["mode"][] = ["last", "mean", "max"];
+
 export interface ReduceArgs extends LayerArgs {
   mode: "last" | "mean" | "max";
 }
@@ -3278,7 +3329,7 @@ export class Reduce extends tf.layers.Layer {
   readonly mode: "last" | "mean" | "max";
   constructor(args: ReduceArgs) {
     super(args);
-    this.mode = args.mode;
+    this.mode = configOption(this.name, "mode", args.mode, REDUCE_MODES);
     this.supportsMasking = true;
   }
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
@@ -3375,6 +3426,7 @@ export class Dropout extends tf.layers.Layer {
 }
 
 export type Activation = "linear" | "relu" | "tanh" | "sigmoid" | "softmax";
+const DENSE_ACTIVATIONS: readonly Activation[] = ["linear", "relu", "tanh", "sigmoid", "softmax"];
 
 export interface DenseArgs extends LayerArgs {
   units: number;
@@ -3393,7 +3445,7 @@ export class Dense extends tf.layers.Layer {
   constructor(args: DenseArgs) {
     super(args);
     this.units = args.units;
-    this.activation = args.activation ?? "linear";
+    this.activation = configOption(this.name, "activation", args.activation, DENSE_ACTIVATIONS, "linear");
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
   }
@@ -3679,6 +3731,138 @@ export async function loadOptimizerState(
     a.accBeta1.assign(tf.scalar(state.adamPowers[0]));
     a.accBeta2.assign(tf.scalar(state.adamPowers[1]));
   }
+}
+
+// ---- runtime/fingerprint.ts
+
+/**
+ * What a checkpoint must share with a spec for `--resume` to continue it: the spec's fingerprint, a sha256 over
+ * the settings that decide what the saved weights mean and how training reaches them.
+ *
+ * In the fingerprint: the model's name and graph (named dims, inputs with dtype and shape, nodes in order with
+ * their op, inputs and every attribute); the data block except the file's path (source kind and columns,
+ * tokenizer, split, window, scale: they decide the vocabulary, scaler, splits and batches); and the train
+ * settings that fix the path of the weights: loss, batch, shuffle and seed (the spec's; `--seed` is recorded as
+ * the run's seed and checked separately).
+ * Not in it: epochs (resume to train further), early_stop, metrics and the optimizer (a run may continue with
+ * other settings; a different optimizer kind starts its state afresh), and the data file's path and contents.
+ */
+
+/** The parts of an IR the fingerprint reads (the compiler's IR and a generated program's both have them). */
+export interface FingerprintIr {
+  model: string;
+  dims?: { readonly [name: string]: number | null };
+  inputs?: readonly { name: string; dtype: string; shape: readonly (number | string)[] }[];
+  nodes: readonly { name: string; op?: string; inputs?: readonly string[]; attrs?: unknown }[];
+  outputs: readonly string[];
+}
+
+/** The train settings in the fingerprint. */
+export const FINGERPRINT_TRAIN_KEYS = ["loss", "batch", "shuffle", "seed"] as const;
+
+export interface SpecFingerprint {
+  /** sha256 of the fields, as canonical JSON. */
+  hash: string;
+  /** Each setting by a readable name (`node enc: units`), so that a difference can be named. */
+  fields: Record<string, string | number | boolean | null>;
+}
+
+type FingerprintField = string | number | boolean | null;
+
+function flattenSetting(prefix: string, value: unknown, out: Record<string, FingerprintField>): void {
+  if (value === undefined) return;
+  if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    out[prefix] = value;
+  } else if (Array.isArray(value)) {
+    out[prefix] = JSON.stringify(value);
+  } else if (typeof value === "object") {
+    for (const k of Object.keys(value).sort())
+      flattenSetting(
+        prefix.endsWith(": ") ? `${prefix}${k}` : `${prefix}.${k}`,
+        (value as Record<string, unknown>)[k],
+        out,
+      );
+  } else {
+    out[prefix] = String(value);
+  }
+}
+
+/** The fingerprint of a spec's model, data block and train block. */
+export function specFingerprint(ir: FingerprintIr, data: object, train: object): SpecFingerprint {
+  const fields: Record<string, FingerprintField> = { model: ir.model };
+  for (const [k, v] of Object.entries(ir.dims ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    fields[`dim ${k}`] = v;
+  for (const i of ir.inputs ?? []) fields[`input ${i.name}:`] = `${i.dtype}[${i.shape.join(", ")}]`;
+  fields["nodes"] = ir.nodes.map((n) => n.name).join(", ");
+  for (const n of ir.nodes) {
+    fields[`node ${n.name}: op`] = n.op ?? null;
+    fields[`node ${n.name}: input`] = (n.inputs ?? []).join(", ");
+    flattenSetting(`node ${n.name}: `, n.attrs ?? {}, fields);
+  }
+  fields["outputs"] = ir.outputs.join(", ");
+  const { source, ...rest } = data as { source?: Record<string, unknown> };
+  const { path: _path, ...sourceRest } = source ?? {};
+  flattenSetting("data: ", { source: sourceRest, ...rest }, fields);
+  const t = train as Record<string, unknown>;
+  for (const k of FINGERPRINT_TRAIN_KEYS) fields[`train: ${k}`] = (t[k] as FingerprintField | undefined) ?? null;
+  return { hash: fingerprintHash(fields), fields };
+}
+
+export function fingerprintHash(fields: Record<string, FingerprintField>): string {
+  const canonical = JSON.stringify(
+    Object.keys(fields)
+      .sort()
+      .map((k) => [k, fields[k]]),
+  );
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+function shownField(v: FingerprintField | undefined): string {
+  if (v === undefined) return "(absent)";
+  return typeof v === "string" ? (v === "" ? '""' : v) : String(v);
+}
+
+/**
+ * The settings that differ, as `node enc: units 16 in the checkpoint, 24 in the spec`, in the spec's order. A node
+ * present on one side only is one difference (its op), not one per attribute.
+ */
+export function fingerprintDifferences(
+  checkpoint: Record<string, FingerprintField>,
+  spec: Record<string, FingerprintField>,
+): string[] {
+  const keys = [...Object.keys(spec), ...Object.keys(checkpoint).filter((k) => !(k in spec))];
+  const lone = new Set(
+    keys.filter((k) => k.endsWith(": op") && (!(k in spec) || !(k in checkpoint))).map((k) => k.slice(0, -"op".length)),
+  );
+  const out: string[] = [];
+  for (const k of keys) {
+    const a = checkpoint[k];
+    const b = spec[k];
+    if (a === b) continue;
+    const node = /^node [^:]+: /.exec(k)?.[0];
+    if (node && lone.has(node) && !k.endsWith(": op")) continue;
+    out.push(`${k} ${shownField(a)} in the checkpoint, ${shownField(b)} in the spec`);
+  }
+  return out;
+}
+
+/** The fingerprint attnc.json records, when it records a well-formed one. */
+export function recordedFingerprint(meta: Record<string, unknown>): SpecFingerprint | null {
+  const f = meta["fingerprint"] as { hash?: unknown; fields?: unknown } | undefined;
+  if (
+    !f ||
+    typeof f !== "object" ||
+    typeof f.hash !== "string" ||
+    !f.fields ||
+    typeof f.fields !== "object" ||
+    Array.isArray(f.fields)
+  )
+    return null;
+  const fields: Record<string, FingerprintField> = {};
+  for (const [k, v] of Object.entries(f.fields as Record<string, unknown>))
+    fields[k] =
+      v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : JSON.stringify(v);
+  return { hash: f.hash, fields };
 }
 
 // ---- runtime/plots.ts
@@ -4051,8 +4235,12 @@ export function lossOf(kind: TrainConfig["loss"], pred: tf.Tensor, y: tf.Tensor)
     const e = tf.sub(pred.reshape([-1]), y.toFloat());
     if (kind === "mse") return tf.mean(tf.square(e));
     if (kind === "mae") return tf.mean(tf.abs(e));
+    // Huber with delta 1: 0.5 e^2 where |e| <= 1, |e| - 0.5 beyond. Written as 0.5 q^2 + (|e| - q) with
+    // q = min(|e|, 1), which is the same function: a comparison feeding tf.where would sit on the gradient's
+    // path, and LessEqual has no gradient on the wasm and cpu backends.
     const a = tf.abs(e);
-    return tf.mean(tf.where(tf.lessEqual(a, 1), tf.mul(0.5, tf.square(e)), tf.sub(a, 0.5)));
+    const q = tf.minimum(a, 1);
+    return tf.mean(tf.add(tf.mul(0.5, tf.square(q)), tf.sub(a, q)));
   }) as tf.Scalar;
 }
 
@@ -4359,10 +4547,16 @@ export class RunError extends Error {
 }
 
 /** The parts of the IR a run reads. */
-export interface RunIr {
+export interface RunIr extends FingerprintIr {
   model: string;
   outputs: readonly string[];
-  nodes: readonly { name: string; shape?: readonly (number | string)[] }[];
+  nodes: readonly {
+    name: string;
+    op: string;
+    inputs: readonly string[];
+    attrs: unknown;
+    shape?: readonly (number | string)[];
+  }[];
 }
 
 /** attnc.json: what a model directory says about itself. */
@@ -4377,6 +4571,8 @@ export interface ModelMeta {
   data: DataConfig;
   train: TrainConfig;
   prep: Prep;
+  /** The spec's fingerprint (see fingerprint.ts): --resume continues only the model it describes. */
+  fingerprint?: SpecFingerprint;
 }
 
 export interface SessionOptions {
@@ -4443,10 +4639,74 @@ export function reportText(split: string, r: SplitReport): string {
   return `${lines.join("\n")}\n`;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Before anything is loaded or read for --resume: the checkpoint must be of the spec's model (its recorded
+ * fingerprint equals the spec's), and a --seed must be the run's. Returns the run's seed, which a resumed run
+ * keeps when --seed is not given.
+ */
+function checkResumable(o: SessionOptions, current: SpecFingerprint): number | undefined {
+  let meta: unknown;
+  try {
+    meta = JSON.parse(readFileSync(join(o.out, "attnc.json"), "utf8"));
+  } catch {
+    meta = undefined;
+  }
+  if (!isRecord(meta))
+    throw new RunError(`${o.outDisplay}/attnc.json is missing or not valid JSON: the model directory is damaged`, 2);
+  let recorded = recordedFingerprint(meta);
+  let fields = current.fields;
+  let hash = current.hash;
+  if (!recorded) {
+    // A checkpoint from before fingerprints were recorded: its own IR, data and train settings give one. Its train
+    // settings hold the run's seed rather than the spec's, so the seed is left to the check below.
+    const ir = meta["ir"];
+    if (
+      !isRecord(ir) ||
+      typeof ir["model"] !== "string" ||
+      !Array.isArray(ir["nodes"]) ||
+      !Array.isArray(ir["outputs"]) ||
+      !ir["nodes"].every((n) => isRecord(n) && typeof n["name"] === "string")
+    ) {
+      throw new RunError(`${o.outDisplay}/attnc.json does not describe a model: the model directory is damaged`, 2);
+    }
+    const old = specFingerprint(
+      ir as unknown as FingerprintIr,
+      isRecord(meta["data"]) ? meta["data"] : {},
+      isRecord(meta["train"]) ? meta["train"] : {},
+    );
+    delete old.fields["train: seed"];
+    fields = { ...current.fields };
+    delete fields["train: seed"];
+    recorded = { hash: fingerprintHash(old.fields), fields: old.fields };
+    hash = fingerprintHash(fields);
+  }
+  if (recorded.hash !== hash) {
+    const model = recorded.fields["model"];
+    if (model !== fields["model"])
+      throw new RunError(
+        `cannot resume ${o.outDisplay}: it holds model ${String(model)}, not ${String(fields["model"])}; train ${String(fields["model"])} into a new --out directory`,
+        2,
+      );
+    const diffs = fingerprintDifferences(recorded.fields, fields);
+    const named =
+      diffs.length === 0
+        ? "its recorded fingerprint differs from the spec's"
+        : `${diffs.slice(0, 3).join("; ")}${diffs.length > 3 ? `; and ${diffs.length - 3} more` : ""}`;
+    throw new RunError(
+      `cannot resume ${o.outDisplay}: its checkpoint is of another model or other settings (${named}); train into a new --out directory`,
+      2,
+    );
+  }
+  const seed = typeof meta["seed"] === "number" ? meta["seed"] : undefined;
+  if (o.seed !== undefined && seed !== undefined && o.seed !== seed)
+    throw new RunError(`cannot resume ${o.outDisplay} with --seed ${o.seed}: it was trained with seed ${seed}`, 2);
+  return seed;
+}
+
 /** Trains as the options say; returns the exit code (0 done, 1 diverged, 130 interrupted). */
 export async function trainSession(o: SessionOptions): Promise<number> {
-  const train: TrainConfig = { ...o.train, ...(o.seed !== undefined ? { seed: o.seed } : {}) };
-  const epochs = o.epochs ?? train.epochs;
   if (!existsSync(o.file.path)) throw new RunError(`cannot read ${o.file.display}: no such file`);
   const manifest = readManifest(o.out);
   if (manifest && !o.resume)
@@ -4456,6 +4716,11 @@ export async function trainSession(o: SessionOptions): Promise<number> {
     );
   if (!manifest && o.resume && existsSync(o.out))
     o.stderr.write(`${o.outDisplay} has no complete checkpoint yet; starting from the beginning\n`);
+  const fingerprint = specFingerprint(o.ir, o.data, o.train);
+  const runSeed = manifest && o.resume ? checkResumable(o, fingerprint) : undefined;
+  const seed = o.seed ?? runSeed;
+  const train: TrainConfig = { ...o.train, ...(seed !== undefined ? { seed } : {}) };
+  const epochs = o.epochs ?? train.epochs;
   let model: tf.LayersModel;
   let meta: ModelMeta;
   let state: TrainState;
@@ -4474,11 +4739,21 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       return 0;
     }
     state.done = false;
+    meta.fingerprint = fingerprint;
+    if (state.best && (meta.train.early_stop?.monitor ?? null) !== (train.early_stop?.monitor ?? null)) {
+      o.stderr.write(
+        `early stopping now watches ${train.early_stop?.monitor ?? "nothing"} instead of ${meta.train.early_stop?.monitor ?? "nothing"}; its best value starts afresh\n`,
+      );
+      state.best = null;
+      state.wait = 0;
+    }
     const before = meta.train.optimizer?.kind ?? "adam";
     const now = train.optimizer?.kind ?? "adam";
     if (before === now) await loadOptimizerState(o.out, loaded.manifest, optimizer, model);
     else
       o.stderr.write(`the optimizer changed from ${before} to ${now} since the checkpoint; its state starts afresh\n`);
+    // attnc.json describes the run as it continues (its fingerprinted settings are the same).
+    meta.train = train;
     o.stderr.write(`resuming ${o.ir.model} after epoch ${state.epoch}${state.batch ? `, batch ${state.batch}` : ""}\n`);
   } else {
     const prep = await fit(o.data, o.file);
@@ -4494,6 +4769,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       data: o.data,
       train,
       prep,
+      fingerprint,
     };
     state = { epoch: 0, batch: 0, history: [], best: null, wait: 0, dropout: {}, done: false };
     mkdirSync(o.out, { recursive: true });
