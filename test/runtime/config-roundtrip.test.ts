@@ -4,9 +4,9 @@
  * a tiny model is built from a spec, saved through the checkpoint writer and loaded by the model-directory
  * reader; its layer configs must be equal and its outputs (predictions and attention weights) bit-for-bit equal.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
@@ -17,6 +17,7 @@ import { selectBackend } from "../../src/runtime/backend.js";
 import { registerKernels } from "../../src/runtime/kernels.js";
 import { registerLayers } from "../../src/runtime/layers.js";
 import { loadModelDir, saveCheckpoint, type TrainState } from "../../src/runtime/modeldir.js";
+import { attnc } from "../in-process.js";
 
 /** Values of a parameter worth iterating: every enum value, both booleans, every call of a family. */
 function valuesOf(p: Param): string[] | null {
@@ -145,4 +146,20 @@ describe.each(["wasm", "cpu"] as const)("save and load round trip on %s", (backe
     model.dispose();
     loaded.model.dispose();
   });
+});
+
+it("attnc evaluate reports the test metrics attnc train reported, for a temporal-attention lstm with hard_sigmoid gates", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "attnc-roundtrip-"));
+  const spec = readFileSync("test/fixtures/specs/tiny_series.attn", "utf8")
+    .replace("lstm(units: 8, input_attention", "lstm(units: 8, recurrent_activation: hard_sigmoid, input_attention")
+    .replace(/csv\("([^"]+)"/, (_, p: string) => `csv(${JSON.stringify(resolve("test/fixtures/specs", p))}`);
+  expect(spec).toContain("recurrent_activation: hard_sigmoid");
+  writeFileSync(join(dir, "hard.attn"), spec);
+  const train = await attnc("train", join(dir, "hard.attn"), "--out", join(dir, "m"), "--allow-outside", "--epochs", "1", "--threads", "1", "--backend", "wasm");
+  expect(train.code, train.err).toBe(0);
+  const evaluate = await attnc("evaluate", join(dir, "m"), "--backend", "wasm");
+  expect(evaluate.code, evaluate.err).toBe(0);
+  const lines = (out: string) => out.split("\n").filter((l) => l.startsWith("test "));
+  expect(lines(train.out)).toHaveLength(2);
+  expect(lines(evaluate.out).slice(0, 2)).toEqual(lines(train.out));
 });
