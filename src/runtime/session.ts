@@ -8,6 +8,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { fit, type DataConfig, type DataFile, type Prep } from "./data.js";
 import { fingerprintDifferences, fingerprintHash, recordedFingerprint, specFingerprint, type FingerprintIr, type SpecFingerprint } from "./fingerprint.js";
 import { loadModelDir, loadOptimizerState, readManifest, writeFileAtomic, type TrainState } from "./modeldir.js";
+import { LayerConfigError } from "./layers.js";
 import { historySvg } from "./plots.js";
 import { Progress, type Out } from "./progress.js";
 import { makeOptimizer, trainLoop, type GradientSource, type SplitReport, type TrainConfig } from "./train.js";
@@ -155,7 +156,13 @@ export async function trainSession(o: SessionOptions): Promise<number> {
   let state: TrainState;
   const optimizer = makeOptimizer(train.optimizer);
   if (manifest && o.resume) {
-    const loaded = await loadModelDir(o.out);
+    let loaded: Awaited<ReturnType<typeof loadModelDir>>;
+    try {
+      loaded = await loadModelDir(o.out);
+    } catch (e) {
+      if (e instanceof LayerConfigError) throw new RunError(`${o.outDisplay}/model.json: ${e.message}; the model directory is damaged`, 2);
+      throw e;
+    }
     model = loaded.model;
     meta = loaded.meta as unknown as ModelMeta;
     state = loaded.state;

@@ -4,7 +4,7 @@
  * a tiny model is built from a spec, saved through the checkpoint writer and loaded by the model-directory
  * reader; its layer configs must be equal and its outputs (predictions and attention weights) bit-for-bit equal.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -162,4 +162,16 @@ it("attnc evaluate reports the test metrics attnc train reported, for a temporal
   const lines = (out: string) => out.split("\n").filter((l) => l.startsWith("test "));
   expect(lines(train.out)).toHaveLength(2);
   expect(lines(evaluate.out).slice(0, 2)).toEqual(lines(train.out));
+
+  // An option no layer knows (a damaged model.json) is refused as a damaged directory, not silently replaced.
+  cpSync(join(dir, "m"), join(dir, "bad"), { recursive: true });
+  const modelJson = join(dir, "bad", "model.json");
+  writeFileSync(modelJson, readFileSync(modelJson, "utf8").replace('"hard_sigmoid"', '"bogus"'));
+  const message = /bad\/model\.json: layer enc: recurrentActivation must be one of sigmoid, hard_sigmoid, not "bogus"; the model directory is damaged\n$/;
+  const bad = await attnc("evaluate", join(dir, "bad"), "--backend", "wasm");
+  expect(bad.code).toBe(2);
+  expect(bad.err).toMatch(message);
+  const resumed = await attnc("train", join(dir, "hard.attn"), "--out", join(dir, "bad"), "--allow-outside", "--resume", "--backend", "wasm");
+  expect(resumed.code).toBe(2);
+  expect(resumed.err).toMatch(message);
 });
