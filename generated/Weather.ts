@@ -2773,6 +2773,9 @@ const maskOf = (kwargs: Kwargs): tf.Tensor2D | null => {
   return mm ? (mm.toFloat() as tf.Tensor2D) : null;
 };
 
+/** A layer config that names no valid option (a damaged model.json): the model directory is damaged. */
+export class LayerConfigError extends Error {}
+
 /**
  * An option read back from a layer config. tfjs rewrites string values when a model is saved (camelCase to
  * snake_case) and loaded (snake_case to camelCase), so `hard_sigmoid` comes back as `hardSigmoid`: values are
@@ -2790,7 +2793,9 @@ function configOption<T extends string>(
   const flat = (s: string) => s.replace(/_/g, "").toLowerCase();
   const found = typeof value === "string" ? allowed.find((a) => flat(a) === flat(value)) : undefined;
   if (found === undefined)
-    throw new Error(`layer ${layer}: ${key} must be one of ${allowed.join(", ")}, not ${JSON.stringify(value)}`);
+    throw new LayerConfigError(
+      `layer ${layer}: ${key} must be one of ${allowed.join(", ")}, not ${JSON.stringify(value)}`,
+    );
   return found;
 }
 
@@ -2899,7 +2904,7 @@ const INPUT_ATTENTION_KINDS: readonly InputAttention["kind"][] = ["temporal", "f
 function inputAttentionOption(layer: string, value: InputAttention | null | undefined): InputAttention | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== "object" || !Number.isInteger(value.units) || value.units < 1)
-    throw new Error(`layer ${layer}: inputAttention must be {kind, units}, not ${JSON.stringify(value)}`);
+    throw new LayerConfigError(`layer ${layer}: inputAttention must be {kind, units}, not ${JSON.stringify(value)}`);
   return {
     kind: configOption(layer, "inputAttention.kind", value.kind, INPUT_ATTENTION_KINDS, "temporal"),
     units: value.units,
@@ -4704,7 +4709,14 @@ export async function trainSession(o: SessionOptions): Promise<number> {
   let state: TrainState;
   const optimizer = makeOptimizer(train.optimizer);
   if (manifest && o.resume) {
-    const loaded = await loadModelDir(o.out);
+    let loaded: Awaited<ReturnType<typeof loadModelDir>>;
+    try {
+      loaded = await loadModelDir(o.out);
+    } catch (e) {
+      if (e instanceof LayerConfigError)
+        throw new RunError(`${o.outDisplay}/model.json: ${e.message}; the model directory is damaged`, 2);
+      throw e;
+    }
     model = loaded.model;
     meta = loaded.meta as unknown as ModelMeta;
     state = loaded.state;
