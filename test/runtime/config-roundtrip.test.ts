@@ -71,12 +71,13 @@ function cases(): Case[] {
       const args = [...baseArgs(op, combo), ...Object.entries(combo).map(([k, v]) => `${k}: ${v}`)];
       const call = `${op}(${args.join(", ")})`;
       const tail = REDUCING.includes(op) ? "-> dense(2, activation: softmax)" : "-> last -> dense(2, activation: softmax)";
+      // Names with underscores and capitals, which tfjs must keep as they are.
       const hosts: [Case["input"], string, string][] =
         op === "embedding"
-          ? [["tokens", "x: int[T = 5]", `x -> ${call} -> lstm(3) -> mean_pool -> dense(2, activation: softmax)`]]
+          ? [["tokens", "token_Ids: int[T = 5]", `token_Ids -> ${call} -> lstm(3) -> mean_pool -> dense(2, activation: softmax) as out_Probs`]]
           : [
-              ["series", "x: float[T = 5, F = 3]", `x -> ${call} as probe ${tail}`],
-              ["tokens", "x: int[T = 5]", `x -> embedding(7, 3, mask_zero: true) -> ${call} as probe ${tail}`],
+              ["series", "x: float[T = 5, F = 3]", `x -> ${call} as probe_Layer2 ${tail}`],
+              ["tokens", "x: int[T = 5]", `x -> embedding(7, 3, mask_zero: true) -> ${call} as probe_Layer2 ${tail}`],
             ];
       for (const [input, decl, chain] of hosts) {
         out.push({ title: `${call} on ${input === "tokens" ? "masked token" : "float"} input`, input, spec: `model M {\n  input ${decl}\n  ${chain}\n}\n` });
