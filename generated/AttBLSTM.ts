@@ -2929,10 +2929,7 @@ function inputAttentionOption(layer: string, value: InputAttention | null | unde
   if (value === undefined || value === null) return null;
   if (typeof value !== "object" || !Number.isInteger(value.units) || value.units < 1)
     throw new LayerConfigError(`layer ${layer}: inputAttention must be {kind, units}, not ${JSON.stringify(value)}`);
-  return {
-    kind: configOption(layer, "inputAttention.kind", value.kind, INPUT_ATTENTION_KINDS, "temporal"),
-    units: value.units,
-  };
+  return { kind: configOption(layer, "inputAttention.kind", value.kind, INPUT_ATTENTION_KINDS), units: value.units };
 }
 
 export interface LstmArgs extends LayerArgs {
