@@ -21,7 +21,7 @@ import { DataError } from "../runtime/csv.js";
 import { RegressionMetrics, type RegressionReport } from "../runtime/metrics.js";
 import { baselineForecasts, batches, dataNumber, encodeText, examples, jsonKind, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
 import { registerKernels } from "../runtime/kernels.js";
-import { registerLayers } from "../runtime/layers.js";
+import { LayerConfigError, registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";
 import { loadModelDir, ModelDirError, writeFileAtomic } from "../runtime/modeldir.js";
 import { heatmapSvg } from "../runtime/plots.js";
@@ -170,6 +170,7 @@ async function load(io: CliIo, dir: string, choice: string | undefined): Promise
     const l = await loadModelDir(resolve(io.cwd, dir));
     return { model: l.model, meta: l.meta as unknown as ModelMeta, dir: resolve(io.cwd, dir) };
   } catch (e) {
+    if (e instanceof LayerConfigError) throw new CliError(`${displayPath(io, join(dir, "model.json"))}: ${e.message}; the model directory is damaged`, 2);
     return dataError(e);
   }
 }

@@ -23,6 +23,23 @@ const maskOf = (kwargs: Kwargs): tf.Tensor2D | null => {
   return mm ? (mm.toFloat() as tf.Tensor2D) : null;
 };
 
+/** A layer config that names no valid option (a damaged model.json): the model directory is damaged. */
+export class LayerConfigError extends Error {}
+
+/**
+ * An option read back from a layer config. tfjs rewrites string values when a model is saved (camelCase to
+ * snake_case) and loaded (snake_case to camelCase), so `hard_sigmoid` comes back as `hardSigmoid`: values are
+ * matched against the allowed ones with underscores and case ignored, and anything else is an error rather than
+ * a silent default.
+ */
+function configOption<T extends string>(layer: string, key: string, value: unknown, allowed: readonly T[], fallback?: T): T {
+  if ((value === undefined || value === null) && fallback !== undefined) return fallback;
+  const flat = (s: string) => s.replace(/_/g, "").toLowerCase();
+  const found = typeof value === "string" ? allowed.find((a) => flat(a) === flat(value)) : undefined;
+  if (found === undefined) throw new LayerConfigError(`layer ${layer}: ${key} must be one of ${allowed.join(", ")}, not ${JSON.stringify(value)}`);
+  return found;
+}
+
 // ---- initial values (seeded, so that a seed fixes the initial weights)
 
 /** Keras' orthogonal initialiser: QR of a seeded normal matrix, signs fixed by the diagonal of R. */
@@ -117,6 +134,15 @@ export interface InputAttention {
   units: number;
 }
 
+const GATE_ACTIVATIONS: readonly RecurrentActivation[] = ["sigmoid", "hard_sigmoid"];
+const INPUT_ATTENTION_KINDS: readonly InputAttention["kind"][] = ["temporal", "features"];
+
+function inputAttentionOption(layer: string, value: InputAttention | null | undefined): InputAttention | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || !Number.isInteger(value.units) || value.units < 1) throw new LayerConfigError(`layer ${layer}: inputAttention must be {kind, units}, not ${JSON.stringify(value)}`);
+  return { kind: configOption(layer, "inputAttention.kind", value.kind, INPUT_ATTENTION_KINDS), units: value.units };
+}
+
 export interface LstmArgs extends LayerArgs {
   /** Hidden size H. */
   units: number;
@@ -174,9 +200,9 @@ export class Lstm extends tf.layers.Layer {
   constructor(args: LstmArgs) {
     super(args);
     this.units = args.units;
-    this.recurrentActivation = args.recurrentActivation ?? "sigmoid";
+    this.recurrentActivation = configOption(this.name, "recurrentActivation", args.recurrentActivation, GATE_ACTIVATIONS, "sigmoid");
     this.unitForgetBias = args.unitForgetBias ?? true;
-    this.inputAttention = args.inputAttention ?? null;
+    this.inputAttention = inputAttentionOption(this.name, args.inputAttention);
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
   }
@@ -309,6 +335,7 @@ export class Lstm extends tf.layers.Layer {
 }
 
 export type Merge = "concat" | "sum" | "ave" | "mul";
+const MERGE_MODES: readonly Merge[] = ["concat", "sum", "ave", "mul"];
 
 export interface BiLstmArgs extends LayerArgs {
   units: number;
@@ -332,8 +359,8 @@ export class BiLstm extends tf.layers.Layer {
   constructor(args: BiLstmArgs) {
     super(args);
     this.units = args.units;
-    this.merge = args.merge ?? "concat";
-    this.recurrentActivation = args.recurrentActivation ?? "sigmoid";
+    this.merge = configOption(this.name, "merge", args.merge, MERGE_MODES, "concat");
+    this.recurrentActivation = configOption(this.name, "recurrentActivation", args.recurrentActivation, GATE_ACTIVATIONS, "sigmoid");
     this.unitForgetBias = args.unitForgetBias ?? true;
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
@@ -381,6 +408,8 @@ export class BiLstm extends tf.layers.Layer {
 
 // ---- attention pooling
 
+const POOL_SCORES: readonly ("additive" | "zhou")[] = ["additive", "zhou"];
+
 export interface AttentionPoolArgs extends LayerArgs {
   /** Attention size A (additive score). */
   units?: number | null;
@@ -403,7 +432,7 @@ export class AttentionPool extends tf.layers.Layer {
   constructor(args: AttentionPoolArgs) {
     super(args);
     this.units = args.units ?? null;
-    this.score = args.score ?? "additive";
+    this.score = configOption(this.name, "score", args.score, POOL_SCORES, "additive");
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
   }
@@ -456,6 +485,8 @@ export class AttentionPool extends tf.layers.Layer {
 
 // ---- reductions, dropout, dense
 
+const REDUCE_MODES: readonly ReduceArgs["mode"][] = ["last", "mean", "max"];
+
 export interface ReduceArgs extends LayerArgs {
   mode: "last" | "mean" | "max";
 }
@@ -466,7 +497,7 @@ export class Reduce extends tf.layers.Layer {
   readonly mode: "last" | "mean" | "max";
   constructor(args: ReduceArgs) {
     super(args);
-    this.mode = args.mode;
+    this.mode = configOption(this.name, "mode", args.mode, REDUCE_MODES);
     this.supportsMasking = true;
   }
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
@@ -555,6 +586,7 @@ export class Dropout extends tf.layers.Layer {
 }
 
 export type Activation = "linear" | "relu" | "tanh" | "sigmoid" | "softmax";
+const DENSE_ACTIVATIONS: readonly Activation[] = ["linear", "relu", "tanh", "sigmoid", "softmax"];
 
 export interface DenseArgs extends LayerArgs {
   units: number;
@@ -573,7 +605,7 @@ export class Dense extends tf.layers.Layer {
   constructor(args: DenseArgs) {
     super(args);
     this.units = args.units;
-    this.activation = args.activation ?? "linear";
+    this.activation = configOption(this.name, "activation", args.activation, DENSE_ACTIVATIONS, "linear");
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
   }

@@ -2,11 +2,13 @@
  * A whole training run, as `attnc train` and the generated programs both perform it: fit or resume, build,
  * train with checkpoints, report. Only Node built-ins and tfjs.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import type * as tf from "@tensorflow/tfjs";
 import { fit, type DataConfig, type DataFile, type Prep } from "./data.js";
+import { fingerprintDifferences, fingerprintHash, recordedFingerprint, specFingerprint, type FingerprintIr, type SpecFingerprint } from "./fingerprint.js";
 import { loadModelDir, loadOptimizerState, readManifest, writeFileAtomic, type TrainState } from "./modeldir.js";
+import { LayerConfigError } from "./layers.js";
 import { historySvg } from "./plots.js";
 import { Progress, type Out } from "./progress.js";
 import { makeOptimizer, trainLoop, type GradientSource, type SplitReport, type TrainConfig } from "./train.js";
@@ -22,10 +24,10 @@ export class RunError extends Error {
 }
 
 /** The parts of the IR a run reads. */
-export interface RunIr {
+export interface RunIr extends FingerprintIr {
   model: string;
   outputs: readonly string[];
-  nodes: readonly { name: string; shape?: readonly (number | string)[] }[];
+  nodes: readonly { name: string; op: string; inputs: readonly string[]; attrs: unknown; shape?: readonly (number | string)[] }[];
 }
 
 /** attnc.json: what a model directory says about itself. */
@@ -40,6 +42,8 @@ export interface ModelMeta {
   data: DataConfig;
   train: TrainConfig;
   prep: Prep;
+  /** The spec's fingerprint (see fingerprint.ts): --resume continues only the model it describes. */
+  fingerprint?: SpecFingerprint;
 }
 
 export interface SessionOptions {
@@ -92,20 +96,73 @@ export function reportText(split: string, r: SplitReport): string {
   return `${lines.join("\n")}\n`;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Before anything is loaded or read for --resume: the checkpoint must be of the spec's model (its recorded
+ * fingerprint equals the spec's), and a --seed must be the run's. Returns the run's seed, which a resumed run
+ * keeps when --seed is not given.
+ */
+function checkResumable(o: SessionOptions, current: SpecFingerprint): number | undefined {
+  let meta: unknown;
+  try {
+    meta = JSON.parse(readFileSync(join(o.out, "attnc.json"), "utf8"));
+  } catch {
+    meta = undefined;
+  }
+  if (!isRecord(meta)) throw new RunError(`${o.outDisplay}/attnc.json is missing or not valid JSON: the model directory is damaged`, 2);
+  let recorded = recordedFingerprint(meta);
+  let fields = current.fields;
+  let hash = current.hash;
+  if (!recorded) {
+    // A checkpoint from before fingerprints were recorded: its own IR, data and train settings give one. Its train
+    // settings hold the run's seed rather than the spec's, so the seed is left to the check below.
+    const ir = meta["ir"];
+    if (!isRecord(ir) || typeof ir["model"] !== "string" || !Array.isArray(ir["nodes"]) || !Array.isArray(ir["outputs"]) || !ir["nodes"].every((n) => isRecord(n) && typeof n["name"] === "string")) {
+      throw new RunError(`${o.outDisplay}/attnc.json does not describe a model: the model directory is damaged`, 2);
+    }
+    const old = specFingerprint(ir as unknown as FingerprintIr, isRecord(meta["data"]) ? meta["data"] : {}, isRecord(meta["train"]) ? meta["train"] : {});
+    delete old.fields["train: seed"];
+    fields = { ...current.fields };
+    delete fields["train: seed"];
+    recorded = { hash: fingerprintHash(old.fields), fields: old.fields };
+    hash = fingerprintHash(fields);
+  }
+  if (recorded.hash !== hash) {
+    const model = recorded.fields["model"];
+    if (model !== fields["model"]) throw new RunError(`cannot resume ${o.outDisplay}: it holds model ${String(model)}, not ${String(fields["model"])}; train ${String(fields["model"])} into a new --out directory`, 2);
+    const diffs = fingerprintDifferences(recorded.fields, fields);
+    const named = diffs.length === 0 ? "its recorded fingerprint differs from the spec's" : `${diffs.slice(0, 3).join("; ")}${diffs.length > 3 ? `; and ${diffs.length - 3} more` : ""}`;
+    throw new RunError(`cannot resume ${o.outDisplay}: its checkpoint is of another model or other settings (${named}); train into a new --out directory`, 2);
+  }
+  const seed = typeof meta["seed"] === "number" ? meta["seed"] : undefined;
+  if (o.seed !== undefined && seed !== undefined && o.seed !== seed) throw new RunError(`cannot resume ${o.outDisplay} with --seed ${o.seed}: it was trained with seed ${seed}`, 2);
+  return seed;
+}
+
 /** Trains as the options say; returns the exit code (0 done, 1 diverged, 130 interrupted). */
 export async function trainSession(o: SessionOptions): Promise<number> {
-  const train: TrainConfig = { ...o.train, ...(o.seed !== undefined ? { seed: o.seed } : {}) };
-  const epochs = o.epochs ?? train.epochs;
   if (!existsSync(o.file.path)) throw new RunError(`cannot read ${o.file.display}: no such file`);
   const manifest = readManifest(o.out);
   if (manifest && !o.resume) throw new RunError(`${o.outDisplay} already holds a model; pass --resume to continue it or --out for a new directory`, 2);
   if (!manifest && o.resume && existsSync(o.out)) o.stderr.write(`${o.outDisplay} has no complete checkpoint yet; starting from the beginning\n`);
+  const fingerprint = specFingerprint(o.ir, o.data, o.train);
+  const runSeed = manifest && o.resume ? checkResumable(o, fingerprint) : undefined;
+  const seed = o.seed ?? runSeed;
+  const train: TrainConfig = { ...o.train, ...(seed !== undefined ? { seed } : {}) };
+  const epochs = o.epochs ?? train.epochs;
   let model: tf.LayersModel;
   let meta: ModelMeta;
   let state: TrainState;
   const optimizer = makeOptimizer(train.optimizer);
   if (manifest && o.resume) {
-    const loaded = await loadModelDir(o.out);
+    let loaded: Awaited<ReturnType<typeof loadModelDir>>;
+    try {
+      loaded = await loadModelDir(o.out);
+    } catch (e) {
+      if (e instanceof LayerConfigError) throw new RunError(`${o.outDisplay}/model.json: ${e.message}; the model directory is damaged`, 2);
+      throw e;
+    }
     model = loaded.model;
     meta = loaded.meta as unknown as ModelMeta;
     state = loaded.state;
@@ -116,16 +173,24 @@ export async function trainSession(o: SessionOptions): Promise<number> {
       return 0;
     }
     state.done = false;
+    meta.fingerprint = fingerprint;
+    if (state.best && (meta.train.early_stop?.monitor ?? null) !== (train.early_stop?.monitor ?? null)) {
+      o.stderr.write(`early stopping now watches ${train.early_stop?.monitor ?? "nothing"} instead of ${meta.train.early_stop?.monitor ?? "nothing"}; its best value starts afresh\n`);
+      state.best = null;
+      state.wait = 0;
+    }
     const before = meta.train.optimizer?.kind ?? "adam";
     const now = train.optimizer?.kind ?? "adam";
     if (before === now) await loadOptimizerState(o.out, loaded.manifest, optimizer, model);
     else o.stderr.write(`the optimizer changed from ${before} to ${now} since the checkpoint; its state starts afresh\n`);
+    // attnc.json describes the run as it continues (its fingerprinted settings are the same).
+    meta.train = train;
     o.stderr.write(`resuming ${o.ir.model} after epoch ${state.epoch}${state.batch ? `, batch ${state.batch}` : ""}\n`);
   } else {
     const prep = await fit(o.data, o.file);
     checkOutput(o.ir, prep, o.file);
     model = o.build(train.seed);
-    meta = { format: 1, model: o.ir.model, task: prep.kind, seed: train.seed, dataPath: relative(o.out, o.file.path).split(sep).join("/"), ir: o.ir, data: o.data, train, prep };
+    meta = { format: 1, model: o.ir.model, task: prep.kind, seed: train.seed, dataPath: relative(o.out, o.file.path).split(sep).join("/"), ir: o.ir, data: o.data, train, prep, fingerprint };
     state = { epoch: 0, batch: 0, history: [], best: null, wait: 0, dropout: {}, done: false };
     mkdirSync(o.out, { recursive: true });
   }

@@ -51,8 +51,12 @@ export function lossOf(kind: TrainConfig["loss"], pred: tf.Tensor, y: tf.Tensor)
     const e = tf.sub(pred.reshape([-1]), y.toFloat());
     if (kind === "mse") return tf.mean(tf.square(e));
     if (kind === "mae") return tf.mean(tf.abs(e));
+    // Huber with delta 1: 0.5 e^2 where |e| <= 1, |e| - 0.5 beyond. Written as 0.5 q^2 + (|e| - q) with
+    // q = min(|e|, 1), which is the same function: a comparison feeding tf.where would sit on the gradient's
+    // path, and LessEqual has no gradient on the wasm and cpu backends.
     const a = tf.abs(e);
-    return tf.mean(tf.where(tf.lessEqual(a, 1), tf.mul(0.5, tf.square(e)), tf.sub(a, 0.5)));
+    const q = tf.minimum(a, 1);
+    return tf.mean(tf.add(tf.mul(0.5, tf.square(q)), tf.sub(a, q)));
   }) as tf.Scalar;
 }
 

@@ -11,18 +11,20 @@ import { loadModelDir } from "../../src/runtime/modeldir.js";
 import { DataParallel } from "../../src/runtime/parallel.js";
 import { batchGradients } from "../../src/runtime/train.js";
 
-function textModel(): tf.LayersModel {
+type Gate = "sigmoid" | "hard_sigmoid";
+
+function textModel(gate: Gate = "sigmoid"): tf.LayersModel {
   const x = tf.input({ shape: [12], dtype: "int32" });
   let y = new Embedding({ vocab: 50, dim: 8, maskZero: true, seed: 1 }).apply(x) as tf.SymbolicTensor;
-  y = new BiLstm({ units: 6, seed: 2 }).apply(y) as tf.SymbolicTensor;
+  y = new BiLstm({ units: 6, recurrentActivation: gate, seed: 2 }).apply(y) as tf.SymbolicTensor;
   y = (new AttentionPool({ units: 5, seed: 3 }).apply(y) as tf.SymbolicTensor[])[0]!;
   y = new Dense({ units: 3, activation: "softmax", seed: 4 }).apply(y) as tf.SymbolicTensor;
   return tf.model({ inputs: x, outputs: y });
 }
 
-function seriesModel(): tf.LayersModel {
+function seriesModel(gate: Gate = "sigmoid"): tf.LayersModel {
   const x = tf.input({ shape: [7, 3] });
-  let y = (new Lstm({ units: 6, inputAttention: { kind: "temporal", units: 4 }, seed: 1 }).apply(x) as tf.SymbolicTensor[])[0]!;
+  let y = (new Lstm({ units: 6, inputAttention: { kind: "temporal", units: 4 }, recurrentActivation: gate, seed: 1 }).apply(x) as tf.SymbolicTensor[])[0]!;
   y = new Reduce({ mode: "last" }).apply(y) as tf.SymbolicTensor;
   y = new Dense({ units: 1, seed: 2 }).apply(y) as tf.SymbolicTensor;
   return tf.model({ inputs: x, outputs: y });
@@ -53,6 +55,21 @@ describe("data parallelism (a batch split with a worker thread)", () => {
       kind: "series" as const,
       loss: "mse" as const,
       data: () => ({ x: tf.randomNormal([9, 7, 3], 0, 1, "float32", 5), y: tf.randomNormal([9], 0, 1, "float32", 6) }),
+    },
+    // The worker rebuilds the model from its saved config: options such as hard_sigmoid must survive that.
+    {
+      name: "text classifier with hard_sigmoid gates",
+      model: () => textModel("hard_sigmoid"),
+      kind: "text" as const,
+      loss: "cross_entropy" as const,
+      data: () => ({ x: tf.tensor2d(Array.from({ length: 9 * 12 }, (_, i) => (i % 12 < 2 + (i % 9) ? 1 + ((i * 17) % 49) : 0)), [9, 12], "int32"), y: tf.tensor1d([2, 1, 0, 1, 0, 2, 2, 1, 0]) }),
+    },
+    {
+      name: "temporal-attention forecaster with hard_sigmoid gates and the huber loss",
+      model: () => seriesModel("hard_sigmoid"),
+      kind: "series" as const,
+      loss: "huber" as const,
+      data: () => ({ x: tf.randomNormal([9, 7, 3], 0, 1, "float32", 7), y: tf.randomNormal([9], 0, 2, "float32", 8) }),
     },
   ];
 
