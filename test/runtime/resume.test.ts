@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
 import type { IrModel } from "../../src/ir/types.js";
+import { runnableProgram } from "../programs.js";
 import { fingerprintDifferences, specFingerprint } from "../../src/runtime/fingerprint.js";
 import { attnc } from "../in-process.js";
 
@@ -180,10 +181,7 @@ describe("a generated program's --resume", () => {
       writeFileSync(specPath, textSpec(edit));
       const built = await attnc("build", specPath, "--out", join(dir, name));
       expect(built.code, built.err).toBe(0);
-      const { transform } = await import("esbuild");
-      const js = join(dir, `${name}.mjs`);
-      writeFileSync(js, (await transform(readFileSync(join(dir, name, "TinyText.ts"), "utf8"), { loader: "ts", format: "esm" })).code);
-      return js;
+      return runnableProgram(join(dir, name), "TinyText");
     };
     symlinkSync(resolve("node_modules"), join(dir, "node_modules"));
     const model = join(dir, "m");
