@@ -111,10 +111,13 @@ function splitOf(s: SplitConfig, index: number, rows: number): Split {
 
 // ---- text
 
-const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
+/** A word: letters (with their combining marks) and digits, then any apostrophe + letters parts. */
+const WORD = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}]+)*/gu;
 
+/** Text to tokens; the text is first put in Unicode normal form C, so "café" is one token however it was typed. */
 export function tokenize(prep: Pick<TextPrep, "tokenizer" | "lowercase">, text: string): string[] {
-  const t = prep.lowercase ? text.toLowerCase() : text;
+  const nfc = text.normalize("NFC");
+  const t = prep.lowercase ? nfc.toLowerCase() : nfc;
   return prep.tokenizer === "chars" ? Array.from(t) : (t.match(WORD) ?? []);
 }
 
@@ -371,7 +374,8 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   if (predict === "delta") {
     const mean = dN ? dSum / dN : 0;
     const sd = dN ? Math.sqrt(Math.max(0, dSq / dN - mean * mean)) : 1;
-    [targetOffset, targetScale] = scaling === "standard" ? [mean, sd > 1e-12 ? sd : 1] : scaling === "minmax" ? [dMin, dMax - dMin > 1e-12 ? dMax - dMin : 1] : [0, 1];
+    [targetOffset, targetScale] =
+      scaling === "standard" ? [mean, sd > 1e-12 ? sd : 1] : scaling === "minmax" ? (dN > 0 ? [dMin, dMax - dMin > 1e-12 ? dMax - dMin : 1] : [0, 1]) : [0, 1];
   }
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
   for (let r = win.size + win.horizon - 1; r < rows; r++) if ((r - win.horizon - win.size + 1) % win.stride === 0) counts[splitOf(split, r, rows)]++;

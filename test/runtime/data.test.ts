@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parse as csvParse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
 import { csvRecords, DataError } from "../../src/runtime/csv.js";
-import { encodeText, examples, fit, shuffled, type DataConfig, type SeriesPrep, type TextPrep } from "../../src/runtime/data.js";
+import { encodeText, examples, fit, shuffled, tokenize, type DataConfig, type SeriesPrep, type TextPrep } from "../../src/runtime/data.js";
 
 const dir = mkdtempSync(join(tmpdir(), "attnc-data-"));
 function file(name: string, text: string | Buffer): { path: string; display: string } {
@@ -87,6 +87,15 @@ describe("text preparation", () => {
     const lines = async (p: TextPrep) => (await collect(examples(cfg, p, f, "test"))).map((e) => e.line);
     expect(await lines(a)).toEqual(await lines(b));
     expect(await lines(other)).not.toEqual(await lines(a));
+  });
+});
+
+describe("the words tokenizer", () => {
+  const words = { tokenizer: "words", lowercase: true } as const;
+  it("keeps combining marks inside a word and treats composed and decomposed letters alike", () => {
+    expect(tokenize(words, "Cafe\u0301 café")).toEqual(["café", "café"]);
+    expect(tokenize(words, "हिन्दी भाषा")).toEqual(["हिन्दी", "भाषा"]);
+    expect(tokenize(words, "Don’t STOP-me now, it's 3.14")).toEqual(["don’t", "stop", "me", "now", "it's", "3", "14"]);
   });
 });
 
