@@ -11,7 +11,9 @@ import { formatShape } from "../ir/analyze.js";
 import type { IrModel } from "../ir/types.js";
 import { parse } from "../language/parse.js";
 import { printSpec } from "../language/printer.js";
+import { realPathOf } from "../runtime/paths.js";
 import { CliError, displayPath, packageRoot, readIfExists, readText, writeAtomic, type CliIo } from "./io.js";
+import { checkDirTarget, checkReplaceable, within, type AttncFileKind } from "./paths.js";
 
 const posix = (p: string): string => p.split(sep).join("/");
 
@@ -67,11 +69,11 @@ export interface BuildOutput {
   readonly contents: string;
 }
 
-export async function buildCommand(io: CliIo, paths: string[], opts: { out?: string; check?: boolean; format?: string }): Promise<number> {
+export async function buildCommand(io: CliIo, paths: string[], opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean }): Promise<number> {
   const { sources, results, diagnostics } = await compileAll(io, paths);
   report(io, diagnostics, sources, opts.format);
   if (!results.every((r) => r.ok)) return 1;
-  const outputs: BuildOutput[] = [];
+  const outputs: (BuildOutput & { kind: AttncFileKind })[] = [];
   const owner = new Map<string, string>();
   const runtime = combineRuntime(runtimeFiles());
   for (const [i, r] of results.entries()) {
@@ -88,13 +90,22 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
         owner.set(key, src.name);
         return path;
       };
-      outputs.push({ path: claim(join(dir, `${m.model}.ir.json`)), contents: serializeIr(m) });
+      outputs.push({ path: claim(join(dir, `${m.model}.ir.json`)), contents: serializeIr(m), kind: "ir" });
       if (m.data && m.train) {
         const dataAbs = resolve(dirname(specAbs), String((m.data["source"] as Record<string, unknown>)["path"]));
         const program = emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)), runtime });
-        outputs.push({ path: claim(join(dir, `${m.model}.ts`)), contents: await formatTypeScript(program) });
+        outputs.push({ path: claim(join(dir, `${m.model}.ts`)), contents: await formatTypeScript(program), kind: "program" });
       }
     }
+  }
+  // Every output is checked before anything is written: inside the working directory, not a spec being
+  // built, and either new or attnc's own earlier output.
+  const specs = new Set(sources.map((s) => realPathOf(resolve(io.cwd, s.path))));
+  const dirs = [...new Set(outputs.map((o) => dirname(o.path)))];
+  for (const d of dirs) within(io, d, "the output directory", opts.allowOutside);
+  for (const o of outputs) {
+    const abs = within(io, o.path, "the output file", opts.allowOutside);
+    if (!opts.check && specs.has(realPathOf(abs))) throw new CliError(`refusing to overwrite ${displayPath(io, o.path)}: it is a spec being built`);
   }
   if (opts.check) {
     const stale = outputs.filter((o) => readIfExists(io, o.path) !== o.contents);
@@ -105,6 +116,8 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
     }
     return 0;
   }
+  for (const d of dirs) checkDirTarget(io, d);
+  for (const o of outputs) checkReplaceable(io, o.path, o.kind);
   for (const o of outputs) writeAtomic(io, o.path, o.contents);
   for (const o of outputs) io.stdout.write(`wrote ${displayPath(io, o.path)}\n`);
   return 0;
@@ -168,7 +181,7 @@ export async function inspectCommand(io: CliIo, path: string, opts: { format: "t
   return 0;
 }
 
-export async function fmtCommand(io: CliIo, paths: string[], opts: { check?: boolean; format?: string }): Promise<number> {
+export async function fmtCommand(io: CliIo, paths: string[], opts: { check?: boolean; format?: string; allowOutside?: boolean }): Promise<number> {
   const sources = load(io, paths);
   const diags: Diagnostic[] = [];
   const changed: { src: Loaded; text: string }[] = [];
@@ -187,8 +200,11 @@ export async function fmtCommand(io: CliIo, paths: string[], opts: { check?: boo
     for (const c of changed) io.stderr.write(`${c.src.name} is not formatted\n`);
     return changed.length > 0 ? 1 : 0;
   }
-  for (const c of changed) {
-    writeAtomic(io, c.src.path, c.text);
+  // A spec is read where the user points, but rewritten only inside the working directory.
+  const targets = changed.map((c) => realPathOf(within(io, c.src.path, "the spec", opts.allowOutside)));
+  for (const [i, c] of changed.entries()) {
+    // Through a symlink to the file it names, so that a linked spec stays a link.
+    writeAtomic(io, targets[i]!, c.text);
     io.stdout.write(`formatted ${c.src.name}\n`);
   }
   return 0;
