@@ -5,18 +5,22 @@
 // @tensorflow/tfjs-node where installed) and Node built-ins only. Run it with `npx tsx <file>.ts [options]`
 // (or compile it with tsc and run the .js with node); `--help` lists the options.
 
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   createReadStream,
   existsSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 
@@ -3683,6 +3687,191 @@ export async function loadOptimizerState(
   }
 }
 
+// ---- runtime/paths.ts
+
+/**
+ * The path rule that `attnc` and the generated programs share: a path is judged by where it really is (symlinks
+ * resolved; for a path that does not exist yet, the real path of its nearest existing ancestor), and data and
+ * outputs must stay inside the working directory unless the user passes --allow-outside. Also: file-system
+ * errors in words, and safe file names. Only Node built-ins.
+ */
+
+/** Symbolic links followed while resolving one path before it counts as a loop (Linux's own limit). */
+const LINK_LIMIT = 40;
+
+/** A missing path (or one that cannot exist): resolve what exists above it. */
+function missingCode(code: string | undefined): boolean {
+  return code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG";
+}
+
+/**
+ * Where an absolute path really is: realpath if it exists; otherwise the realpath of its nearest existing
+ * ancestor with the rest appended. A dangling symlink on the way counts as the place it points to, since
+ * writing through it would create its target.
+ */
+export function realPathOf(abs: string): string {
+  let cur = resolve(abs);
+  const rest: string[] = [];
+  let links = 0;
+  for (;;) {
+    try {
+      const real = realpathSync.native(cur);
+      return rest.length === 0 ? real : join(real, ...[...rest].reverse());
+    } catch (e) {
+      if (!missingCode((e as NodeJS.ErrnoException).code)) throw e;
+    }
+    let link: string | undefined;
+    try {
+      link = lstatSync(cur).isSymbolicLink() ? readlinkSync(cur) : undefined;
+    } catch {
+      link = undefined;
+    }
+    if (link !== undefined) {
+      if (++links > LINK_LIMIT) throw Object.assign(new Error(`too many symbolic links: ${abs}`), { code: "ELOOP" });
+      cur = resolve(dirname(cur), link);
+      continue;
+    }
+    const up = dirname(cur);
+    if (up === cur) return join(cur, ...[...rest].reverse());
+    rest.push(basename(cur));
+    cur = up;
+  }
+}
+
+/** Whether `path` is `root` or below it (both absolute and resolved). */
+export function isWithin(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === "" || (!isAbsolute(rel) && rel !== ".." && !rel.startsWith(`..${sep}`));
+}
+
+export interface PlacedPath {
+  /** The path resolved against the working directory, symlinks kept (what is opened, and shown). */
+  readonly abs: string;
+  /** Where it really is. */
+  readonly real: string;
+  /** Whether the real path is inside the working directory's real path. */
+  readonly inside: boolean;
+}
+
+/** Resolves `path` against `cwd` and says whether it really stays inside `cwd`. */
+export function placePath(cwd: string, path: string): PlacedPath {
+  const abs = resolve(cwd, path);
+  const real = realPathOf(abs);
+  return { abs, real, inside: isWithin(realPathOf(resolve(cwd)), real) };
+}
+
+/** The one message for a path that leaves the working directory. */
+export function outsideMessage(what: string, shown: string, real: string): string {
+  return `${what} ${shown} is outside the working directory (it resolves to ${real}); pass --allow-outside to use it`;
+}
+
+/** A file-system error in a few words, for "cannot read/write PATH: reason". */
+export function fsReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case "ENOENT":
+      return "no such file or directory";
+    case "ENAMETOOLONG":
+      return "file name too long";
+    case "EISDIR":
+      return "is a directory";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    case "EEXIST":
+      return "a file of that name is in the way";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOSPC":
+      return "no space left on device";
+    case "EDQUOT":
+      return "disk quota exceeded";
+    case "ELOOP":
+      return "too many symbolic links";
+    case "EMFILE":
+    case "ENFILE":
+      return "too many open files";
+    case "EIO":
+      return "input/output error";
+    default:
+      return code ?? (e instanceof Error ? e.message : String(e));
+  }
+}
+
+export interface FsFailure {
+  readonly write: boolean;
+  /** The file the error names (a temporary file's name is mapped back to the file it was for). */
+  readonly path: string | undefined;
+  readonly reason: string;
+}
+
+const WRITE_CALLS = new Set([
+  "mkdir",
+  "rename",
+  "write",
+  "unlink",
+  "rmdir",
+  "rm",
+  "copyfile",
+  "symlink",
+  "link",
+  "ftruncate",
+  "fsync",
+  "utime",
+  "chmod",
+]);
+
+/**
+ * Describes a Node file-system error (one with an errno code), or returns undefined for anything else. Writes
+ * go through temporary files (`<file>.<hex>.tmp`), so opening one of those is a write too.
+ */
+export function fsFailure(e: unknown): FsFailure | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err.code !== "string" || !/^E[A-Z]+$/.test(err.code) || typeof err.syscall !== "string") return undefined;
+  const raw = typeof err.path === "string" ? err.path : undefined;
+  const tmp = raw !== undefined && /\.[0-9a-f]{12}\.tmp$/.test(raw);
+  const write =
+    WRITE_CALLS.has(err.syscall) || tmp || err.code === "EROFS" || err.code === "ENOSPC" || err.code === "EDQUOT";
+  return { write, path: tmp ? raw!.replace(/\.[0-9a-f]{12}\.tmp$/, "") : raw, reason: fsReason(err) };
+}
+
+/**
+ * A file name made from arbitrary text (a node name, say): letters, digits, "-", "_" and "." only, never
+ * starting with ".", at most 80 characters; when anything had to change, a short hash of the original keeps
+ * different names apart.
+ */
+export function safeFileName(name: string): string {
+  const cleaned = name
+    .replace(/[^A-Za-z0-9_.-]/g, "_")
+    .replace(/^\.+/, "_")
+    .slice(0, 64);
+  if (cleaned === name && name.length > 0) return name;
+  return `${cleaned}-${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
+}
+
+/**
+ * Why a data file cannot be read as one, or undefined: it must be a regular file (read more than once, so not
+ * a pipe; never a device, a socket or a directory). A missing file is left to the reader's own message.
+ */
+export function notRegularFile(path: string): string | undefined {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? undefined : fsReason(e);
+  }
+  if (st.isFile()) return undefined;
+  if (st.isDirectory()) return "is a directory";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "is a device, not a regular file";
+  if (st.isSocket()) return "is a socket, not a regular file";
+  if (st.isFIFO()) return "is a pipe, not a regular file (data is read more than once)";
+  return "is not a regular file";
+}
+
 // ---- runtime/plots.ts
 
 /**
@@ -4578,11 +4767,21 @@ const USAGE = `options:
   --steps N        stop after N training batches (verification)
   --backend B      auto (default), node, wasm or cpu
   --resume         continue from the last checkpoint in --out
-  --help           this text`;
+  --allow-outside  allow a data file or model directory outside the working directory
+  --help           this text
+The data file and the model directory must be inside the working directory (symlinks resolved) unless
+--allow-outside is given.`;
 
 function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return (rel.startsWith("..") || isAbsolute(rel) ? path : rel).split(sep).join("/");
+}
+
+/** A path the program reads or writes: inside the working directory unless allowed (the rule attnc follows too). */
+function placed(path: string, what: string, allowOutside: boolean): string {
+  const p = placePath(process.cwd(), path);
+  if (!p.inside && !allowOutside) throw new RunError(outsideMessage(what, shown(p.abs), p.real), 2);
+  return p.abs;
 }
 
 function count(v: string | undefined, flag: string, min: number): number | undefined {
@@ -4606,6 +4805,7 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
         steps: { type: "string" },
         backend: { type: "string", default: "auto" },
         resume: { type: "boolean", default: false },
+        "allow-outside": { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -4620,13 +4820,16 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     const epochs = count(values.epochs, "--epochs", 1);
     const seed = count(values.seed, "--seed", 0);
     const steps = count(values.steps, "--steps", 1);
+    const here = dirname(resolve(process.argv[1] ?? "."));
+    const allowOutside = values["allow-outside"] === true;
+    const dataPath = placed(resolve(values.data ?? resolve(here, p.defaultData)), "the data file", allowOutside);
+    const notFile = notRegularFile(dataPath);
+    if (notFile !== undefined) throw new RunError(`cannot read ${shown(dataPath)}: ${notFile}`, 2);
+    const out = placed(resolve(values.out ?? `runs/${p.ir.model}`), "the output directory", allowOutside);
     registerLayers();
     registerKernels();
     const backend = await selectBackend(values.backend as BackendChoice);
     process.stderr.write(`using the ${backend === "tensorflow" ? "node (native TensorFlow)" : backend} backend\n`);
-    const here = dirname(resolve(process.argv[1] ?? "."));
-    const dataPath = resolve(values.data ?? resolve(here, p.defaultData));
-    const out = resolve(values.out ?? `runs/${p.ir.model}`);
     return await trainSession({
       ir: p.ir,
       data: p.data,
@@ -4646,6 +4849,13 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     if (e instanceof RunError || e instanceof DataError || e instanceof ModelDirError || e instanceof BackendError) {
       process.stderr.write(`${e.message}\n`);
       return e instanceof RunError ? e.exitCode : e instanceof DataError ? 1 : 2;
+    }
+    const io = fsFailure(e);
+    if (io !== undefined) {
+      process.stderr.write(
+        `cannot ${io.write ? "write" : "read"} ${io.path !== undefined ? shown(resolve(io.path)) : "a file"}: ${io.reason}\n`,
+      );
+      return 2;
     }
     if (e instanceof TypeError && "code" in e && String((e as { code: unknown }).code).startsWith("ERR_PARSE_ARGS")) {
       process.stderr.write(`${e.message}\n${USAGE}\n`);
