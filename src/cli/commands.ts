@@ -73,9 +73,12 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
   const { sources, results, diagnostics } = await compileAll(io, paths);
   report(io, diagnostics, sources, opts.format);
   if (!results.every((r) => r.ok)) return 1;
-  const outputs: (BuildOutput & { kind: AttncFileKind })[] = [];
+  // Where each output goes is settled, and checked, before any program is generated (formatting takes a
+  // while) and before anything is written: inside the working directory, not a spec being built, and (unless
+  // --check) a directory where the output directory is, and either new or attnc's own earlier output.
+  const planned: { path: string; kind: AttncFileKind; make: () => Promise<string> }[] = [];
   const owner = new Map<string, string>();
-  const runtime = combineRuntime(runtimeFiles());
+  let runtime: ReturnType<typeof combineRuntime> | undefined;
   for (const [i, r] of results.entries()) {
     const src = sources[i]!;
     const dir = opts.out ?? dirname(src.path);
@@ -90,23 +93,33 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
         owner.set(key, src.name);
         return path;
       };
-      outputs.push({ path: claim(join(dir, `${m.model}.ir.json`)), contents: serializeIr(m), kind: "ir" });
+      planned.push({ path: claim(join(dir, `${m.model}.ir.json`)), kind: "ir", make: async () => serializeIr(m) });
       if (m.data && m.train) {
         const dataAbs = resolve(dirname(specAbs), String((m.data["source"] as Record<string, unknown>)["path"]));
-        const program = emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)), runtime });
-        outputs.push({ path: claim(join(dir, `${m.model}.ts`)), contents: await formatTypeScript(program), kind: "program" });
+        planned.push({
+          path: claim(join(dir, `${m.model}.ts`)),
+          kind: "program",
+          make: async () => {
+            runtime ??= combineRuntime(runtimeFiles());
+            return formatTypeScript(emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)), runtime }));
+          },
+        });
       }
     }
   }
-  // Every output is checked before anything is written: inside the working directory, not a spec being
-  // built, and either new or attnc's own earlier output.
   const specs = new Set(sources.map((s) => realPathOf(resolve(io.cwd, s.path))));
-  const dirs = [...new Set(outputs.map((o) => dirname(o.path)))];
+  const dirs = [...new Set(planned.map((o) => dirname(o.path)))];
   for (const d of dirs) within(io, d, "the output directory", opts.allowOutside);
-  for (const o of outputs) {
+  for (const o of planned) {
     const abs = within(io, o.path, "the output file", opts.allowOutside);
     if (!opts.check && specs.has(realPathOf(abs))) throw new CliError(`refusing to overwrite ${displayPath(io, o.path)}: it is a spec being built`);
   }
+  if (!opts.check) {
+    for (const d of dirs) checkDirTarget(io, d);
+    for (const o of planned) checkReplaceable(io, o.path, o.kind);
+  }
+  const outputs: BuildOutput[] = [];
+  for (const o of planned) outputs.push({ path: o.path, contents: await o.make() });
   if (opts.check) {
     const stale = outputs.filter((o) => readIfExists(io, o.path) !== o.contents);
     for (const o of stale) io.stderr.write(`${displayPath(io, o.path)} is ${readIfExists(io, o.path) === undefined ? "missing" : "out of date"}\n`);
@@ -116,8 +129,6 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
     }
     return 0;
   }
-  for (const d of dirs) checkDirTarget(io, d);
-  for (const o of outputs) checkReplaceable(io, o.path, o.kind);
   for (const o of outputs) writeAtomic(io, o.path, o.contents);
   for (const o of outputs) io.stdout.write(`wrote ${displayPath(io, o.path)}\n`);
   return 0;
