@@ -403,9 +403,10 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
   if (!r.ok) return 1;
   const models = r.models.filter((m) => m.data && m.train && (!opts.model || m.model === opts.model));
   if (models.length === 0) throw new CliError(opts.model ? `${name} has no trainable model ${opts.model}` : `${name} has no model with both a data and a train block`);
+  const specAbs = resolve(io.cwd, specPath);
+  const dataPaths = new Map(models.map((ir) => [ir.model, dataFile(io, resolve(dirname(specAbs), (ir.data as unknown as DataConfig).source.path), opts.allowOutside)]));
   const used = await backend(io, opts.backend);
   const runtime = combineRuntime(runtimeFiles());
-  const specAbs = resolve(io.cwd, specPath);
   const quiet = { write: () => true, isTTY: false };
   let failed = 0;
   for (const ir of models) {
@@ -413,7 +414,7 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
     try {
       const data = ir.data as unknown as DataConfig;
       const train = ir.train as unknown as TrainConfig;
-      const dataAbs = dataFile(io, resolve(dirname(specAbs), data.source.path), opts.allowOutside);
+      const dataAbs = dataPaths.get(ir.model)!;
       const file: DataFile = { path: dataAbs, display: displayPath(io, dataAbs) };
       const program = await formatTypeScript(emitProgram(ir, { specPath: specAbs, specHash: createHash("sha256").update(text).digest("hex"), dataPath: dataAbs, runtime }));
       const { transform } = await import("esbuild");
