@@ -383,6 +383,9 @@ describe("build", { timeout: SLOW }, () => {
     failed(await run("build", "tiny.attn", "--out", "a-file"), "cannot write a-file: it is a file, not a directory");
     failed(await run("build", "tiny.attn", "--out", "a-file/sub"), "cannot write a-file/sub: a-file is a file, not a directory");
     expect(readFileSync(join(P, "a-file"), "utf8")).toBe("not a directory\n");
+    const spec = readFileSync(join(P, "tiny.attn"), "utf8");
+    failed(await run("build", "tiny.attn", "--out", "tiny.attn"), "cannot write tiny.attn: it is a file, not a directory");
+    expect(readFileSync(join(P, "tiny.attn"), "utf8")).toBe(spec);
     const long = "M".repeat(300);
     writeFileSync(join(P, "long.attn"), SPEC("reviews.csv", long));
     failed(await run("build", "long.attn", "--out", "long-out"), `cannot write long-out/${long}.ir.json: file name too long`);
