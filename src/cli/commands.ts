@@ -10,7 +10,9 @@ import { formatShape } from "../ir/analyze.js";
 import type { IrModel } from "../ir/types.js";
 import { parse } from "../language/parse.js";
 import { printSpec } from "../language/printer.js";
+import { realPathOf } from "../runtime/paths.js";
 import { CliError, displayPath, packageRoot, readIfExists, readText, writeAtomic, type CliIo } from "./io.js";
+import { checkDirTarget, checkReplaceable, within, type AttncFileKind } from "./paths.js";
 
 const posix = (p: string): string => p.split(sep).join("/");
 
@@ -64,11 +66,14 @@ export interface BuildOutput {
   readonly contents: string;
 }
 
-export async function buildCommand(io: CliIo, paths: string[], opts: { out?: string; check?: boolean; format?: string }): Promise<number> {
+export async function buildCommand(io: CliIo, paths: string[], opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean }): Promise<number> {
   const { sources, results, diagnostics } = await compileAll(io, paths);
   report(io, diagnostics, sources, opts.format);
   if (!results.every((r) => r.ok)) return 1;
-  const outputs: BuildOutput[] = [];
+  // Where each output goes is settled, and checked, before any program is generated (formatting takes a
+  // while) and before anything is written: inside the working directory, not a spec being built, and (unless
+  // --check) a directory where the output directory is, and either new or attnc's own earlier output.
+  const planned: { path: string; kind: AttncFileKind; make: () => Promise<string> }[] = [];
   const owner = new Map<string, string>();
   const runtimeDirs = new Set<string>();
   for (const [i, r] of results.entries()) {
@@ -85,18 +90,34 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
         owner.set(key, src.name);
         return path;
       };
-      outputs.push({ path: claim(join(dir, `${m.model}.ir.json`)), contents: serializeIr(m) });
+      planned.push({ path: claim(join(dir, `${m.model}.ir.json`)), kind: "ir", make: async () => serializeIr(m) });
       if (m.data && m.train) {
         const dataAbs = resolve(dirname(specAbs), String((m.data["source"] as Record<string, unknown>)["path"]));
-        const program = emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) });
-        outputs.push({ path: claim(join(dir, `${m.model}.ts`)), contents: await formatTypeScript(program) });
+        planned.push({
+          path: claim(join(dir, `${m.model}.ts`)),
+          kind: "program",
+          make: async () => formatTypeScript(emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) })),
+        });
         if (!runtimeDirs.has(absDir)) {
           runtimeDirs.add(absDir);
-          outputs.push({ path: claim(join(dir, RUNTIME_MODULE)), contents: runtimeModule() });
+          planned.push({ path: claim(join(dir, RUNTIME_MODULE)), kind: "runtime", make: async () => runtimeModule() });
         }
       }
     }
   }
+  const specs = new Set(sources.map((s) => realPathOf(resolve(io.cwd, s.path))));
+  const dirs = [...new Set(planned.map((o) => dirname(o.path)))];
+  for (const d of dirs) within(io, d, "the output directory", opts.allowOutside);
+  for (const o of planned) {
+    const abs = within(io, o.path, "the output file", opts.allowOutside);
+    if (!opts.check && specs.has(realPathOf(abs))) throw new CliError(`refusing to overwrite ${displayPath(io, o.path)}: it is a spec being built`);
+  }
+  if (!opts.check) {
+    for (const d of dirs) checkDirTarget(io, d);
+    for (const o of planned) checkReplaceable(io, o.path, o.kind);
+  }
+  const outputs: BuildOutput[] = [];
+  for (const o of planned) outputs.push({ path: o.path, contents: await o.make() });
   if (opts.check) {
     const stale = outputs.filter((o) => readIfExists(io, o.path) !== o.contents);
     for (const o of stale) io.stderr.write(`${displayPath(io, o.path)} is ${readIfExists(io, o.path) === undefined ? "missing" : "out of date"}\n`);
@@ -169,7 +190,7 @@ export async function inspectCommand(io: CliIo, path: string, opts: { format: "t
   return 0;
 }
 
-export async function fmtCommand(io: CliIo, paths: string[], opts: { check?: boolean; format?: string }): Promise<number> {
+export async function fmtCommand(io: CliIo, paths: string[], opts: { check?: boolean; format?: string; allowOutside?: boolean }): Promise<number> {
   const sources = load(io, paths);
   const diags: Diagnostic[] = [];
   const changed: { src: Loaded; text: string }[] = [];
@@ -188,8 +209,11 @@ export async function fmtCommand(io: CliIo, paths: string[], opts: { check?: boo
     for (const c of changed) io.stderr.write(`${c.src.name} is not formatted\n`);
     return changed.length > 0 ? 1 : 0;
   }
-  for (const c of changed) {
-    writeAtomic(io, c.src.path, c.text);
+  // A spec is read where the user points, but rewritten only inside the working directory.
+  const targets = changed.map((c) => realPathOf(within(io, c.src.path, "the spec", opts.allowOutside)));
+  for (const [i, c] of changed.entries()) {
+    // Through a symlink to the file it names, so that a linked spec stays a link.
+    writeAtomic(io, targets[i]!, c.text);
     io.stdout.write(`formatted ${c.src.name}\n`);
   }
   return 0;

@@ -6,6 +6,9 @@ import { DIAGNOSTIC_FORMATS } from "../diagnostics/render.js";
 import { buildCommand, checkCommand, fmtCommand, inspectCommand } from "./commands.js";
 
 const EXAMPLES = `
+Paths: data files and everything a verb writes must be inside the working directory (symlinks resolved)
+unless --allow-outside is given; specs named on the command line are read where they are.
+
 Exit codes: 0 success, 1 the spec or the data has errors (or --check found stale files, or the loss diverged),
 2 usage or I/O error, 70 internal error: a bug in attnc; please report, 130 interrupted.`;
 
@@ -43,8 +46,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .argument("<spec...>", ".attn files")
     .option("--out <dir>", "output directory (default: beside each spec)")
     .option("--check", "write nothing; exit 1 and name the files that are missing or differ")
+    .option("--allow-outside", "allow output paths outside the working directory")
     .addOption(formatOption())
-    .action(async (specs: string[], opts: { out?: string; check?: boolean; format?: string }) => {
+    .action(async (specs: string[], opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean }) => {
       code = await buildCommand(io, specs, opts);
     });
 
@@ -62,8 +66,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .description("rewrite specs in the canonical layout (comments kept)")
     .argument("<spec...>", ".attn files")
     .option("--check", "write nothing; exit 1 and name the files that are not formatted")
+    .option("--allow-outside", "allow rewriting specs outside the working directory")
     .addOption(formatOption())
-    .action(async (specs: string[], opts: { check?: boolean; format?: string }) => {
+    .action(async (specs: string[], opts: { check?: boolean; format?: string; allowOutside?: boolean }) => {
       code = await fmtCommand(io, specs, opts);
     });
 
@@ -99,7 +104,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--season <p>", "season length for the seasonal naive baseline, in steps (12 for monthly data)")
     .option("--tolerance <t>", "forecasting: also report the share of forecasts within t of the truth")
     .addOption(backendOption())
-    .action(async (dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string }) => {
+    .option("--allow-outside", "allow a model directory and data outside the working directory")
+    .action(async (dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean }) => {
       code = await (await ml()).evaluateCommand(io, dir, opts);
     });
 
@@ -109,7 +115,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .argument("<model-dir>", "directory written by attnc train")
     .requiredOption("--input <file>", "JSONL file, or - for standard input")
     .addOption(backendOption())
-    .action(async (dir: string, opts: { input: string; backend?: string }) => {
+    .option("--allow-outside", "allow a model directory and input file outside the working directory")
+    .action(async (dir: string, opts: { input: string; backend?: string; allowOutside?: boolean }) => {
       code = await (await ml()).predictCommand(io, dir, opts);
     });
 
@@ -120,7 +127,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .requiredOption("--input <file>", "JSONL file, or - for standard input")
     .option("--out <dir>", "where the heatmaps go (default: <model-dir>/explain)")
     .addOption(backendOption())
-    .action(async (dir: string, opts: { input: string; out?: string; backend?: string }) => {
+    .option("--allow-outside", "allow a model directory, input file and output directory outside the working directory")
+    .action(async (dir: string, opts: { input: string; out?: string; backend?: string; allowOutside?: boolean }) => {
       code = await (await ml()).explainCommand(io, dir, opts);
     });
 
@@ -133,6 +141,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--seed <n>", "seed instead of the spec's")
     .addOption(backendOption())
     .option("--keep", "keep the temporary directory with both model directories")
+    .option("--allow-outside", "allow a data file outside the working directory")
     .action(async (spec: string, opts: import("./ml-commands.js").VerifyOptions) => {
       code = await (await ml()).verifyCommand(io, spec, opts);
     });

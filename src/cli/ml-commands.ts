@@ -4,10 +4,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { emitProgram, RUNTIME_MODULE } from "../codegen/emit.js";
 import { formatTypeScript } from "../codegen/format.js";
 import { runtimeModule } from "./commands.js";
@@ -27,7 +27,9 @@ import { loadModelDir, ModelDirError, writeFileAtomic } from "../runtime/modeldi
 import { heatmapSvg } from "../runtime/plots.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
 import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
+import { notRegularFile, safeFileName } from "../runtime/paths.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
+import { checkDirTarget, ioError, makeDir, within, writing } from "./paths.js";
 import { openRequests, type RequestLine } from "./requests.js";
 
 /** attnc.json, whose IR attnc wrote in full. */
@@ -64,16 +66,6 @@ function pngBeside(svg: string): boolean {
   return spawnSync("rsvg-convert", ["--background-color", "white", "-o", svg.replace(/\.svg$/, ".png"), svg], { stdio: "ignore" }).status === 0;
 }
 
-/** Paths a spec names must stay inside the project (the working directory) unless the user allows otherwise. */
-function inside(io: CliIo, path: string, allowOutside: boolean, what: string): string {
-  const abs = resolve(io.cwd, path);
-  const rel = relative(io.cwd, abs);
-  if (!allowOutside && (rel.startsWith(`..${sep}`) || rel === ".." || resolve(rel) === rel)) {
-    throw new CliError(`${what} ${displayPath(io, path)} is outside the project directory; pass --allow-outside to use it`);
-  }
-  return abs;
-}
-
 export interface TrainOptions {
   model?: string;
   data?: string;
@@ -91,6 +83,14 @@ function int(v: string | undefined, flag: string, min: number): number | undefin
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} must be a whole number >= ${min}, not ${JSON.stringify(v)}`);
   return n;
+}
+
+/** A data file: inside the working directory unless allowed, and a regular file if it exists (never a device or a directory). */
+function dataFile(io: CliIo, path: string, allowOutside: boolean | undefined): string {
+  const abs = within(io, path, "the data file", allowOutside);
+  const why = notRegularFile(abs);
+  if (why !== undefined) throw new CliError(`cannot read ${displayPath(io, path)}: ${why}`);
+  return abs;
 }
 
 /** Compiles a spec for a command that needs its IR; diagnostics, if any, go to stderr. */
@@ -128,8 +128,9 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   if (!ir.data || !ir.train) throw new CliError(`model ${ir.model} needs a data block and a train block to be trained`);
   const data = ir.data as unknown as DataConfig;
   const allow = opts.allowOutside === true;
-  const dataPath = inside(io, opts.data ?? resolve(dirname(resolve(io.cwd, specPath)), data.source.path), allow, "the data file");
-  const out = inside(io, opts.out ?? join("runs", ir.model), allow, "the output directory");
+  const dataPath = dataFile(io, opts.data ?? resolve(dirname(resolve(io.cwd, specPath)), data.source.path), allow);
+  const out = within(io, opts.out ?? join("runs", ir.model), "the output directory", allow);
+  checkDirTarget(io, out);
   const used = await backend(io, opts.backend);
   const threads = threadCount(io, opts.threads, used);
   if (threads > 1) io.stderr.write(`attnc: training on ${threads} threads (each batch split between them)\n`);
@@ -152,7 +153,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
     if (existsSync(join(out, "history.svg"))) pngBeside(join(out, "history.svg"));
     return code;
   } catch (e) {
-    return dataError(e);
+    return dataError(ioError(io, e, out));
   }
 }
 
@@ -164,25 +165,26 @@ function prefixed(out: CliIo["stderr"]): CliIo["stderr"] {
   };
 }
 
-async function load(io: CliIo, dir: string, choice: string | undefined): Promise<{ model: tf.LayersModel; meta: ModelMeta; dir: string }> {
+async function load(io: CliIo, dir: string, choice: string | undefined, allowOutside: boolean | undefined): Promise<{ model: tf.LayersModel; meta: ModelMeta; dir: string }> {
+  const abs = within(io, dir, "the model directory", allowOutside);
   await backend(io, choice);
   try {
-    const l = await loadModelDir(resolve(io.cwd, dir));
-    return { model: l.model, meta: l.meta as unknown as ModelMeta, dir: resolve(io.cwd, dir) };
+    const l = await loadModelDir(abs);
+    return { model: l.model, meta: l.meta as unknown as ModelMeta, dir: abs };
   } catch (e) {
     if (e instanceof LayerConfigError) throw new CliError(`${displayPath(io, join(dir, "model.json"))}: ${e.message}; the model directory is damaged`, 2);
-    return dataError(e);
+    return dataError(ioError(io, e, dir));
   }
 }
 
-export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string }): Promise<number> {
+export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean }): Promise<number> {
   const season = int(opts.season, "--season", 1) ?? null;
   const tolerance = opts.tolerance !== undefined ? Number(opts.tolerance) : null;
   if (tolerance !== null && !(tolerance > 0)) throw new CliError(`--tolerance must be a positive number, not ${JSON.stringify(opts.tolerance)}`);
   const split = (opts.split ?? "test") as Split;
   if (!["train", "validation", "test"].includes(split)) throw new CliError(`--split must be train, validation or test, not ${JSON.stringify(opts.split)}`);
-  const { model, meta, dir: abs } = await load(io, dir, opts.backend);
-  const path = opts.data !== undefined ? resolve(io.cwd, opts.data) : resolve(abs, meta.dataPath);
+  const { model, meta, dir: abs } = await load(io, dir, opts.backend, opts.allowOutside);
+  const path = dataFile(io, opts.data !== undefined ? resolve(io.cwd, opts.data) : resolve(abs, String(meta.dataPath)), opts.allowOutside);
   const file: DataFile = { path, display: displayPath(io, path) };
   if (!existsSync(path)) throw new CliError(`cannot read ${file.display}: no such file`, 1);
   try {
@@ -311,11 +313,11 @@ function outputRecord(meta: ModelMeta, pred: Float32Array | number[], base: numb
  * batch and each answer is written at once. A bad line gets a located error and the run goes on; the exit code
  * is then 1. A line over 1 MiB stops the run (exit 1); an unreadable input, exit 2.
  */
-export async function predictCommand(io: CliIo, dir: string, opts: { input: string; backend?: string }): Promise<number> {
-  const reader = openRequests(io, opts.input);
+export async function predictCommand(io: CliIo, dir: string, opts: { input: string; backend?: string; allowOutside?: boolean }): Promise<number> {
+  const reader = openRequests(io, opts.input, opts.allowOutside);
   let loaded: Awaited<ReturnType<typeof load>>;
   try {
-    loaded = await load(io, dir, opts.backend);
+    loaded = await load(io, dir, opts.backend, opts.allowOutside);
   } catch (e) {
     reader.close();
     throw e;
@@ -362,24 +364,25 @@ function heatmapFor(meta: ModelMeta, a: AttentionOutput, w: number[] | number[][
 }
 
 /** Like predict (one request at a time), with the attention weights and a heatmap per answered request. */
-export async function explainCommand(io: CliIo, dir: string, opts: { input: string; out?: string; backend?: string }): Promise<number> {
-  const reader = openRequests(io, opts.input);
+export async function explainCommand(io: CliIo, dir: string, opts: { input: string; out?: string; backend?: string; allowOutside?: boolean }): Promise<number> {
+  const outDir = within(io, opts.out ?? join(resolve(io.cwd, dir), "explain"), "the output directory", opts.allowOutside);
+  checkDirTarget(io, outDir);
+  const reader = openRequests(io, opts.input, opts.allowOutside);
   let loaded: Awaited<ReturnType<typeof load>>;
   try {
-    loaded = await load(io, dir, opts.backend);
+    loaded = await load(io, dir, opts.backend, opts.allowOutside);
   } catch (e) {
     reader.close();
     throw e;
   }
-  const { model, meta, dir: abs } = loaded;
+  const { model, meta } = loaded;
   const attention = attentionOutputs(meta.ir);
   if (attention.length === 0) {
     reader.close();
     throw new CliError(`model ${meta.model} has no attention layer to explain`, 1);
   }
   const ex = explainModel(model, attention);
-  const outDir = resolve(io.cwd, opts.out ?? join(abs, "explain"));
-  mkdirSync(outDir, { recursive: true });
+  makeDir(io, outDir);
   let index = 0;
   let bad = 0;
   for (;;) {
@@ -409,8 +412,9 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
       const w = (outs[k + 1]!.arraySync() as number[][] | number[][][])[0]!;
       const trimmed = a.kind === "pool" && e.tokens ? (w as number[]).slice(0, Math.max(1, e.tokens.length)) : w;
       weights[a.node] = trimmed;
-      const svg = join(outDir, `example-${index}-${a.node}.svg`);
-      writeFileAtomic(svg, heatmapFor(meta, a, w as number[] | number[][], e.tokens, index));
+      // Node names come from the model directory: only safe characters reach the file name.
+      const svg = join(outDir, `example-${index}-${safeFileName(a.node)}.svg`);
+      writing(io, svg, () => writeFileAtomic(svg, heatmapFor(meta, a, w as number[] | number[][], e.tokens, index)));
       pngBeside(svg);
     });
     record["attention"] = weights;
@@ -428,6 +432,7 @@ export interface VerifyOptions {
   seed?: string;
   backend?: string;
   keep?: boolean;
+  allowOutside?: boolean;
 }
 
 /** The node_modules directory that holds TensorFlow.js for attnc, which the generated program will use too. */
@@ -477,8 +482,9 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
   if (!r.ok) return 1;
   const models = r.models.filter((m) => m.data && m.train && (!opts.model || m.model === opts.model));
   if (models.length === 0) throw new CliError(opts.model ? `${name} has no trainable model ${opts.model}` : `${name} has no model with both a data and a train block`);
-  const used = await backend(io, opts.backend);
   const specAbs = resolve(io.cwd, specPath);
+  const dataPaths = new Map(models.map((ir) => [ir.model, dataFile(io, resolve(dirname(specAbs), (ir.data as unknown as DataConfig).source.path), opts.allowOutside)]));
+  const used = await backend(io, opts.backend);
   const quiet = { write: () => true, isTTY: false };
   let failed = 0;
   for (const ir of models) {
@@ -486,7 +492,7 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
     try {
       const data = ir.data as unknown as DataConfig;
       const train = ir.train as unknown as TrainConfig;
-      const dataAbs = resolve(dirname(specAbs), data.source.path);
+      const dataAbs = dataPaths.get(ir.model)!;
       const file: DataFile = { path: dataAbs, display: displayPath(io, dataAbs) };
       const program = await formatTypeScript(emitProgram(ir, { specPath: specAbs, specHash: createHash("sha256").update(text).digest("hex"), dataPath: dataAbs }));
       const { transform } = await import("esbuild");
@@ -496,7 +502,8 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
       writeFileSync(join(tmp, RUNTIME_MODULE.replace(/\.ts$/, ".js")), (await transform(runtimeModule(), { loader: "ts", format: "esm", target: "node20" })).code);
       symlinkSync(modulesDir(), join(tmp, "node_modules"), "dir");
       const runSeed = seed ?? train.seed;
-      const child = spawnSync(process.execPath, [join(tmp, `${ir.model}.js`), "--data", dataAbs, "--out", join(tmp, "program"), "--steps", String(steps), "--seed", String(runSeed), "--backend", used === "tensorflow" ? "node" : used], { cwd: tmp, encoding: "utf8" });
+      // The program runs in the temporary directory; the data path it gets was checked above.
+      const child = spawnSync(process.execPath, [join(tmp, `${ir.model}.js`), "--data", dataAbs, "--out", join(tmp, "program"), "--steps", String(steps), "--seed", String(runSeed), "--backend", used === "tensorflow" ? "node" : used, "--allow-outside"], { cwd: tmp, encoding: "utf8" });
       if (child.status !== 0) {
         io.stderr.write(`attnc: verify ${ir.model}: the generated program failed (exit ${String(child.status)}):\n${child.stderr}`);
         failed++;

@@ -5,10 +5,10 @@
  * run. Memory stays bounded: the stream is paused while enough lines wait to be answered.
  */
 import { createReadStream, statSync } from "node:fs";
-import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { entryKind, ioReason, MAX_DATA_BYTES, MAX_RECORD_CHARS } from "../runtime/csv.js";
 import { CliError, displayPath, type CliIo } from "./io.js";
+import { within } from "./paths.js";
 
 /** One non-blank request line: its JSON object, or why it is not one. */
 export type RequestLine = { line: number; value: Record<string, unknown> } | { line: number; error: string };
@@ -134,10 +134,10 @@ export class RequestReader {
  * Opens `--input`: "-" is standard input (io.stdin, else the process's), anything else a regular file (at
  * most MAX_DATA_BYTES) or a pipe, both read once. Directories, devices and sockets are refused before reading.
  */
-export function openRequests(io: CliIo, input: string): RequestReader {
+export function openRequests(io: CliIo, input: string, allowOutside: boolean | undefined): RequestReader {
   if (input === "-") return new RequestReader(io.stdin ?? process.stdin, "<stdin>");
   const name = displayPath(io, input);
-  const abs = resolve(io.cwd, input);
+  const abs = within(io, input, "the input file", allowOutside);
   let st;
   try {
     st = statSync(abs);

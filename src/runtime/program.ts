@@ -11,6 +11,7 @@ import type { DataConfig } from "./data.js";
 import { registerKernels } from "./kernels.js";
 import { registerLayers } from "./layers.js";
 import { ModelDirError } from "./modeldir.js";
+import { fsFailure, notRegularFile, outsideMessage, placePath } from "./paths.js";
 import { RunError, trainSession, type RunIr } from "./session.js";
 import type { TrainConfig } from "./train.js";
 
@@ -31,11 +32,21 @@ const USAGE = `options:
   --steps N        stop after N training batches (verification)
   --backend B      auto (default), node, wasm or cpu
   --resume         continue from the last checkpoint in --out
-  --help           this text`;
+  --allow-outside  allow a data file or model directory outside the working directory
+  --help           this text
+The data file and the model directory must be inside the working directory (symlinks resolved) unless
+--allow-outside is given.`;
 
 function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return (rel.startsWith("..") || isAbsolute(rel) ? path : rel).split(sep).join("/");
+}
+
+/** A path the program reads or writes: inside the working directory unless allowed (the rule attnc follows too). */
+function placed(path: string, what: string, allowOutside: boolean): string {
+  const p = placePath(process.cwd(), path);
+  if (!p.inside && !allowOutside) throw new RunError(outsideMessage(what, shown(p.abs), p.real), 2);
+  return p.abs;
 }
 
 function count(v: string | undefined, flag: string, min: number): number | undefined {
@@ -58,6 +69,7 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
         steps: { type: "string" },
         backend: { type: "string", default: "auto" },
         resume: { type: "boolean", default: false },
+        "allow-outside": { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -74,13 +86,16 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     const epochs = count(values.epochs, "--epochs", 1);
     const seed = count(values.seed, "--seed", 0);
     const steps = count(values.steps, "--steps", 1);
+    const here = dirname(resolve(process.argv[1] ?? "."));
+    const allowOutside = values["allow-outside"] === true;
+    const dataPath = placed(resolve(values.data ?? resolve(here, p.defaultData)), "the data file", allowOutside);
+    const notFile = notRegularFile(dataPath);
+    if (notFile !== undefined) throw new RunError(`cannot read ${shown(dataPath)}: ${notFile}`, 2);
+    const out = placed(resolve(values.out ?? `runs/${p.ir.model}`), "the output directory", allowOutside);
     registerLayers();
     registerKernels();
     const backend = await selectBackend(values.backend as BackendChoice);
     process.stderr.write(`using the ${backend === "tensorflow" ? "node (native TensorFlow)" : backend} backend\n`);
-    const here = dirname(resolve(process.argv[1] ?? "."));
-    const dataPath = resolve(values.data ?? resolve(here, p.defaultData));
-    const out = resolve(values.out ?? `runs/${p.ir.model}`);
     return await trainSession({
       ir: p.ir,
       data: p.data,
@@ -100,6 +115,11 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     if (e instanceof RunError || e instanceof DataError || e instanceof ModelDirError || e instanceof BackendError) {
       process.stderr.write(`${e.message}\n`);
       return e instanceof RunError ? e.exitCode : e instanceof DataError ? 1 : 2;
+    }
+    const io = fsFailure(e);
+    if (io !== undefined) {
+      process.stderr.write(`cannot ${io.write ? "write" : "read"} ${io.path !== undefined ? shown(resolve(io.path)) : "a file"}: ${io.reason}\n`);
+      return 2;
     }
     if (e instanceof TypeError && "code" in e && String((e as { code: unknown }).code).startsWith("ERR_PARSE_ARGS")) {
       process.stderr.write(`${e.message}\n${USAGE}\n`);

@@ -98,7 +98,8 @@ describe("attnc build", () => {
     expect(stale.code).toBe(1);
     expect(stale.stderr).toContain("out/Forecast.ir.json is missing");
     attnc(["build", "specs/forecast.attn", "specs/sentiment.attn", "--out", "out"], a);
-    writeFileSync(join(a, "out/Forecast.ir.json"), "{}\n");
+    // A stale IR (still an IR, so the build may replace it).
+    writeFileSync(join(a, "out/Forecast.ir.json"), readFileSync(join(a, "out/Forecast.ir.json"), "utf8").replace(/"irVersion": [^,]+,/, '"irVersion": 0,'));
     const edited = attnc(["build", "specs/forecast.attn", "specs/sentiment.attn", "--out", "out", "--check"], a);
     expect(edited.code).toBe(1);
     expect(edited.stderr).toContain("out/Forecast.ir.json is out of date");

@@ -86,15 +86,15 @@ describe("evaluate, predict, explain", () => {
   it("work on a trained model", async () => {
     const dir = tmp();
     expect((await attnc("train", TEXT, "--out", join(dir, "m"), "--allow-outside")).code).toBe(0);
-    const ev = await attnc("evaluate", join(dir, "m"), "--format", "json");
+    const ev = await attnc("evaluate", join(dir, "m"), "--format", "json", "--allow-outside");
     const report = JSON.parse(ev.out) as { classification: { accuracy: number; confusion: number[][] } };
     expect(report.classification.confusion).toHaveLength(2);
     const { writeFileSync } = await import("node:fs");
     writeFileSync(join(dir, "req.jsonl"), '{"review": "this lamp is perfect and lovely"}\n{"text": "terrible awful broken"}\n');
-    const pr = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"));
+    const pr = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--allow-outside");
     const preds = pr.out.trim().split("\n").map((l) => JSON.parse(l) as { label: string });
     expect(preds.map((p) => p.label)).toEqual(["pos", "neg"]);
-    const ex = await attnc("explain", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--out", join(dir, "ex"));
+    const ex = await attnc("explain", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--out", join(dir, "ex"), "--allow-outside");
     const first = JSON.parse(ex.out.split("\n")[0]!) as { tokens: string[]; attention: { attn: number[] } };
     expect(first.tokens).toEqual(["this", "lamp", "is", "perfect", "and", "lovely"]);
     expect(first.attention.attn.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
@@ -109,12 +109,12 @@ describe("evaluate, predict, explain", () => {
     expect((await attnc("train", TEXT, "--out", join(dir, "m"), "--allow-outside", "--epochs", "1")).code).toBe(0);
     const { writeFileSync } = await import("node:fs");
     writeFileSync(join(dir, "bad.jsonl"), '{"review": "fine"}\n{"review": 3}\n');
-    const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "bad.jsonl"));
+    const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "bad.jsonl"), "--allow-outside");
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/bad\.jsonl:2: needs a string field "review"/);
     // Token ids beyond the vocabulary are an error at data time, not silent garbage.
     writeFileSync(join(dir, "ids.jsonl"), '{"ids": [2, 3]}\n{"ids": [2, 99999]}\n');
-    const ids = await attnc("predict", join(dir, "m"), "--input", join(dir, "ids.jsonl"));
+    const ids = await attnc("predict", join(dir, "m"), "--input", join(dir, "ids.jsonl"), "--allow-outside");
     expect(ids.code).toBe(1);
     expect(ids.err).toMatch(/ids\.jsonl:2: id 99999 at position 2 is not in the vocabulary \(0 to \d+\)/);
   });
