@@ -17,7 +17,7 @@ import type { IrModel } from "../ir/types.js";
 import { renderDiagnostics } from "../diagnostics/render.js";
 import { attentionOutputs, buildModel, explainModel, type AttentionOutput } from "../engine/build-model.js";
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
-import { DataError } from "../runtime/csv.js";
+import { dataFileProblem, DataError } from "../runtime/csv.js";
 import { RegressionMetrics, type RegressionReport } from "../runtime/metrics.js";
 import { baselineForecasts, batches, dataNumber, encodeText, examples, jsonKind, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
 import { registerKernels } from "../runtime/kernels.js";
@@ -27,7 +27,7 @@ import { loadModelDir, ModelDirError, writeFileAtomic } from "../runtime/modeldi
 import { heatmapSvg } from "../runtime/plots.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
 import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
-import { notRegularFile, safeFileName } from "../runtime/paths.js";
+import { safeFileName } from "../runtime/paths.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
 import { checkDirTarget, ioError, makeDir, within, writing } from "./paths.js";
 import { openRequests, type RequestLine } from "./requests.js";
@@ -88,8 +88,8 @@ function int(v: string | undefined, flag: string, min: number): number | undefin
 /** A data file: inside the working directory unless allowed, and a regular file if it exists (never a device or a directory). */
 function dataFile(io: CliIo, path: string, allowOutside: boolean | undefined): string {
   const abs = within(io, path, "the data file", allowOutside);
-  const why = notRegularFile(abs);
-  if (why !== undefined) throw new CliError(`cannot read ${displayPath(io, path)}: ${why}`);
+  const why = dataFileProblem(abs);
+  if (why !== undefined) throw new CliError(`${displayPath(io, path)}: ${why}`, 1);
   return abs;
 }
 

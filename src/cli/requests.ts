@@ -6,7 +6,8 @@
  */
 import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
-import { entryKind, ioReason, MAX_DATA_BYTES, MAX_RECORD_CHARS } from "../runtime/csv.js";
+import { entryKind, MAX_DATA_BYTES, MAX_RECORD_CHARS } from "../runtime/csv.js";
+import { fsReason } from "../runtime/paths.js";
 import { CliError, displayPath, type CliIo } from "./io.js";
 import { within } from "./paths.js";
 
@@ -38,7 +39,7 @@ export class RequestReader {
       this.ended = true;
       this.notify();
     });
-    stream.on("error", (e) => this.stop(new CliError(`cannot read ${name}: ${ioReason(e)}`)));
+    stream.on("error", (e) => this.stop(new CliError(`cannot read ${name}: ${fsReason(e)}`)));
   }
 
   private notify(): void {
@@ -142,7 +143,7 @@ export function openRequests(io: CliIo, input: string, allowOutside: boolean | u
   try {
     st = statSync(abs);
   } catch (e) {
-    throw new CliError(`cannot read ${name}: ${ioReason(e)}`);
+    throw new CliError(`cannot read ${name}: ${fsReason(e)}`);
   }
   if (!st.isFile() && !st.isFIFO()) throw new CliError(`cannot read ${name}: it is ${entryKind(st)}; requests come from a regular file, a pipe, or standard input (--input -)`);
   if (st.isFile() && st.size > MAX_DATA_BYTES) throw new CliError(`cannot read ${name}: it is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a request file may have`);

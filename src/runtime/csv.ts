@@ -3,8 +3,9 @@
  * CRLF or LF, line breaks inside quotes) and JSONL. Only Node built-ins, so that generated programs carry the
  * same reader; test/runtime/csv.test.ts checks it against the csv-parse package on the same files.
  */
-import { constants } from "node:fs";
+import { constants, statSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
+import { fsReason } from "./paths.js";
 
 /** A problem with a data file, located by line (1-based) and, where known, column or field. */
 export class DataError extends Error {
@@ -38,14 +39,25 @@ export function entryKind(st: { isDirectory(): boolean; isFIFO(): boolean; isCha
   return st.isDirectory() ? "a directory" : st.isFIFO() ? "a pipe (FIFO)" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
 }
 
-/** Why a file could not be opened or read, in a few words. */
-export function ioReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "ELOOP" ? "too many symbolic links" : (e as Error).message;
-}
-
 function notRegular(st: Parameters<typeof entryKind>[0]): string {
   return st.isDirectory() ? "is a directory, not a data file" : `is ${entryKind(st)}; a data file is read more than once, so it must be a regular file`;
+}
+
+/**
+ * Why PATH cannot be read as a data file, or undefined: the checks the reader makes when it opens the file,
+ * made early (before a backend loads) by the command line and the generated programs. A missing file is left to
+ * the reader's own message.
+ */
+export function dataFileProblem(path: string): string | undefined {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : `cannot read: ${fsReason(e)}`;
+  }
+  if (!st.isFile()) return notRegular(st);
+  if (st.size > MAX_DATA_BYTES) return `is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a data file may have`;
+  return undefined;
 }
 
 /**
@@ -61,7 +73,7 @@ async function openData(file: string, display: string): Promise<FileHandle> {
     // A socket (such as /dev/stdin from some parents) cannot be opened at all: say what it is.
     const st = await stat(file).catch(() => null);
     if (st && !st.isFile()) throw new DataError(display, null, null, notRegular(st));
-    throw new DataError(display, null, null, `cannot read: ${ioReason(e)}`);
+    throw new DataError(display, null, null, `cannot read: ${fsReason(e)}`);
   }
   try {
     const st = await h.stat();
@@ -117,7 +129,7 @@ async function* lines(file: string, display: string): AsyncGenerator<string> {
     if (rest) yield rest;
   } catch (e) {
     if (e instanceof DataError) throw e;
-    throw new DataError(display, null, null, `cannot read: ${ioReason(e)}`);
+    throw new DataError(display, null, null, `cannot read: ${fsReason(e)}`);
   } finally {
     await handle.close().catch(() => undefined);
   }

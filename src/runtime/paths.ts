@@ -5,7 +5,7 @@
  * errors in words, and safe file names. Only Node built-ins.
  */
 import { createHash } from "node:crypto";
-import { lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 /** Symbolic links followed while resolving one path before it counts as a loop (Linux's own limit). */
@@ -144,24 +144,4 @@ export function safeFileName(name: string): string {
   const cleaned = name.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^\.+/, "_").slice(0, 64);
   if (cleaned === name && name.length > 0) return name;
   return `${cleaned}-${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
-}
-
-/**
- * Why a data file cannot be read as one, or undefined: it must be a regular file (read more than once, so not
- * a pipe; never a device, a socket or a directory). A missing file is left to the reader's own message.
- */
-export function notRegularFile(path: string): string | undefined {
-  let st: ReturnType<typeof statSync>;
-  try {
-    st = statSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? undefined : fsReason(e);
-  }
-  if (st.isFile()) return undefined;
-  if (st.isDirectory()) return "is a directory";
-  if (st.isCharacterDevice() || st.isBlockDevice()) return "is a device, not a regular file";
-  if (st.isSocket()) return "is a socket, not a regular file";
-  if (st.isFIFO()) return "is a pipe, not a regular file (data is read more than once)";
-  return "is not a regular file";
 }

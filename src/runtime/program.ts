@@ -6,12 +6,12 @@ import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import type * as tf from "@tensorflow/tfjs";
 import { BackendError, BACKENDS, selectBackend, tfjsVersionProblem, type BackendChoice } from "./backend.js";
-import { DataError } from "./csv.js";
+import { dataFileProblem, DataError } from "./csv.js";
 import type { DataConfig } from "./data.js";
 import { registerKernels } from "./kernels.js";
 import { registerLayers } from "./layers.js";
 import { ModelDirError } from "./modeldir.js";
-import { fsFailure, notRegularFile, outsideMessage, placePath } from "./paths.js";
+import { fsFailure, outsideMessage, placePath } from "./paths.js";
 import { RunError, trainSession, type RunIr } from "./session.js";
 import type { TrainConfig } from "./train.js";
 
@@ -89,8 +89,8 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     const here = dirname(resolve(process.argv[1] ?? "."));
     const allowOutside = values["allow-outside"] === true;
     const dataPath = placed(resolve(values.data ?? resolve(here, p.defaultData)), "the data file", allowOutside);
-    const notFile = notRegularFile(dataPath);
-    if (notFile !== undefined) throw new RunError(`cannot read ${shown(dataPath)}: ${notFile}`, 2);
+    const notFile = dataFileProblem(dataPath);
+    if (notFile !== undefined) throw new DataError(shown(dataPath), null, null, notFile);
     const out = placed(resolve(values.out ?? `runs/${p.ir.model}`), "the output directory", allowOutside);
     registerLayers();
     registerKernels();

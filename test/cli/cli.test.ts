@@ -75,13 +75,14 @@ describe("attnc build", () => {
     const a = sandbox();
     const r1 = attnc(["build", "specs/sentiment.attn", "specs/forecast.attn", "--out", "out"], a);
     expect(r1.code).toBe(0);
-    expect(r1.stdout).toBe("wrote out/Sentiment.ir.json\nwrote out/Sentiment.ts\nwrote out/Forecast.ir.json\nwrote out/Forecast.ts\n");
+    expect(r1.stdout).toBe("wrote out/Sentiment.ir.json\nwrote out/Sentiment.ts\nwrote out/attnc-runtime.ts\nwrote out/Forecast.ir.json\nwrote out/Forecast.ts\n");
     const first = readFileSync(join(a, "out/Sentiment.ir.json"), "utf8");
     expect(attnc(["build", "specs/sentiment.attn", "specs/forecast.attn", "--out", "out"], a).code).toBe(0);
     expect(readFileSync(join(a, "out/Sentiment.ir.json"), "utf8")).toBe(first);
     expect(first).toBe(readFileSync("generated/Sentiment.ir.json", "utf8"));
     expect(readFileSync(join(a, "out/Sentiment.ts"), "utf8")).toBe(readFileSync("generated/Sentiment.ts", "utf8"));
-    expect(readdirSync(join(a, "out")).sort()).toEqual(["Forecast.ir.json", "Forecast.ts", "Sentiment.ir.json", "Sentiment.ts"]);
+    expect(readFileSync(join(a, "out/attnc-runtime.ts"), "utf8")).toBe(readFileSync("generated/attnc-runtime.ts", "utf8"));
+    expect(readdirSync(join(a, "out")).sort()).toEqual(["Forecast.ir.json", "Forecast.ts", "Sentiment.ir.json", "Sentiment.ts", "attnc-runtime.ts"]);
     expect(first).not.toMatch(/\/tmp|\/work|attnc-cli/);
   });
 

@@ -133,7 +133,7 @@ describe("column names that are Object.prototype properties", () => {
 
     it("predict answers {\"__proto__\": ...} and {\"text\": ...}; the labels are plain keys of the probabilities", async () => {
       writeFileSync(join(dir, "req.jsonl"), '{"__proto__": "great lamp constructor"}\n{"text": "awful kettle __proto__"}\n');
-      const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"));
+      const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--allow-outside");
       expect(r.code, r.err).toBe(0);
       const answers = r.out.trim().split("\n").map((l) => JSON.parse(l) as { label: string; probabilities: Record<string, number> });
       expect(answers).toHaveLength(2);
@@ -155,7 +155,7 @@ describe("column names that are Object.prototype properties", () => {
     const t = await attnc("train", textSpec(dir, `jsonl("d.jsonl", text: "constructor", label: "toString")`), "--out", join(dir, "m"), "--allow-outside");
     expect(t.code, t.err).toBe(0);
     writeFileSync(join(dir, "req.jsonl"), '{"text": "great lamp"}\n{"constructor": "awful kettle"}\n{"valueOf": "great"}\n');
-    const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"));
+    const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--allow-outside");
     expect(r.code).toBe(1);
     const out = r.out.trim().split("\n").map((l) => JSON.parse(l) as { label?: string; error?: string });
     expect(out[0]!.label).toMatch(/^(pos|neg)$/);
@@ -269,7 +269,7 @@ describe("prediction requests", () => {
       join(dir, "w.jsonl"),
       [`{"window": [${ok}]}`, `{"window": [[1e300, 1], [10.5, 2.5], [11, 3.5]]}`, `{"window": [[10, 1], [10.5, 3.5e38], [11, 3.5]]}`, `{"window": [[10, 1], [10.5, 2.5], ["0x10", 3.5]]}`, `{"window": [{"a": 10, "b": 1}, {"a": 10.5, "b": 2.5}, {"a": 11}]}`, `{"window": [{"a": 10, "b": 1.5}, {"a": 10.5, "b": 2.5}, {"a": 11, "b": 3.5}]}`].join("\n"),
     );
-    const r = await attnc("predict", series, "--input", join(dir, "w.jsonl"));
+    const r = await attnc("predict", series, "--input", join(dir, "w.jsonl"), "--allow-outside");
     expect(r.code).toBe(1);
     const out = r.out.trim().split("\n").map((l) => JSON.parse(l) as { prediction?: number; error?: string; line?: number });
     expect(out).toHaveLength(6);
@@ -285,7 +285,7 @@ describe("prediction requests", () => {
 
   it("text that is an object or an array is a located error", async () => {
     writeFileSync(join(dir, "t.jsonl"), '{"text": {"toString": "x"}}\n{"review": ["great"]}\n{"text": "great"}\n');
-    const r = await attnc("predict", text, "--input", join(dir, "t.jsonl"));
+    const r = await attnc("predict", text, "--input", join(dir, "t.jsonl"), "--allow-outside");
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/t\.jsonl:1: needs a string field "review" \(or "text"\), not an object/);
     expect(r.err).toMatch(/t\.jsonl:2: needs a string field "review" \(or "text"\), not an array/);
@@ -296,12 +296,12 @@ describe("prediction requests", () => {
   it("--input /dev/zero, directly or through a link, is refused before reading (exit 2); evaluate --data too (exit 1)", async () => {
     symlinkSync("/dev/zero", join(dir, "zero.jsonl"));
     for (const input of ["/dev/zero", join(dir, "zero.jsonl")]) {
-      const r = await attnc("predict", text, "--input", input);
+      const r = await attnc("predict", text, "--input", input, "--allow-outside");
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/cannot read .*(zero\.jsonl|\/dev\/zero): it is a device; requests come from a regular file, a pipe, or standard input \(--input -\)/);
       expect(r.out).toBe("");
     }
-    const e = await attnc("evaluate", text, "--data", join(dir, "zero.jsonl"));
+    const e = await attnc("evaluate", text, "--data", join(dir, "zero.jsonl"), "--allow-outside");
     expect(e.code).toBe(1);
     expect(e.err).toMatch(/zero\.jsonl: is a device; a data file is read more than once, so it must be a regular file/);
   });
@@ -314,7 +314,7 @@ describe("prediction requests", () => {
         this.push(Buffer.alloc(1 << 16));
       },
     });
-    const r = await runWith(zeros, ["predict", text, "--input", "-"]);
+    const r = await runWith(zeros, ["predict", text, "--input", "-", "--allow-outside"]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/<stdin>:1: this line is longer than 1048576 bytes \(1 MiB\), the most a request may have; stopped reading/);
     expect(pulled).toBeLessThan(8 << 20);
@@ -324,7 +324,7 @@ describe("prediction requests", () => {
   it("a request file over 4 GiB (sparse) is refused before reading (exit 2)", async () => {
     writeFileSync(join(dir, "big.jsonl"), "");
     truncateSync(join(dir, "big.jsonl"), 5 * 1024 ** 3);
-    const r = await attnc("predict", text, "--input", join(dir, "big.jsonl"));
+    const r = await attnc("predict", text, "--input", join(dir, "big.jsonl"), "--allow-outside");
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/cannot read .*big\.jsonl: it is 5368709120 bytes, more than the 4 GiB a request file may have/);
     expect(r.out).toBe("");
@@ -332,7 +332,7 @@ describe("prediction requests", () => {
 
   it("a 3 MiB request line in a file is refused at its line; the lines before it are answered", async () => {
     writeFileSync(join(dir, "long.jsonl"), `{"text": "great"}\n{"text": "${"a ".repeat(3 << 19)}"}\n{"text": "awful"}\n`);
-    const r = await attnc("predict", text, "--input", join(dir, "long.jsonl"));
+    const r = await attnc("predict", text, "--input", join(dir, "long.jsonl"), "--allow-outside");
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/long\.jsonl:2: this line is longer than 1048576 bytes \(1 MiB\)/);
     expect(r.out.trim().split("\n")).toHaveLength(1);
@@ -343,7 +343,7 @@ describe("prediction requests", () => {
     expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
     const writer = createWriteStream(fifo);
     writer.end('{"text": "great"}\n{"text": "awful"}\n');
-    const r = await attnc("predict", text, "--input", fifo);
+    const r = await attnc("predict", text, "--input", fifo, "--allow-outside");
     expect(r.code, r.err).toBe(0);
     expect(r.out.trim().split("\n").map((l) => Object.keys(JSON.parse(l) as object))).toEqual([["label", "probabilities"], ["label", "probabilities"]]);
   });
@@ -374,7 +374,7 @@ describe("prediction requests", () => {
           };
           waiting();
         });
-      const args = command === "explain" ? ["explain", text, "--input", "-", "--out", join(dir, "ex")] : ["predict", text, "--input", "-"];
+      const args = command === "explain" ? ["explain", text, "--input", "-", "--out", join(dir, "ex"), "--allow-outside"] : ["predict", text, "--input", "-", "--allow-outside"];
       const done = runWith(stdin, args, onOut);
       stdin.write('{"text": "great lamp"}\n');
       await answers(1);
