@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { decodeSource } from "../language/source.js";
 
 /** Where the CLI writes, so that tests can run it in process. */
 export interface CliIo {
@@ -43,7 +44,7 @@ export function readText(io: CliIo, path: string): string {
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : String((e as Error).message);
     throw new CliError(`cannot read ${displayPath(io, path)}: ${why}`);
   }
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(buf);
+  const text = decodeSource(buf);
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
