@@ -111,7 +111,7 @@ function limits(): string[] {
     `| fixed input dimensions (\`T = 24\`, \`F = 3\`) | 1 to ${group(LIMITS.length)} |`,
     `| parameters of a layer, and of a model | ${group(MAX_PARAMS)} (${MAX_PARAMS * 4 / 2 ** 20} MiB of float32): ATN5001 |`,
     `| activation memory of one training batch | ${MAX_ACTIVATION_BYTES / 2 ** 30} GiB, estimated as batch x (each layer's output + T x 6H per recurrent direction + T x T x (A + 1) for temporal attention, T x F x (A + 1) for feature attention, T x (A + 1) for attention pooling) x 4 bytes x 2 (values and gradients): ATN5002 |`,
-    "| numbers | at most 2^53 (9,007,199,254,740,992) in magnitude, where whole numbers stop being exact: ATN2005 |",
+    "| integer literals | at most 2^53 - 1 (9,007,199,254,740,991) in magnitude; beyond it whole numbers are not exact: ATN2005 |",
     `| bracket nesting | ${MAX_DEPTH} levels: ATN1011 |`,
     "| spec text | UTF-8 without lone surrogates: ATN1005 |",
     '| string escapes | `\\n` `\\t` `\\r` `\\\\` `\\"` and `\\u{h}` with 1 to 6 hex digits of a Unicode scalar value (no surrogates): ATN1003 |',

@@ -235,8 +235,9 @@ class ModelLowering {
           this.spans.markReported(ptr);
           return 0;
         }
-        if (Math.abs(v.value) > Number.MAX_SAFE_INTEGER) {
-          this.bag.report("OutOfRange", v.loc, `${v.raw} is beyond 2^53, where numbers are no longer exact; no setting takes a value this large`);
+        // An integer literal beyond 2^53 would be silently rounded (a float such as 1e30 is read as written).
+        if (/^-?\d+$/.test(v.raw) && Math.abs(v.value) > Number.MAX_SAFE_INTEGER) {
+          this.bag.report("OutOfRange", v.loc, `${v.raw} is larger than 2^53 - 1, beyond which whole numbers are not exact; no setting takes a value this large`);
           this.spans.markReported(ptr);
           return 0;
         }

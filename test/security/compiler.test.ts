@@ -62,7 +62,7 @@ const PROBES: Probe[] = [
   { name: "units beyond the bound", text: TEXT_MODEL("embedding(100, 8) -> bilstm(5000) -> last -> dense(2, activation: softmax)"), code: "ATN2005", message: "units of bilstm must be <= 4096, not 5000", at: "5000" },
   { name: "a window beyond the bound", text: "model M {\n  input x: float[T, F = 1]\n  x -> lstm(4) -> last -> dense(1)\n}\n\ndata M {\n  source: csv(\"d.csv\", features: [\"a\"], target: \"a\")\n  window: 5000\n}\n", code: "ATN2005", message: "size of window must be <= 4096, not 5000", at: "5000" },
   { name: "T = 2^53 + 1", text: TEXT_MODEL("lstm(4) -> last -> dense(1)", "input x: float[T = 9007199254740993, F = 1]"), code: "ATN2005", message: "a dimension size must be a whole number from 1 to 4096, not 9007199254740993", at: "9007199254740993" },
-  { name: "an integer beyond 2^53", text: TEXT_MODEL(CLASSIFIER) + "\ntrain M {\n  loss: cross_entropy\n  seed: 9007199254740993\n}\n", code: "ATN2005", message: "9007199254740993 is beyond 2^53, where numbers are no longer exact; no setting takes a value this large", at: "9007199254740993" },
+  { name: "an integer beyond 2^53 - 1", text: TEXT_MODEL(CLASSIFIER) + "\ntrain M {\n  loss: cross_entropy\n  seed: 9007199254740993\n}\n", code: "ATN2005", message: "9007199254740993 is larger than 2^53 - 1, beyond which whole numbers are not exact; no setting takes a value this large", at: "9007199254740993" },
   { name: "an empty csv delimiter", text: TEXT_MODEL(CLASSIFIER) + TEXT_DATA('csv("d.csv", text: "t", label: "l", delimiter: "")'), code: "ATN2003", message: 'delimiter must be one character other than a quote or a line break, not ""', at: '""' },
   { name: "a two-character csv delimiter", text: TEXT_MODEL(CLASSIFIER) + TEXT_DATA('csv("d.csv", text: "t", label: "l", delimiter: ";;")'), code: "ATN2003", message: 'delimiter must be one character other than a quote or a line break, not ";;"', at: '";;"' },
   { name: "too many parameters in all", text: TEXT_MODEL("embedding(1000000, 40) -> bilstm(2048) -> last -> dense(2, activation: softmax)"), code: "ATN5001", message: /^model M would have 7\.\d\de\+7 parameters in all \(283 MiB of float32\); the limit is 6\.71e\+7 \(256 MiB\)$/, at: "M {" },
@@ -88,6 +88,16 @@ describe("compiler probes: spec text -> code, message, location", () => {
     const d = r.diagnostics.find((x) => x.code === p.code && (typeof p.message === "string" ? x.message === p.message : p.message.test(x.message)));
     expect(d, `diagnostics were:\n${r.diagnostics.map((x) => `${x.span.line}:${x.span.column} ${x.code} ${x.message}`).join("\n")}`).toBeDefined();
     expect(`${d!.span.line}:${d!.span.column}`).toBe(locate(p.text, p.at));
+  });
+});
+
+describe("numbers", () => {
+  it("only integer literals beyond 2^53 - 1 are errors: a float such as 1e30 is read as written", async () => {
+    const r = await compile({ name: "n.attn", text: `${TEXT_MODEL(CLASSIFIER)}\ntrain M {\n  loss: cross_entropy\n  optimizer: sgd(lr: 1e30)\n}\n` });
+    expect(r.diagnostics).toEqual([]);
+    expect((r.models[0]!.train!["optimizer"] as { lr: number }).lr).toBe(1e30);
+    const exact = await compile({ name: "n.attn", text: `${TEXT_MODEL(CLASSIFIER)}\ntrain M {\n  loss: cross_entropy\n  seed: 9007199254740991\n}\n` });
+    expect(exact.diagnostics.map((d) => d.message)).toEqual(["seed must be <= 2147483647, not 9007199254740991"]);
   });
 });
 
