@@ -12,6 +12,7 @@ import { irSchemaText } from "../dist/ir/schema.js";
 import { attnParser } from "../dist/language/parser.js";
 import { errorBaseline } from "../dist/baseline.js";
 import { referenceMarkdown } from "../dist/reference.js";
+import { decodeSource } from "../dist/language/source.js";
 
 export function diagramsHtml() {
   const main = fileURLToPath(import.meta.resolve("chevrotain"));
@@ -30,6 +31,6 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()
   const dir = new URL("../specs/errors/", import.meta.url);
   for (const f of readdirSync(dir).filter((f) => f.endsWith(".attn")).sort()) {
     const name = `specs/errors/${f}`;
-    writeFileSync(new URL(f.replace(/\.attn$/, ".errors.txt"), dir), await errorBaseline(name, readFileSync(new URL(f, dir), "utf8")));
+    writeFileSync(new URL(f.replace(/\.attn$/, ".errors.txt"), dir), await errorBaseline(name, decodeSource(readFileSync(new URL(f, dir)))));
   }
 }

@@ -1,6 +1,10 @@
 import { Codes } from "./diagnostics/catalogue.js";
 import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS, type CallFamily, type Param, type Signature } from "./ir/signatures.js";
 import { OP_NAMES } from "./ir/types.js";
+import { MAX_ACTIVATION_BYTES, MAX_PARAMS } from "./ir/analyze.js";
+import { LIMITS } from "./ir/signatures.js";
+import { MAX_DEPTH } from "./language/parse.js";
+import { MAX_FRAME_WIDTH, MAX_HEADLINE, MAX_RENDERED } from "./diagnostics/render.js";
 
 /** grammar/REFERENCE.md: every layer, call, setting and diagnostic code, generated from the tables the compiler uses. */
 export function referenceMarkdown(): string {
@@ -15,6 +19,7 @@ export function referenceMarkdown(): string {
   ];
   for (const op of OP_NAMES) out.push(...signature(`\`${op}\``, LAYERS[op]));
   out.push("## Data block", "", ...settings(DATA_SETTINGS), "## Train block", "", ...settings(TRAIN_SETTINGS));
+  out.push(...limits());
   out.push("## Diagnostics", "", "| code | severity | meaning |", "|---|---|---|");
   for (const c of Object.values(Codes)) out.push(`| ${c.code} | ${c.severity} | ${c.summary} |`);
   return `${out.join("\n")}\n`;
@@ -86,5 +91,31 @@ function settings(sig: Signature & { clauses: { readonly [key: string]: readonly
       if (p.type === "record") return signature(`\`${n}:\` clauses (bare values fill: ${(sig.clauses[n] ?? []).join(", ") || "nothing"})`, p.record);
       return [];
     }),
+  ];
+}
+
+const group = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+/** What `attnc check` refuses so that every model it accepts also trains, and what it prints at most. */
+function limits(): string[] {
+  return [
+    "## Limits",
+    "",
+    "A spec that `attnc check` accepts also builds and trains; these bounds keep it within one machine's memory.",
+    "The per-argument bounds are in the tables above.",
+    "",
+    "| what | limit |",
+    "|---|---|",
+    "| inputs and output heads | one input, one output head (a layer that nothing reads): ATN2018 |",
+    "| input and layer names | start with a letter (TensorFlow.js names weights `<node>/<weight>`): ATN2017 |",
+    `| fixed input dimensions (\`T = 24\`, \`F = 3\`) | 1 to ${group(LIMITS.length)} |`,
+    `| parameters of a layer, and of a model | ${group(MAX_PARAMS)} (${MAX_PARAMS * 4 / 2 ** 20} MiB of float32): ATN5001 |`,
+    `| activation memory of one training batch | ${MAX_ACTIVATION_BYTES / 2 ** 30} GiB, estimated as batch x (each layer's output + T x 6H per recurrent direction + T x T x (A + 1) for temporal attention, T x F x (A + 1) for feature attention, T x (A + 1) for attention pooling) x 4 bytes x 2 (values and gradients): ATN5002 |`,
+    "| integer literals | at most 2^53 - 1 (9,007,199,254,740,991) in magnitude; beyond it whole numbers are not exact: ATN2005 |",
+    `| bracket nesting | ${MAX_DEPTH} levels: ATN1011 |`,
+    "| spec text | UTF-8 without lone surrogates: ATN1005 |",
+    '| string escapes | `\\n` `\\t` `\\r` `\\\\` `\\"` and `\\u{h}` with 1 to 6 hex digits of a Unicode scalar value (no surrogates): ATN1003 |',
+    `| diagnostics shown | the first ${MAX_RENDERED} (then \`and N more diagnostics\`); source lines cut to ${MAX_FRAME_WIDTH} columns around the span, messages to ${MAX_HEADLINE} characters; control characters shown as \`\\u{..}\` (bytes that are not UTF-8 as \`\\x{..}\`) |`,
+    "",
   ];
 }

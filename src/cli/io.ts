@@ -3,6 +3,7 @@ import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rea
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { decodeSource } from "../language/source.js";
 import { fsReason } from "../runtime/paths.js";
 
 /** Where the CLI writes, so that tests can run it in process. */
@@ -49,11 +50,6 @@ function kindOf(st: Stats): string {
   if (st.isSocket()) return "is a socket, not a regular file";
   if (st.isFIFO()) return "is a pipe, not a regular file";
   return "is not a regular file";
-}
-
-function readReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "ENAMETOOLONG" ? "file name too long" : code === "ENOTDIR" ? "a part of the path is not a directory" : code === "ELOOP" ? "too many symbolic links" : String((e as Error).message);
 }
 
 /** Reads an open descriptor to its end, refusing more than `limit` bytes. */
@@ -106,7 +102,7 @@ export function readCapped(io: CliIo, path: string, opts: ReadOptions): string {
   try {
     st = statSync(abs);
   } catch (e) {
-    return refuse(readReason(e));
+    return refuse(fsReason(e));
   }
   if (!allowed(st)) refuse(kindOf(st));
   if (st.isFile() && st.size > opts.limit) tooBig();
@@ -114,7 +110,7 @@ export function readCapped(io: CliIo, path: string, opts: ReadOptions): string {
   try {
     fd = openSync(abs, "r");
   } catch (e) {
-    return refuse(readReason(e));
+    return refuse(fsReason(e));
   }
   try {
     const now = fstatSync(fd);
@@ -122,14 +118,15 @@ export function readCapped(io: CliIo, path: string, opts: ReadOptions): string {
     return decode(readAll(fd, opts.limit, tooBig));
   } catch (e) {
     if (e instanceof CliError) throw e;
-    return refuse(readReason(e));
+    return refuse(fsReason(e));
   } finally {
     closeSync(fd);
   }
 }
 
+/** Spec text: bytes that are not UTF-8 stay visible to the lexer, which reports them where they stand. */
 function decode(buf: Buffer): string {
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(buf);
+  const text = decodeSource(buf);
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

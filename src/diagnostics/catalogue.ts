@@ -22,6 +22,7 @@ export const Codes = {
   UnterminatedString: entry("ATN1002", "a string literal without its closing quote on the same line"),
   InvalidEscape: entry("ATN1003", "an escape sequence that strings do not support"),
   UnterminatedComment: entry("ATN1004", "a block comment without its closing */"),
+  InvalidText: entry("ATN1005", "a spec that is not valid UTF-8 text (or holds a lone UTF-16 surrogate)"),
   SyntaxError: entry("ATN1010", "the parser expected something else here"),
   TooDeep: entry("ATN1011", "brackets nested more deeply than the language allows"),
   // --- names, arguments, schema
@@ -41,6 +42,8 @@ export const Codes = {
   UnknownDType: entry("ATN2014", "an input element type other than int or float"),
   UnreadableClause: entry("ATN2015", "a setting clause that is neither a value nor `name value`"),
   NoInput: entry("ATN2016", "a model without an input or without layers"),
+  InvalidName: entry("ATN2017", "an input or layer name that TensorFlow.js cannot use (it must start with a letter)"),
+  OneInputOneOutput: entry("ATN2018", "a model with a second input or a second output head: attnc trains one input and one output head"),
   // --- shapes
   NeedsSequence: entry("ATN3001", "a layer that needs a sequence [B, T, D] is given something else"),
   NeedsTokens: entry("ATN3002", "embedding needs an int token sequence [B, T]"),
@@ -61,7 +64,8 @@ export const Codes = {
   MetricMismatch: entry("ATN4009", "a metric that does not fit the task"),
   DeltaNeedsTarget: entry("ATN4010", "forecasting the change of a target that is not among the features"),
   // --- limits
-  TooLarge: entry("ATN5001", "a model whose parameters would need absurd memory"),
+  TooLarge: entry("ATN5001", "a model with more parameters than training can hold in memory"),
+  TooMuchMemory: entry("ATN5002", "a model whose activations for one training batch would not fit in memory"),
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type CodeName = keyof typeof Codes;

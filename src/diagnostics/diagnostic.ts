@@ -25,6 +25,13 @@ export interface DiagnosticInit {
   readonly suggestion?: string;
 }
 
+/** Messages are cut to this length: they quote names from the spec, which may be long. */
+export const MAX_MESSAGE = 1000;
+
+function cut(s: string): string {
+  return s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE - 3)}...` : s;
+}
+
 /** Collects diagnostics for one source. */
 export class DiagnosticBag {
   readonly items: Diagnostic[] = [];
@@ -35,10 +42,10 @@ export class DiagnosticBag {
     this.items.push({
       code: entry.code,
       severity: entry.severity,
-      message,
+      message: cut(message),
       file: this.file,
       span,
-      ...(init.related && init.related.length > 0 ? { related: init.related } : {}),
+      ...(init.related && init.related.length > 0 ? { related: init.related.map((r) => ({ ...r, message: cut(r.message) })) } : {}),
       ...(init.suggestion !== undefined ? { suggestion: init.suggestion } : {}),
     });
   }

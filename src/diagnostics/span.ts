@@ -17,8 +17,16 @@ export interface Source {
 /** Maps offsets to 1-based line/column; built once per source. */
 export class LineMap {
   private readonly starts: number[] = [0];
+  /** LF, CRLF and a lone CR each end a line, as they do for the lexer. */
   constructor(readonly text: string) {
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.starts.push(i + 1);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10) this.starts.push(i + 1);
+      else if (c === 13) {
+        if (text.charCodeAt(i + 1) === 10) i++;
+        this.starts.push(i + 1);
+      }
+    }
   }
   get lineCount(): number {
     return this.starts.length;
@@ -44,7 +52,8 @@ export class LineMap {
     const s = this.starts[line - 1];
     if (s === undefined) return "";
     const next = this.starts[line];
-    let e = next === undefined ? this.text.length : next - 1;
+    let e = next === undefined ? this.text.length : next;
+    if (e > s && this.text.charCodeAt(e - 1) === 10) e--;
     if (e > s && this.text.charCodeAt(e - 1) === 13) e--;
     return this.text.slice(s, e);
   }

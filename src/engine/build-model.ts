@@ -65,7 +65,7 @@ export function buildModel(ir: IrModel, seed: number): tf.LayersModel {
   registerLayers();
   const values = new Map<string, SymbolicTensor>();
   const inputs = ir.inputs.map((i) => {
-    const shape = i.shape.slice(1).map((d) => (typeof d === "number" ? d : (ir.dims[d] ?? null)));
+    const shape = i.shape.slice(1).map((d) => (typeof d === "number" ? d : Object.hasOwn(ir.dims, d) ? ir.dims[d]! : null));
     const t = tf.input({ shape, dtype: i.dtype, name: i.name });
     values.set(i.name, t);
     return t;

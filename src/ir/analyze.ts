@@ -1,14 +1,26 @@
 import type { DiagnosticBag, RelatedInfo } from "../diagnostics/diagnostic.js";
 import type { Span } from "../diagnostics/span.js";
 import { didYouMean } from "../diagnostics/suggest.js";
-import { assertNever } from "../util.js";
+import { assertNever, dict, own } from "../util.js";
 import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
 import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS } from "./signatures.js";
 import type { Attrs, IrDim, IrModel, IrNode, IrWeight, OpName } from "./types.js";
 
-/** Models beyond this many float32 parameters (4 GiB) are refused at compile time. */
-export const MAX_PARAMS = 2 ** 30;
+/**
+ * Models beyond this many float32 parameters are refused at compile time: 256 MiB of weights, about 1 GiB in
+ * training with their gradients and Adam's two moments.
+ */
+export const MAX_PARAMS = 2 ** 26;
+
+/**
+ * The activation memory one training batch may need, by the estimate of `activationFloats` (the values kept
+ * for the backward pass and their gradients), so that a model that checks also trains.
+ */
+export const MAX_ACTIVATION_BYTES = 2 ** 31;
+
+/** The batch size the memory estimate assumes when the train block gives none (its default). */
+const DEFAULT_BATCH = 32;
 
 /** What flows along an edge of the graph. */
 interface Value {
@@ -38,7 +50,10 @@ export function analyze(lowered: Lowered, failedPaths: readonly string[], bag: D
 
 class Analysis {
   private readonly ir: RawModel;
-  private readonly failed: readonly string[];
+  private readonly failedExact: ReadonlySet<string>;
+  private readonly failedAround = new Set<string>();
+  /** Producers by name, for messages about ports. */
+  private readonly built = new Map<string, IrNode>();
   private readonly dims: { [name: string]: number | null };
   private readonly values = new Map<string, Value | undefined>();
   private readonly nodes: IrNode[] = [];
@@ -49,18 +64,26 @@ class Analysis {
     private readonly bag: DiagnosticBag,
   ) {
     this.ir = lowered.ir;
-    this.failed = failed;
-    this.dims = { ...lowered.ir.dims };
+    this.failedExact = new Set(failed);
+    // Every failed path and its ancestors: a lookup per path instead of a scan of the failures.
+    for (const f of failed) for (let p = f; p !== "" && !this.failedAround.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) this.failedAround.add(p);
+    this.dims = Object.assign(dict<number | null>(), lowered.ir.dims);
   }
 
+  /** A path failed validation if it, one of its ancestors or one of its descendants did. */
   private isFailed(path: string): boolean {
-    return this.failed.some((f) => f === path || f.startsWith(`${path}/`) || path.startsWith(`${f}/`));
+    if (this.failedAround.has(path)) return true;
+    for (let p = path; p.lastIndexOf("/") > 0; ) {
+      p = p.slice(0, p.lastIndexOf("/"));
+      if (this.failedExact.has(p)) return true;
+    }
+    return false;
   }
   private span(path: string): Span {
     return this.lowered.spans.nearest(path)!.span;
   }
   private size(d: IrDim): number | null {
-    return typeof d === "number" ? d : (this.dims[d] ?? null);
+    return typeof d === "number" ? d : (own(this.dims, d) ?? null);
   }
   private showShape(shape: readonly IrDim[]): string {
     return formatShape(shape);
@@ -79,13 +102,20 @@ class Analysis {
     if (this.ir.inputs.length === 0 || this.ir.nodes.length === 0) {
       this.bag.report("NoInput", this.lowered.decl.name.loc, this.ir.inputs.length === 0 ? `model ${this.ir.model} declares no input (input name: int[T] or float[T, F])` : `model ${this.ir.model} has no layers (input -> layer -> ...)`);
     }
+    this.oneInputOneOutput();
     let total = 0;
     this.ir.nodes.forEach((n, i) => {
       const node = this.node(n, i);
       this.nodes.push(node);
+      this.built.set(node.name, node);
       total += node.params ?? 0;
     });
+    if (total > MAX_PARAMS && this.nodes.every((n) => (n.params ?? 0) <= MAX_PARAMS)) {
+      this.bag.report("TooLarge", this.lowered.decl.name.loc, `model ${this.ir.model} would have ${total.toExponential(2)} parameters in all (${gibibytes(total * 4)} of float32); the limit is ${MAX_PARAMS.toExponential(2)} (${gibibytes(MAX_PARAMS * 4)})`);
+    }
     if (data && task) this.checkTask(data, train, task);
+    if (data) this.checkSource(data);
+    this.checkMemory(train);
 
     const out: IrModel = {
       irVersion: 1,
@@ -182,8 +212,7 @@ class Analysis {
     }
     const params = r.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
     if (params > MAX_PARAMS) {
-      const gib = (params * 4) / 2 ** 30;
-      this.bag.report("TooLarge", this.span(path), `${n.op} ${n.name} would have ${params.toExponential(2)} parameters (${gib >= 1024 ? `${(gib / 1024).toFixed(1)} TiB` : `${gib.toFixed(1)} GiB`} of float32); the limit is ${MAX_PARAMS.toExponential(2)} (4 GiB)`);
+      this.bag.report("TooLarge", this.span(path), `${n.op} ${n.name} would have ${params.toExponential(2)} parameters (${gibibytes(params * 4)} of float32); the limit is ${MAX_PARAMS.toExponential(2)} (${gibibytes(MAX_PARAMS * 4)})`);
       this.values.set(n.name, undefined);
       return base;
     }
@@ -200,7 +229,7 @@ class Analysis {
     const [node, port] = ref.split(".") as [string, string];
     const producer = this.values.get(node);
     if (producer === undefined) return undefined;
-    const ports = Object.keys(this.nodes.find((n) => n.name === node)?.ports ?? {});
+    const ports = Object.keys(this.built.get(node)?.ports ?? {});
     const s = didYouMean(port, ports);
     this.bag.report("UnknownPort", this.span(path), `${node} has no output '${port}'${ports.length > 0 ? `; its outputs are: ${ports.join(", ")}` : "; only attention layers have a second output (weights)"}`, s !== undefined ? { suggestion: s } : {});
     return undefined;
@@ -352,6 +381,90 @@ class Analysis {
     }
   }
 
+  // ---- what training needs
+
+  /** attnc trains a model of one input and one output head (the generated program and `attnc train` alike). */
+  private oneInputOneOutput(): void {
+    const first = this.ir.inputs[0];
+    this.ir.inputs.slice(1).forEach((inp, k) => {
+      this.bag.report("OneInputOneOutput", this.span(`/inputs/${k + 1}`), `model ${this.ir.model} has a second input '${inp.name}'; attnc trains models with one input and one output head`, {
+        related: [{ message: `the first input, ${first!.name}`, span: this.span("/inputs/0") }],
+      });
+    });
+    const outputs = this.ir.outputs;
+    // After a naming error the graph is a guess (unresolved or renamed producers): its heads would be too.
+    if (outputs.length <= 1 || this.lowered.bag.hasErrors) return;
+    const last = outputs[outputs.length - 1]!;
+    const index = new Map(this.ir.nodes.map((n, i) => [n.name, i]));
+    for (const o of outputs.slice(0, -1)) {
+      this.bag.report("OneInputOneOutput", this.span(`/nodes/${index.get(o)!}`), `${o} is a second output head of model ${this.ir.model} (nothing reads it); attnc trains models with one input and one output head: remove it or continue its chain`, {
+        related: [{ message: `the output head, ${last}`, span: this.span(`/nodes/${index.get(last)!}`) }],
+      });
+    }
+  }
+
+  /** A csv delimiter is one character that cannot be confused with quoting or line ends; names are not empty. */
+  private checkSource(data: Mutable): void {
+    const source = data["source"] as Mutable | undefined;
+    if (!source || this.isFailed("/data/source")) return;
+    const d = source["delimiter"];
+    if (typeof d === "string" && (d.length !== 1 || d === '"' || d === "\r" || d === "\n")) {
+      this.bag.report("InvalidValue", this.span("/data/source/delimiter"), `delimiter must be one character other than a quote or a line break, not ${JSON.stringify(d)}`);
+    }
+    for (const key of ["path", "text", "label", "time", "target"]) {
+      if (source[key] === "") this.bag.report("InvalidValue", this.span(`/data/source/${key}`), `${key} must not be empty`);
+    }
+    ((source["features"] as unknown[] | undefined) ?? []).forEach((f, i) => {
+      if (f === "") this.bag.report("InvalidValue", this.span(`/data/source/features/${i}`), "a feature column name must not be empty");
+    });
+  }
+
+  /**
+   * Refuses models whose activations for one batch would not fit in memory. The estimate counts, per example,
+   * each node's output, the gates and states every recurrent step keeps for the backward pass, and attention's
+   * scores (temporal attention scores the whole window at every step: T x T x A), twice (values and gradients).
+   */
+  private checkMemory(train: Mutable | undefined): void {
+    const batch = typeof train?.["batch"] === "number" ? train["batch"] : DEFAULT_BATCH;
+    let floats = 0;
+    let worst: { node: IrNode; index: number; floats: number } | undefined;
+    this.nodes.forEach((node, index) => {
+      const f = this.activationFloats(node);
+      if (f === undefined) return;
+      floats += f;
+      if (!worst || f > worst.floats) worst = { node, index, floats: f };
+    });
+    const bytes = floats * 2 * 4 * batch;
+    if (bytes <= MAX_ACTIVATION_BYTES || !worst) return;
+    const w = worst as { node: IrNode; index: number; floats: number };
+    this.bag.report("TooMuchMemory", this.span(`/nodes/${w.index}`), `training model ${this.ir.model} would need about ${gibibytes(bytes)} of activations per batch of ${batch} (most of it for ${w.node.name}); the limit is ${gibibytes(MAX_ACTIVATION_BYTES)}: use a smaller batch, shorter sequences or fewer units`, {
+      related: train?.["batch"] !== undefined && !this.isFailed("/train/batch") ? [{ message: "batch size", span: this.span("/train/batch") }] : [],
+    });
+  }
+
+  /** Floats one example keeps for the backward pass at this node; undefined when a size is unknown. */
+  private activationFloats(node: IrNode): number | undefined {
+    if (!node.shape) return undefined;
+    const dims = node.shape.slice(1).map((d) => this.size(d));
+    if (dims.some((d) => d === null)) return undefined;
+    let f = (dims as number[]).reduce((a, b) => a * b, 1);
+    const input = this.values.get(node.inputs[0]!);
+    const T = input && input.shape.length === 3 ? this.size(input.shape[1]!) : null;
+    const F = input && input.shape.length === 3 ? this.size(input.shape[2]!) : null;
+    const a = node.attrs as Mutable;
+    if ((node.op === "lstm" || node.op === "bilstm") && T !== null) {
+      const H = a["units"] as number;
+      f += (node.op === "bilstm" ? 2 : 1) * T * 6 * H; // gates (4H), cell and hidden state (2H) per step
+      const att = a["input_attention"] as Mutable | undefined;
+      const A = (att?.["units"] as number | undefined) ?? 0;
+      if (att?.["kind"] === "temporal") f += T * T * (A + 1);
+      else if (att?.["kind"] === "features" && F !== null) f += T * F * (A + 1);
+    } else if (node.op === "attention_pool" && T !== null) {
+      f += T * (((a["units"] as number | undefined) ?? 0) + 1);
+    }
+    return f;
+  }
+
   // ---- data and train against the model
 
   private output(): { node: IrNode; index: number } | undefined {
@@ -417,4 +530,10 @@ class Analysis {
       });
     }
   }
+}
+
+function gibibytes(bytes: number): string {
+  const gib = bytes / 2 ** 30;
+  if (gib >= 1024) return `${(gib / 1024).toFixed(1)} TiB`;
+  return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${(gib * 1024).toFixed(0)} MiB`;
 }

@@ -2,9 +2,10 @@ import type * as A from "../language/ast.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import type { Span } from "../diagnostics/span.js";
 import { didYouMean } from "../diagnostics/suggest.js";
-import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS, type Param, type Signature } from "./signatures.js";
+import { DATA_SETTINGS, LAYERS, LIMITS, TRAIN_SETTINGS, type Param, type Signature } from "./signatures.js";
 import { OP_NAMES, type AttrValue, type IrDim, type OpName } from "./types.js";
 import { child, SpanMap } from "./spans.js";
+import { dict, own } from "../util.js";
 
 type Mutable = { [key: string]: AttrValue };
 
@@ -30,7 +31,10 @@ export interface Lowered {
   readonly trainDecl?: A.BlockDecl;
 }
 
-const DTYPES: Record<string, "int32" | "float32"> = { int: "int32", float: "float32" };
+/** What TensorFlow.js accepts as a layer or input name (weights are named `<node>/<weight>`). */
+const TF_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
+
+const DTYPES: { readonly [name: string]: "int32" | "float32" } = { int: "int32", float: "float32" };
 
 /** Lowers every model of a spec, with its data and train blocks, to raw IR and reports naming errors. */
 export function lower(spec: A.SpecFile, bag: DiagnosticBag): Lowered[] {
@@ -72,14 +76,18 @@ class ModelLowering {
     private readonly decl: A.ModelDecl,
     private readonly bag: DiagnosticBag,
   ) {
-    this.ir = { irVersion: 1, model: decl.name.value, dims: {}, inputs: [], nodes: [], outputs: [] };
+    this.ir = { irVersion: 1, model: decl.name.value, dims: dict(), inputs: [], nodes: [], outputs: [] };
     this.spans.set("", { span: decl.name.loc, label: `model ${decl.name.value}` });
   }
 
   run(dataDecl?: A.BlockDecl, trainDecl?: A.BlockDecl): Lowered {
     const names = new Map<string, Span>();
     const dimSpans = new Map<string, Span>();
-    const declare = (name: A.Name): boolean => {
+    const declare = (name: A.Name, what: string, path: string): boolean => {
+      if (!TF_NAME.test(name.value)) {
+        this.bag.report("InvalidName", name.loc, `${what} name '${name.value}' must start with a letter: TensorFlow.js names the model's tensors after its inputs and layers, and its names cannot start with '_'`);
+        this.spans.markReported(path);
+      }
       const prev = names.get(name.value);
       if (prev) {
         this.bag.report("DuplicateName", name.loc, `'${name.value}' is already defined in model ${this.ir.model}`, { related: [{ message: "first defined here", span: prev }] });
@@ -92,20 +100,21 @@ class ModelLowering {
     // Inputs first: chains may come before or after them in the text.
     for (const st of this.decl.body) {
       if (st.kind !== "Input") continue;
-      const dtype = DTYPES[st.dtype.value];
+      const dtype = own(DTYPES, st.dtype.value);
       if (!dtype) this.bag.report("UnknownDType", st.dtype.loc, `unknown input type '${st.dtype.value}': use int (token ids) or float (series)`, suggest(st.dtype.value, Object.keys(DTYPES)));
-      if (!declare(st.name)) continue;
+      if (!declare(st.name, "input", `/inputs/${this.ir.inputs.length}/name`)) continue;
       const shape: IrDim[] = ["B"];
       st.dims.forEach((d, i) => {
         const size = d.size?.value;
-        if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
-          this.bag.report("OutOfRange", d.size!.loc, `a dimension size must be a whole number >= 1, not ${d.size!.raw}`);
+        const sizeOk = size !== undefined && Number.isInteger(size) && size >= 1 && size <= LIMITS.length;
+        if (size !== undefined && !sizeOk) {
+          this.bag.report("OutOfRange", d.size!.loc, `a dimension size must be a whole number from 1 to ${LIMITS.length}, not ${d.size!.raw}`);
         }
-        const okSize = size !== undefined && Number.isInteger(size) && size >= 1 ? size : undefined;
+        const okSize = sizeOk ? size : undefined;
         if (d.name) {
           const n = d.name.value;
           if (n === "B") this.bag.report("DuplicateName", d.name.loc, "'B' is the batch dimension and is implicit; name this dimension otherwise");
-          const prev = this.ir.dims[n];
+          const prev = own(this.ir.dims, n);
           if (prev !== undefined && prev !== null && okSize !== undefined && prev !== okSize) {
             this.bag.report("DimensionMismatch", d.loc, `dimension ${n} is ${okSize} here but ${prev} before`, { related: [{ message: `${n} = ${prev}`, span: dimSpans.get(n)! }] });
           }
@@ -159,10 +168,10 @@ class ModelLowering {
         const sig = known ? LAYERS[layer.op.value as OpName] : undefined;
         this.spans.set(ptr, { span: layer.loc, label: `${layer.op.value} (${name})` });
         this.spans.set(child(ptr, "op"), { span: layer.op.loc, label: "layer", keys: OP_NAMES });
-        const attrs: Mutable = {};
+        const attrs: Mutable = dict();
         this.spans.set(child(ptr, "attrs"), { span: layer.loc, label: layer.op.value, keys: sig ? Object.keys(sig.params) : [] });
         if (layer.args) this.args(layer.args, sig, child(ptr, "attrs"), layer.op.value, attrs);
-        const ok = layer.alias ? declare(layer.alias) : (names.set(name, layer.op.loc), true);
+        const ok = layer.alias ? declare(layer.alias, "layer", `${ptr}/name`) : (names.set(name, layer.op.loc), true);
         this.ir.nodes.push({ name: ok ? name : `${name}__duplicate${index}`, op: layer.op.value, inputs: from !== undefined ? [from] : [], attrs });
         this.spans.set(`${ptr}/inputs/0`, { span: fromLoc, label: from ?? "input" });
         from = name;
@@ -212,7 +221,7 @@ class ModelLowering {
       }
       seen.set(key, keySpan);
       const p = ptr + "/" + key;
-      into[key] = this.value(arg.value, sig?.params[key], p, `${key} of ${label}`);
+      into[key] = this.value(arg.value, sig ? own(sig.params, key) : undefined, p, `${key} of ${label}`);
       this.spans.set(p, { ...this.spans.get(p)!, keySpan });
     }
   }
@@ -223,6 +232,12 @@ class ModelLowering {
       case "Number":
         if (!Number.isFinite(v.value)) {
           this.bag.report("OutOfRange", v.loc, `${v.raw} is too large to be a number`);
+          this.spans.markReported(ptr);
+          return 0;
+        }
+        // An integer literal beyond 2^53 would be silently rounded (a float such as 1e30 is read as written).
+        if (/^-?\d+$/.test(v.raw) && Math.abs(v.value) > Number.MAX_SAFE_INTEGER) {
+          this.bag.report("OutOfRange", v.loc, `${v.raw} is larger than 2^53 - 1, beyond which whole numbers are not exact; no setting takes a value this large`);
           this.spans.markReported(ptr);
           return 0;
         }
@@ -242,8 +257,9 @@ class ModelLowering {
 
   private call(v: A.Call, param: Param | undefined, ptr: string, label: string): AttrValue {
     const family = param?.type === "call" ? param.family : undefined;
-    const sig = family?.calls[v.callee.value];
-    const obj: Mutable = { kind: v.callee.value };
+    const sig = family ? own(family.calls, v.callee.value) : undefined;
+    const obj: Mutable = dict();
+    obj["kind"] = v.callee.value;
     this.spans.set(ptr, { span: v.loc, label: `${v.callee.value}(...)`, keys: sig ? ["kind", ...Object.keys(sig.params)] : [] });
     this.spans.set(`${ptr}/kind`, { span: v.callee.loc, label: family?.name ?? label, keys: family ? Object.keys(family.calls) : [] });
     this.args(v.args, sig, ptr, `${v.callee.value}(...)`, obj);
@@ -252,7 +268,7 @@ class ModelLowering {
 
   /** A data or train block: each setting is one value, or clauses that fill a record. */
   private block(decl: A.BlockDecl, sig: Signature & { clauses: { readonly [key: string]: readonly string[] } }, ptr: string, word: string): Mutable {
-    const out: Mutable = {};
+    const out: Mutable = dict();
     this.spans.set(ptr, { span: decl.loc, label: `${word} block`, keys: Object.keys(sig.params) });
     const seen = new Map<string, Span>();
     for (const s of decl.settings) {
@@ -264,12 +280,12 @@ class ModelLowering {
         continue;
       }
       seen.set(key, s.key.loc);
-      const param = sig.params[key];
+      const param = own(sig.params, key);
       const label = key;
       if (param?.type === "record") {
-        const rec: Mutable = {};
+        const rec: Mutable = dict();
         this.spans.set(p, { span: s.loc, keySpan: s.key.loc, label, keys: Object.keys(param.record.params) });
-        const positionalNames = sig.clauses[key] ?? [];
+        const positionalNames = own(sig.clauses, key) ?? [];
         const args: A.Arg[] = [];
         for (const c of s.clauses) {
           const n = c.terms.length;

@@ -55,10 +55,12 @@ function familySchema(f: CallFamily, doc: string): JsonSchema {
 const dim: JsonSchema = { anyOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }] };
 const shape: JsonSchema = { type: "array", items: { $ref: "#/$defs/dim" } };
 const identifier: JsonSchema = { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" };
+/** Input and node names: identifiers that TensorFlow.js also accepts as tensor names (no leading '_'). */
+const tensorName: JsonSchema = { type: "string", pattern: "^[A-Za-z][A-Za-z0-9_]*$" };
 
 export function irSchema(): JsonSchema {
   const nodeProps: JsonSchema = {
-    name: { $ref: "#/$defs/identifier" },
+    name: { $ref: "#/$defs/tensorName" },
     inputs: { type: "array", items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$" }, minItems: 1 },
     shape: { $ref: "#/$defs/shape" },
     mask: { type: "boolean" },
@@ -87,7 +89,7 @@ export function irSchema(): JsonSchema {
         type: "array",
         items: {
           type: "object",
-          properties: { name: { $ref: "#/$defs/identifier" }, dtype: { enum: ["int32", "float32"] }, shape: { $ref: "#/$defs/shape" } },
+          properties: { name: { $ref: "#/$defs/tensorName" }, dtype: { enum: ["int32", "float32"] }, shape: { $ref: "#/$defs/shape" } },
           required: ["name", "dtype", "shape"],
           additionalProperties: false,
         },
@@ -114,7 +116,7 @@ export function irSchema(): JsonSchema {
     },
     required: ["irVersion", "model", "dims", "inputs", "nodes", "outputs"],
     additionalProperties: false,
-    $defs: { dim, shape, identifier },
+    $defs: { dim, shape, identifier, tensorName },
   };
 }
 

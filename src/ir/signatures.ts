@@ -23,7 +23,26 @@ export interface Signature {
 }
 
 const int = (doc: string, o: { min?: number; max?: number; default?: number } = {}): Param => ({ type: "int", doc, ...o });
-const units = (doc: string): Param => int(doc, { min: 1 });
+/**
+ * Sizes are bounded by what trains in memory on one machine; the compiler refuses more (grammar/REFERENCE.md
+ * lists each bound). Whole models are bounded further by their parameter count and activation memory
+ * (src/ir/analyze.ts: MAX_PARAMS, MAX_ACTIVATION_BYTES).
+ */
+export const LIMITS = {
+  /** Hidden and attention sizes, embedding size. */
+  units: 4096,
+  /** Output size of a dense layer (classes, for a classifier). */
+  denseUnits: 100_000,
+  /** Vocabulary of an embedding or a tokenizer. */
+  vocab: 1_000_000,
+  /** Sequence length: max_len, window size and every fixed dimension of an input. */
+  length: 4096,
+  batch: 65_536,
+  epochs: 1_000_000,
+  seed: 2 ** 31 - 1,
+} as const;
+
+const units = (doc: string, max: number = LIMITS.units): Param => int(doc, { min: 1, max });
 const num = (doc: string, o: Omit<Extract<Param, { type: "number" }>, "type" | "doc"> = {}): Param => ({ type: "number", doc, ...o });
 const str = (doc: string): Param => ({ type: "string", doc });
 const bool = (doc: string, d?: boolean): Param => ({ type: "bool", doc, ...(d !== undefined ? { default: d } : {}) });
@@ -51,7 +70,7 @@ export const INPUT_ATTENTION: CallFamily = {
 export const LAYERS: { readonly [op in OpName]: Signature } = {
   embedding: {
     params: {
-      vocab: units("vocabulary size V, padding id 0 included"),
+      vocab: units("vocabulary size V, padding id 0 included", LIMITS.vocab),
       dim: units("embedding size E"),
       mask_zero: bool("treat id 0 as padding and pass a mask downstream", false),
     },
@@ -90,7 +109,7 @@ export const LAYERS: { readonly [op in OpName]: Signature } = {
   max_pool: { params: {} },
   dropout: { params: { rate: num("fraction of units dropped in training", { min: 0, exclusiveMax: 1 }) }, required: ["rate"], positional: ["rate"] },
   dense: {
-    params: { units: units("output size"), activation: oneOf(ACTIVATIONS, "activation", "linear") },
+    params: { units: units("output size", LIMITS.denseUnits), activation: oneOf(ACTIVATIONS, "activation", "linear") },
     required: ["units"],
     positional: ["units", "activation"],
   },
@@ -109,7 +128,7 @@ export const SOURCE: CallFamily = {
           time: str("time column (forecasting); rows must be in time order"),
           features: { type: "list", items: str("column"), minItems: 1, doc: "driving series columns (forecasting)" },
           target: str("column to forecast"),
-          ...(kind === "csv" ? { delimiter: str("field delimiter, default ','") } : {}),
+          ...(kind === "csv" ? { delimiter: str("field delimiter: one character, not a quote or a line break; default ','") } : {}),
         },
         required: ["path"],
         positional: ["path"],
@@ -126,9 +145,9 @@ export const TOKENIZER: CallFamily = {
       {
         params: {
           lowercase: bool("lowercase before splitting", true),
-          max_len: units("pad or truncate every sequence to this length"),
-          vocab: int("vocabulary size, padding and out-of-vocabulary ids included", { min: 3 }),
-          min_count: int("drop tokens seen fewer times in training", { min: 1, default: 1 }),
+          max_len: units("pad or truncate every sequence to this length", LIMITS.length),
+          vocab: int("vocabulary size, padding and out-of-vocabulary ids included", { min: 3, max: LIMITS.vocab }),
+          min_count: int("drop tokens seen fewer times in training", { min: 1, max: 2 ** 31 - 1, default: 1 }),
         },
         required: ["max_len"],
       } satisfies Signature,
@@ -176,7 +195,7 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
           train: num("training fraction", { exclusiveMin: 0, max: 1 }),
           validation: num("validation fraction", { min: 0, exclusiveMax: 1, default: 0 }),
           test: num("test fraction", { min: 0, exclusiveMax: 1, default: 0 }),
-          seed: int("shuffle seed", { min: 0, default: 0 }),
+          seed: int("shuffle seed", { min: 0, max: LIMITS.seed, default: 0 }),
         },
         required: ["train"],
       },
@@ -186,9 +205,9 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
       doc: "sliding windows over a time series",
       record: {
         params: {
-          size: units("window length T"),
-          horizon: int("steps after the window's last one whose target is forecast (0: the last step's own target)", { min: 0, default: 1 }),
-          stride: int("steps between windows", { min: 1, default: 1 }),
+          size: units("window length T", LIMITS.length),
+          horizon: int("steps after the window's last one whose target is forecast (0: the last step's own target)", { min: 0, max: LIMITS.length, default: 1 }),
+          stride: int("steps between windows", { min: 1, max: LIMITS.length, default: 1 }),
           predict: oneOf(["value", "delta"], "forecast the target itself, or its change since the window's last step", "value"),
         },
         required: ["size"],
@@ -208,22 +227,22 @@ export const TRAIN_SETTINGS: Signature & { readonly clauses: { readonly [key: st
   params: {
     loss: oneOf(LOSSES, "training loss"),
     optimizer: { type: "call", family: OPTIMIZER, doc: "optimizer and its settings" },
-    batch: int("batch size", { min: 1, default: 32 }),
-    epochs: int("passes over the training split", { min: 1, default: 10 }),
+    batch: int("batch size", { min: 1, max: LIMITS.batch, default: 32 }),
+    epochs: int("passes over the training split", { min: 1, max: LIMITS.epochs, default: 10 }),
     early_stop: {
       type: "record",
       doc: "stop when the monitored value stops improving",
       record: {
         params: {
           monitor: oneOf(MONITORS, "value to watch"),
-          patience: int("epochs without improvement before stopping", { min: 0, default: 0 }),
+          patience: int("epochs without improvement before stopping", { min: 0, max: LIMITS.epochs, default: 0 }),
           min_delta: num("smallest change that counts as improvement", { min: 0, default: 0 }),
         },
         required: ["monitor"],
       },
     },
     metrics: { type: "list", items: oneOf(METRICS, "metric"), default: [], doc: "reported each epoch" },
-    seed: int("weight initialisation and shuffling seed", { min: 0, default: 0 }),
+    seed: int("weight initialisation and shuffling seed", { min: 0, max: LIMITS.seed, default: 0 }),
     shuffle: bool("shuffle the training split each epoch", true),
   },
   required: ["loss"],

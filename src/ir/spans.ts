@@ -16,12 +16,16 @@ export interface Origin {
 export class SpanMap {
   private readonly map = new Map<string, Origin>();
   /** Paths already reported while lowering; schema errors at or below them would only repeat the news. */
-  private readonly reported: string[] = [];
+  private readonly reported = new Set<string>();
   markReported(path: string): void {
-    this.reported.push(path);
+    this.reported.add(path);
   }
+  /** Whether the path or one of its ancestors was reported: one lookup per level, whatever was reported. */
   isReported(path: string): boolean {
-    return this.reported.some((r) => path === r || path.startsWith(`${r}/`));
+    for (let p = path; ; p = p.slice(0, p.lastIndexOf("/"))) {
+      if (this.reported.has(p)) return true;
+      if (p === "" || p.lastIndexOf("/") < 0) return false;
+    }
   }
   set(path: string, origin: Origin): void {
     this.map.set(path, origin);

@@ -40,7 +40,7 @@ function at(doc: unknown, pointer: string): unknown {
   for (const raw of pointer.split("/").slice(1)) {
     const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
     if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<string, unknown>)[key];
+    v = Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined;
   }
   return v;
 }
@@ -116,6 +116,9 @@ export function validateIr(validator: IrValidator, ir: unknown, spans: SpanMap, 
       case "exclusiveMinimum":
       case "exclusiveMaximum":
         report("OutOfRange", `${origin.label} must be ${String(e.params["comparison"])} ${String(e.params["limit"])}, not ${show(value)}`);
+        break;
+      case "pattern":
+        report("InvalidName", `${origin.label}: ${show(value)} is not a name TensorFlow.js accepts (a letter, then letters, digits or '_')`);
         break;
       case "minItems":
         report("OutOfRange", `${origin.label} needs at least ${String(e.params["limit"])} item${e.params["limit"] === 1 ? "" : "s"}`);

@@ -1,7 +1,7 @@
 import { createToken, Lexer, type IToken, type TokenType } from "chevrotain";
 
 // Trivia.
-export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\uFEFF]+/, group: Lexer.SKIPPED });
+export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true });
 export const LineComment = createToken({ name: "LineComment", pattern: /\/\/[^\n\r]*/, group: "comments" });
 export const BlockComment = createToken({ name: "BlockComment", pattern: /\/\*[\s\S]*?\*\//, group: "comments", line_breaks: true });
 /** An opening block comment that never closes: reported, then skipped to the end of the file. */
@@ -67,6 +67,7 @@ export const allTokens: TokenType[] = [
 let lexer: Lexer | undefined;
 /** The single lexer instance, built on first use. */
 export function attnLexer(): Lexer {
+  // LF, CRLF and a lone CR end lines (chevrotain's default line terminators), as in LineMap (src/diagnostics/span.ts).
   lexer ??= new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: false, skipValidations: true });
   return lexer;
 }

@@ -7,8 +7,8 @@ import { LBrace, LBracket, LParen, RBrace, RBracket, RParen, tokenize, Untermina
 /** The deepest bracket nesting a spec may use. */
 export const MAX_DEPTH = 64;
 import { attnParser } from "./parser.js";
-import { describeToken } from "./messages.js";
 import { didYouMean } from "../diagnostics/suggest.js";
+import { escapedByte, firstLoneSurrogate } from "./source.js";
 
 const KEYWORDS = ["model", "data", "train", "input"];
 
@@ -24,8 +24,21 @@ export function parse(source: Source): ParseOutput {
   const lines = new LineMap(source.text);
   const bag = new DiagnosticBag(source.name);
   const lexed = tokenize(source.text);
+  const bad = firstLoneSurrogate(source.text);
+  if (bad >= 0) {
+    const unit = source.text.charCodeAt(bad);
+    const byte = escapedByte(unit);
+    bag.report(
+      "InvalidText",
+      lines.span(bad, bad + 1),
+      byte !== undefined
+        ? `the spec is not valid UTF-8: byte 0x${byte.toString(16).toUpperCase()} does not begin or continue a character here`
+        : `the spec holds a lone surrogate U+${unit.toString(16).toUpperCase()}, which is not a character`,
+    );
+  }
   for (const e of lexed.errors) {
     const ch = source.text.slice(e.offset, e.offset + Math.max(1, e.length));
+    if (firstLoneSurrogate(ch) >= 0) continue; // reported once, above
     bag.report("UnexpectedCharacter", lines.span(e.offset, e.offset + Math.max(1, e.length)), `unexpected character ${JSON.stringify(ch)}`);
   }
   for (const c of lexed.comments) {
@@ -240,28 +253,8 @@ class AstBuilder {
     const closed = t.tokenType !== UnterminatedString;
     if (!closed) this.bag.report("UnterminatedString", loc, "this string is not closed before the end of the line");
     const body = t.image.slice(1, closed ? -1 : undefined);
-    let value = "";
-    for (let i = 0; i < body.length; i++) {
-      const c = body[i]!;
-      if (c !== "\\") {
-        value += c;
-        continue;
-      }
-      const e = body[++i];
-      const escapes: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\", "0": "\0" };
-      if (e !== undefined && e in escapes) value += escapes[e];
-      else if (e === "u" && body[i + 1] === "{") {
-        const close = body.indexOf("}", i);
-        const cp = close > 0 ? Number.parseInt(body.slice(i + 2, close), 16) : NaN;
-        if (Number.isFinite(cp) && cp <= 0x10ffff) {
-          value += String.fromCodePoint(cp);
-          i = close;
-        } else this.bag.report("InvalidEscape", this.lines.span(t.startOffset + i, t.startOffset + i + 2), "invalid \\u{...} escape: give 1 to 6 hex digits of a code point");
-      } else {
-        this.bag.report("InvalidEscape", this.lines.span(t.startOffset + i, t.startOffset + i + 2), `unknown escape ${describeToken({ image: `\\${e ?? ""}` } as IToken)} in a string`);
-        value += e ?? "";
-      }
-    }
+    const { value, errors } = unescape(body);
+    for (const e of errors) this.bag.report("InvalidEscape", this.lines.span(t.startOffset + 1 + e.start, t.startOffset + 1 + e.end), e.message);
     return { kind: "String", value, raw: closed ? t.image : `${t.image}"`, loc };
   }
 
@@ -287,4 +280,67 @@ class AstBuilder {
     }
     return { kind, model, settings, loc };
   }
+}
+
+const SIMPLE_ESCAPES: ReadonlyMap<string, string> = new Map([
+  ["n", "\n"],
+  ["t", "\t"],
+  ["r", "\r"],
+  ["\\", "\\"],
+  ['"', '"'],
+]);
+const ESCAPES_HELP = 'strings support \\n \\t \\r \\\\ \\" and \\u{hex}';
+
+/**
+ * The one escape grammar of string literals: \n \t \r \\ \" and \u{h} with 1 to 6 hex digits naming a Unicode
+ * scalar value (not a surrogate). Anything else after a backslash is an error located at the escape
+ * (offsets into `body`, the text between the quotes).
+ */
+export function unescape(body: string): { value: string; errors: { start: number; end: number; message: string }[] } {
+  let value = "";
+  const errors: { start: number; end: number; message: string }[] = [];
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== "\\") {
+      value += c;
+      continue;
+    }
+    const start = i;
+    const e = body[i + 1];
+    const simple = e === undefined ? undefined : SIMPLE_ESCAPES.get(e);
+    if (simple !== undefined) {
+      value += simple;
+      i++;
+      continue;
+    }
+    if (e === "u") {
+      const m = /^\{([0-9A-Fa-f]{1,6})\}/.exec(body.slice(i + 2, i + 2 + 8));
+      if (!m) {
+        const close = body.indexOf("}", i + 2);
+        const end = body[i + 2] === "{" && close >= 0 ? close + 1 : i + 2;
+        errors.push({ start, end, message: `invalid escape ${describeEscape(body.slice(start, end))}: write \\u{...} with 1 to 6 hex digits` });
+        i = end - 1;
+        continue;
+      }
+      const cp = Number.parseInt(m[1]!, 16);
+      const end = i + 2 + m[0].length;
+      if (cp > 0x10ffff) errors.push({ start, end, message: `invalid escape ${describeEscape(body.slice(start, end))}: the largest code point is 10FFFF` });
+      else if (cp >= 0xd800 && cp <= 0xdfff) errors.push({ start, end, message: `invalid escape ${describeEscape(body.slice(start, end))}: a surrogate is not a character` });
+      else value += String.fromCodePoint(cp);
+      i = end - 1;
+      continue;
+    }
+    if (e === undefined) {
+      errors.push({ start, end: i + 1, message: `a string cannot end with a lone backslash; ${ESCAPES_HELP}` });
+      continue;
+    }
+    const width = e.length + (/[\uD800-\uDBFF]/.test(e) && /[\uDC00-\uDFFF]/.test(body[i + 2] ?? "") ? 1 : 0);
+    errors.push({ start, end: i + 1 + width, message: `unknown escape ${describeEscape(body.slice(start, i + 1 + width))} in a string; ${ESCAPES_HELP}` });
+    i += width;
+  }
+  return { value, errors };
+}
+
+function describeEscape(s: string): string {
+  return `'${s.length > 24 ? `${s.slice(0, 24)}...` : s}'`;
 }

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
-import { compile, serializeIr } from "../../src/compile.js";
+import { compile, serializeIr, stableJson } from "../../src/compile.js";
 import { LineMap } from "../../src/diagnostics/span.js";
 import { tokenize } from "../../src/language/lexer.js";
 import { parse } from "../../src/language/parse.js";
@@ -83,20 +83,22 @@ function mutate(src: string, op: string, a: number, b: number, text: string): st
 
 // ---- specs generated from the grammar
 
-const ident = fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/);
+/** Names that are also members of every JavaScript object, and names TensorFlow.js refuses (leading '_'). */
+export const TRICKY_NAMES = ["__proto__", "constructor", "toString", "valueOf", "hasOwnProperty", "_x", "_enc", "__proto", "_"] as const;
+const ident = fc.oneof({ arbitrary: fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/), weight: 4 }, { arbitrary: fc.constantFrom(...TRICKY_NAMES), weight: 1 });
 const num = fc.oneof(fc.integer({ min: -5, max: 300 }).map(String), fc.constantFrom("1e-3", "0.5", "2.5e1", "0", "1e12"));
 const word = fc.constantFrom("true", "false", "concat", "sum", "ave", "mul", "softmax", "relu", "sigmoid", "zhou", "additive", "hard_sigmoid", "linear", "bogus");
 const value: fc.Arbitrary<string> = fc.letrec((tie) => ({
   v: fc.oneof({ depthSize: "small" }, num, word, ident.map((s) => JSON.stringify(s)), fc.array(tie("v"), { maxLength: 3 }).map((xs) => `[${xs.join(", ")}]`), fc.tuple(fc.constantFrom("temporal", "features", "csv", "adam"), fc.array(tie("v"), { maxLength: 2 })).map(([c, xs]) => `${c}(${xs.join(", ")})`)),
 })).v as fc.Arbitrary<string>;
-const argName = fc.constantFrom("units", "vocab", "dim", "mask_zero", "merge", "score", "activation", "rate", "input_attention", "recurrent_activation", "unit_forget_bias", "unitz");
+const argName = fc.constantFrom("units", "vocab", "dim", "mask_zero", "merge", "score", "activation", "rate", "input_attention", "recurrent_activation", "unit_forget_bias", "unitz", ...TRICKY_NAMES);
 const arg = fc.oneof(value, fc.tuple(argName, value).map(([n, v]) => `${n}: ${v}`));
 const op = fc.constantFrom("embedding", "lstm", "bilstm", "attention_pool", "last", "mean_pool", "max_pool", "dropout", "dense", "lstn");
 const layer = fc.tuple(op, fc.option(fc.array(arg, { maxLength: 3 })), fc.option(ident)).map(([o, args, alias]) => `${o}${args ? `(${args.join(", ")})` : ""}${alias ? ` as ${alias}` : ""}`);
-const dimA = fc.oneof(fc.constantFrom("T", "F", "T = 24", "F = 3"), fc.integer({ min: 0, max: 30 }).map(String));
+const dimA = fc.oneof(fc.constantFrom("T", "F", "T = 24", "F = 3", "constructor", "__proto__ = 2", "toString"), fc.integer({ min: 0, max: 30 }).map(String));
 const input = fc.tuple(ident, fc.constantFrom("int", "float", "flaot"), fc.array(dimA, { minLength: 1, maxLength: 2 })).map(([n, t, d]) => `input ${n}: ${t}[${d.join(", ")}]`);
 const clause = fc.array(fc.oneof(num, word, ident), { minLength: 1, maxLength: 3 }).map((xs) => xs.join(" "));
-const setting = fc.tuple(fc.constantFrom("source", "tokenizer", "split", "window", "scale", "loss", "optimizer", "batch", "epochs", "early_stop", "metrics", "seed", "bogus"), fc.oneof(value, fc.array(clause, { minLength: 1, maxLength: 3 }).map((c) => c.join(", ")))).map(([k, v]) => `${k}: ${v}`);
+const setting = fc.tuple(fc.constantFrom("source", "tokenizer", "split", "window", "scale", "loss", "optimizer", "batch", "epochs", "early_stop", "metrics", "seed", "bogus", ...TRICKY_NAMES), fc.oneof(value, fc.array(clause, { minLength: 1, maxLength: 3 }).map((c) => c.join(", ")))).map(([k, v]) => `${k}: ${v}`);
 
 const size = (max: number) => fc.integer({ min: 1, max });
 const recurrent = fc.oneof(size(16).map((h) => `lstm(${h})`), fc.tuple(size(16), fc.constantFrom("concat", "sum", "ave", "mul")).map(([h, m]) => `bilstm(units: ${h}, merge: ${m})`));
@@ -191,6 +193,11 @@ export async function checkSpec(text: string): Promise<void> {
     if (!d.message) throw new Error("empty diagnostic message");
   }
   if (!r.ok && !r.diagnostics.some((d) => d.severity === "error")) throw new Error("not ok but no error");
+  // The IR holds the spec's names as they are: it is valid JSON that reads back to the same bytes.
+  for (const m of r.models) {
+    const bytes = serializeIr(m);
+    if (`${stableJson(JSON.parse(bytes) as unknown, "")}\n` !== bytes) throw new Error(`IR does not read back as JSON:\n${bytes}`);
+  }
   const parsed = parse({ name: "fuzz.attn", text });
   if (parsed.diagnostics.items.length > 0) return;
   const once = printSpec(parsed.ast);
@@ -207,3 +214,48 @@ export async function checkSpec(text: string): Promise<void> {
     if (again !== a) throw new Error("build output is not deterministic");
   }
 }
+
+// ---- specs that check accepts must train
+
+const tinyName = fc.oneof({ arbitrary: fc.constantFrom("enc", "Attn", "__proto__", "constructor", "toString", "valueOf", "hasOwnProperty"), weight: 5 }, { arbitrary: fc.constantFrom("_x", "_enc", "__proto"), weight: 1 });
+const named = (layer: fc.Arbitrary<string>): fc.Arbitrary<[string, string | null]> => fc.tuple(layer, fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: tinyName, weight: 1 }));
+const tinyRecurrent = fc.oneof(
+  fc.tuple(size(4), fc.constantFrom("", ", input_attention: temporal(2)", ", input_attention: features(2)"), fc.constantFrom("sigmoid", "hard_sigmoid"), fc.boolean()).map(([h, att, ra, ufb]) => `lstm(${h}${att}, recurrent_activation: ${ra}, unit_forget_bias: ${ufb})`),
+  fc.tuple(size(4), fc.constantFrom("concat", "sum", "ave", "mul")).map(([h, m]) => `bilstm(${h}, merge: ${m})`),
+);
+const tinyReduce = fc.constantFrom("attention_pool(3)", "attention_pool(score: zhou)", "last", "mean_pool", "max_pool");
+const tinyMiddle = fc.oneof(fc.constant("dropout(0.5)"), fc.tuple(size(3), fc.constantFrom("linear", "relu", "tanh", "sigmoid", "softmax")).map(([u, a]) => `dense(${u}, activation: ${a})`));
+
+/**
+ * A tiny model drawn from the grammar's layers in the usual order, with names that are JavaScript members or
+ * start with '_', sometimes a layer left out, a second input, or a second chain from a named node or port;
+ * with its data and train blocks.
+ */
+export const trainable: fc.Arbitrary<string> = fc
+  .record({
+    text: fc.boolean(),
+    t: size(5),
+    f: size(3),
+    embed: fc.tuple(size(4), fc.boolean()).map(([e, m]) => `embedding(vocab: 12, dim: ${e}, mask_zero: ${m})`),
+    skipEmbed: fc.nat({ max: 9 }),
+    recurrent: fc.array(named(tinyRecurrent), { minLength: 0, maxLength: 2 }),
+    reduce: fc.option(named(tinyReduce), { freq: 6 }),
+    middle: fc.array(named(tinyMiddle), { maxLength: 2 }),
+    head: named(fc.constantFrom("dense(2, activation: softmax)", "dense(3, activation: softmax)", "dense(1, activation: sigmoid)", "dense(1)")),
+    branch: fc.option(fc.tuple(fc.nat(), fc.boolean(), fc.array(named(fc.oneof(tinyReduce, tinyMiddle)), { minLength: 1, maxLength: 2 })), { freq: 5 }),
+    twoInputs: fc.nat({ max: 9 }),
+  })
+  .map(({ text, t, f, embed, skipEmbed, recurrent, reduce, middle, head, branch, twoInputs }) => {
+    const line = ([l, n]: [string, string | null]): string => `    -> ${l}${n !== null ? ` as ${n}` : ""}\n`;
+    const main: [string, string | null][] = [...(text && skipEmbed > 0 ? [[embed, null] as [string, null]] : []), ...recurrent, ...(reduce ? [reduce] : []), ...middle, [text ? head[0] : "dense(1)", head[1]]];
+    const aliases = main.map(([, n]) => n).filter((n): n is string => n !== null);
+    const input = text ? "input tokens: int[T]" : `input window: float[T = ${t}, F = ${f}]`;
+    const extra = twoInputs === 0 ? `  input more: float[T = ${t}, F = ${f}]\n` : "";
+    const second = branch && aliases.length > 0 ? `  ${aliases[branch[0] % aliases.length]}${branch[1] ? ".weights" : ""}\n${branch[2].map(line).join("")}` : "";
+    const model = `model M {\n  ${input}\n${extra}  ${text ? "tokens" : "window"}\n${main.map(line).join("")}${second}}\n`;
+    const data = text
+      ? `data M {\n  source: csv("d.csv", text: "t", label: "l")\n  tokenizer: words(max_len: ${t}, vocab: 12)\n}\n`
+      : `data M {\n  source: csv("d.csv", features: [${Array.from({ length: f }, (_, i) => `"c${i}"`).join(", ")}], target: "c0")\n  window: ${t}\n}\n`;
+    const train = `train M {\n  loss: ${text ? "cross_entropy" : "mse"}\n  batch: 2\n}\n`;
+    return `${model}\n${data}\n${train}`;
+  });
