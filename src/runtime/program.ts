@@ -10,7 +10,7 @@ import { DataError } from "./csv.js";
 import type { DataConfig } from "./data.js";
 import { registerKernels } from "./kernels.js";
 import { registerLayers } from "./layers.js";
-import { ModelDirError } from "./modeldir.js";
+import { ModelDirError, outDirProblem } from "./modeldir.js";
 import { RunError, trainSession, type RunIr } from "./session.js";
 import type { TrainConfig } from "./train.js";
 
@@ -31,6 +31,7 @@ const USAGE = `options:
   --steps N        stop after N training batches (verification)
   --backend B      auto (default), node, wasm or cpu
   --resume         continue from the last checkpoint in --out
+  --force          train into an --out directory that holds other files (they are kept)
   --help           this text`;
 
 function shown(path: string): string {
@@ -58,6 +59,7 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
         steps: { type: "string" },
         backend: { type: "string", default: "auto" },
         resume: { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -78,6 +80,10 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     const here = dirname(resolve(process.argv[1] ?? "."));
     const dataPath = resolve(values.data ?? resolve(here, p.defaultData));
     const out = resolve(values.out ?? `runs/${p.ir.model}`);
+    // Only into a model directory, a new or empty one, or with --force: never over files this program did not write.
+    const problem = outDirProblem(out);
+    if (problem === "file") throw new RunError(`--out ${shown(out)} is a file, not a directory; choose a directory for the model`, 2);
+    if (problem === "foreign" && !values.force) throw new RunError(`--out ${shown(out)} holds files that are not a model directory; choose a new or empty directory, or pass --force to train into it anyway (its other files are kept)`, 2);
     return await trainSession({
       ir: p.ir,
       data: p.data,
