@@ -24,7 +24,8 @@ import { baselineForecasts, batches, encodeText, examples, scaleWindow, tokenize
 import { registerKernels } from "../runtime/kernels.js";
 import { registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";
-import { loadModelDir, ModelDirError, writeFileAtomic } from "../runtime/modeldir.js";
+import { loadModelDir, ModelDirError, outDirProblem, readManifest, writeFileAtomic } from "../runtime/modeldir.js";
+import { validateModelDir } from "../modeldir/validate.js";
 import { heatmapSvg } from "../runtime/plots.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
 import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
@@ -46,10 +47,10 @@ async function backend(io: CliIo, choice: string | undefined): Promise<string> {
   }
 }
 
-function dataError(e: unknown): never {
+function dataError(e: unknown, io?: CliIo): never {
   if (e instanceof DataError) throw new CliError(e.message, 1);
   if (e instanceof RunError) throw new CliError(e.message, e.exitCode);
-  if (e instanceof ModelDirError) throw new CliError(e.message, 2);
+  if (e instanceof ModelDirError) throw new CliError(io && e.dir !== undefined ? e.message.split(e.dir).join(displayPath(io, e.dir)) : e.message, 2);
   throw e;
 }
 
@@ -84,6 +85,7 @@ export interface TrainOptions {
   threads?: string;
   resume?: boolean;
   allowOutside?: boolean;
+  force?: boolean;
 }
 
 function int(v: string | undefined, flag: string, min: number): number | undefined {
@@ -130,6 +132,18 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   const allow = opts.allowOutside === true;
   const dataPath = inside(io, opts.data ?? resolve(dirname(resolve(io.cwd, specPath)), data.source.path), allow, "the data file");
   const out = inside(io, opts.out ?? join("runs", ir.model), allow, "the output directory");
+  // attnc writes only into its own model directories: never over files it did not write.
+  let problem: ReturnType<typeof outDirProblem>;
+  try {
+    problem = outDirProblem(out);
+    if (opts.resume && readManifest(out)) await validateModelDir(out);
+  } catch (e) {
+    return dataError(e, io);
+  }
+  if (problem === "file") throw new CliError(`--out ${displayPath(io, out)} is a file, not a directory; choose a directory for the model`);
+  if (problem === "foreign" && !opts.force) {
+    throw new CliError(`--out ${displayPath(io, out)} holds files that are not an attnc model directory; choose a new or empty directory, or pass --force to train into it anyway (attnc then adds its files and deletes none of the others)`);
+  }
   const used = await backend(io, opts.backend);
   const threads = threadCount(io, opts.threads, used);
   if (threads > 1) io.stderr.write(`attnc: training on ${threads} threads (each batch split between them)\n`);
@@ -152,7 +166,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
     if (existsSync(join(out, "history.svg"))) pngBeside(join(out, "history.svg"));
     return code;
   } catch (e) {
-    return dataError(e);
+    return dataError(e, io);
   }
 }
 
@@ -164,24 +178,28 @@ function prefixed(out: CliIo["stderr"]): CliIo["stderr"] {
   };
 }
 
+/** Loads a model directory after checking it against its schemas; a damaged one is exit 2, and nothing outside it is read. */
 async function load(io: CliIo, dir: string, choice: string | undefined): Promise<{ model: tf.LayersModel; meta: ModelMeta; dir: string }> {
   await backend(io, choice);
+  const abs = resolve(io.cwd, dir);
   try {
-    const l = await loadModelDir(resolve(io.cwd, dir));
-    return { model: l.model, meta: l.meta as unknown as ModelMeta, dir: resolve(io.cwd, dir) };
+    await validateModelDir(abs);
+    const l = await loadModelDir(abs);
+    return { model: l.model, meta: l.meta as unknown as ModelMeta, dir: abs };
   } catch (e) {
-    return dataError(e);
+    return dataError(e, io);
   }
 }
 
-export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string }): Promise<number> {
+export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean }): Promise<number> {
   const season = int(opts.season, "--season", 1) ?? null;
   const tolerance = opts.tolerance !== undefined ? Number(opts.tolerance) : null;
   if (tolerance !== null && !(tolerance > 0)) throw new CliError(`--tolerance must be a positive number, not ${JSON.stringify(opts.tolerance)}`);
   const split = (opts.split ?? "test") as Split;
   if (!["train", "validation", "test"].includes(split)) throw new CliError(`--split must be train, validation or test, not ${JSON.stringify(opts.split)}`);
   const { model, meta, dir: abs } = await load(io, dir, opts.backend);
-  const path = opts.data !== undefined ? resolve(io.cwd, opts.data) : resolve(abs, meta.dataPath);
+  // The data file attnc.json records is followed only inside the project, like a spec's data path.
+  const path = opts.data !== undefined ? resolve(io.cwd, opts.data) : inside(io, resolve(abs, meta.dataPath), opts.allowOutside === true, `the data file recorded in ${displayPath(io, join(abs, "attnc.json"))},`);
   const file: DataFile = { path, display: displayPath(io, path) };
   if (!existsSync(path)) throw new CliError(`cannot read ${file.display}: no such file`, 1);
   try {
