@@ -4258,7 +4258,13 @@ export async function loadOptimizerState(
   const specFile = manifest.optimizer.replace(/\.bin$/, ".json");
   const bin = dirFile(dir, manifest.optimizer, `${MANIFEST}: optimizer`, MODELDIR_LIMITS.binBytes);
   const raw = readDirJson(dir, specFile, `${MANIFEST}: optimizer`);
+  const state = checkState(dir, manifest.state, readDirJson(dir, manifest.state, `${MANIFEST}: state`));
+  // Slots are named <variable>/<slot>, by the variables' names when saved (state.variables, in order) or their original names.
   const sizes = new Map(model.trainableWeights.map((w) => [w.originalName, w.shape]));
+  (state.variables ?? []).forEach((v, i) => {
+    const w = model.trainableWeights[i];
+    if (w) sizes.set(v, w.shape);
+  });
   if (!Array.isArray(raw) || raw.length > 4 * sizes.size + 8)
     throw damagedDir(dir, `${specFile}: must be a list of the optimizer's slots`);
   let total = 0;
@@ -4283,7 +4289,6 @@ export async function loadOptimizerState(
     throw damagedDir(dir, `${manifest.optimizer}: holds ${bin.size} bytes, but ${specFile} needs exactly ${total}`);
   const specs = raw as tf.io.WeightsManifestEntry[];
   const data = readDirBytes(dir, manifest.optimizer, `${MANIFEST}: optimizer`, MODELDIR_LIMITS.binBytes);
-  const state = checkState(dir, manifest.state, readDirJson(dir, manifest.state, `${MANIFEST}: state`));
   const now = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
   const rename = new Map((state.variables ?? []).map((old, i) => [old, now[i] ?? old]));
   try {
