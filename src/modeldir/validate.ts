@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IrValidator, SchemaError } from "../ir/validate.js";
 import { irSchema } from "../ir/schema.js";
-import { damagedDir, MANIFEST, readDirJson, readManifest } from "../runtime/modeldir.js";
+import { damagedDir, dirFile, MANIFEST, MODELDIR_LIMITS, readDirJson, readManifest } from "../runtime/modeldir.js";
+import { checkModelDirContents } from "./check.js";
 import { packageRoot } from "../cli/io.js";
 
 export interface DirValidators {
@@ -131,7 +132,8 @@ export function schemaProblem(v: IrValidator, doc: unknown): string | null {
 }
 
 /**
- * Checks manifest.json, model.json and attnc.json against their schemas; throws the runtime's ModelDirError
+ * Checks manifest.json, model.json and attnc.json against their schemas, then against each other and the
+ * weights file (src/modeldir/check.ts); throws the runtime's ModelDirError
  * (`damaged model directory DIR: attnc.json: ...`). A directory without a manifest is left to the loader,
  * which says it is not a model directory.
  */
@@ -144,6 +146,9 @@ export async function validateModelDir(dir: string): Promise<void> {
     if (problem !== null) throw damagedDir(dir, `${file}: ${problem}`);
   };
   check(MANIFEST, v.manifest, manifest);
-  check("model.json", v.model, readDirJson(dir, manifest.model, `${MANIFEST}: model`));
-  check("attnc.json", v.meta, readDirJson(dir, "attnc.json", "the directory's"));
+  const modelJson = readDirJson(dir, manifest.model, `${MANIFEST}: model`);
+  check("model.json", v.model, modelJson);
+  const meta = readDirJson(dir, "attnc.json", "the directory's");
+  check("attnc.json", v.meta, meta);
+  checkModelDirContents(dir, manifest, modelJson, meta, dirFile(dir, manifest.weights, `${MANIFEST}: weights`, MODELDIR_LIMITS.binBytes).size);
 }

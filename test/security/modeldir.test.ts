@@ -8,6 +8,7 @@ import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { attnc } from "../in-process.js";
 import { loadDirValidators, schemaProblem } from "../../src/modeldir/validate.js";
+import { loadModelDir, ModelDirError } from "../../src/runtime/modeldir.js";
 import { CANARY, copyOf, editJson, hasStackTrace, snapshot, trainedWorkspace, type Workspace } from "./modeldir-kit.js";
 
 const TEXT = "test/fixtures/specs/tiny_text.attn";
@@ -233,4 +234,34 @@ describe("attnc deletes and overwrites only its own files", () => {
     expect(r.code, r.err).toBe(0);
     expect(existsSync(join(d, "weights.g1.bin.0123456789ab.tmp"))).toBe(false);
   });
+});
+
+describe("the runtime loader alone (generated programs' --resume) keeps its own checks", () => {
+  const cases: [string, (dir: string) => void, RegExp][] = [
+    ["a manifest path out of the directory", (dir) => editJson(manifestOf(dir), (m) => (m["weights"] = "../../canary/weights.g2.bin")), /manifest\.json: weights ".*" is not a plain file name/],
+    ["a node name with ../", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { name: string }[] }).nodes[0]!.name = "a/../../b")), /attnc\.json: ir\.nodes\[0\]\.name "a\/\.\.\/\.\.\/b" is not an identifier/],
+    ["extra weight bytes", (dir) => writeFileSync(weightsFile(dir), Buffer.concat([readFileSync(weightsFile(dir)), Buffer.alloc(8)])), /holds \d+ bytes, but model\.json's weights need exactly/],
+    ["a weight shape that disagrees with its layer", (dir) => editJson(join(dir, "model.json"), (m) => ((m["weightsManifest"] as { weights: { shape: number[] }[] }[])[0]!.weights[0]!.shape = [8, 64])), /model\.json: (weight embedding\/embeddings does not match the layer|TensorFlow\.js cannot build the model \(Shape mismatch: \[64,8\] vs\. \[8,64\]\))/],
+    ["a maxLen of 3e8", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { maxLen: number }).maxLen = 3e8)), /attnc\.json: prep\.maxLen must be a whole number from 1 to 65536/],
+    ["a weights file linked out of the directory", (dir) => {
+      const w = weightsFile(dir);
+      rmSync(w);
+      symlinkSync(join(text.canary, relative(dir, w)), w);
+    }, /is a symbolic link leading outside the directory/],
+  ];
+  for (const [name, tamper, message] of cases) {
+    it(name, async () => {
+      const dir = copyOf(text, `runtime-${name.replace(/\W+/g, "-")}`);
+      tamper(dir);
+      const before = snapshot(text.root);
+      const e = await loadModelDir(dir).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(ModelDirError);
+      expect((e as ModelDirError).message).toMatch(message);
+      expect((e as ModelDirError).message.startsWith(`damaged model directory ${dir}: `)).toBe(true);
+      expect(snapshot(text.root)).toEqual(before);
+    });
+  }
 });
