@@ -3,8 +3,8 @@
  * when one of them runs, so that check/build/fmt/inspect start fast.
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -62,7 +62,13 @@ let renderer: boolean | undefined;
 function pngBeside(svg: string): boolean {
   renderer ??= spawnSync("rsvg-convert", ["--version"], { stdio: "ignore" }).status === 0;
   if (!renderer) return false;
-  return spawnSync("rsvg-convert", ["--background-color", "white", "-o", svg.replace(/\.svg$/, ".png"), svg], { stdio: "ignore" }).status === 0;
+  // Written beside and renamed into place: a link planted at the PNG's name is replaced, never written through.
+  const png = svg.replace(/\.svg$/, ".png");
+  const tmp = `${png}.${randomBytes(6).toString("hex")}.tmp`;
+  const ok = spawnSync("rsvg-convert", ["--background-color", "white", "-o", tmp, svg], { stdio: "ignore" }).status === 0;
+  if (ok) renameSync(tmp, png);
+  else rmSync(tmp, { force: true });
+  return ok;
 }
 
 /** Paths a spec names must stay inside the project (the working directory) unless the user allows otherwise. */
@@ -332,7 +338,14 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
   const ex = explainModel(model, attention);
   const name = opts.input === "-" ? "<stdin>" : displayPath(io, opts.input);
   const outDir = resolve(io.cwd, opts.out ?? join(abs, "explain"));
-  mkdirSync(outDir, { recursive: true });
+  // The default lies in the model directory, which is untrusted: its explain/ must be a real directory, not a link out.
+  const existing = lstatSync(outDir, { throwIfNoEntry: false });
+  if (opts.out === undefined && existing && !existing.isDirectory()) throw new CliError(`damaged model directory ${displayPath(io, abs)}: explain is not a directory (a file or a symbolic link); pass --out for the heatmaps`);
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    throw new CliError(`cannot create ${displayPath(io, outDir)}: ${(e as NodeJS.ErrnoException).code === "EEXIST" ? "a file of that name exists" : (e as Error).message}`);
+  }
   let index = 0;
   for (const req of reqs) {
     index++;

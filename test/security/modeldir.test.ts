@@ -75,6 +75,30 @@ describe("tampered model directories read nothing outside and write nothing", ()
     expect(readdirSync(text.root)).not.toContain("EVIL.svg");
   });
 
+  it("explain does not write through an explain/ that links out of the directory", async () => {
+    const dir = copyOf(text, "explain-link");
+    const target = join(text.root, "elsewhere");
+    mkdirSync(target);
+    symlinkSync(target, join(dir, "explain"));
+    const before = snapshot(text.root);
+    const r = await run(text, "explain", dir);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/damaged model directory .*explain-link: explain is not a directory \(a file or a symbolic link\); pass --out/);
+    expect(readdirSync(target)).toEqual([]);
+    expect(snapshot(text.root)).toEqual(before);
+    rmSync(target, { recursive: true });
+  });
+
+  it("explain --out naming a file is exit 2", async () => {
+    const f = join(text.root, "cases", "not-a-dir");
+    mkdirSync(join(text.root, "cases"), { recursive: true });
+    writeFileSync(f, "x");
+    const r = await attnc("explain", text.base, "--input", join(text.root, "req.jsonl"), "--out", f, "--backend", "wasm");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/cannot create .*not-a-dir: a file of that name exists/);
+    expect(readFileSync(f, "utf8")).toBe("x");
+  });
+
   it("the same name only in attnc.json is refused by its schema", async () => {
     await refused(text, "evil-ir", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { name: string }[] }).nodes[3]!.name = "x/../E")), "explain", /attnc\.json: ir\.nodes\[3\]\.name "x\/\.\.\/E" is not an identifier/);
   });
