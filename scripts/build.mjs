@@ -1,12 +1,13 @@
 // Build step after tsc:
 // 1. precompiles the IR validator (ajv standalone code) into dist/ir/validator.generated.js, so that the
-//    CLI does not compile the schema at start-up;
+//    CLI does not compile the schema at start-up; likewise the model directory validators (schema/model-*.json)
+//    into dist/modeldir/validators.generated.js;
 // 2. bundles the runtime (src/runtime) into dist/attnc-runtime.ts, the one runtime module that `attnc build`
 //    writes beside the model programs it generates (scripts/bundle-runtime.mjs);
 // 3. bundles the CLI into dist/attnc.mjs, so that start-up does not resolve hundreds of small modules.
 //    Heavy libraries that only some commands need stay external and load on first use.
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import standaloneCode from "ajv/dist/standalone/index.js";
 import { build } from "esbuild";
@@ -17,6 +18,16 @@ import { bundleRuntime } from "./bundle-runtime.mjs";
 const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, code: { source: true, esm: true } });
 const validate = ajv.compile(irSchema());
 writeFileSync(new URL("../dist/ir/validator.generated.js", import.meta.url), standaloneCode.default(ajv, validate));
+
+const { DIR_SCHEMAS, SCHEMA_BASE } = await import("../dist/modeldir/validate.js");
+const dirAjv = new Ajv2020({ allErrors: false, discriminator: true, strict: true, strictTuples: false, code: { source: true, esm: true } });
+dirAjv.addSchema(irSchema());
+for (const file of Object.values(DIR_SCHEMAS)) dirAjv.addSchema(JSON.parse(readFileSync(new URL(`../schema/${file}`, import.meta.url), "utf8")));
+mkdirSync(new URL("../dist/modeldir/", import.meta.url), { recursive: true });
+writeFileSync(
+  new URL("../dist/modeldir/validators.generated.js", import.meta.url),
+  standaloneCode.default(dirAjv, Object.fromEntries(Object.entries(DIR_SCHEMAS).map(([k, f]) => [k, SCHEMA_BASE + f]))),
+);
 
 // The runtime module's header names its content hash (its version) and the TensorFlow.js release it is made for,
 // which the programs check at start; both depend only on the sources, so the bytes are reproducible.

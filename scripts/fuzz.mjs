@@ -1,20 +1,26 @@
-// The long fuzzing campaign: `npm run fuzz -- --runs 100000 [--seed N]`. Runs the properties of
-// test/fuzz/properties.ts (mutated specs, well-typed specs, specs from the grammar) N times each.
+// The long fuzzing campaigns:
+//   npm run fuzz -- --runs 100000 [--seed N]                    the compiler: the properties of test/fuzz/properties.ts
+//                                                               (mutated specs, well-typed specs, specs from the grammar), N cases each;
+//   npm run fuzz -- --target modeldir --runs 5000 [--seed N]    model directories: test/fuzz/modeldir.test.ts, N mutated
+//                                                               copies of a trained directory run through predict, explain, evaluate.
 import { spawnSync } from "node:child_process";
 
 const args = process.argv.slice(2);
 const get = (flag, d) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : d);
-const runs = Number(get("--runs", "100000"));
+const target = get("--target", "compiler");
+const runs = Number(get("--runs", target === "modeldir" ? "5000" : "100000"));
 const seed = get("--seed", String(Date.now() % 2147483647));
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error("usage: npm run fuzz -- --runs N [--seed S]");
+const files = { compiler: "test/fuzz/fuzz.test.ts", modeldir: "test/fuzz/modeldir.test.ts" };
+if (!Number.isInteger(runs) || runs < 1 || !(target in files)) {
+  console.error("usage: npm run fuzz -- [--target compiler|modeldir] --runs N [--seed S]");
   process.exit(2);
 }
-console.log(`fuzzing: ${runs} cases per property, seed ${seed}`);
+console.log(`fuzzing the ${target}: ${runs} cases${target === "compiler" ? " per property" : ""}, seed ${seed}`);
 const t0 = Date.now();
-const r = spawnSync("npx", ["vitest", "run", "test/fuzz/fuzz.test.ts", "--testTimeout", "0"], {
+const r = spawnSync("npx", ["vitest", "run", files[target], "--testTimeout", "0"], {
   stdio: "inherit",
   env: { ...process.env, FUZZ_RUNS: String(runs), FUZZ_SEED: seed },
 });
-console.log(`fuzzing: ${runs} x 2 + ${Math.ceil(runs / 3)} cases in ${Math.round((Date.now() - t0) / 1000)} s, exit ${r.status}`);
+const total = target === "compiler" ? `${runs} x 2 + ${Math.ceil(runs / 3)}` : String(runs);
+console.log(`fuzzing: ${total} cases in ${Math.round((Date.now() - t0) / 1000)} s, exit ${r.status}`);
 process.exit(r.status ?? 1);

@@ -89,6 +89,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--threads <n>", "1, 2 or auto: split each batch between two threads (auto: where there are two cores and the backend is wasm or cpu; env ATTNC_THREADS)")
     .option("--resume", "continue from the last complete checkpoint in --out")
     .option("--allow-outside", "allow data and output paths outside the working directory")
+    .option("--force", "train into an --out directory that holds files other than an attnc model's (they are kept)")
     .action(async (spec: string, opts: import("./ml-commands.js").TrainOptions) => {
       code = await (await ml()).trainCommand(io, spec, opts);
     });
@@ -103,8 +104,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--baselines", "forecasting: also score persistence (and seasonal naive with --season)")
     .option("--season <p>", "season length for the seasonal naive baseline, in steps (12 for monthly data)")
     .option("--tolerance <t>", "forecasting: also report the share of forecasts within t of the truth")
+    .option("--allow-outside", "allow a model directory and data (given, or recorded in attnc.json) outside the working directory")
     .addOption(backendOption())
-    .option("--allow-outside", "allow a model directory and data outside the working directory")
     .action(async (dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean }) => {
       code = await (await ml()).evaluateCommand(io, dir, opts);
     });

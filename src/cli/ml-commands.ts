@@ -3,8 +3,8 @@
  * when one of them runs, so that check/build/fmt/inspect start fast.
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, lstatSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
@@ -23,7 +23,8 @@ import { baselineForecasts, batches, dataNumber, encodeText, examples, jsonKind,
 import { registerKernels } from "../runtime/kernels.js";
 import { LayerConfigError, registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";
-import { loadModelDir, ModelDirError, writeFileAtomic } from "../runtime/modeldir.js";
+import { loadModelDir, ModelDirError, outDirProblem, readManifest, writeFileAtomic } from "../runtime/modeldir.js";
+import { validateModelDir } from "../modeldir/validate.js";
 import { heatmapSvg } from "../runtime/plots.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
 import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
@@ -48,10 +49,10 @@ async function backend(io: CliIo, choice: string | undefined): Promise<string> {
   }
 }
 
-function dataError(e: unknown): never {
+function dataError(e: unknown, io?: CliIo): never {
   if (e instanceof DataError) throw new CliError(e.message, 1);
   if (e instanceof RunError) throw new CliError(e.message, e.exitCode);
-  if (e instanceof ModelDirError) throw new CliError(e.message, 2);
+  if (e instanceof ModelDirError) throw new CliError(io && e.dir !== undefined ? e.message.split(e.dir).join(displayPath(io, e.dir)) : e.message, 2);
   throw e;
 }
 
@@ -63,7 +64,13 @@ let renderer: boolean | undefined;
 function pngBeside(svg: string): boolean {
   renderer ??= spawnSync("rsvg-convert", ["--version"], { stdio: "ignore" }).status === 0;
   if (!renderer) return false;
-  return spawnSync("rsvg-convert", ["--background-color", "white", "-o", svg.replace(/\.svg$/, ".png"), svg], { stdio: "ignore" }).status === 0;
+  // Written beside and renamed into place: a link planted at the PNG's name is replaced, never written through.
+  const png = svg.replace(/\.svg$/, ".png");
+  const tmp = `${png}.${randomBytes(6).toString("hex")}.tmp`;
+  const ok = spawnSync("rsvg-convert", ["--background-color", "white", "-o", tmp, svg], { stdio: "ignore" }).status === 0;
+  if (ok) renameSync(tmp, png);
+  else rmSync(tmp, { force: true });
+  return ok;
 }
 
 export interface TrainOptions {
@@ -76,6 +83,7 @@ export interface TrainOptions {
   threads?: string;
   resume?: boolean;
   allowOutside?: boolean;
+  force?: boolean;
 }
 
 function int(v: string | undefined, flag: string, min: number): number | undefined {
@@ -131,6 +139,18 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   const dataPath = dataFile(io, opts.data ?? resolve(dirname(resolve(io.cwd, specPath)), data.source.path), allow);
   const out = within(io, opts.out ?? join("runs", ir.model), "the output directory", allow);
   checkDirTarget(io, out);
+  // attnc writes only into its own model directories: never over files it did not write.
+  let problem: ReturnType<typeof outDirProblem>;
+  try {
+    problem = outDirProblem(out);
+    if (opts.resume && readManifest(out)) await validateModelDir(out);
+  } catch (e) {
+    return dataError(e, io);
+  }
+  if (problem === "file") throw new CliError(`--out ${displayPath(io, out)} is a file, not a directory; choose a directory for the model`);
+  if (problem === "foreign" && !opts.force) {
+    throw new CliError(`--out ${displayPath(io, out)} holds files that are not an attnc model directory; choose a new or empty directory, or pass --force to train into it anyway (attnc then adds its files and deletes none of the others)`);
+  }
   const used = await backend(io, opts.backend);
   const threads = threadCount(io, opts.threads, used);
   if (threads > 1) io.stderr.write(`attnc: training on ${threads} threads (each batch split between them)\n`);
@@ -153,7 +173,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
     if (existsSync(join(out, "history.svg"))) pngBeside(join(out, "history.svg"));
     return code;
   } catch (e) {
-    return dataError(ioError(io, e, out));
+    return dataError(ioError(io, e, out), io);
   }
 }
 
@@ -165,15 +185,17 @@ function prefixed(out: CliIo["stderr"]): CliIo["stderr"] {
   };
 }
 
+/** Loads a model directory after checking it against its schemas; a damaged one is exit 2, and nothing outside it is read. */
 async function load(io: CliIo, dir: string, choice: string | undefined, allowOutside: boolean | undefined): Promise<{ model: tf.LayersModel; meta: ModelMeta; dir: string }> {
   const abs = within(io, dir, "the model directory", allowOutside);
   await backend(io, choice);
   try {
+    await validateModelDir(abs);
     const l = await loadModelDir(abs);
     return { model: l.model, meta: l.meta as unknown as ModelMeta, dir: abs };
   } catch (e) {
     if (e instanceof LayerConfigError) throw new CliError(`${displayPath(io, join(dir, "model.json"))}: ${e.message}; the model directory is damaged`, 2);
-    return dataError(ioError(io, e, dir));
+    return dataError(ioError(io, e, dir), io);
   }
 }
 
@@ -365,6 +387,9 @@ function heatmapFor(meta: ModelMeta, a: AttentionOutput, w: number[] | number[][
 
 /** Like predict (one request at a time), with the attention weights and a heatmap per answered request. */
 export async function explainCommand(io: CliIo, dir: string, opts: { input: string; out?: string; backend?: string; allowOutside?: boolean }): Promise<number> {
+  // The default lies in the model directory, which is untrusted: its explain/ must be a real directory, not a link.
+  const planted = opts.out === undefined ? lstatSync(join(resolve(io.cwd, dir), "explain"), { throwIfNoEntry: false }) : undefined;
+  if (planted && !planted.isDirectory()) throw new CliError(`damaged model directory ${displayPath(io, dir)}: explain is not a directory (a file or a symbolic link); pass --out for the heatmaps`);
   const outDir = within(io, opts.out ?? join(resolve(io.cwd, dir), "explain"), "the output directory", opts.allowOutside);
   checkDirTarget(io, outDir);
   const reader = openRequests(io, opts.input, opts.allowOutside);

@@ -10,7 +10,7 @@ import { dataFileProblem, DataError } from "./csv.js";
 import type { DataConfig } from "./data.js";
 import { registerKernels } from "./kernels.js";
 import { registerLayers } from "./layers.js";
-import { ModelDirError } from "./modeldir.js";
+import { ModelDirError, outDirProblem } from "./modeldir.js";
 import { fsFailure, outsideMessage, placePath } from "./paths.js";
 import { RunError, trainSession, type RunIr } from "./session.js";
 import type { TrainConfig } from "./train.js";
@@ -33,6 +33,7 @@ const USAGE = `options:
   --backend B      auto (default), node, wasm or cpu
   --resume         continue from the last checkpoint in --out
   --allow-outside  allow a data file or model directory outside the working directory
+  --force          train into an --out directory that holds other files (they are kept)
   --help           this text
 The data file and the model directory must be inside the working directory (symlinks resolved) unless
 --allow-outside is given.`;
@@ -70,6 +71,7 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
         backend: { type: "string", default: "auto" },
         resume: { type: "boolean", default: false },
         "allow-outside": { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -96,6 +98,10 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     registerKernels();
     const backend = await selectBackend(values.backend as BackendChoice);
     process.stderr.write(`using the ${backend === "tensorflow" ? "node (native TensorFlow)" : backend} backend\n`);
+    // Only into a model directory, a new or empty one, or with --force: never over files this program did not write.
+    const problem = outDirProblem(out);
+    if (problem === "file") throw new RunError(`--out ${shown(out)} is a file, not a directory; choose a directory for the model`, 2);
+    if (problem === "foreign" && !values.force) throw new RunError(`--out ${shown(out)} holds files that are not a model directory; choose a new or empty directory, or pass --force to train into it anyway (its other files are kept)`, 2);
     return await trainSession({
       ir: p.ir,
       data: p.data,
