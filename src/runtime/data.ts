@@ -141,7 +141,7 @@ export function vocabIndex(prep: TextPrep): Map<string, number> {
 }
 
 /** A value as messages show it: JSON, cut to 40 characters. */
-function shownValue(v: unknown): string {
+export function shownValue(v: unknown): string {
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 40 ? `${s.slice(0, 39)}…` : s;
 }

@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, sep } from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { shownValue } from "./data.js";
 import { registerLayers } from "./layers.js";
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
@@ -119,13 +120,9 @@ export function damagedDir(dir: string, detail: string): ModelDirError {
   return new ModelDirError(`damaged model directory ${dir}: ${detail}`, dir, detail);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not null, not an array). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function shownValue(v: unknown): string {
-  const t = JSON.stringify(v);
-  return t === undefined ? String(v) : t.length > 60 ? `${t.slice(0, 57)}...` : t;
 }
 
 function isCount(v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number {

@@ -7,7 +7,7 @@ import { join, relative, sep } from "node:path";
 import type * as tf from "@tensorflow/tfjs";
 import { fit, type DataConfig, type DataFile, type Prep } from "./data.js";
 import { fingerprintDifferences, fingerprintHash, recordedFingerprint, specFingerprint, type FingerprintIr, type SpecFingerprint } from "./fingerprint.js";
-import { loadModelDir, loadOptimizerState, readManifest, writeFileAtomic, type TrainState } from "./modeldir.js";
+import { isRecord, loadModelDir, loadOptimizerState, readManifest, writeFileAtomic, type TrainState } from "./modeldir.js";
 import { LayerConfigError } from "./layers.js";
 import { historySvg } from "./plots.js";
 import { Progress, type Out } from "./progress.js";
@@ -96,7 +96,6 @@ export function reportText(split: string, r: SplitReport): string {
   return `${lines.join("\n")}\n`;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * Before anything is loaded or read for --resume: the checkpoint must be of the spec's model (its recorded
