@@ -147,7 +147,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   } catch (e) {
     return dataError(e, io);
   }
-  if (problem === "file") throw new CliError(`--out ${displayPath(io, out)} is a file, not a directory; choose a directory for the model`);
+  if (problem === "file") throw new CliError(`cannot write ${displayPath(io, out)}: it is a file, not a directory`);
   if (problem === "foreign" && !opts.force) {
     throw new CliError(`--out ${displayPath(io, out)} holds files that are not an attnc model directory; choose a new or empty directory, or pass --force to train into it anyway (attnc then adds its files and deletes none of the others)`);
   }

@@ -60,7 +60,7 @@ describe("attnc check", () => {
       expect(r.stderr.length).toBeGreaterThan(0);
       noStackTrace(r.stderr);
     }
-    expect(attnc(["check", "nope.attn"]).stderr).toBe("attnc: cannot read nope.attn: no such file\n");
+    expect(attnc(["check", "nope.attn"]).stderr).toBe("attnc: cannot read nope.attn: no such file or directory\n");
   });
 
   it("reports several files together and fails if any fails", () => {

@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { attnc } from "../in-process.js";
+import { attnc, attncIn } from "../in-process.js";
 import { CANARY, copyOf, hasStackTrace, snapshot, trainedWorkspace, type Workspace } from "../security/modeldir-kit.js";
 
 const RUNS = Number(process.env["FUZZ_RUNS"] ?? 300);
@@ -153,8 +153,9 @@ describe("fuzzing model directories", () => {
       const before = snapshot(dir);
       const r =
         c.command === "evaluate"
-          ? await attnc("evaluate", dir, "--backend", "wasm", "--format", "json")
-          : await attnc(c.command, dir, "--input", join(ws.root, "req.jsonl"), "--backend", "wasm");
+          ? // From the cases folder: the model directory is inside the working directory, the canary outside it.
+            await attncIn(join(ws.root, "cases"), "evaluate", dir, "--backend", "wasm", "--format", "json")
+          : await attnc(c.command, dir, "--input", join(ws.root, "req.jsonl"), "--backend", "wasm", "--allow-outside");
       const problems: string[] = [];
       if (r.code !== 0 && r.code !== 2) problems.push(`exit ${r.code}`);
       if (c.mustRefuse && r.code !== 2) problems.push("followed a path outside the directory");

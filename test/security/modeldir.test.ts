@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { attnc } from "../in-process.js";
+import { attnc, attncIn } from "../in-process.js";
 import { loadDirValidators, schemaProblem } from "../../src/modeldir/validate.js";
 import { loadModelDir, ModelDirError } from "../../src/runtime/modeldir.js";
 import { CANARY, copyOf, editJson, hasStackTrace, snapshot, trainedWorkspace, type Workspace } from "./modeldir-kit.js";
@@ -26,8 +26,10 @@ type Command = "predict" | "explain" | "evaluate" | "resume";
 async function run(ws: Workspace, command: Command, dir: string): Promise<{ code: number; out: string; err: string }> {
   const req = join(ws.root, "req.jsonl");
   if (command === "resume") return attnc("train", ws === text ? TEXT : SERIES, "--out", dir, "--allow-outside", "--epochs", "2", "--resume", "--backend", "wasm");
-  if (command === "evaluate") return attnc("evaluate", dir, "--backend", "wasm");
-  return attnc(command, dir, "--input", req, "--backend", "wasm");
+  // The workspace lies outside the working directory: --allow-outside lets attnc reach it, and changes nothing of
+  // the model directory's own rule (its files are plain names inside it).
+  if (command === "evaluate") return attnc("evaluate", dir, "--backend", "wasm", "--allow-outside");
+  return attnc(command, dir, "--input", req, "--backend", "wasm", "--allow-outside");
 }
 
 /** Runs a command on a tampered copy; asserts exit 2, the message, no outside read, nothing written. */
@@ -93,14 +95,14 @@ describe("tampered model directories read nothing outside and write nothing", ()
     const f = join(text.root, "cases", "not-a-dir");
     mkdirSync(join(text.root, "cases"), { recursive: true });
     writeFileSync(f, "x");
-    const r = await attnc("explain", text.base, "--input", join(text.root, "req.jsonl"), "--out", f, "--backend", "wasm");
+    const r = await attnc("explain", text.base, "--input", join(text.root, "req.jsonl"), "--out", f, "--backend", "wasm", "--allow-outside");
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/cannot create .*not-a-dir: a file of that name exists/);
+    expect(r.err).toMatch(/cannot write .*not-a-dir: it is a file, not a directory/);
     expect(readFileSync(f, "utf8")).toBe("x");
   });
 
   it("the same name only in attnc.json is refused by its schema", async () => {
-    await refused(text, "evil-ir", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { name: string }[] }).nodes[3]!.name = "x/../E")), "explain", /attnc\.json: ir\.nodes\[3\]\.name "x\/\.\.\/E" is not an identifier/);
+    await refused(text, "evil-ir", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { name: string }[] }).nodes[3]!.name = "x/../E")), "explain", /attnc\.json: ir\.nodes\[3\]\.name "x\/\.\.\/E" (is not an identifier|does not have the form)/);
   });
 
   for (const [field, target, shown] of [
@@ -148,17 +150,18 @@ describe("tampered model directories read nothing outside and write nothing", ()
       const dir = copyOf(text, `datapath-${how}`);
       editJson(join(dir, "attnc.json"), (m) => (m["dataPath"] = dataPath()));
       const before = snapshot(text.root);
-      const r = await attnc("evaluate", dir, "--backend", "wasm");
+      // Run from the cases folder, so that the model directory is inside the working directory and the canary is not.
+      const r = await attncIn(join(text.root, "cases"), "evaluate", dir, "--backend", "wasm");
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/the data file recorded in .*attnc\.json, .*secret\.csv is outside the project directory; pass --allow-outside/);
+      expect(r.err).toMatch(/the data file .*secret\.csv is outside the working directory .*; pass --allow-outside/);
       expect(r.out + r.err).not.toContain(CANARY);
       expect(r.out).toBe("");
       expect(snapshot(text.root)).toEqual(before);
     });
   }
 
-  it("evaluate still follows the recorded dataPath inside the working directory", async () => {
-    const r = await attnc("evaluate", text.base, "--backend", "wasm", "--format", "json");
+  it("evaluate still follows the recorded dataPath where the path rule allows it", async () => {
+    const r = await attnc("evaluate", text.base, "--backend", "wasm", "--format", "json", "--allow-outside");
     expect(r.code, r.err).toBe(0);
     expect((JSON.parse(r.out) as { classification: { count: number } }).classification.count).toBeGreaterThan(0);
   });
@@ -246,7 +249,7 @@ describe("attnc deletes and overwrites only its own files", () => {
     writeFileSync(f, "data");
     const r = await attnc("train", TEXT, "--out", f, "--allow-outside", "--force", "--epochs", "1");
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/--out .*a-file is a file, not a directory/);
+    expect(r.err).toMatch(/cannot write .*a-file: it is a file, not a directory/);
     expect(readFileSync(f, "utf8")).toBe("data");
   });
 
