@@ -181,6 +181,11 @@ class Analysis {
           related: [{ message: "features given here", span: this.span("/data/source/features") }],
         });
       }
+      if (window["predict"] === "delta" && window["horizon"] === 0) {
+        this.bag.report("DeltaNeedsHorizon", this.span("/data/window/predict"), "with horizon 0 the target is the window's last value, so its change since that value is always 0; use horizon 1 or more, or predict value", {
+          related: [{ message: "horizon given here", span: this.span("/data/window/horizon") }],
+        });
+      }
       if (input) {
         this.bindDim(input.shape[1], window["size"] as number, this.span("/data/window/size"), "the window", "DimensionMismatch", "/inputs/0");
         const features = source["features"] as unknown[] | undefined;
@@ -524,6 +529,13 @@ class Analysis {
       if (!metricOk.includes(m)) this.bag.report("MetricMismatch", this.span(`/train/metrics/${i}`), `metric ${m} does not fit ${task === "text" ? "classification" : "forecasting"}; use ${metricOk.join(", ")}`);
     });
     const stop = train["early_stop"] as Mutable | undefined;
+    const watched = stop ? String(stop["monitor"]).replace(/^val_/, "") : "loss";
+    const metrics = (train["metrics"] as string[] | undefined) ?? [];
+    if (stop && watched !== "loss" && !metrics.includes(watched)) {
+      this.bag.report("MonitorNotComputed", this.span("/train/early_stop"), `early stopping watches ${String(stop["monitor"])}, but ${watched} is not among the metrics this run computes; add it to metrics: [${[...metrics, watched].join(", ")}]`, {
+        related: [{ message: "metrics given here", span: this.span(train["metrics"] !== undefined ? "/train/metrics" : "/train") }],
+      });
+    }
     if (stop && String(stop["monitor"]).startsWith("val_") && !((split?.["validation"] as number | undefined) ?? 0)) {
       this.bag.report("MonitorWithoutValidation", this.span("/train/early_stop"), `early stopping watches ${String(stop["monitor"])}, but the split has no validation part`, {
         related: [{ message: "split given here", span: this.span(split ? "/data/split" : "/data") }],
