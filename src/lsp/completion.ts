@@ -180,12 +180,22 @@ function givenArgs(text: string, offset: number): string[] {
   return out;
 }
 
+/** Declared models: from the analysis, plus `model Name {` in a text whose parse recovery lost some. */
+function modelNames(a: Analysis, text: string): string[] {
+  const names = new Set(a.models.keys());
+  const { tokens } = tokenize(text);
+  for (let i = 0; i + 2 < tokens.length; i++) {
+    if (tokens[i]!.tokenType === Model && tokens[i + 1]!.tokenType.name === "Identifier" && tokens[i + 2]!.tokenType === LBrace) names.add(tokens[i + 1]!.image);
+  }
+  return [...names];
+}
+
 export function complete(a: Analysis, text: string, offset: number): CompletionItem[] {
   const ctx = readContext(text, offset);
   const pk = ctx.prev?.tokenType;
   const paren = ctx.parens[ctx.parens.length - 1];
   if (!ctx.block) {
-    if (pk === Data || pk === Train) return [...a.models.keys()].map((m) => ({ label: m, kind: CompletionItemKind.Class }));
+    if (pk === Data || pk === Train) return modelNames(a, text).map((m) => ({ label: m, kind: CompletionItemKind.Class }));
     return [kw("model", "model Name { ... }"), kw("data", "data Model { source: ... }"), kw("train", "train Model { loss: ... }")];
   }
   if (ctx.block.kind === "Model") {

@@ -33,17 +33,36 @@ export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   const cache = new Map<string, { version: number; analysis: Promise<Analysis> }>();
   const timers = new Map<string, NodeJS.Timeout>();
+  /** The newest finished analysis of each document, which may be a version behind. */
+  const finished = new Map<string, { version: number; analysis: Analysis }>();
+
+  /**
+   * The open document as it is now. Documents change in place as edits arrive; requests and checks work on a
+   * snapshot, so that positions and the analysis always belong to the same text.
+   */
+  const snapshot = (uri: string): TextDocument | undefined => {
+    const doc = documents.get(uri);
+    return doc ? TextDocument.create(doc.uri, doc.languageId, doc.version, doc.getText()) : undefined;
+  };
 
   const analysisOf = (doc: TextDocument): Promise<Analysis> => {
-    const hit = cache.get(doc.uri);
-    if (hit && hit.version === doc.version) return hit.analysis;
-    const analysis = analyzeText(sourceName(doc.uri), doc.getText());
-    cache.set(doc.uri, { version: doc.version, analysis });
+    const { uri, version } = doc;
+    const hit = cache.get(uri);
+    if (hit && hit.version === version) return hit.analysis;
+    const analysis = analyzeText(sourceName(uri), doc.getText());
+    cache.set(uri, { version, analysis });
+    void analysis.then(
+      (a) => {
+        const prev = finished.get(uri);
+        if (documents.get(uri) && (!prev || prev.version < version)) finished.set(uri, { version, analysis: a });
+      },
+      () => undefined,
+    );
     return analysis;
   };
 
   const validate = async (uri: string): Promise<void> => {
-    const doc = documents.get(uri);
+    const doc = snapshot(uri);
     if (!doc) return;
     const version = doc.version;
     try {
@@ -71,7 +90,7 @@ export function startServer(connection: Connection): void {
   const safe =
     <P extends { textDocument: { uri: string } }, R>(fallback: R, f: (doc: TextDocument, p: P) => Promise<R> | R) =>
     async (p: P): Promise<R | ResponseError<void>> => {
-      const doc = documents.get(p.textDocument.uri);
+      const doc = snapshot(p.textDocument.uri);
       if (!doc) return fallback;
       try {
         return await f(doc, p);
@@ -106,11 +125,14 @@ export function startServer(connection: Connection): void {
     clearTimeout(timers.get(e.document.uri));
     timers.delete(e.document.uri);
     cache.delete(e.document.uri);
+    finished.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
   connection.onHover(safe(null, async (doc, p) => hover(doc, await analysisOf(doc), doc.offsetAt(p.position))));
-  connection.onCompletion(safe([], async (doc, p) => complete(await analysisOf(doc), doc.getText(), doc.offsetAt(p.position))));
+  // Completion reads its context from the current text and only names from the analysis: while typing, the last
+  // finished analysis serves, so that completing does not wait for a compile of every keystroke.
+  connection.onCompletion(safe([], async (doc, p) => complete(finished.get(doc.uri)?.analysis ?? (await analysisOf(doc)), doc.getText(), doc.offsetAt(p.position))));
   connection.onDefinition(safe([], async (doc, p) => definition(doc, await analysisOf(doc), doc.offsetAt(p.position))));
   connection.onReferences(safe([], async (doc, p) => references(doc, await analysisOf(doc), doc.offsetAt(p.position), p.context.includeDeclaration)));
   connection.onPrepareRename(safe(null, async (doc, p) => prepareRename(doc, await analysisOf(doc), doc.offsetAt(p.position))));

@@ -37,7 +37,9 @@ export class LspClient {
         }
       }
     });
-    this.conn.onNotification("window/logMessage", (p: { type: number; message: string }) => this.logs.push(p));
+    this.conn.onNotification("window/logMessage", (p: { type: number; message: string }) => {
+      this.logs.push(p);
+    });
     this.conn.listen();
   }
 

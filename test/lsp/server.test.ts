@@ -177,6 +177,36 @@ describe("language features", () => {
     expect(top.map((k) => k.label)).toEqual(["model", "data", "train"]);
   });
 
+  it("completes on half-typed lines of data and train blocks and at the top level", async () => {
+    const spec = readFileSync("specs/forecast.attn", "utf8");
+    const furi = uriOf("complete/half.attn");
+    await client.open(furi, spec);
+    const dataLine = positionOf(spec, "  scale: standard");
+    const trainLine = positionOf(spec, "  seed: 7");
+    const cases: { at: { line: number; character: number }; typed: string; want: string[]; exact?: boolean }[] = [
+      { at: dataLine, typed: "  split: ", want: ["shuffled", "chronological", "train", "validation", "test", "seed"], exact: true },
+      { at: dataLine, typed: "  tokenizer: ", want: ["words", "chars"], exact: true },
+      { at: dataLine, typed: '  source: csv("x.csv", ', want: ["path", "text", "label", "time", "features", "target", "delimiter"], exact: true },
+      { at: dataLine, typed: '  source: jsonl("x.jsonl", text: "t", ', want: ["path", "label", "time", "features", "target"], exact: true },
+      { at: dataLine, typed: "  window: 24, horizon 1, predict ", want: ["value", "delta"] },
+      { at: dataLine, typed: "  to", want: ["tokenizer"] },
+      { at: trainLine, typed: "  metrics: [rmse, ", want: ["accuracy", "macro_f1", "rmse", "mae", "mape"], exact: true },
+      { at: trainLine, typed: "  optimizer: ", want: ["adam", "sgd", "rmsprop"], exact: true },
+      { at: trainLine, typed: "  shuffle: ", want: ["true", "false"], exact: true },
+      { at: { line: 0, character: 0 }, typed: "data ", want: ["Forecast"], exact: true },
+      { at: positionOf(spec, "    -> last"), typed: "    -> lst", want: ["lstm", "bilstm"] },
+    ];
+    let version = 1;
+    for (const c of cases) {
+      const at = offsetOf(spec, c.at);
+      await client.change(furi, ++version, [{ text: spec.slice(0, at) + c.typed + "\n" + spec.slice(at) }]);
+      const items = await client.request<CompletionItem[]>("textDocument/completion", { textDocument: { uri: furi }, position: { line: c.at.line, character: c.typed.length } });
+      const labels = items.map((i) => i.label);
+      if (c.exact) expect(labels, c.typed).toEqual(c.want);
+      else expect(labels, c.typed).toEqual(expect.arrayContaining(c.want));
+    }
+  });
+
   it("goes to definitions, finds references and ports, and renames", async () => {
     const spec = readFileSync("specs/errors/unknown_port.attn", "utf8").replace("attn.weight ", "attn.weights ");
     const puri = uriOf("nav/ports.attn");
