@@ -125,6 +125,7 @@ export type Target =
   | { readonly kind: "arg"; readonly owner: string; readonly family?: "layer" | "call"; readonly layer?: A.Layer; readonly call?: A.Call; readonly arg: A.Arg; readonly span: Span }
   | { readonly kind: "call"; readonly call: A.Call; readonly setting?: A.Setting; readonly block?: A.BlockDecl; readonly span: Span }
   | { readonly kind: "setting"; readonly block: A.BlockDecl; readonly setting: A.Setting; readonly span: Span }
+  | { readonly kind: "word"; readonly block: A.BlockDecl; readonly setting: A.Setting; readonly word: A.Word; readonly span: Span }
   | { readonly kind: "input"; readonly model: ModelIndex; readonly input: A.InputDecl; readonly span: Span };
 
 /** Finds the named thing at an offset (the end of a name counts, as editors place the cursor after it). */
@@ -178,7 +179,10 @@ export function targetAt(a: Analysis, offset: number): Target | undefined {
 function argTarget(args: readonly A.Arg[], offset: number, owner: string, family: "layer" | "call", layer?: A.Layer, call?: A.Call): Target | undefined {
   for (const arg of args) {
     if (!contains(arg.loc, offset)) continue;
-    if (arg.name && contains(arg.name.loc, offset)) return { kind: "arg", owner, family, ...(layer ? { layer } : {}), ...(call ? { call } : {}), arg, span: arg.name.loc };
+    if (arg.name && (contains(arg.name.loc, offset) || (arg.value.kind === "Word" && contains(arg.value.loc, offset)))) {
+      const span = contains(arg.name.loc, offset) ? arg.name.loc : arg.value.loc;
+      return { kind: "arg", owner, family, ...(layer ? { layer } : {}), ...(call ? { call } : {}), arg, span };
+    }
     const inner = valueTarget(arg.value, offset);
     if (inner) return inner;
   }
@@ -191,6 +195,7 @@ function valueTarget(v: A.Value, offset: number, setting?: A.Setting, block?: A.
     if (contains(v.callee.loc, offset)) return { kind: "call", call: v, ...(setting ? { setting } : {}), ...(block ? { block } : {}), span: v.callee.loc };
     return argTarget(v.args, offset, v.callee.value, "call", undefined, v);
   }
+  if (v.kind === "Word" && setting && block) return { kind: "word", block, setting, word: v, span: v.loc };
   if (v.kind === "List") for (const item of v.items) {
     const t = valueTarget(item, offset, setting, block);
     if (t) return t;

@@ -18,10 +18,10 @@ import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import type { Span } from "../diagnostics/span.js";
 import { editDistance } from "../diagnostics/suggest.js";
 import { formatShape } from "../ir/analyze.js";
-import { LAYERS } from "../ir/signatures.js";
+import { LAYERS, type Param } from "../ir/signatures.js";
 import { parse } from "../language/parse.js";
 import { printSpec } from "../language/printer.js";
-import { callSignature, isOp, layerMarkdown, paramLine, paramsMarkdown, settingFamily, settingMarkdown, signatureLine } from "./docs.js";
+import { blockSettings, callSignature, isOp, layerMarkdown, paramLine, paramsMarkdown, settingFamily, settingMarkdown, signatureLine } from "./docs.js";
 import { targetAt, type Analysis, type ModelIndex, type NodeDef, type RefUse } from "./document.js";
 
 export function toRange(doc: TextDocument, span: Span): Range {
@@ -119,6 +119,9 @@ export function hover(doc: TextDocument, a: Analysis, offset: number): Hover | n
     case "setting":
       text = settingMarkdown(t.block.kind, t.setting.key.value);
       break;
+    case "word":
+      text = wordHover(t.block.kind, t.setting.key.value, t.word.value);
+      break;
     case "input": {
       const def = t.model.defs.get(t.input.name.value);
       text = def ? defHover(def) : undefined;
@@ -126,6 +129,27 @@ export function hover(doc: TextDocument, a: Analysis, offset: number): Hover | n
     }
   }
   return text === undefined ? null : { contents: { kind: "markdown", value: text }, range: toRange(doc, t.span) };
+}
+
+/** A bare word in a setting: an allowed value (`mse`, `chronological`) or a clause's field name (`patience`). */
+function wordHover(kind: "Data" | "Train", key: string, word: string): string | undefined {
+  const p = blockSettings(kind).params[key];
+  const valueOf = (q: Param | undefined, name: string): string | undefined => {
+    if (q?.type === "enum" && q.values.includes(word)) return `\`${word}\`: ${name} (${q.doc}; one of ${q.values.join(", ")})`;
+    if (q?.type === "list") return valueOf(q.items, name);
+    if (q?.type === "bool" && (word === "true" || word === "false")) return `\`${word}\`: ${name} (${q.doc})`;
+    return undefined;
+  };
+  if (p?.type === "record") {
+    const field = p.record.params[word];
+    if (field) return `\`${paramLine(word, field, p.record)}\`\n\n${field.doc} (in ${key})`;
+    for (const [k, q] of Object.entries(p.record.params)) {
+      const v = valueOf(q, `${key} ${k}`);
+      if (v) return v;
+    }
+    return undefined;
+  }
+  return valueOf(p, key);
 }
 
 /** The node (and the model) a cursor names, for navigation. */

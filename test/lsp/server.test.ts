@@ -133,6 +133,18 @@ describe("language features", () => {
     const s = (setting.contents as { value: string }).value;
     expect(s).toContain("**early_stop** (train setting): stop when the monitored value stops improving");
     expect(s).toContain("`patience: int >= 0 = 0`");
+    const words: [string, number, string][] = [
+      ["loss: mse", 7, "`mse`: loss (training loss; one of cross_entropy, mse, mae, huber)"],
+      ["patience 5", 2, "`patience: int >= 0 = 0`\n\nepochs without improvement before stopping (in early_stop)"],
+      ["chronological", 4, "`chronological`: split order (shuffled with the seed, or in time order; one of shuffled, chronological)"],
+      ["rmse, mae]", 1, "`rmse`: metrics (metric; one of accuracy, macro_f1, rmse, mae, mape)"],
+    ];
+    for (const [needle, delta, want] of words) {
+      const h = await client.request<Hover>("textDocument/hover", { textDocument: { uri: furi }, position: positionOf(spec, needle, delta) });
+      expect((h.contents as { value: string }).value, needle).toBe(want);
+    }
+    const relu = await client.request<Hover>("textDocument/hover", { textDocument: td, position: positionOf(text, "relu", 1) });
+    expect((relu.contents as { value: string }).value).toBe((arg.contents as { value: string }).value);
     const none = await client.request<Hover | null>("textDocument/hover", { textDocument: td, position: { line: 0, character: 3 } });
     expect(none).toBeNull();
   });
