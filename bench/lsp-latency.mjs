@@ -72,7 +72,11 @@ async function measure(conn, waiters, name, text) {
     const t0 = performance.now();
     await conn.sendNotification("textDocument/didChange", {
       textDocument: { uri, version },
-      contentChanges: [typed ? { range: { start: { line, character }, end: { line, character } }, text: " " } : { range: { start: { line, character }, end: { line, character: character + 1 } }, text: "" }],
+      contentChanges: [
+        typed
+          ? { range: { start: { line, character }, end: { line, character } }, text: " " }
+          : { range: { start: { line, character }, end: { line, character: character + 1 } }, text: "" },
+      ],
     });
     count = (await wait).length;
     times.push(performance.now() - t0);

@@ -34,7 +34,9 @@ async function activate(context) {
   try {
     await client.start();
   } catch (e) {
-    void vscode.window.showErrorMessage(`attn: could not start '${command} lsp --stdio' (${e instanceof Error ? e.message : String(e)}). Install attnc or set attn.server.path.`);
+    void vscode.window.showErrorMessage(
+      `attn: could not start '${command} lsp --stdio' (${e instanceof Error ? e.message : String(e)}). Install attnc or set attn.server.path.`,
+    );
   }
 }
 

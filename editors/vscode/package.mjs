@@ -28,6 +28,9 @@ await build({
 });
 const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 const out = `attn-${version}.vsix`;
-const r = spawnSync(process.execPath, [vsce, "package", "--no-dependencies", "--skip-license", "--allow-missing-repository", "--out", out], { cwd: dir, stdio: "inherit" });
+const r = spawnSync(process.execPath, [vsce, "package", "--no-dependencies", "--skip-license", "--allow-missing-repository", "--out", out], {
+  cwd: dir,
+  stdio: "inherit",
+});
 if (r.status !== 0) process.exit(r.status ?? 1);
 process.stdout.write(`wrote editors/vscode/${out}\n`);

@@ -135,7 +135,11 @@ function valueItems(p: Param | undefined): CompletionItem[] {
     case "list":
       return valueItems(p.items);
     case "record":
-      return Object.entries(p.record.params).flatMap(([k, q]) => (q.type === "enum" ? valueItems(q) : [{ label: k, kind: CompletionItemKind.Property, detail: `${k} ${paramType(q)}`, documentation: q.doc, insertText: `${k} ` }]));
+      return Object.entries(p.record.params).flatMap(([k, q]) =>
+        q.type === "enum"
+          ? valueItems(q)
+          : [{ label: k, kind: CompletionItemKind.Property, detail: `${k} ${paramType(q)}`, documentation: q.doc, insertText: `${k} ` }],
+      );
     default:
       return [];
   }
@@ -147,20 +151,29 @@ function nodeItems(a: Analysis, model: string, text: string): CompletionItem[] {
   const m = a.models.get(model);
   for (const def of m?.defs.values() ?? []) {
     const shape = def.irNode?.shape ?? def.irInput?.shape;
-    out.set(def.name, { label: def.name, kind: def.kind === "input" ? CompletionItemKind.Variable : CompletionItemKind.Field, detail: `${def.kind === "input" ? "input" : def.layer!.op.value}${shape ? ` [${shape.join(", ")}]` : ""}` });
+    out.set(def.name, {
+      label: def.name,
+      kind: def.kind === "input" ? CompletionItemKind.Variable : CompletionItemKind.Field,
+      detail: `${def.kind === "input" ? "input" : def.layer!.op.value}${shape ? ` [${shape.join(", ")}]` : ""}`,
+    });
   }
   const { tokens } = tokenize(text);
   for (let i = 0; i + 1 < tokens.length; i++) {
     const k = tokens[i]!.tokenType;
     const next = tokens[i + 1]!;
-    if ((k === As || k === Input) && next.tokenType.name === "Identifier" && !out.has(next.image)) out.set(next.image, { label: next.image, kind: CompletionItemKind.Field });
+    if ((k === As || k === Input) && next.tokenType.name === "Identifier" && !out.has(next.image))
+      out.set(next.image, { label: next.image, kind: CompletionItemKind.Field });
   }
   return [...out.values()];
 }
 
 function portItems(a: Analysis, model: string, node: string): CompletionItem[] {
   const def = a.models.get(model)?.defs.get(node);
-  const ports = def?.irNode?.ports ? Object.keys(def.irNode.ports) : def?.layer && (def.layer.op.value === "attention_pool" || def.layer.args?.some((x) => x.name?.value === "input_attention")) ? ["weights"] : [];
+  const ports = def?.irNode?.ports
+    ? Object.keys(def.irNode.ports)
+    : def?.layer && (def.layer.op.value === "attention_pool" || def.layer.args?.some((x) => x.name?.value === "input_attention"))
+      ? ["weights"]
+      : [];
   return ports.map((p) => ({ label: p, kind: CompletionItemKind.Field, detail: `${node}.${p}`, documentation: "attention weights" }));
 }
 
@@ -185,7 +198,8 @@ function modelNames(a: Analysis, text: string): string[] {
   const names = new Set(a.models.keys());
   const { tokens } = tokenize(text);
   for (let i = 0; i + 2 < tokens.length; i++) {
-    if (tokens[i]!.tokenType === Model && tokens[i + 1]!.tokenType.name === "Identifier" && tokens[i + 2]!.tokenType === LBrace) names.add(tokens[i + 1]!.image);
+    if (tokens[i]!.tokenType === Model && tokens[i + 1]!.tokenType.name === "Identifier" && tokens[i + 2]!.tokenType === LBrace)
+      names.add(tokens[i + 1]!.image);
   }
   return [...names];
 }

@@ -1,4 +1,15 @@
-import { DATA_SETTINGS, INPUT_ATTENTION, LAYERS, OPTIMIZER, SOURCE, TOKENIZER, TRAIN_SETTINGS, type CallFamily, type Param, type Signature } from "../ir/signatures.js";
+import {
+  DATA_SETTINGS,
+  INPUT_ATTENTION,
+  LAYERS,
+  OPTIMIZER,
+  SOURCE,
+  TOKENIZER,
+  TRAIN_SETTINGS,
+  type CallFamily,
+  type Param,
+  type Signature,
+} from "../ir/signatures.js";
 import { OP_NAMES, type OpName } from "../ir/types.js";
 
 /** One line per layer: what it computes. */
@@ -112,7 +123,10 @@ export function settingMarkdown(kind: "Data" | "Train", key: string): string | u
     const how = clauses ? `\n\nwritten as clauses: \`${key}: <${clauses.join("|")}> ..., name value, ...\`` : "";
     return `${head}${how}\n\n${paramsMarkdown(p.record)}`;
   }
-  if (p.type === "call") return `${head}\n\n${Object.entries(p.family.calls).map(([c, s]) => `- \`${signatureLine(c, s)}\``).join("\n")}`;
+  if (p.type === "call")
+    return `${head}\n\n${Object.entries(p.family.calls)
+      .map(([c, s]) => `- \`${signatureLine(c, s)}\``)
+      .join("\n")}`;
   const d = paramDefault(p);
   return `${head}\n\n\`${paramType(p)}\`${d !== undefined ? `, default ${d}` : ""}`;
 }

@@ -122,7 +122,15 @@ export type Target =
   | { readonly kind: "ref"; readonly model: ModelIndex; readonly use: RefUse; readonly span: Span }
   | { readonly kind: "port"; readonly model: ModelIndex; readonly use: RefUse; readonly port: A.Name; readonly span: Span }
   | { readonly kind: "op"; readonly model: ModelIndex; readonly layer: A.Layer; readonly span: Span }
-  | { readonly kind: "arg"; readonly owner: string; readonly family?: "layer" | "call"; readonly layer?: A.Layer; readonly call?: A.Call; readonly arg: A.Arg; readonly span: Span }
+  | {
+      readonly kind: "arg";
+      readonly owner: string;
+      readonly family?: "layer" | "call";
+      readonly layer?: A.Layer;
+      readonly call?: A.Call;
+      readonly arg: A.Arg;
+      readonly span: Span;
+    }
   | { readonly kind: "call"; readonly call: A.Call; readonly setting?: A.Setting; readonly block?: A.BlockDecl; readonly span: Span }
   | { readonly kind: "setting"; readonly block: A.BlockDecl; readonly setting: A.Setting; readonly span: Span }
   | { readonly kind: "word"; readonly block: A.BlockDecl; readonly setting: A.Setting; readonly word: A.Word; readonly span: Span }
@@ -166,10 +174,11 @@ export function targetAt(a: Analysis, offset: number): Target | undefined {
     for (const s of d.settings) {
       if (!contains(s.loc, offset)) continue;
       if (contains(s.key.loc, offset)) return { kind: "setting", block: d, setting: s, span: s.key.loc };
-      for (const c of s.clauses) for (const t of c.terms) {
-        const found = valueTarget(t, offset, s, d);
-        if (found) return found;
-      }
+      for (const c of s.clauses)
+        for (const t of c.terms) {
+          const found = valueTarget(t, offset, s, d);
+          if (found) return found;
+        }
       return { kind: "setting", block: d, setting: s, span: s.key.loc };
     }
   }
@@ -196,9 +205,10 @@ function valueTarget(v: A.Value, offset: number, setting?: A.Setting, block?: A.
     return argTarget(v.args, offset, v.callee.value, "call", undefined, v);
   }
   if (v.kind === "Word" && setting && block) return { kind: "word", block, setting, word: v, span: v.loc };
-  if (v.kind === "List") for (const item of v.items) {
-    const t = valueTarget(item, offset, setting, block);
-    if (t) return t;
-  }
+  if (v.kind === "List")
+    for (const item of v.items) {
+      const t = valueTarget(item, offset, setting, block);
+      if (t) return t;
+    }
   return undefined;
 }

@@ -44,7 +44,9 @@ export function toLspDiagnostics(doc: TextDocument, diags: readonly Diagnostic[]
     code: d.code,
     source: "attnc",
     message: headline(d),
-    ...(d.related && d.related.length > 0 ? { relatedInformation: d.related.map((r) => ({ location: { uri: doc.uri, range: toRange(doc, r.span) }, message: r.message })) } : {}),
+    ...(d.related && d.related.length > 0
+      ? { relatedInformation: d.related.map((r) => ({ location: { uri: doc.uri, range: toRange(doc, r.span) }, message: r.message })) }
+      : {}),
     ...(d.suggestion !== undefined ? { data: { suggestion: d.suggestion } satisfies DiagnosticData } : {}),
   }));
 }
@@ -84,7 +86,9 @@ export function hover(doc: TextDocument, a: Analysis, offset: number): Hover | n
       const m = t.model;
       if (!m) break;
       const ir = m.ir;
-      text = `**model ${m.decl.name.value}**` + (ir ? `\n\nparams: ${fmtInt(ir.params ?? 0)}, outputs: ${ir.outputs.join(", ")}` : "\n\n(not compiled: the model has errors)");
+      text =
+        `**model ${m.decl.name.value}**` +
+        (ir ? `\n\nparams: ${fmtInt(ir.params ?? 0)}, outputs: ${ir.outputs.join(", ")}` : "\n\n(not compiled: the model has errors)");
       break;
     }
     case "def":
@@ -95,7 +99,8 @@ export function hover(doc: TextDocument, a: Analysis, offset: number): Hover | n
       break;
     case "port": {
       const shape = t.use.def?.irNode?.ports?.[t.port.value];
-      text = `**${t.use.ref.name.value}.${t.port.value}**` + (shape ? `: \`${formatShape(shape)}\`` : "") + "\n\nattention weights, a second output of the layer";
+      text =
+        `**${t.use.ref.name.value}.${t.port.value}**` + (shape ? `: \`${formatShape(shape)}\`` : "") + "\n\nattention weights, a second output of the layer";
       break;
     }
     case "op": {
@@ -214,7 +219,8 @@ export function prepareRename(doc: TextDocument, a: Analysis, offset: number): {
 }
 
 export function rename(doc: TextDocument, a: Analysis, offset: number, newName: string): WorkspaceEdit | null {
-  if (!IDENT.test(newName) || RESERVED.has(newName)) throw new RenameError(`'${newName}' is not a valid name (a letter or _, then letters, digits or _; not a keyword)`);
+  if (!IDENT.test(newName) || RESERVED.has(newName))
+    throw new RenameError(`'${newName}' is not a valid name (a letter or _, then letters, digits or _; not a keyword)`);
   const edits: TextEdit[] = [];
   const m = modelAt(a, offset);
   if (m) {

@@ -14,7 +14,19 @@ import {
 import { CliError, type CliIo } from "../cli/io.js";
 import { complete } from "./completion.js";
 import { analyzeText, type Analysis } from "./document.js";
-import { codeActions, definition, foldingRanges, format, hover, inlayHints, prepareRename, references, rename, RenameError, toLspDiagnostics } from "./features.js";
+import {
+  codeActions,
+  definition,
+  foldingRanges,
+  format,
+  hover,
+  inlayHints,
+  prepareRename,
+  references,
+  rename,
+  RenameError,
+  toLspDiagnostics,
+} from "./features.js";
 
 /** How long typing must pause before a document is checked again. */
 export const DEBOUNCE_MS = 150;
@@ -101,23 +113,21 @@ export function startServer(connection: Connection): void {
       }
     };
 
-  connection.onInitialize(
-    (): InitializeResult => ({
-      capabilities: {
-        textDocumentSync: TextDocumentSyncKind.Incremental,
-        hoverProvider: true,
-        completionProvider: { triggerCharacters: [".", ">", "(", ",", ":", " "] },
-        definitionProvider: true,
-        referencesProvider: true,
-        renameProvider: { prepareProvider: true },
-        documentFormattingProvider: true,
-        inlayHintProvider: true,
-        foldingRangeProvider: true,
-        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
-      },
-      serverInfo: { name: "attnc" },
-    }),
-  );
+  connection.onInitialize((): InitializeResult => ({
+    capabilities: {
+      textDocumentSync: TextDocumentSyncKind.Incremental,
+      hoverProvider: true,
+      completionProvider: { triggerCharacters: [".", ">", "(", ",", ":", " "] },
+      definitionProvider: true,
+      referencesProvider: true,
+      renameProvider: { prepareProvider: true },
+      documentFormattingProvider: true,
+      inlayHintProvider: true,
+      foldingRangeProvider: true,
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+    },
+    serverInfo: { name: "attnc" },
+  }));
 
   documents.onDidOpen((e) => void validate(e.document.uri));
   documents.onDidChangeContent((e) => schedule(e.document.uri, DEBOUNCE_MS));
@@ -132,7 +142,9 @@ export function startServer(connection: Connection): void {
   connection.onHover(safe(null, async (doc, p) => hover(doc, await analysisOf(doc), doc.offsetAt(p.position))));
   // Completion reads its context from the current text and only names from the analysis: while typing, the last
   // finished analysis serves, so that completing does not wait for a compile of every keystroke.
-  connection.onCompletion(safe([], async (doc, p) => complete(finished.get(doc.uri)?.analysis ?? (await analysisOf(doc)), doc.getText(), doc.offsetAt(p.position))));
+  connection.onCompletion(
+    safe([], async (doc, p) => complete(finished.get(doc.uri)?.analysis ?? (await analysisOf(doc)), doc.getText(), doc.offsetAt(p.position))),
+  );
   connection.onDefinition(safe([], async (doc, p) => definition(doc, await analysisOf(doc), doc.offsetAt(p.position))));
   connection.onReferences(safe([], async (doc, p) => references(doc, await analysisOf(doc), doc.offsetAt(p.position), p.context.includeDeclaration)));
   connection.onPrepareRename(safe(null, async (doc, p) => prepareRename(doc, await analysisOf(doc), doc.offsetAt(p.position))));

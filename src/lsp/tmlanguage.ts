@@ -71,7 +71,11 @@ export function tmLanguage(): Record<string, unknown> {
   });
   rule("strings", {
     patterns: [
-      { name: scopeOf(tok("StringLiteral")), match: source(tok("StringLiteral")), captures: { "0": { patterns: [{ name: "constant.character.escape.attn", match: "\\\\(?:[ntr\"\\\\0]|u\\{[0-9A-Fa-f]{1,6}\\})" }] } } },
+      {
+        name: scopeOf(tok("StringLiteral")),
+        match: source(tok("StringLiteral")),
+        captures: { "0": { patterns: [{ name: "constant.character.escape.attn", match: '\\\\(?:[ntr"\\\\0]|u\\{[0-9A-Fa-f]{1,6}\\})' }] } },
+      },
       { name: scopeOf(tok("UnterminatedString")), match: source(tok("UnterminatedString")) },
     ],
   });
@@ -104,7 +108,14 @@ export function tmLanguage(): Record<string, unknown> {
   });
   rule("numbers", { name: scopeOf(tok("NumberLiteral")), match: `(?<![A-Za-z0-9_.])${source(tok("NumberLiteral"))}` });
   rule("identifiers", { name: scopeOf(tok("Identifier")), match: source(tok("Identifier")) });
-  const punct = allTokens.filter((t) => t.LONGER_ALT === undefined && !/^[A-Za-z]/.test(source(t).replace(/^\\/, "")) && !["WhiteSpace", "LineComment", "BlockComment", "UnterminatedBlockComment", "NumberLiteral", "StringLiteral", "UnterminatedString", "Identifier"].includes(t.name));
+  const punct = allTokens.filter(
+    (t) =>
+      t.LONGER_ALT === undefined &&
+      !/^[A-Za-z]/.test(source(t).replace(/^\\/, "")) &&
+      !["WhiteSpace", "LineComment", "BlockComment", "UnterminatedBlockComment", "NumberLiteral", "StringLiteral", "UnterminatedString", "Identifier"].includes(
+        t.name,
+      ),
+  );
   rule("punctuation", { patterns: punct.map((t) => ({ name: scopeOf(t), match: source(t) })) });
 
   return {

@@ -55,13 +55,15 @@ describe("TextMate grammar", () => {
   });
 
   it("is the grammar the VS Code extension contributes for .attn files", () => {
-    const pkg = JSON.parse(readFileSync("editors/vscode/package.json", "utf8")) as { contributes: { languages: { id: string; extensions: string[] }[]; grammars: { language: string; scopeName: string; path: string }[] } };
+    const pkg = JSON.parse(readFileSync("editors/vscode/package.json", "utf8")) as {
+      contributes: { languages: { id: string; extensions: string[] }[]; grammars: { language: string; scopeName: string; path: string }[] };
+    };
     expect(pkg.contributes.languages[0]).toMatchObject({ id: "attn", extensions: [".attn"] });
     expect(pkg.contributes.grammars).toEqual([{ language: "attn", scopeName: "source.attn", path: "./syntaxes/attn.tmLanguage.json" }]);
   });
 
   it("scopes the parts of a spec line", () => {
-    const s = scopeLine('    -> lstm(units: 64, input_attention: temporal(units: 32)) as enc // enc.weights: [B, T, T]');
+    const s = scopeLine("    -> lstm(units: 64, input_attention: temporal(units: 32)) as enc // enc.weights: [B, T, T]");
     expect(s.get("lstm")).toBe("entity.name.function.layer.attn");
     expect(s.get("units")).toBe("variable.parameter.attn");
     expect(s.get("64")).toBe("constant.numeric.attn");

@@ -4,8 +4,12 @@ import type { CodeAction, CompletionItem, Diagnostic, FoldingRange, Hover, Inlay
 import { attnc } from "../in-process.js";
 import { LspClient, positionOf } from "./client.js";
 
-const specFiles = readdirSync("specs").filter((f) => f.endsWith(".attn")).map((f) => `specs/${f}`);
-const errorFiles = readdirSync("specs/errors").filter((f) => f.endsWith(".attn")).map((f) => `specs/errors/${f}`);
+const specFiles = readdirSync("specs")
+  .filter((f) => f.endsWith(".attn"))
+  .map((f) => `specs/${f}`);
+const errorFiles = readdirSync("specs/errors")
+  .filter((f) => f.endsWith(".attn"))
+  .map((f) => `specs/errors/${f}`);
 const uriOf = (path: string): string => `file:///work/${path}`;
 
 interface CheckSpan {
@@ -53,7 +57,17 @@ describe("attnc lsp --stdio", () => {
     const c = new LspClient();
     const r = (await c.initialize()) as { capabilities: Record<string, unknown>; serverInfo: { name: string } };
     expect(r.serverInfo.name).toBe("attnc");
-    for (const cap of ["hoverProvider", "completionProvider", "definitionProvider", "referencesProvider", "renameProvider", "documentFormattingProvider", "inlayHintProvider", "foldingRangeProvider", "codeActionProvider"]) {
+    for (const cap of [
+      "hoverProvider",
+      "completionProvider",
+      "definitionProvider",
+      "referencesProvider",
+      "renameProvider",
+      "documentFormattingProvider",
+      "inlayHintProvider",
+      "foldingRangeProvider",
+      "codeActionProvider",
+    ]) {
       expect(r.capabilities[cap], cap).toBeTruthy();
     }
     expect(await c.close()).toBe(0);
@@ -81,7 +95,10 @@ describe("attnc lsp --stdio", () => {
     // Two quick edits: the debounce folds them into one check of version 3.
     const published: number[] = [];
     const watch = client.diagnostics(uri).then(() => published.push(client.published.get(uri)!.version!));
-    await client.conn.sendNotification("textDocument/didChange", { textDocument: { uri, version: 2 }, contentChanges: [{ range: { start: at, end: at }, text: "    -> dro\n" }] });
+    await client.conn.sendNotification("textDocument/didChange", {
+      textDocument: { uri, version: 2 },
+      contentChanges: [{ range: { start: at, end: at }, text: "    -> dro\n" }],
+    });
     const half = await client.change(uri, 3, [{ range: { start: { line: at.line, character: 10 }, end: { line: at.line, character: 10 } }, text: "pout(" }]);
     await watch;
     expect(published).toEqual([3]);
@@ -94,7 +111,7 @@ describe("attnc lsp --stdio", () => {
   });
 
   it("converts positions to UTF-16 (a line with an astral character before the error)", async () => {
-    const text = 'model M { // 😀😀\n  input x: float[T, F = 3]\n  x -> lstm(8) -> last -> dense(1) /* 😀 */ -> bogus\n}\n';
+    const text = "model M { // 😀😀\n  input x: float[T, F = 3]\n  x -> lstm(8) -> last -> dense(1) /* 😀 */ -> bogus\n}\n";
     const got = await client.open(uriOf("utf16.attn"), text);
     const start = positionOf(text, "bogus");
     expect(got.map((d) => d.range)).toEqual([{ start, end: { line: start.line, character: start.character + 5 } }]);
@@ -163,8 +180,14 @@ describe("language features", () => {
     for (const c of cases) {
       const edited = text.slice(0, offsetOf(text, at)) + c.edit + "\n" + text.slice(offsetOf(text, at));
       await client.change(uri, ++version, [{ text: edited }]);
-      const items = await client.request<CompletionItem[]>("textDocument/completion", { textDocument: td, position: { line: at.line, character: c.edit.length } });
-      expect(items.map((i) => i.label), c.edit).toEqual(expect.arrayContaining(c.expectLabels));
+      const items = await client.request<CompletionItem[]>("textDocument/completion", {
+        textDocument: td,
+        position: { line: at.line, character: c.edit.length },
+      });
+      expect(
+        items.map((i) => i.label),
+        c.edit,
+      ).toEqual(expect.arrayContaining(c.expectLabels));
     }
     const edited = text.slice(0, offsetOf(text, at)) + "    -> bilstm(8, " + "\n" + text.slice(offsetOf(text, at));
     await client.change(uri, ++version, [{ text: edited }]);
@@ -212,7 +235,10 @@ describe("language features", () => {
     for (const c of cases) {
       const at = offsetOf(spec, c.at);
       await client.change(furi, ++version, [{ text: spec.slice(0, at) + c.typed + "\n" + spec.slice(at) }]);
-      const items = await client.request<CompletionItem[]>("textDocument/completion", { textDocument: { uri: furi }, position: { line: c.at.line, character: c.typed.length } });
+      const items = await client.request<CompletionItem[]>("textDocument/completion", {
+        textDocument: { uri: furi },
+        position: { line: c.at.line, character: c.typed.length },
+      });
       const labels = items.map((i) => i.label);
       if (c.exact) expect(labels, c.typed).toEqual(c.want);
       else expect(labels, c.typed).toEqual(expect.arrayContaining(c.want));
@@ -227,22 +253,44 @@ describe("language features", () => {
     const defAt = positionOf(spec, "attn.weights", 1);
     const defs = await client.request<Location[]>("textDocument/definition", { textDocument: tdp, position: defAt });
     expect(defs).toEqual([{ uri: puri, range: { start: positionOf(spec, "attn ->"), end: positionOf(spec, "attn ->", 4) } }]);
-    const refs = await client.request<Location[]>("textDocument/references", { textDocument: tdp, position: positionOf(spec, "attn ->"), context: { includeDeclaration: true } });
+    const refs = await client.request<Location[]>("textDocument/references", {
+      textDocument: tdp,
+      position: positionOf(spec, "attn ->"),
+      context: { includeDeclaration: true },
+    });
     expect(refs.map((r) => r.range.start)).toEqual([positionOf(spec, "attn ->"), positionOf(spec, "attn.weights")]);
-    const portRefs = await client.request<Location[]>("textDocument/references", { textDocument: tdp, position: positionOf(spec, "weights ->", 2), context: { includeDeclaration: false } });
+    const portRefs = await client.request<Location[]>("textDocument/references", {
+      textDocument: tdp,
+      position: positionOf(spec, "weights ->", 2),
+      context: { includeDeclaration: false },
+    });
     expect(portRefs.map((r) => r.range)).toEqual([{ start: positionOf(spec, "weights ->"), end: positionOf(spec, "weights ->", 7) }]);
-    const inputRefs = await client.request<Location[]>("textDocument/references", { textDocument: tdp, position: positionOf(spec, "x:"), context: { includeDeclaration: false } });
+    const inputRefs = await client.request<Location[]>("textDocument/references", {
+      textDocument: tdp,
+      position: positionOf(spec, "x:"),
+      context: { includeDeclaration: false },
+    });
     expect(inputRefs.map((r) => r.range.start)).toEqual([positionOf(spec, "x ->")]);
 
-    const edit = await client.request<WorkspaceEdit>("textDocument/rename", { textDocument: tdp, position: positionOf(spec, "attn.weights", 2), newName: "pool" });
+    const edit = await client.request<WorkspaceEdit>("textDocument/rename", {
+      textDocument: tdp,
+      position: positionOf(spec, "attn.weights", 2),
+      newName: "pool",
+    });
     const edits = edit.changes![puri]!;
     expect(edits.map((e) => [e.range.start, e.newText])).toEqual([
       [positionOf(spec, "attn ->"), "pool"],
       [positionOf(spec, "attn.weights"), "pool"],
     ]);
-    await expect(client.request("textDocument/rename", { textDocument: tdp, position: positionOf(spec, "bilstm"), newName: "b" })).rejects.toThrow("'bilstm' is an automatic name: give the layer a name with 'as' first");
-    await expect(client.request("textDocument/rename", { textDocument: tdp, position: positionOf(spec, "attn ->"), newName: "x" })).rejects.toThrow("'x' is already defined in model M");
-    await expect(client.request("textDocument/rename", { textDocument: tdp, position: positionOf(spec, "attn ->"), newName: "2x" })).rejects.toThrow("'2x' is not a valid name");
+    await expect(client.request("textDocument/rename", { textDocument: tdp, position: positionOf(spec, "bilstm"), newName: "b" })).rejects.toThrow(
+      "'bilstm' is an automatic name: give the layer a name with 'as' first",
+    );
+    await expect(client.request("textDocument/rename", { textDocument: tdp, position: positionOf(spec, "attn ->"), newName: "x" })).rejects.toThrow(
+      "'x' is already defined in model M",
+    );
+    await expect(client.request("textDocument/rename", { textDocument: tdp, position: positionOf(spec, "attn ->"), newName: "2x" })).rejects.toThrow(
+      "'2x' is not a valid name",
+    );
     const model = await client.request<WorkspaceEdit>("textDocument/rename", { textDocument: tdp, position: positionOf(spec, "M {"), newName: "N" });
     expect(model.changes![puri]!.map((e) => e.newText)).toEqual(["N"]);
   });
@@ -257,22 +305,36 @@ describe("language features", () => {
     expect(edits[0]!.range).toEqual({ start: { line: 0, character: 0 }, end: { line: 2, character: 0 } });
     const broken = uriOf("fmt/broken.attn");
     await client.open(broken, "model M {\n  input x: float[T\n");
-    expect(await client.request<TextEdit[]>("textDocument/formatting", { textDocument: { uri: broken }, options: { tabSize: 2, insertSpaces: true } })).toEqual([]);
+    expect(await client.request<TextEdit[]>("textDocument/formatting", { textDocument: { uri: broken }, options: { tabSize: 2, insertSpaces: true } })).toEqual(
+      [],
+    );
     const clean = await client.request<TextEdit[]>("textDocument/formatting", { textDocument: td, options: { tabSize: 2, insertSpaces: true } });
     expect(clean).toEqual([]); // the shipped specs are in the canonical layout (npm run fmt:check)
   });
 
   it("shows the shape after each layer, folds blocks, and fixes 'did you mean' diagnostics", async () => {
-    const hints = await client.request<InlayHint[]>("textDocument/inlayHint", { textDocument: td, range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } } });
+    const hints = await client.request<InlayHint[]>("textDocument/inlayHint", {
+      textDocument: td,
+      range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } },
+    });
     expect(hints.map((h) => h.label)).toEqual([": [B, T, 32]", ": [B, 32]", ": [B, 16]", ": [B, 1]"]);
     expect(hints[0]!.position).toEqual(positionOf(text, " as encoder", 11));
     const folds = await client.request<FoldingRange[]>("textDocument/foldingRange", { textDocument: td });
-    expect(folds).toEqual(expect.arrayContaining([{ startLine: 3, endLine: 11 }, { startLine: 0, endLine: 1, kind: "comment" }]));
+    expect(folds).toEqual(
+      expect.arrayContaining([
+        { startLine: 3, endLine: 11 },
+        { startLine: 0, endLine: 1, kind: "comment" },
+      ]),
+    );
 
     const bad = readFileSync("specs/errors/unknown_port.attn", "utf8");
     const buri = uriOf("fix/unknown_port.attn");
     const diags = await client.open(buri, bad);
-    const actions = await client.request<CodeAction[]>("textDocument/codeAction", { textDocument: { uri: buri }, range: diags[0]!.range, context: { diagnostics: diags } });
+    const actions = await client.request<CodeAction[]>("textDocument/codeAction", {
+      textDocument: { uri: buri },
+      range: diags[0]!.range,
+      context: { diagnostics: diags },
+    });
     expect(actions).toHaveLength(1);
     expect(actions[0]!.title).toBe("Change 'weight' to 'weights'");
     expect(actions[0]!.edit!.changes![buri]).toEqual([{ range: { start: positionOf(bad, "weight"), end: positionOf(bad, "weight", 6) }, newText: "weights" }]);
