@@ -341,6 +341,41 @@ describe("language features", () => {
   });
 });
 
+describe("quick fixes", () => {
+  it("offers one fix per 'did you mean' diagnostic of the error specs, and applying it removes that diagnostic", async () => {
+    let fixes = 0;
+    let version = 1;
+    for (const path of errorFiles) {
+      const text = readFileSync(path, "utf8");
+      const uri = uriOf(`fix/${path}`);
+      const diags = await client.open(uri, text, ++version);
+      for (const d of diags) {
+        const actions = await client.request<CodeAction[]>("textDocument/codeAction", { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } });
+        const suggestion = (d.data as { suggestion?: string } | undefined)?.suggestion;
+        if (suggestion === undefined) {
+          expect(actions, `${path}: ${d.message}`).toEqual([]);
+          continue;
+        }
+        expect(actions, `${path}: ${d.message}`).toHaveLength(1);
+        const [edit] = actions[0]!.edit!.changes![uri]!;
+        expect(edit!.newText).toBe(suggestion);
+        const lines = text.split("\n");
+        const line = lines[edit!.range.start.line]!;
+        lines[edit!.range.start.line] = line.slice(0, edit!.range.start.character) + edit!.newText + line.slice(edit!.range.end.character);
+        const after = await client.change(uri, ++version, [{ text: lines.join("\n") }]);
+        expect(
+          after.some((x) => x.code === d.code && x.range.start.line === d.range.start.line && x.range.start.character === d.range.start.character),
+          `${path}: ${d.message}`,
+        ).toBe(false);
+        await client.change(uri, ++version, [{ text }]);
+        fixes++;
+      }
+      await client.conn.sendNotification("textDocument/didClose", { textDocument: { uri } });
+    }
+    expect(fixes).toBeGreaterThanOrEqual(5);
+  });
+});
+
 describe("robustness", () => {
   it("answers every request at every token of every error spec without failing", async () => {
     const methods = ["hover", "completion", "definition", "references", "prepareRename", "rename", "inlayHint", "foldingRange", "formatting", "codeAction"];
