@@ -45,6 +45,8 @@ export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   const cache = new Map<string, { version: number; analysis: Promise<Analysis> }>();
   const timers = new Map<string, NodeJS.Timeout>();
+  /** The version whose diagnostics were published last (opening a document both checks it and schedules a check). */
+  const publishedVersion = new Map<string, number>();
   /** The newest finished analysis of each document, which may be a version behind. */
   const finished = new Map<string, { version: number; analysis: Analysis }>();
 
@@ -81,6 +83,8 @@ export function startServer(connection: Connection): void {
       const a = await analysisOf(doc);
       // A newer version is on its way: its own check will publish.
       if (documents.get(uri)?.version !== version) return;
+      if (publishedVersion.get(uri) === version) return;
+      publishedVersion.set(uri, version);
       await connection.sendDiagnostics({ uri, version, diagnostics: toLspDiagnostics(doc, a.result.diagnostics) });
     } catch (e) {
       connection.console.error(`attnc: could not check ${sourceName(uri)}: ${e instanceof Error ? e.message : String(e)}`);
@@ -136,6 +140,7 @@ export function startServer(connection: Connection): void {
     timers.delete(e.document.uri);
     cache.delete(e.document.uri);
     finished.delete(e.document.uri);
+    publishedVersion.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 

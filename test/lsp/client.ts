@@ -16,6 +16,7 @@ export class LspClient {
   readonly conn: ProtocolConnection;
   private readonly child: ChildProcess;
   private readonly waiters: { uri: string; version?: number; resolve: (d: Diagnostic[]) => void }[] = [];
+  readonly publishCount = new Map<string, number>();
   readonly published = new Map<string, { version?: number; diagnostics: Diagnostic[] }>();
   stderr = "";
   /** window/logMessage notifications: the server logs a request that failed inside it there. */
@@ -28,6 +29,7 @@ export class LspClient {
     this.child.on("exit", (code) => (this.exitCode = code));
     this.conn = createProtocolConnection(new StreamMessageReader(this.child.stdout!), new StreamMessageWriter(this.child.stdin!));
     this.conn.onNotification(PublishDiagnosticsNotification.type, (p) => {
+      this.publishCount.set(p.uri, (this.publishCount.get(p.uri) ?? 0) + 1);
       this.published.set(p.uri, { ...(p.version !== undefined ? { version: p.version } : {}), diagnostics: p.diagnostics });
       for (let i = this.waiters.length - 1; i >= 0; i--) {
         const w = this.waiters[i]!;

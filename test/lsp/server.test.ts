@@ -91,6 +91,8 @@ describe("attnc lsp --stdio", () => {
     const uri = uriOf("typing/mixed.attn");
     const text = readFileSync("specs/mixed.attn", "utf8");
     expect(await client.open(uri, text)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past the debounce: opening publishes once
+    expect(client.publishCount.get(uri)).toBe(1);
     const at = positionOf(text, "    -> dense(1) as forecast");
     // Two quick edits: the debounce folds them into one check of version 3.
     const published: number[] = [];
@@ -102,6 +104,7 @@ describe("attnc lsp --stdio", () => {
     const half = await client.change(uri, 3, [{ range: { start: { line: at.line, character: 10 }, end: { line: at.line, character: 10 } }, text: "pout(" }]);
     await watch;
     expect(published).toEqual([3]);
+    expect(client.publishCount.get(uri)).toBe(2);
     expect(half.length).toBeGreaterThan(0);
     expect(half.map((d) => d.code)).toContain("ATN1010");
     const fixed = await client.change(uri, 4, [{ range: { start: { line: at.line, character: 15 }, end: { line: at.line, character: 15 } }, text: "0.1)" }]);
