@@ -24,6 +24,7 @@ interface Context {
   parens: (ParenCtx | "[")[];
   prev?: IToken;
   prev2?: IToken;
+  prev3?: IToken;
   /** The cursor is on a later line than the last token. */
   newLine: boolean;
   /** In a data or train block: the setting key of the current line. */
@@ -70,6 +71,7 @@ function readContext(text: string, offset: number): Context {
   }
   ctx.prev = before[before.length - 1];
   ctx.prev2 = before[before.length - 2];
+  ctx.prev3 = before[before.length - 3];
   const cursorLine = text.slice(0, offset).split("\n").length;
   ctx.newLine = ctx.prev === undefined || lineOf(ctx.prev) < cursorLine;
   return ctx;
@@ -226,6 +228,12 @@ export function complete(a: Analysis, text: string, offset: number): CompletionI
       return [];
     }
     if (pk === As || pk === Input) return [];
+    if (pk === Colon && ctx.prev3?.tokenType === Input) {
+      return [
+        { label: "int", kind: CompletionItemKind.TypeParameter, detail: "token ids: int[T]" },
+        { label: "float", kind: CompletionItemKind.TypeParameter, detail: "a series of feature vectors: float[T, F]" },
+      ];
+    }
     if (ctx.newLine || pk === LBrace) return [kw("input", "input name: int[T] or float[T, F]"), ...nodeItems(a, ctx.block.name, text)];
     return [];
   }

@@ -178,6 +178,7 @@ describe("language features", () => {
       { edit: "    -> lstm(units: 8, input_attention: ", expectLabels: ["temporal", "features"] },
       { edit: "  pool.", expectLabels: ["weights"] },
       { edit: "  enc", expectLabels: ["input", "window", "encoder", "pool", "dense", "forecast"] },
+      { edit: "  input y: ", expectLabels: ["int", "float"] },
     ];
     let version = 10;
     for (const c of cases) {
