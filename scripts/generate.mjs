@@ -28,6 +28,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()
   writeFileSync(new URL("../schema/attnc-ir.schema.json", import.meta.url), irSchemaText());
   writeFileSync(new URL("../grammar/diagrams.html", import.meta.url), diagramsHtml());
   writeFileSync(new URL("../grammar/REFERENCE.md", import.meta.url), referenceMarkdown());
+  (await import("./generate-tmlanguage.mjs")).writeTmLanguage();
   const dir = new URL("../specs/errors/", import.meta.url);
   for (const f of readdirSync(dir).filter((f) => f.endsWith(".attn")).sort()) {
     const name = `specs/errors/${f}`;

@@ -147,6 +147,14 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
       code = await (await ml()).verifyCommand(io, spec, opts);
     });
 
+  program
+    .command("lsp")
+    .description("language server for editors (diagnostics, hover, completion, navigation, rename, formatting) over stdio")
+    .option("--stdio", "talk LSP over standard input and output")
+    .action(async (opts: { stdio?: boolean }) => {
+      code = await (await import("../lsp/server.js")).lspCommand(io, opts);
+    });
+
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
   try {

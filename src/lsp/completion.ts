@@ -1,0 +1,259 @@
+import type { IToken } from "chevrotain";
+import { CompletionItemKind, InsertTextFormat, type CompletionItem } from "vscode-languageserver";
+import { LAYERS, type CallFamily, type Param, type Signature } from "../ir/signatures.js";
+import { OP_NAMES } from "../ir/types.js";
+import { Arrow, As, Colon, Comma, Data, Dot, Input, LBrace, LBracket, LParen, Model, RBrace, RBracket, RParen, Train, tokenize } from "../language/lexer.js";
+import { blockSettings, callSignature, EQUATIONS, paramDefault, paramLine, paramType, settingFamily, signatureLine } from "./docs.js";
+import type { Analysis } from "./document.js";
+
+interface BlockCtx {
+  readonly kind: "Model" | "Data" | "Train";
+  readonly name: string;
+}
+interface ParenCtx {
+  readonly callee: string;
+  /** A layer call (after `->`) rather than a value call such as csv(...) or temporal(...). */
+  readonly layer: boolean;
+  /** The argument name this call is the value of (`input_attention: temporal(`), or the setting key. */
+  readonly owner?: string;
+}
+
+/** What comes before the cursor, read from tokens so that a half-typed line still gives an answer. */
+interface Context {
+  block?: BlockCtx;
+  parens: (ParenCtx | "[")[];
+  prev?: IToken;
+  prev2?: IToken;
+  prev3?: IToken;
+  /** The cursor is on a later line than the last token. */
+  newLine: boolean;
+  /** In a data or train block: the setting key of the current line. */
+  settingKey?: string;
+  /** Setting keys already given in this block. */
+  given: string[];
+}
+
+function readContext(text: string, offset: number): Context {
+  const { tokens } = tokenize(text);
+  const before = tokens.filter((t) => (t.endOffset ?? t.startOffset) + 1 <= offset);
+  // A word that the cursor is at the end of is the prefix being typed, not context.
+  const last = before[before.length - 1];
+  if (last && (last.endOffset ?? 0) + 1 === offset && /^[A-Za-z_][A-Za-z0-9_]*$/.test(last.image)) before.pop();
+  const ctx: Context = { parens: [], newLine: false, given: [] };
+  const lineOf = (t: IToken): number => t.startLine ?? 0;
+  for (let i = 0; i < before.length; i++) {
+    const t = before[i]!;
+    const k = t.tokenType;
+    if (k === LBrace) {
+      const name = before[i - 1];
+      const kw = before[i - 2];
+      const kind = kw?.tokenType === Model ? "Model" : kw?.tokenType === Data ? "Data" : kw?.tokenType === Train ? "Train" : undefined;
+      ctx.block = kind && name ? { kind, name: name.image } : undefined;
+      ctx.parens = [];
+      ctx.given = [];
+      ctx.settingKey = undefined;
+    } else if (k === RBrace) {
+      ctx.block = undefined;
+      ctx.parens = [];
+    } else if (k === LParen) {
+      const callee = before[i - 1];
+      const owner = before[i - 2]?.tokenType === Colon ? before[i - 3]?.image : ctx.parens.length === 0 ? ctx.settingKey : undefined;
+      ctx.parens.push({ callee: callee?.image ?? "", layer: before[i - 2]?.tokenType === Arrow, ...(owner !== undefined ? { owner } : {}) });
+    } else if (k === RParen || k === RBracket) ctx.parens.pop();
+    else if (k === LBracket) ctx.parens.push("[");
+    else if (k === Colon && ctx.block && ctx.block.kind !== "Model" && ctx.parens.length === 0) {
+      const key = before[i - 1];
+      if (key) {
+        ctx.settingKey = key.image;
+        ctx.given.push(key.image);
+      }
+    }
+  }
+  ctx.prev = before[before.length - 1];
+  ctx.prev2 = before[before.length - 2];
+  ctx.prev3 = before[before.length - 3];
+  const cursorLine = text.slice(0, offset).split("\n").length;
+  ctx.newLine = ctx.prev === undefined || lineOf(ctx.prev) < cursorLine;
+  return ctx;
+}
+
+const kw = (label: string, detail: string): CompletionItem => ({ label, kind: CompletionItemKind.Keyword, detail });
+
+function snippetArgs(sig: Signature): string {
+  const req = sig.required ?? [];
+  return req.map((r, i) => (sig.positional?.[i] === r ? `\${${i + 1}:${r}}` : `${r}: \${${i + 1}}`)).join(", ");
+}
+
+function layerItems(): CompletionItem[] {
+  return OP_NAMES.map((op) => {
+    const sig = LAYERS[op];
+    const hasParams = Object.keys(sig.params).length > 0;
+    return {
+      label: op,
+      kind: CompletionItemKind.Function,
+      detail: signatureLine(op, sig),
+      documentation: EQUATIONS[op],
+      insertTextFormat: InsertTextFormat.Snippet,
+      insertText: hasParams ? `${op}(${snippetArgs(sig)})` : op,
+    };
+  });
+}
+
+function argItems(sig: Signature, given: readonly string[]): CompletionItem[] {
+  return Object.entries(sig.params)
+    .filter(([k]) => !given.includes(k))
+    .map(([k, p]) => {
+      const d = paramDefault(p);
+      return {
+        label: k,
+        kind: CompletionItemKind.Property,
+        detail: paramLine(k, p, sig),
+        documentation: p.doc + (d !== undefined ? ` (default ${d})` : ""),
+        insertText: `${k}: `,
+      };
+    });
+}
+
+function callItems(family: CallFamily): CompletionItem[] {
+  return Object.entries(family.calls).map(([c, sig]) => ({
+    label: c,
+    kind: CompletionItemKind.Function,
+    detail: signatureLine(c, sig),
+    documentation: family.name,
+    insertTextFormat: InsertTextFormat.Snippet,
+    insertText: `${c}(${snippetArgs(sig)})`,
+  }));
+}
+
+function valueItems(p: Param | undefined): CompletionItem[] {
+  if (!p) return [];
+  switch (p.type) {
+    case "enum":
+      return p.values.map((v) => ({ label: v, kind: CompletionItemKind.EnumMember, detail: p.doc, ...(p.default === v ? { documentation: "default" } : {}) }));
+    case "bool":
+      return ["true", "false"].map((v) => ({ label: v, kind: CompletionItemKind.Value, detail: p.doc }));
+    case "call":
+      return callItems(p.family);
+    case "list":
+      return valueItems(p.items);
+    case "record":
+      return Object.entries(p.record.params).flatMap(([k, q]) =>
+        q.type === "enum"
+          ? valueItems(q)
+          : [{ label: k, kind: CompletionItemKind.Property, detail: `${k} ${paramType(q)}`, documentation: q.doc, insertText: `${k} ` }],
+      );
+    default:
+      return [];
+  }
+}
+
+/** Names of a model's nodes: from the analysis, plus inputs and aliases found in a half-typed text. */
+function nodeItems(a: Analysis, model: string, text: string): CompletionItem[] {
+  const out = new Map<string, CompletionItem>();
+  const m = a.models.get(model);
+  for (const def of m?.defs.values() ?? []) {
+    const shape = def.irNode?.shape ?? def.irInput?.shape;
+    out.set(def.name, {
+      label: def.name,
+      kind: def.kind === "input" ? CompletionItemKind.Variable : CompletionItemKind.Field,
+      detail: `${def.kind === "input" ? "input" : def.layer!.op.value}${shape ? ` [${shape.join(", ")}]` : ""}`,
+    });
+  }
+  const { tokens } = tokenize(text);
+  for (let i = 0; i + 1 < tokens.length; i++) {
+    const k = tokens[i]!.tokenType;
+    const next = tokens[i + 1]!;
+    if ((k === As || k === Input) && next.tokenType.name === "Identifier" && !out.has(next.image))
+      out.set(next.image, { label: next.image, kind: CompletionItemKind.Field });
+  }
+  return [...out.values()];
+}
+
+function portItems(a: Analysis, model: string, node: string): CompletionItem[] {
+  const def = a.models.get(model)?.defs.get(node);
+  const ports = def?.irNode?.ports
+    ? Object.keys(def.irNode.ports)
+    : def?.layer && (def.layer.op.value === "attention_pool" || def.layer.args?.some((x) => x.name?.value === "input_attention"))
+      ? ["weights"]
+      : [];
+  return ports.map((p) => ({ label: p, kind: CompletionItemKind.Field, detail: `${node}.${p}`, documentation: "attention weights" }));
+}
+
+/** Argument names already given in the innermost call, for not offering them twice. */
+function givenArgs(text: string, offset: number): string[] {
+  const { tokens } = tokenize(text.slice(0, offset));
+  const out: string[] = [];
+  let depth = 0;
+  for (let i = tokens.length - 1; i >= 0; i--) {
+    const k = tokens[i]!.tokenType;
+    if (k === RParen || k === RBracket) depth++;
+    else if (k === LParen || k === LBracket) {
+      if (depth === 0) break;
+      depth--;
+    } else if (k === Colon && depth === 0 && tokens[i - 1]) out.push(tokens[i - 1]!.image);
+  }
+  return out;
+}
+
+/** Declared models: from the analysis, plus `model Name {` in a text whose parse recovery lost some. */
+function modelNames(a: Analysis, text: string): string[] {
+  const names = new Set(a.models.keys());
+  const { tokens } = tokenize(text);
+  for (let i = 0; i + 2 < tokens.length; i++) {
+    if (tokens[i]!.tokenType === Model && tokens[i + 1]!.tokenType.name === "Identifier" && tokens[i + 2]!.tokenType === LBrace)
+      names.add(tokens[i + 1]!.image);
+  }
+  return [...names];
+}
+
+export function complete(a: Analysis, text: string, offset: number): CompletionItem[] {
+  const ctx = readContext(text, offset);
+  const pk = ctx.prev?.tokenType;
+  const paren = ctx.parens[ctx.parens.length - 1];
+  if (!ctx.block) {
+    if (pk === Data || pk === Train) return modelNames(a, text).map((m) => ({ label: m, kind: CompletionItemKind.Class }));
+    return [kw("model", "model Name { ... }"), kw("data", "data Model { source: ... }"), kw("train", "train Model { loss: ... }")];
+  }
+  if (ctx.block.kind === "Model") {
+    if (pk === Arrow) return layerItems();
+    if (pk === Dot && ctx.prev2) return portItems(a, ctx.block.name, ctx.prev2.image);
+    if (paren && paren !== "[") {
+      const sig = paren.layer ? (LAYERS as Record<string, Signature>)[paren.callee] : callSignature(paren.callee)?.sig;
+      if (!sig) return [];
+      if (pk === Colon && ctx.prev2) {
+        const p = sig.params[ctx.prev2.image];
+        return valueItems(p);
+      }
+      if (pk === LParen || pk === Comma) return argItems(sig, givenArgs(text, offset));
+      return [];
+    }
+    if (pk === As || pk === Input) return [];
+    if (pk === Colon && ctx.prev3?.tokenType === Input) {
+      return [
+        { label: "int", kind: CompletionItemKind.TypeParameter, detail: "token ids: int[T]" },
+        { label: "float", kind: CompletionItemKind.TypeParameter, detail: "a series of feature vectors: float[T, F]" },
+      ];
+    }
+    if (ctx.newLine || pk === LBrace) return [kw("input", "input name: int[T] or float[T, F]"), ...nodeItems(a, ctx.block.name, text)];
+    return [];
+  }
+  // data and train blocks
+  const kind = ctx.block.kind;
+  const settings = blockSettings(kind);
+  if (paren && paren !== "[") {
+    const family = paren.owner !== undefined ? settingFamily(kind, paren.owner) : undefined;
+    const sig = callSignature(paren.callee, family)?.sig;
+    if (!sig) return [];
+    if (pk === Colon && ctx.prev2) return valueItems(sig.params[ctx.prev2.image]);
+    if (pk === LParen || pk === Comma) return argItems(sig, givenArgs(text, offset));
+    return [];
+  }
+  if (paren === "[") return ctx.settingKey ? valueItems(settings.params[ctx.settingKey]) : [];
+  if ((ctx.newLine && pk !== Colon && pk !== Comma) || pk === LBrace) {
+    return Object.entries(settings.params)
+      .filter(([k]) => !ctx.given.includes(k))
+      .map(([k, p]) => ({ label: k, kind: CompletionItemKind.Property, detail: paramLine(k, p, settings), documentation: p.doc, insertText: `${k}: ` }));
+  }
+  if (ctx.settingKey && (pk === Colon || pk === Comma || !ctx.newLine)) return valueItems(settings.params[ctx.settingKey]);
+  return [];
+}
