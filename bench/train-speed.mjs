@@ -21,8 +21,12 @@ const flag = (name, d) => {
 };
 const json = args.includes("--json");
 const backendChoice = flag("--backend", "wasm");
-const lengths = (flag("--lengths", "50,200")).split(",").map(Number);
-const B = 32, V = 5000, E = 64, H = 64, A = 64;
+const lengths = flag("--lengths", "50,200").split(",").map(Number);
+const B = 32,
+  V = 5000,
+  E = 64,
+  H = 64,
+  A = 64;
 
 registerLayers();
 registerKernels();
@@ -79,12 +83,19 @@ function forecaster() {
 function torchRuns() {
   if (args.includes("--no-torch")) return null;
   const python = process.env.ATTNC_BENCH_PYTHON ?? "python3";
-  const r = spawnSync(python, [new URL("torch_bench.py", import.meta.url).pathname, "--lengths", lengths.join(","), "--threads", "1,2", "--seconds", "8", "--forecaster"], { encoding: "utf8" });
+  const r = spawnSync(
+    python,
+    [new URL("torch_bench.py", import.meta.url).pathname, "--lengths", lengths.join(","), "--threads", "1,2", "--seconds", "8", "--forecaster"],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) {
     console.error(`(PyTorch not measured: ${python} could not run bench/torch_bench.py${r.stderr ? `: ${r.stderr.trim().split("\n").pop()}` : ""})`);
     return null;
   }
-  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   const info = lines[0];
   const blas = /BLAS_INFO=(\S+)|LAPACK_INFO=(\S+)/.exec(info.config);
   return { version: info.torch, blas: blas ? (blas[1] ?? blas[2]).replace(/,$/, "") : "unknown", python, runs: lines.slice(1) };
@@ -164,7 +175,14 @@ const round = (v, d = 1) => (v === null ? null : Math.round(v * 10 ** d) / 10 **
 const torchFields = (model, T, ours) => {
   const b = best(model, T);
   return torch
-    ? { torch_1_thread: of(model, T, 1), torch_2_threads: of(model, T, 2), torch_best_threads: b?.threads ?? null, ratio_vs_torch: b ? round(ours / b.samples_per_s, 3) : null, torch_version: torch.version, torch_blas: torch.blas }
+    ? {
+        torch_1_thread: of(model, T, 1),
+        torch_2_threads: of(model, T, 2),
+        torch_best_threads: b?.threads ?? null,
+        ratio_vs_torch: b ? round(ours / b.samples_per_s, 3) : null,
+        torch_version: torch.version,
+        torch_blas: torch.blas,
+      }
     : { ratio_vs_torch: null };
 };
 
@@ -173,19 +191,53 @@ for (const T of lengths) {
   const one = await measureAttnc(attncModel(T), T, 8, 1);
   const ours = await measureAttnc(attncModel(T), T, 8, 2);
   const stock = measure(stockModel(T), T, 8);
-  rows.push({ model: "text-classifier", T, B, V, E, H, A, backend, threads: 2, samples_per_s: round(ours), samples_per_s_1_thread: round(one), stock_samples_per_s: round(stock), ratio_vs_stock: round(ours / stock, 2), ...torchFields("text-classifier", T, ours) });
+  rows.push({
+    model: "text-classifier",
+    T,
+    B,
+    V,
+    E,
+    H,
+    A,
+    backend,
+    threads: 2,
+    samples_per_s: round(ours),
+    samples_per_s_1_thread: round(one),
+    stock_samples_per_s: round(stock),
+    ratio_vs_stock: round(ours / stock, 2),
+    ...torchFields("text-classifier", T, ours),
+  });
 }
 {
   const data = () => tf.tidy(() => ({ x: tf.randomNormal([64, 24, 4], 0, 1, "float32", 3), y: tf.randomNormal([64, 1], 0, 1, "float32", 4) }));
   const one = await measureAttnc(forecaster(), 24, 8, 1, data(), "mse", "series");
   const ours = await measureAttnc(forecaster(), 24, 8, 2, data(), "mse", "series");
-  rows.push({ model: "temporal-forecaster", T: 24, B: 64, F: 4, H: 64, A: 32, backend, threads: 2, samples_per_s: round(ours), samples_per_s_1_thread: round(one), stock_samples_per_s: null, ratio_vs_stock: null, ...torchFields("temporal-forecaster", 24, ours) });
+  rows.push({
+    model: "temporal-forecaster",
+    T: 24,
+    B: 64,
+    F: 4,
+    H: 64,
+    A: 32,
+    backend,
+    threads: 2,
+    samples_per_s: round(ours),
+    samples_per_s_1_thread: round(one),
+    stock_samples_per_s: null,
+    ratio_vs_stock: null,
+    ...torchFields("temporal-forecaster", 24, ours),
+  });
 }
 if (json) for (const r of rows) console.log(JSON.stringify(r));
 else {
   console.log(`training samples/s, backend ${backend}; ${torch ? `PyTorch ${torch.version} (${torch.blas}) via ${torch.python}` : "PyTorch not measured"}`);
   console.log("model                T    attnc 1 thr  attnc 2 thr  stock tfjs  attnc/stock  torch 1 thr  torch 2 thr  attnc/torch best");
   const f = (v, w) => String(v ?? "-").padStart(w);
-  for (const r of rows) console.log(`${r.model.padEnd(20)} ${String(r.T).padEnd(4)} ${f(r.samples_per_s_1_thread, 11)}  ${f(r.samples_per_s, 11)}  ${f(r.stock_samples_per_s, 10)}  ${f(r.ratio_vs_stock, 11)}  ${f(r.torch_1_thread, 11)}  ${f(r.torch_2_threads, 11)}  ${f(r.ratio_vs_torch, 16)}`);
-  console.log("attnc/stock and attnc/torch take attnc on 2 threads (as attnc train runs here), stock tfjs-layers on 1 (it has no other way), PyTorch at its best thread count.");
+  for (const r of rows)
+    console.log(
+      `${r.model.padEnd(20)} ${String(r.T).padEnd(4)} ${f(r.samples_per_s_1_thread, 11)}  ${f(r.samples_per_s, 11)}  ${f(r.stock_samples_per_s, 10)}  ${f(r.ratio_vs_stock, 11)}  ${f(r.torch_1_thread, 11)}  ${f(r.torch_2_threads, 11)}  ${f(r.ratio_vs_torch, 16)}`,
+    );
+  console.log(
+    "attnc/stock and attnc/torch take attnc on 2 threads (as attnc train runs here), stock tfjs-layers on 1 (it has no other way), PyTorch at its best thread count.",
+  );
 }

@@ -52,7 +52,10 @@ writeFileSync(
 
 await build({
   // The training worker is an entry of its own: DataParallel starts it as parallel-worker.mjs beside its chunk.
-  entryPoints: { attnc: new URL("../dist/cli/main.js", import.meta.url).pathname, "parallel-worker": new URL("../dist/runtime/parallel-worker.js", import.meta.url).pathname },
+  entryPoints: {
+    attnc: new URL("../dist/cli/main.js", import.meta.url).pathname,
+    "parallel-worker": new URL("../dist/runtime/parallel-worker.js", import.meta.url).pathname,
+  },
   outdir: new URL("../dist/bundle", import.meta.url).pathname,
   outExtension: { ".js": ".mjs" },
   // Code splitting keeps dynamically imported command modules (training) out of the start-up path.

@@ -91,7 +91,12 @@ export function bundleRuntime(dir) {
       for (const n of topLevelNames(st)) declare(n, name);
       kept.push(st.getFullText(sf));
     }
-    parts.push(`// ---- runtime/${name}\n${kept.join("").replace(/^\n+/, "\n").replace(/\n{3,}/g, "\n\n")}\n`);
+    parts.push(
+      `// ---- runtime/${name}\n${kept
+        .join("")
+        .replace(/^\n+/, "\n")
+        .replace(/\n{3,}/g, "\n\n")}\n`,
+    );
   }
 
   const byKind = (a, b) => (a.startsWith("node:") === b.startsWith("node:") ? (a < b ? -1 : a > b ? 1 : 0) : a.startsWith("node:") ? -1 : 1);
@@ -110,7 +115,14 @@ export function bundleRuntime(dir) {
 
 function topLevelNames(st) {
   if (ts.isVariableStatement(st)) return st.declarationList.declarations.flatMap((d) => bindingNames(d.name));
-  if (ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st) || ts.isModuleDeclaration(st)) {
+  if (
+    ts.isFunctionDeclaration(st) ||
+    ts.isClassDeclaration(st) ||
+    ts.isInterfaceDeclaration(st) ||
+    ts.isTypeAliasDeclaration(st) ||
+    ts.isEnumDeclaration(st) ||
+    ts.isModuleDeclaration(st)
+  ) {
     return st.name ? [st.name.text] : [];
   }
   return [];

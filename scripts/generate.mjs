@@ -30,7 +30,9 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()
   writeFileSync(new URL("../grammar/REFERENCE.md", import.meta.url), referenceMarkdown());
   (await import("./generate-tmlanguage.mjs")).writeTmLanguage();
   const dir = new URL("../specs/errors/", import.meta.url);
-  for (const f of readdirSync(dir).filter((f) => f.endsWith(".attn")).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith(".attn"))
+    .sort()) {
     const name = `specs/errors/${f}`;
     writeFileSync(new URL(f.replace(/\.attn$/, ".errors.txt"), dir), await errorBaseline(name, decodeSource(readFileSync(new URL(f, dir)))));
   }

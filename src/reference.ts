@@ -46,7 +46,9 @@ function type(p: Param): string {
     case "list":
       return `list of ${type(p.items)}`;
     case "call":
-      return Object.keys(p.family.calls).map((c) => `${c}(...)`).join(" / ");
+      return Object.keys(p.family.calls)
+        .map((c) => `${c}(...)`)
+        .join(" / ");
     case "record":
       return "clauses";
   }
@@ -109,7 +111,7 @@ function limits(): string[] {
     "| inputs and output heads | one input, one output head (a layer that nothing reads): ATN2018 |",
     "| input and layer names | start with a letter (TensorFlow.js names weights `<node>/<weight>`): ATN2017 |",
     `| fixed input dimensions (\`T = 24\`, \`F = 3\`) | 1 to ${group(LIMITS.length)} |`,
-    `| parameters of a layer, and of a model | ${group(MAX_PARAMS)} (${MAX_PARAMS * 4 / 2 ** 20} MiB of float32): ATN5001 |`,
+    `| parameters of a layer, and of a model | ${group(MAX_PARAMS)} (${(MAX_PARAMS * 4) / 2 ** 20} MiB of float32): ATN5001 |`,
     `| activation memory of one training batch | ${MAX_ACTIVATION_BYTES / 2 ** 30} GiB, estimated as batch x (each layer's output + T x 6H per recurrent direction + T x T x (A + 1) for temporal attention, T x F x (A + 1) for feature attention, T x (A + 1) for attention pooling) x 4 bytes x 2 (values and gradients): ATN5002 |`,
     "| integer literals | at most 2^53 - 1 (9,007,199,254,740,991) in magnitude; beyond it whole numbers are not exact: ATN2005 |",
     `| bracket nesting | ${MAX_DEPTH} levels: ATN1011 |`,

@@ -13,7 +13,14 @@ const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: root, encoding: "
   .split("\0")
   .filter((f) => f !== "");
 const trackedSet = new Set(tracked);
-const trackedDirs = new Set(tracked.flatMap((f) => f.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"))));
+const trackedDirs = new Set(
+  tracked.flatMap((f) =>
+    f
+      .split("/")
+      .slice(0, -1)
+      .map((_, i, parts) => parts.slice(0, i + 1).join("/")),
+  ),
+);
 
 /** Tracked text files (binary ones, with a NUL byte, are left out), by repository path. */
 function textFiles(): Map<string, string> {
@@ -97,7 +104,10 @@ function anchors(md: string): Set<string> {
   const out = new Set<string>();
   for (const m of prose(md).matchAll(/^#{1,6}[ \t]+(.+?)[ \t#]*$/gm)) {
     // The heading's text as written (inline code included), from the original at the same place.
-    const original = md.slice(m.index, m.index + m[0].length).replace(/^#{1,6}[ \t]+/, "").replace(/[ \t#]*$/, "");
+    const original = md
+      .slice(m.index, m.index + m[0].length)
+      .replace(/^#{1,6}[ \t]+/, "")
+      .replace(/[ \t#]*$/, "");
     out.add(slug(original));
   }
   return out;
@@ -107,7 +117,8 @@ function anchors(md: string): Set<string> {
 function links(md: string): { target: string; line: number }[] {
   const text = prose(md);
   const out: { target: string; line: number }[] = [];
-  for (const m of text.matchAll(/!?\[(?:[^[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ target: m[1]!, line: lineOf(text, m.index) });
+  for (const m of text.matchAll(/!?\[(?:[^[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g))
+    out.push({ target: m[1]!, line: lineOf(text, m.index) });
   for (const m of text.matchAll(/^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)) out.push({ target: m[1]!, line: lineOf(text, m.index) });
   return out;
 }

@@ -6,8 +6,12 @@ import { Codes } from "../src/diagnostics/catalogue.js";
 import { referenceMarkdown } from "../src/reference.js";
 import { decodeSource } from "../src/language/source.js";
 
-const specs = readdirSync("specs").filter((f) => f.endsWith(".attn")).sort();
-const errorSpecs = readdirSync("specs/errors").filter((f) => f.endsWith(".attn")).sort();
+const specs = readdirSync("specs")
+  .filter((f) => f.endsWith(".attn"))
+  .sort();
+const errorSpecs = readdirSync("specs/errors")
+  .filter((f) => f.endsWith(".attn"))
+  .sort();
 
 describe("golden files: specs/ -> generated/", () => {
   it.each(specs)("%s builds to the checked-in IR, byte for byte", async (f) => {
@@ -19,7 +23,11 @@ describe("golden files: specs/ -> generated/", () => {
   it("generated/ holds no IR that no spec produces", async () => {
     const produced = new Set<string>();
     for (const f of specs) for (const m of (await compile({ name: f, text: readFileSync(`specs/${f}`, "utf8") })).models) produced.add(`${m.model}.ir.json`);
-    expect(readdirSync("generated").filter((f) => f.endsWith(".ir.json")).sort()).toEqual([...produced].sort());
+    expect(
+      readdirSync("generated")
+        .filter((f) => f.endsWith(".ir.json"))
+        .sort(),
+    ).toEqual([...produced].sort());
   });
 
   it("the same spec compiles to the same bytes every time", async () => {

@@ -6,7 +6,10 @@ import type { IrModel, IrNode } from "../src/ir/types.js";
 /** Uses the raw strings: a backslash in an inline spec stays a backslash. */
 export function dedent(strings: TemplateStringsArray, ...values: unknown[]): string {
   const raw = strings.raw.reduce((acc, s, i) => acc + s + (i < values.length ? String(values[i]) : ""), "");
-  const lines = raw.replace(/^\n/, "").replace(/\n[ \t]*$/, "\n").split("\n");
+  const lines = raw
+    .replace(/^\n/, "")
+    .replace(/\n[ \t]*$/, "\n")
+    .split("\n");
   const indent = Math.min(...lines.filter((l) => l.trim() !== "").map((l) => /^[ \t]*/.exec(l)![0].length));
   return lines.map((l) => l.slice(indent)).join("\n");
 }

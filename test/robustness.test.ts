@@ -7,8 +7,9 @@ import { compile } from "../src/compile.js";
 import { run } from "../src/cli/main.js";
 import { LineMap } from "../src/diagnostics/span.js";
 
-
-const specs = readdirSync("specs").filter((f) => f.endsWith(".attn")).map((f) => ({ f, text: readFileSync(`specs/${f}`, "utf8") }));
+const specs = readdirSync("specs")
+  .filter((f) => f.endsWith(".attn"))
+  .map((f) => ({ f, text: readFileSync(`specs/${f}`, "utf8") }));
 
 async function expectLocated(text: string): Promise<boolean> {
   const r = await compile({ name: "x.attn", text });

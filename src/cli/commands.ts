@@ -66,7 +66,11 @@ export interface BuildOutput {
   readonly contents: string;
 }
 
-export async function buildCommand(io: CliIo, paths: string[], opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean }): Promise<number> {
+export async function buildCommand(
+  io: CliIo,
+  paths: string[],
+  opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean },
+): Promise<number> {
   const { sources, results, diagnostics } = await compileAll(io, paths);
   report(io, diagnostics, sources, opts.format);
   if (!results.every((r) => r.ok)) return 1;
@@ -96,7 +100,8 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
         planned.push({
           path: claim(join(dir, `${m.model}.ts`)),
           kind: "program",
-          make: async () => formatTypeScript(emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) })),
+          make: async () =>
+            formatTypeScript(emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) })),
         });
         if (!runtimeDirs.has(absDir)) {
           runtimeDirs.add(absDir);
@@ -122,7 +127,9 @@ export async function buildCommand(io: CliIo, paths: string[], opts: { out?: str
     const stale = outputs.filter((o) => readIfExists(io, o.path) !== o.contents);
     for (const o of stale) io.stderr.write(`${displayPath(io, o.path)} is ${readIfExists(io, o.path) === undefined ? "missing" : "out of date"}\n`);
     if (stale.length > 0) {
-      io.stderr.write(`${stale.length} generated file${stale.length === 1 ? " is" : "s are"} stale; run attnc build ${paths.map((p) => displayPath(io, p)).join(" ")}${opts.out ? ` --out ${displayPath(io, opts.out)}` : ""}\n`);
+      io.stderr.write(
+        `${stale.length} generated file${stale.length === 1 ? " is" : "s are"} stale; run attnc build ${paths.map((p) => displayPath(io, p)).join(" ")}${opts.out ? ` --out ${displayPath(io, opts.out)}` : ""}\n`,
+      );
       return 1;
     }
     return 0;
@@ -154,7 +161,11 @@ export function summaryTable(m: IrModel): string {
     for (const [port, shape] of Object.entries(n.ports ?? {})) rows.push([`${n.name}.${port}`, "", "", formatShape(shape), "", ""]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const fmtRow = (r: string[]): string => r.map((cell, c) => (c === r.length - 1 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd();
+  const fmtRow = (r: string[]): string =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join("  ")
+      .trimEnd();
   const rule = "-".repeat(widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1));
   const dims = Object.entries(m.dims).map(([k, v]) => `${k} = ${v ?? "?"}`);
   const total = m.params ?? 0;
@@ -181,7 +192,15 @@ export async function inspectCommand(io: CliIo, path: string, opts: { format: "t
       model: m.model,
       dims: m.dims,
       inputs: m.inputs,
-      nodes: m.nodes.map((n) => ({ name: n.name, op: n.op, inputs: n.inputs, shape: n.shape, mask: n.mask, params: n.params, ...(n.ports ? { ports: n.ports } : {}) })),
+      nodes: m.nodes.map((n) => ({
+        name: n.name,
+        op: n.op,
+        inputs: n.inputs,
+        shape: n.shape,
+        mask: n.mask,
+        params: n.params,
+        ...(n.ports ? { ports: n.ports } : {}),
+      })),
       outputs: m.outputs,
       params: m.params,
     }));
@@ -218,4 +237,3 @@ export async function fmtCommand(io: CliIo, paths: string[], opts: { check?: boo
   }
   return 0;
 }
-

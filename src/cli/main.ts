@@ -72,7 +72,10 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
       code = await fmtCommand(io, specs, opts);
     });
 
-  const backendOption = () => new Option("--backend <backend>", "TensorFlow.js backend: auto (native where installed, else wasm), node, wasm or cpu").choices(["auto", "node", "wasm", "cpu"]).default("auto");
+  const backendOption = () =>
+    new Option("--backend <backend>", "TensorFlow.js backend: auto (native where installed, else wasm), node, wasm or cpu")
+      .choices(["auto", "node", "wasm", "cpu"])
+      .default("auto");
   // These load TensorFlow.js, so their module is imported only when one of them runs.
   const ml = () => import("./ml-commands.js");
 
@@ -86,7 +89,10 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--epochs <n>", "train to this many epochs instead of the spec's")
     .option("--seed <n>", "seed for weights, shuffling and dropout instead of the spec's")
     .addOption(backendOption())
-    .option("--threads <n>", "1, 2 or auto: split each batch between two threads (auto: where there are two cores and the backend is wasm or cpu; env ATTNC_THREADS)")
+    .option(
+      "--threads <n>",
+      "1, 2 or auto: split each batch between two threads (auto: where there are two cores and the backend is wasm or cpu; env ATTNC_THREADS)",
+    )
     .option("--resume", "continue from the last complete checkpoint in --out")
     .option("--allow-outside", "allow data and output paths outside the working directory")
     .option("--force", "train into an --out directory that holds files other than an attnc model's (they are kept)")
@@ -106,13 +112,27 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--tolerance <t>", "forecasting: also report the share of forecasts within t of the truth")
     .option("--allow-outside", "allow a model directory and data (given, or recorded in attnc.json) outside the working directory")
     .addOption(backendOption())
-    .action(async (dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean }) => {
-      code = await (await ml()).evaluateCommand(io, dir, opts);
-    });
+    .action(
+      async (
+        dir: string,
+        opts: {
+          data?: string;
+          split?: string;
+          backend?: string;
+          format?: string;
+          baselines?: boolean;
+          season?: string;
+          tolerance?: string;
+          allowOutside?: boolean;
+        },
+      ) => {
+        code = await (await ml()).evaluateCommand(io, dir, opts);
+      },
+    );
 
   program
     .command("predict")
-    .description("predict for JSONL requests ({\"text\": ...} or {\"window\": [[...], ...]}); prints JSONL")
+    .description('predict for JSONL requests ({"text": ...} or {"window": [[...], ...]}); prints JSONL')
     .argument("<model-dir>", "directory written by attnc train")
     .requiredOption("--input <file>", "JSONL file, or - for standard input")
     .addOption(backendOption())

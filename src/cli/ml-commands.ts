@@ -19,7 +19,20 @@ import { attentionOutputs, buildModel, explainModel, type AttentionOutput } from
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
 import { dataFileProblem, DataError } from "../runtime/csv.js";
 import { RegressionMetrics, type RegressionReport } from "../runtime/metrics.js";
-import { baselineForecasts, batches, dataNumber, encodeText, examples, jsonKind, scaleWindow, tokenize, unscaleTarget, type DataConfig, type DataFile, type Split } from "../runtime/data.js";
+import {
+  baselineForecasts,
+  batches,
+  dataNumber,
+  encodeText,
+  examples,
+  jsonKind,
+  scaleWindow,
+  tokenize,
+  unscaleTarget,
+  type DataConfig,
+  type DataFile,
+  type Split,
+} from "../runtime/data.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { LayerConfigError, registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";
@@ -106,7 +119,8 @@ async function compileSpec(io: CliIo, specPath: string): Promise<{ name: string;
   const name = displayPath(io, specPath);
   const text = readText(io, specPath);
   const r = await compile({ name, text });
-  if (r.diagnostics.length > 0) io.stderr.write(renderDiagnostics(r.diagnostics, io.stderr.isTTY ? "pretty" : "plain", new Map([[name, text]]), { color: false }));
+  if (r.diagnostics.length > 0)
+    io.stderr.write(renderDiagnostics(r.diagnostics, io.stderr.isTTY ? "pretty" : "plain", new Map([[name, text]]), { color: false }));
   return { name, text, r };
 }
 
@@ -131,7 +145,11 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   const ir = opts.model ? r.models.find((m) => m.model === opts.model) : trainable.length === 1 ? trainable[0] : undefined;
   if (!ir) {
     if (opts.model) throw new CliError(`${name} has no model ${opts.model}; it has ${r.models.map((m) => m.model).join(", ")}`);
-    throw new CliError(trainable.length === 0 ? `${name} has no model with both a data and a train block` : `${name} has several trainable models (${trainable.map((m) => m.model).join(", ")}); choose one with --model`);
+    throw new CliError(
+      trainable.length === 0
+        ? `${name} has no model with both a data and a train block`
+        : `${name} has several trainable models (${trainable.map((m) => m.model).join(", ")}); choose one with --model`,
+    );
   }
   if (!ir.data || !ir.train) throw new CliError(`model ${ir.model} needs a data block and a train block to be trained`);
   const data = ir.data as unknown as DataConfig;
@@ -149,7 +167,9 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
   }
   if (problem === "file") throw new CliError(`cannot write ${displayPath(io, out)}: it is a file, not a directory`);
   if (problem === "foreign" && !opts.force) {
-    throw new CliError(`--out ${displayPath(io, out)} holds files that are not an attnc model directory; choose a new or empty directory, or pass --force to train into it anyway (attnc then adds its files and deletes none of the others)`);
+    throw new CliError(
+      `--out ${displayPath(io, out)} holds files that are not an attnc model directory; choose a new or empty directory, or pass --force to train into it anyway (attnc then adds its files and deletes none of the others)`,
+    );
   }
   const used = await backend(io, opts.backend);
   const threads = threadCount(io, opts.threads, used);
@@ -186,7 +206,12 @@ function prefixed(out: CliIo["stderr"]): CliIo["stderr"] {
 }
 
 /** Loads a model directory after checking it against its schemas; a damaged one is exit 2, and nothing outside it is read. */
-async function load(io: CliIo, dir: string, choice: string | undefined, allowOutside: boolean | undefined): Promise<{ model: tf.LayersModel; meta: ModelMeta; dir: string }> {
+async function load(
+  io: CliIo,
+  dir: string,
+  choice: string | undefined,
+  allowOutside: boolean | undefined,
+): Promise<{ model: tf.LayersModel; meta: ModelMeta; dir: string }> {
   const abs = within(io, dir, "the model directory", allowOutside);
   await backend(io, choice);
   try {
@@ -199,7 +224,11 @@ async function load(io: CliIo, dir: string, choice: string | undefined, allowOut
   }
 }
 
-export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean }): Promise<number> {
+export async function evaluateCommand(
+  io: CliIo,
+  dir: string,
+  opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean },
+): Promise<number> {
   const season = int(opts.season, "--season", 1) ?? null;
   const tolerance = opts.tolerance !== undefined ? Number(opts.tolerance) : null;
   if (tolerance !== null && !(tolerance > 0)) throw new CliError(`--tolerance must be a positive number, not ${JSON.stringify(opts.tolerance)}`);
@@ -226,7 +255,10 @@ export async function evaluateCommand(io: CliIo, dir: string, opts: { data?: str
     if (opts.format === "json") io.stdout.write(`${JSON.stringify({ split, ...r, ...(opts.baselines ? { baselines } : {}) })}\n`);
     else {
       io.stdout.write(reportText(split, r));
-      for (const [name, g] of Object.entries(baselines)) io.stdout.write(`baseline ${name}: RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%${g.within ? `  within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}%` : ""}\n`);
+      for (const [name, g] of Object.entries(baselines))
+        io.stdout.write(
+          `baseline ${name}: RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%${g.within ? `  within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}%` : ""}\n`,
+        );
     }
     return 0;
   } catch (e) {
@@ -254,23 +286,30 @@ function encode(meta: ModelMeta, value: Record<string, unknown>): { x: Int32Arra
       const x = new Int32Array(p.maxLen);
       ids.forEach((id: unknown, k) => {
         if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= p.vocab.length) {
-          throw new BadRequest(`id ${JSON.stringify(id)?.slice(0, 40) ?? String(id)} at position ${k + 1} is not in the vocabulary (0 to ${p.vocab.length - 1})`);
+          throw new BadRequest(
+            `id ${JSON.stringify(id)?.slice(0, 40) ?? String(id)} at position ${k + 1} is not in the vocabulary (0 to ${p.vocab.length - 1})`,
+          );
         }
         x[k] = id;
       });
       return { x, tokens: ids.map((id: number) => p.vocab[id]!), base: 0 };
     }
     const t = field(value, p.textColumn) ?? field(value, "text");
-    if (typeof t !== "string") throw new BadRequest(`needs a string field ${JSON.stringify(p.textColumn)} (or "text")${t === undefined ? "" : `, not ${jsonKind(t)}`}`);
+    if (typeof t !== "string")
+      throw new BadRequest(`needs a string field ${JSON.stringify(p.textColumn)} (or "text")${t === undefined ? "" : `, not ${jsonKind(t)}`}`);
     return { x: encodeText(p, t), tokens: tokenize(p, t).slice(0, p.maxLen), base: 0 };
   }
   const w = field(value, "window");
   const shape = `needs "window": ${p.window} rows of [${p.features.join(", ")}]`;
   if (!Array.isArray(w) || w.length !== p.window) throw new BadRequest(Array.isArray(w) ? `${shape}, not ${w.length}` : shape);
   const rows = w.map((row: unknown, t) => {
-    if (row === null || typeof row !== "object") throw new BadRequest(`window row ${t + 1} must be a list of ${p.features.length} numbers or an object with ${p.features.map((f) => JSON.stringify(f)).join(", ")}`);
+    if (row === null || typeof row !== "object")
+      throw new BadRequest(
+        `window row ${t + 1} must be a list of ${p.features.length} numbers or an object with ${p.features.map((f) => JSON.stringify(f)).join(", ")}`,
+      );
     const vals = Array.isArray(row) ? row : p.features.map((f) => field(row, f));
-    if (vals.length !== p.features.length) throw new BadRequest(`window row ${t + 1} must hold ${p.features.length} finite numbers (${p.features.join(", ")}), not ${vals.length}`);
+    if (vals.length !== p.features.length)
+      throw new BadRequest(`window row ${t + 1} must hold ${p.features.length} finite numbers (${p.features.join(", ")}), not ${vals.length}`);
     return vals.map((v: unknown, k) => {
       const n = typeof v === "number" ? dataNumber(v) : `${v === undefined ? "missing" : `${jsonKind(v)}, not a number`}`;
       if (typeof n === "string") throw new BadRequest(`window row ${t + 1}, ${JSON.stringify(p.features[k])}: ${n}`);
@@ -279,7 +318,10 @@ function encode(meta: ModelMeta, value: Record<string, unknown>): { x: Int32Arra
   });
   const x = scaleWindow(p, rows);
   const at = x.findIndex((v) => !Number.isFinite(v));
-  if (at >= 0) throw new BadRequest(`window row ${Math.floor(at / p.features.length) + 1}, ${JSON.stringify(p.features[at % p.features.length])}: scaled by the training statistics, the value is beyond the float32 range`);
+  if (at >= 0)
+    throw new BadRequest(
+      `window row ${Math.floor(at / p.features.length) + 1}, ${JSON.stringify(p.features[at % p.features.length])}: scaled by the training statistics, the value is beyond the float32 range`,
+    );
   return { x, base: p.predict === "delta" ? rows[rows.length - 1]![p.features.indexOf(p.target)]! : 0 };
 }
 
@@ -353,7 +395,10 @@ export async function predictCommand(io: CliIo, dir: string, opts: { input: stri
     const good = slots.flatMap((s) => ("e" in s ? [s.e] : []));
     let rows: number[][] = [];
     if (good.length > 0) {
-      const x = batchTensor(meta, good.map((c) => c.x));
+      const x = batchTensor(
+        meta,
+        good.map((c) => c.x),
+      );
       const pred = model.predict(x) as tf.Tensor;
       rows = pred.arraySync() as number[][];
       tf.dispose([x, pred]);
@@ -378,18 +423,41 @@ function heatmapFor(meta: ModelMeta, a: AttentionOutput, w: number[] | number[][
     const v = w as number[];
     const labels = tokens ? [...tokens, ...Array<string>(Math.max(0, v.length - tokens.length)).fill("<pad>")] : steps(v.length);
     const n = tokens ? Math.max(1, tokens.length) : v.length;
-    return heatmapSvg({ title: `${meta.model} example ${index}: ${a.node} weights over ${tokens ? "tokens" : "steps"}`, values: [v.slice(0, n)], rowLabels: [a.node], colLabels: labels.slice(0, n), rowAxis: "", colAxis: tokens ? "token" : "step" });
+    return heatmapSvg({
+      title: `${meta.model} example ${index}: ${a.node} weights over ${tokens ? "tokens" : "steps"}`,
+      values: [v.slice(0, n)],
+      rowLabels: [a.node],
+      colLabels: labels.slice(0, n),
+      rowAxis: "",
+      colAxis: tokens ? "token" : "step",
+    });
   }
   const m = w as number[][];
-  if (a.kind === "temporal") return heatmapSvg({ title: `${meta.model} example ${index}: ${a.node} temporal attention`, values: m, rowLabels: steps(m.length), colLabels: steps(m[0]!.length), rowAxis: "LSTM step t", colAxis: "window position i" });
-  return heatmapSvg({ title: `${meta.model} example ${index}: ${a.node} feature attention`, values: m, rowLabels: steps(m.length), colLabels: p.kind === "series" ? p.features : steps(m[0]!.length), rowAxis: "LSTM step t", colAxis: "driving series k" });
+  if (a.kind === "temporal")
+    return heatmapSvg({
+      title: `${meta.model} example ${index}: ${a.node} temporal attention`,
+      values: m,
+      rowLabels: steps(m.length),
+      colLabels: steps(m[0]!.length),
+      rowAxis: "LSTM step t",
+      colAxis: "window position i",
+    });
+  return heatmapSvg({
+    title: `${meta.model} example ${index}: ${a.node} feature attention`,
+    values: m,
+    rowLabels: steps(m.length),
+    colLabels: p.kind === "series" ? p.features : steps(m[0]!.length),
+    rowAxis: "LSTM step t",
+    colAxis: "driving series k",
+  });
 }
 
 /** Like predict (one request at a time), with the attention weights and a heatmap per answered request. */
 export async function explainCommand(io: CliIo, dir: string, opts: { input: string; out?: string; backend?: string; allowOutside?: boolean }): Promise<number> {
   // The default lies in the model directory, which is untrusted: its explain/ must be a real directory, not a link.
   const planted = opts.out === undefined ? lstatSync(join(resolve(io.cwd, dir), "explain"), { throwIfNoEntry: false }) : undefined;
-  if (planted && !planted.isDirectory()) throw new CliError(`damaged model directory ${displayPath(io, dir)}: explain is not a directory (a file or a symbolic link); pass --out for the heatmaps`);
+  if (planted && !planted.isDirectory())
+    throw new CliError(`damaged model directory ${displayPath(io, dir)}: explain is not a directory (a file or a symbolic link); pass --out for the heatmaps`);
   const outDir = within(io, opts.out ?? join(resolve(io.cwd, dir), "explain"), "the output directory", opts.allowOutside);
   checkDirTarget(io, outDir);
   const reader = openRequests(io, opts.input, opts.allowOutside);
@@ -450,7 +518,6 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
   return bad > 0 ? 1 : 0;
 }
 
-
 export interface VerifyOptions {
   model?: string;
   steps?: string;
@@ -506,9 +573,12 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
   const { name, text, r } = await compileSpec(io, specPath);
   if (!r.ok) return 1;
   const models = r.models.filter((m) => m.data && m.train && (!opts.model || m.model === opts.model));
-  if (models.length === 0) throw new CliError(opts.model ? `${name} has no trainable model ${opts.model}` : `${name} has no model with both a data and a train block`);
+  if (models.length === 0)
+    throw new CliError(opts.model ? `${name} has no trainable model ${opts.model}` : `${name} has no model with both a data and a train block`);
   const specAbs = resolve(io.cwd, specPath);
-  const dataPaths = new Map(models.map((ir) => [ir.model, dataFile(io, resolve(dirname(specAbs), (ir.data as unknown as DataConfig).source.path), opts.allowOutside)]));
+  const dataPaths = new Map(
+    models.map((ir) => [ir.model, dataFile(io, resolve(dirname(specAbs), (ir.data as unknown as DataConfig).source.path), opts.allowOutside)]),
+  );
   const used = await backend(io, opts.backend);
   const quiet = { write: () => true, isTTY: false };
   let failed = 0;
@@ -519,23 +589,58 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
       const train = ir.train as unknown as TrainConfig;
       const dataAbs = dataPaths.get(ir.model)!;
       const file: DataFile = { path: dataAbs, display: displayPath(io, dataAbs) };
-      const program = await formatTypeScript(emitProgram(ir, { specPath: specAbs, specHash: createHash("sha256").update(text).digest("hex"), dataPath: dataAbs }));
+      const program = await formatTypeScript(
+        emitProgram(ir, { specPath: specAbs, specHash: createHash("sha256").update(text).digest("hex"), dataPath: dataAbs }),
+      );
       const { transform } = await import("esbuild");
       // The program and the runtime module as ES modules, under the names the program imports.
       writeFileSync(join(tmp, "package.json"), '{ "type": "module" }\n');
       writeFileSync(join(tmp, `${ir.model}.js`), (await transform(program, { loader: "ts", format: "esm", target: "node20" })).code);
-      writeFileSync(join(tmp, RUNTIME_MODULE.replace(/\.ts$/, ".js")), (await transform(runtimeModule(), { loader: "ts", format: "esm", target: "node20" })).code);
+      writeFileSync(
+        join(tmp, RUNTIME_MODULE.replace(/\.ts$/, ".js")),
+        (await transform(runtimeModule(), { loader: "ts", format: "esm", target: "node20" })).code,
+      );
       symlinkSync(modulesDir(), join(tmp, "node_modules"), "dir");
       const runSeed = seed ?? train.seed;
       // The program runs in the temporary directory; the data path it gets was checked above.
-      const child = spawnSync(process.execPath, [join(tmp, `${ir.model}.js`), "--data", dataAbs, "--out", join(tmp, "program"), "--steps", String(steps), "--seed", String(runSeed), "--backend", used === "tensorflow" ? "node" : used, "--allow-outside"], { cwd: tmp, encoding: "utf8" });
+      const child = spawnSync(
+        process.execPath,
+        [
+          join(tmp, `${ir.model}.js`),
+          "--data",
+          dataAbs,
+          "--out",
+          join(tmp, "program"),
+          "--steps",
+          String(steps),
+          "--seed",
+          String(runSeed),
+          "--backend",
+          used === "tensorflow" ? "node" : used,
+          "--allow-outside",
+        ],
+        { cwd: tmp, encoding: "utf8" },
+      );
       if (child.status !== 0) {
         io.stderr.write(`attnc: verify ${ir.model}: the generated program failed (exit ${String(child.status)}):\n${child.stderr}`);
         failed++;
         continue;
       }
       try {
-        await trainSession({ ir, data, train, build: (s) => buildModel(ir, s), file, out: join(tmp, "attnc"), outDisplay: "attnc", steps, seed: runSeed, resume: false, stdout: quiet, stderr: quiet });
+        await trainSession({
+          ir,
+          data,
+          train,
+          build: (s) => buildModel(ir, s),
+          file,
+          out: join(tmp, "attnc"),
+          outDisplay: "attnc",
+          steps,
+          seed: runSeed,
+          resume: false,
+          stdout: quiet,
+          stderr: quiet,
+        });
       } catch (e) {
         return dataError(e);
       }

@@ -58,7 +58,11 @@ const NAME_MAX = 255;
  * above exist, so this is checked before anything is created.
  */
 export function checkNameLength(io: CliIo, path: string): void {
-  if (resolve(io.cwd, path).split(/[\\/]/).some((part) => Buffer.byteLength(part) > NAME_MAX)) {
+  if (
+    resolve(io.cwd, path)
+      .split(/[\\/]/)
+      .some((part) => Buffer.byteLength(part) > NAME_MAX)
+  ) {
     throw new CliError(`cannot write ${displayPath(io, path)}: file name too long`);
   }
 }
@@ -80,7 +84,10 @@ export function checkDirTarget(io: CliIo, dir: string): void {
       if (code !== "ENOENT" && code !== "ENOTDIR") throw new CliError(`cannot write ${displayPath(io, dir)}: ${fsReason(e)}`);
     }
     if (isDir === true) return;
-    if (isDir === false) throw new CliError(`cannot write ${displayPath(io, dir)}: ${cur === abs ? "it is a file, not a directory" : `${displayPath(io, cur)} is a file, not a directory`}`);
+    if (isDir === false)
+      throw new CliError(
+        `cannot write ${displayPath(io, dir)}: ${cur === abs ? "it is a file, not a directory" : `${displayPath(io, cur)} is a file, not a directory`}`,
+      );
     const up = dirname(cur);
     if (up === cur) return;
     cur = up;
@@ -105,7 +112,13 @@ function looksLikeIr(text: string): boolean {
   }
   if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
-  return (typeof o["irVersion"] === "number" || typeof o["irVersion"] === "string") && typeof o["model"] === "string" && Array.isArray(o["inputs"]) && Array.isArray(o["nodes"]) && Array.isArray(o["outputs"]);
+  return (
+    (typeof o["irVersion"] === "number" || typeof o["irVersion"] === "string") &&
+    typeof o["model"] === "string" &&
+    Array.isArray(o["inputs"]) &&
+    Array.isArray(o["nodes"]) &&
+    Array.isArray(o["outputs"])
+  );
 }
 
 /**

@@ -145,7 +145,9 @@ export function openRequests(io: CliIo, input: string, allowOutside: boolean | u
   } catch (e) {
     throw new CliError(`cannot read ${name}: ${fsReason(e)}`);
   }
-  if (!st.isFile() && !st.isFIFO()) throw new CliError(`cannot read ${name}: it is ${entryKind(st)}; requests come from a regular file, a pipe, or standard input (--input -)`);
-  if (st.isFile() && st.size > MAX_DATA_BYTES) throw new CliError(`cannot read ${name}: it is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a request file may have`);
+  if (!st.isFile() && !st.isFIFO())
+    throw new CliError(`cannot read ${name}: it is ${entryKind(st)}; requests come from a regular file, a pipe, or standard input (--input -)`);
+  if (st.isFile() && st.size > MAX_DATA_BYTES)
+    throw new CliError(`cannot read ${name}: it is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a request file may have`);
   return new RequestReader(createReadStream(abs, { highWaterMark: 1 << 16 }), name);
 }

@@ -158,7 +158,9 @@ export function emitProgram(ir: IrModel, o: EmitOptions): string {
   lines.push("// (or compile it with tsc and run the .js with node); `--help` lists the options.");
   lines.push("");
   lines.push(`import * as tf from "@tensorflow/tfjs";`);
-  lines.push(`import { ${RUNTIME_IMPORTS.join(", ")}, ${RUNTIME_TYPES.map((t) => `type ${t}`).join(", ")} } from ${js(`./${RUNTIME_MODULE.replace(/\.ts$/, ".js")}`)};`);
+  lines.push(
+    `import { ${RUNTIME_IMPORTS.join(", ")}, ${RUNTIME_TYPES.map((t) => `type ${t}`).join(", ")} } from ${js(`./${RUNTIME_MODULE.replace(/\.ts$/, ".js")}`)};`,
+  );
   lines.push("");
   lines.push(`// ---- model ${ir.model}`);
   lines.push("");
@@ -181,8 +183,12 @@ export function emitProgram(ir: IrModel, o: EmitOptions): string {
     const v = names.of(inp.name);
     const shape = inp.shape.slice(1).map((d) => (typeof d === "number" ? d : (ir.dims[d] ?? null)));
     lines.push("");
-    const sizes = inp.shape.filter((d): d is string => typeof d === "string" && d !== "B" && ir.dims[d] !== undefined && ir.dims[d] !== null).map((d) => `${d} = ${String(ir.dims[d])}`);
-    lines.push(`// input ${inp.name}: ${inp.dtype === "int32" ? "token ids" : "floats"} ${shapeText(inp.shape)}${sizes.length > 0 ? `, ${sizes.join(", ")}` : ""}`);
+    const sizes = inp.shape
+      .filter((d): d is string => typeof d === "string" && d !== "B" && ir.dims[d] !== undefined && ir.dims[d] !== null)
+      .map((d) => `${d} = ${String(ir.dims[d])}`);
+    lines.push(
+      `// input ${inp.name}: ${inp.dtype === "int32" ? "token ids" : "floats"} ${shapeText(inp.shape)}${sizes.length > 0 ? `, ${sizes.join(", ")}` : ""}`,
+    );
     lines.push(`const ${v} = tf.input({ shape: ${js(shape)}, dtype: ${js(inp.dtype)}, name: ${js(inp.name)} });`);
   }
   ir.nodes.forEach((n, i) => {
@@ -201,7 +207,9 @@ export function emitProgram(ir: IrModel, o: EmitOptions): string {
     }
   });
   lines.push("");
-  lines.push(`return tf.model({ inputs: [${ir.inputs.map((i) => names.of(i.name)).join(", ")}], outputs: [${ir.outputs.map((n) => names.of(n)).join(", ")}], name: ${js(ir.model)} });`);
+  lines.push(
+    `return tf.model({ inputs: [${ir.inputs.map((i) => names.of(i.name)).join(", ")}], outputs: [${ir.outputs.map((n) => names.of(n)).join(", ")}], name: ${js(ir.model)} });`,
+  );
   lines.push("}");
   lines.push("");
   lines.push("// ---- entry point");

@@ -44,7 +44,8 @@ export const MAX_HEADLINE = 400;
  * Characters that would act on a terminal instead of showing (C0 and C1 controls, DEL, bidirectional
  * overrides, line and paragraph separators, lone surrogates, BOM) are shown as `\u{..}` escapes.
  */
-const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSAFE =
+  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 function escapeChar(c: string): string {
   const code = c.charCodeAt(0);
@@ -104,10 +105,7 @@ function frame(lines: LineMap, span: Span, style: Style, mark: (s: string) => st
   const s = start - from;
   const width = Math.max(1, Math.min(end - from, text.length + 1, MAX_FRAME_WIDTH + 3) - s);
   const gutter = " ".repeat(lineNo.length);
-  return [
-    `${style.gray(lineNo)} ${text}`,
-    `${gutter} ${" ".repeat(Math.max(0, s))}${mark("~".repeat(width))}`,
-  ];
+  return [`${style.gray(lineNo)} ${text}`, `${gutter} ${" ".repeat(Math.max(0, s))}${mark("~".repeat(width))}`];
 }
 
 function renderText(diags: readonly Diagnostic[], sources: SourceTexts, style: Style): string {
@@ -157,12 +155,7 @@ function ghProp(s: string): string {
   return ghData(s).replace(/:/g, "%3A").replace(/,/g, "%2C");
 }
 
-export function renderDiagnostics(
-  diags: readonly Diagnostic[],
-  format: DiagnosticFormat,
-  sources: SourceTexts,
-  options: { color?: boolean } = {},
-): string {
+export function renderDiagnostics(diags: readonly Diagnostic[], format: DiagnosticFormat, sources: SourceTexts, options: { color?: boolean } = {}): string {
   switch (format) {
     case "pretty":
       return renderText(diags, sources, options.color ? colorStyle : noStyle) + summary(diags);

@@ -1,11 +1,23 @@
 import * as tf from "@tensorflow/tfjs";
 import type { IrModel, IrNode } from "../ir/types.js";
 import { assertNever } from "../util.js";
-import { AttentionPool, BiLstm, Dense, Dropout, Embedding, layerSeed, Lstm, Reduce, registerLayers, type Activation, type InputAttention, type Merge } from "../runtime/layers.js";
+import {
+  AttentionPool,
+  BiLstm,
+  Dense,
+  Dropout,
+  Embedding,
+  layerSeed,
+  Lstm,
+  Reduce,
+  registerLayers,
+  type Activation,
+  type InputAttention,
+  type Merge,
+} from "../runtime/layers.js";
 import type { RecurrentActivation } from "../runtime/ops.js";
 
 type SymbolicTensor = tf.SymbolicTensor;
-
 
 function layerFor(node: IrNode, seed: number): tf.layers.Layer {
   const a = node.attrs as Record<string, unknown>;
@@ -23,7 +35,14 @@ function layerFor(node: IrNode, seed: number): tf.layers.Layer {
         seed,
       });
     case "bilstm":
-      return new BiLstm({ name, units: a["units"] as number, merge: a["merge"] as Merge, recurrentActivation: a["recurrent_activation"] as RecurrentActivation, unitForgetBias: a["unit_forget_bias"] as boolean, seed });
+      return new BiLstm({
+        name,
+        units: a["units"] as number,
+        merge: a["merge"] as Merge,
+        recurrentActivation: a["recurrent_activation"] as RecurrentActivation,
+        unitForgetBias: a["unit_forget_bias"] as boolean,
+        seed,
+      });
     case "attention_pool":
       return new AttentionPool({ name, units: (a["units"] as number | undefined) ?? null, score: a["score"] as "additive" | "zhou", seed });
     case "last":

@@ -73,7 +73,7 @@ class Analysis {
   /** A path failed validation if it, one of its ancestors or one of its descendants did. */
   private isFailed(path: string): boolean {
     if (this.failedAround.has(path)) return true;
-    for (let p = path; p.lastIndexOf("/") > 0; ) {
+    for (let p = path; p.lastIndexOf("/") > 0;) {
       p = p.slice(0, p.lastIndexOf("/"));
       if (this.failedExact.has(p)) return true;
     }
@@ -100,7 +100,13 @@ class Analysis {
       this.values.set(inp.name, { shape: inp.shape, dtype: inp.dtype, mask: false, name: inp.name, span: this.span(`/inputs/${i}`) });
     });
     if (this.ir.inputs.length === 0 || this.ir.nodes.length === 0) {
-      this.bag.report("NoInput", this.lowered.decl.name.loc, this.ir.inputs.length === 0 ? `model ${this.ir.model} declares no input (input name: int[T] or float[T, F])` : `model ${this.ir.model} has no layers (input -> layer -> ...)`);
+      this.bag.report(
+        "NoInput",
+        this.lowered.decl.name.loc,
+        this.ir.inputs.length === 0
+          ? `model ${this.ir.model} declares no input (input name: int[T] or float[T, F])`
+          : `model ${this.ir.model} has no layers (input -> layer -> ...)`,
+      );
     }
     this.oneInputOneOutput();
     let total = 0;
@@ -111,7 +117,11 @@ class Analysis {
       total += node.params ?? 0;
     });
     if (total > MAX_PARAMS && this.nodes.every((n) => (n.params ?? 0) <= MAX_PARAMS)) {
-      this.bag.report("TooLarge", this.lowered.decl.name.loc, `model ${this.ir.model} would have ${total.toExponential(2)} parameters in all (${gibibytes(total * 4)} of float32); the limit is ${MAX_PARAMS.toExponential(2)} (${gibibytes(MAX_PARAMS * 4)})`);
+      this.bag.report(
+        "TooLarge",
+        this.lowered.decl.name.loc,
+        `model ${this.ir.model} would have ${total.toExponential(2)} parameters in all (${gibibytes(total * 4)} of float32); the limit is ${MAX_PARAMS.toExponential(2)} (${gibibytes(MAX_PARAMS * 4)})`,
+      );
     }
     if (data && task) this.checkTask(data, train, task);
     if (data) this.checkSource(data);
@@ -156,40 +166,76 @@ class Analysis {
     const blockSpan = this.span("/data");
     const related = (path: string, message: string): RelatedInfo[] => (input ? [{ message, span: this.span(path) }] : []);
     if (tokenizer && window) {
-      this.bag.report("DataKindMismatch", this.span("/data/window"), "a data block is either text (tokenizer) or a time series (window), not both", { related: [{ message: "tokenizer given here", span: this.span("/data/tokenizer") }] });
+      this.bag.report("DataKindMismatch", this.span("/data/window"), "a data block is either text (tokenizer) or a time series (window), not both", {
+        related: [{ message: "tokenizer given here", span: this.span("/data/tokenizer") }],
+      });
       return undefined;
     }
     if (tokenizer) {
       delete data["scale"]; // scaling is for series; the default must not show up in a text task's IR
-      for (const col of ["text", "label"]) if (source[col] === undefined) this.bag.report("MissingColumn", this.span("/data/source"), `text classification needs the ${col} column: add ${col}: "..." to the source`);
+      for (const col of ["text", "label"])
+        if (source[col] === undefined)
+          this.bag.report("MissingColumn", this.span("/data/source"), `text classification needs the ${col} column: add ${col}: "..." to the source`);
       if (input && input.dtype !== "int32") {
-        this.bag.report("DataKindMismatch", this.span("/data/tokenizer"), `the tokenizer makes token ids, but input ${input.name} is float`, { related: related("/inputs/0", `input ${input.name} declared here; use int[T]`) });
+        this.bag.report("DataKindMismatch", this.span("/data/tokenizer"), `the tokenizer makes token ids, but input ${input.name} is float`, {
+          related: related("/inputs/0", `input ${input.name} declared here; use int[T]`),
+        });
         return undefined;
       }
-      if (input) this.bindDim(input.shape[1], tokenizer["max_len"] as number, this.span("/data/tokenizer/max_len"), "max_len", "DimensionMismatch", "/inputs/0");
+      if (input)
+        this.bindDim(input.shape[1], tokenizer["max_len"] as number, this.span("/data/tokenizer/max_len"), "max_len", "DimensionMismatch", "/inputs/0");
       return "text";
     }
     if (window) {
-      for (const col of ["features", "target"]) if (source[col] === undefined) this.bag.report("MissingColumn", this.span("/data/source"), `forecasting needs the ${col} column${col === "features" ? "s" : ""}: add ${col}: ${col === "features" ? '["..."]' : '"..."'} to the source`);
+      for (const col of ["features", "target"])
+        if (source[col] === undefined)
+          this.bag.report(
+            "MissingColumn",
+            this.span("/data/source"),
+            `forecasting needs the ${col} column${col === "features" ? "s" : ""}: add ${col}: ${col === "features" ? '["..."]' : '"..."'} to the source`,
+          );
       if (input && (input.dtype !== "float32" || input.shape.length !== 3)) {
-        this.bag.report("DataKindMismatch", this.span("/data/window"), `windows of a series need a float input [T, F], but input ${input.name} is ${input.dtype === "int32" ? "int" : "float"}${formatShape(input.shape.slice(1))}`, { related: related("/inputs/0", `input ${input.name} declared here`) });
+        this.bag.report(
+          "DataKindMismatch",
+          this.span("/data/window"),
+          `windows of a series need a float input [T, F], but input ${input.name} is ${input.dtype === "int32" ? "int" : "float"}${formatShape(input.shape.slice(1))}`,
+          { related: related("/inputs/0", `input ${input.name} declared here`) },
+        );
         return undefined;
       }
       const features = source["features"] as unknown[] | undefined;
       if (window["predict"] === "delta" && features && source["target"] !== undefined && !features.includes(source["target"])) {
-        this.bag.report("DeltaNeedsTarget", this.span("/data/window/predict"), `predicting the change of ${JSON.stringify(source["target"])} needs its last value, so it must be one of the features`, {
-          related: [{ message: "features given here", span: this.span("/data/source/features") }],
-        });
+        this.bag.report(
+          "DeltaNeedsTarget",
+          this.span("/data/window/predict"),
+          `predicting the change of ${JSON.stringify(source["target"])} needs its last value, so it must be one of the features`,
+          {
+            related: [{ message: "features given here", span: this.span("/data/source/features") }],
+          },
+        );
       }
       if (window["predict"] === "delta" && window["horizon"] === 0) {
-        this.bag.report("DeltaNeedsHorizon", this.span("/data/window/predict"), "with horizon 0 the target is the window's last value, so its change since that value is always 0; use horizon 1 or more, or predict value", {
-          related: [{ message: "horizon given here", span: this.span("/data/window/horizon") }],
-        });
+        this.bag.report(
+          "DeltaNeedsHorizon",
+          this.span("/data/window/predict"),
+          "with horizon 0 the target is the window's last value, so its change since that value is always 0; use horizon 1 or more, or predict value",
+          {
+            related: [{ message: "horizon given here", span: this.span("/data/window/horizon") }],
+          },
+        );
       }
       if (input) {
         this.bindDim(input.shape[1], window["size"] as number, this.span("/data/window/size"), "the window", "DimensionMismatch", "/inputs/0");
         const features = source["features"] as unknown[] | undefined;
-        if (features) this.bindDim(input.shape[2], features.length, this.span("/data/source/features"), `the features list (${features.length} column${features.length === 1 ? "" : "s"})`, "FeatureCountMismatch", "/inputs/0");
+        if (features)
+          this.bindDim(
+            input.shape[2],
+            features.length,
+            this.span("/data/source/features"),
+            `the features list (${features.length} column${features.length === 1 ? "" : "s"})`,
+            "FeatureCountMismatch",
+            "/inputs/0",
+          );
       }
       return "series";
     }
@@ -217,7 +263,11 @@ class Analysis {
     }
     const params = r.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
     if (params > MAX_PARAMS) {
-      this.bag.report("TooLarge", this.span(path), `${n.op} ${n.name} would have ${params.toExponential(2)} parameters (${gibibytes(params * 4)} of float32); the limit is ${MAX_PARAMS.toExponential(2)} (${gibibytes(MAX_PARAMS * 4)})`);
+      this.bag.report(
+        "TooLarge",
+        this.span(path),
+        `${n.op} ${n.name} would have ${params.toExponential(2)} parameters (${gibibytes(params * 4)} of float32); the limit is ${MAX_PARAMS.toExponential(2)} (${gibibytes(MAX_PARAMS * 4)})`,
+      );
       this.values.set(n.name, undefined);
       return base;
     }
@@ -236,7 +286,12 @@ class Analysis {
     if (producer === undefined) return undefined;
     const ports = Object.keys(this.built.get(node)?.ports ?? {});
     const s = didYouMean(port, ports);
-    this.bag.report("UnknownPort", this.span(path), `${node} has no output '${port}'${ports.length > 0 ? `; its outputs are: ${ports.join(", ")}` : "; only attention layers have a second output (weights)"}`, s !== undefined ? { suggestion: s } : {});
+    this.bag.report(
+      "UnknownPort",
+      this.span(path),
+      `${node} has no output '${port}'${ports.length > 0 ? `; its outputs are: ${ports.join(", ")}` : "; only attention layers have a second output (weights)"}`,
+      s !== undefined ? { suggestion: s } : {},
+    );
     return undefined;
   }
 
@@ -250,9 +305,14 @@ class Analysis {
 
   private needVectors(op: string, x: Value, path: string): boolean {
     if (x.dtype === "float32") return true;
-    this.bag.report("NeedsFloat", this.span(path), `${op} needs vectors, but ${x.name} gives int token ids ${this.showShape(x.shape)}; put an embedding before it`, {
-      related: [{ message: `${x.name} is declared here`, span: x.span }],
-    });
+    this.bag.report(
+      "NeedsFloat",
+      this.span(path),
+      `${op} needs vectors, but ${x.name} gives int token ids ${this.showShape(x.shape)}; put an embedding before it`,
+      {
+        related: [{ message: `${x.name} is declared here`, span: x.span }],
+      },
+    );
     return false;
   }
 
@@ -260,25 +320,44 @@ class Analysis {
     const d = x.shape[x.shape.length - 1]!;
     const s = this.size(d);
     if (s !== null) return s;
-    this.bag.report("UnboundDimension", this.span(path), `${op} needs the size of dimension ${String(d)} of ${x.name}: give it in the input (${String(d)} = 3) or bind it with a data block's features`, {
-      related: [{ message: `${x.name} is declared here`, span: x.span }],
-    });
+    this.bag.report(
+      "UnboundDimension",
+      this.span(path),
+      `${op} needs the size of dimension ${String(d)} of ${x.name}: give it in the input (${String(d)} = 3) or bind it with a data block's features`,
+      {
+        related: [{ message: `${x.name} is declared here`, span: x.span }],
+      },
+    );
     return undefined;
   }
 
-  private infer(op: OpName, a: Mutable, x: Value, path: string): { shape: IrDim[]; mask: boolean; weights: IrWeight[]; ports?: Record<string, IrDim[]> } | undefined {
+  private infer(
+    op: OpName,
+    a: Mutable,
+    x: Value,
+    path: string,
+  ): { shape: IrDim[]; mask: boolean; weights: IrWeight[]; ports?: Record<string, IrDim[]> } | undefined {
     const B = x.shape[0]!;
     switch (op) {
       case "embedding": {
         if (x.dtype !== "int32" || x.shape.length !== 2) {
-          this.bag.report("NeedsTokens", this.span(path), `embedding needs int token ids [B, T], but ${x.name} gives ${x.dtype === "int32" ? "int" : "float"} ${this.showShape(x.shape)}`, {
-            related: [{ message: `${x.name} is produced here`, span: x.span }],
-          });
+          this.bag.report(
+            "NeedsTokens",
+            this.span(path),
+            `embedding needs int token ids [B, T], but ${x.name} gives ${x.dtype === "int32" ? "int" : "float"} ${this.showShape(x.shape)}`,
+            {
+              related: [{ message: `${x.name} is produced here`, span: x.span }],
+            },
+          );
           return undefined;
         }
         const V = a["vocab"] as number;
         const E = a["dim"] as number;
-        return { shape: [B, x.shape[1]!, E], mask: a["mask_zero"] === true, weights: [{ name: "embeddings", shape: [V, E], layout: "row v is the vector of token id v; id 0 is padding" }] };
+        return {
+          shape: [B, x.shape[1]!, E],
+          mask: a["mask_zero"] === true,
+          weights: [{ name: "embeddings", shape: [V, E], layout: "row v is the vector of token id v; id 0 is padding" }],
+        };
       }
       case "lstm":
       case "bilstm": {
@@ -290,7 +369,11 @@ class Analysis {
         const cell = (prefix: string, direction: string): IrWeight[] => [
           { name: `${prefix}kernel`, shape: [F, 4 * H], layout: `${direction}input weights W, x @ W; ${GATES}` },
           { name: `${prefix}recurrent_kernel`, shape: [H, 4 * H], layout: `${direction}recurrent weights U, h @ U; ${GATES}` },
-          { name: `${prefix}bias`, shape: [4 * H], layout: `${direction}bias b; ${GATES}${a["unit_forget_bias"] === true ? "; f block initialised to 1" : ""}` },
+          {
+            name: `${prefix}bias`,
+            shape: [4 * H],
+            layout: `${direction}bias b; ${GATES}${a["unit_forget_bias"] === true ? "; f block initialised to 1" : ""}`,
+          },
         ];
         if (op === "bilstm") {
           const merge = a["merge"] as string;
@@ -319,9 +402,14 @@ class Analysis {
         }
         const Tn = this.size(T);
         if (Tn === null) {
-          this.bag.report("NeedsFixedLength", this.span(`${path}/attrs/input_attention`), `feature input attention scores each series over the whole window, so T must have a size: give it in the input (T = 24) or bind it with a data block's window`, {
-            related: [{ message: `${x.name} has length ${String(T)}`, span: x.span }],
-          });
+          this.bag.report(
+            "NeedsFixedLength",
+            this.span(`${path}/attrs/input_attention`),
+            `feature input attention scores each series over the whole window, so T must have a size: give it in the input (T = 24) or bind it with a data block's window`,
+            {
+              related: [{ message: `${x.name} has length ${String(T)}`, span: x.span }],
+            },
+          );
           return undefined;
         }
         return {
@@ -337,7 +425,8 @@ class Analysis {
         };
       }
       case "attention_pool": {
-        if (!this.needVectors(op, x, path) || !this.needSequence(op, x, path, "; attention_pool reduces over time, so it needs the whole sequence")) return undefined;
+        if (!this.needVectors(op, x, path) || !this.needSequence(op, x, path, "; attention_pool reduces over time, so it needs the whole sequence"))
+          return undefined;
         const D = this.featureSize(op, x, path);
         if (D === undefined) return undefined;
         const T = x.shape[1]!;
@@ -392,9 +481,14 @@ class Analysis {
   private oneInputOneOutput(): void {
     const first = this.ir.inputs[0];
     this.ir.inputs.slice(1).forEach((inp, k) => {
-      this.bag.report("OneInputOneOutput", this.span(`/inputs/${k + 1}`), `model ${this.ir.model} has a second input '${inp.name}'; attnc trains models with one input and one output head`, {
-        related: [{ message: `the first input, ${first!.name}`, span: this.span("/inputs/0") }],
-      });
+      this.bag.report(
+        "OneInputOneOutput",
+        this.span(`/inputs/${k + 1}`),
+        `model ${this.ir.model} has a second input '${inp.name}'; attnc trains models with one input and one output head`,
+        {
+          related: [{ message: `the first input, ${first!.name}`, span: this.span("/inputs/0") }],
+        },
+      );
     });
     const outputs = this.ir.outputs;
     // After a naming error the graph is a guess (unresolved or renamed producers): its heads would be too.
@@ -402,9 +496,14 @@ class Analysis {
     const last = outputs[outputs.length - 1]!;
     const index = new Map(this.ir.nodes.map((n, i) => [n.name, i]));
     for (const o of outputs.slice(0, -1)) {
-      this.bag.report("OneInputOneOutput", this.span(`/nodes/${index.get(o)!}`), `${o} is a second output head of model ${this.ir.model} (nothing reads it); attnc trains models with one input and one output head: remove it or continue its chain`, {
-        related: [{ message: `the output head, ${last}`, span: this.span(`/nodes/${index.get(last)!}`) }],
-      });
+      this.bag.report(
+        "OneInputOneOutput",
+        this.span(`/nodes/${index.get(o)!}`),
+        `${o} is a second output head of model ${this.ir.model} (nothing reads it); attnc trains models with one input and one output head: remove it or continue its chain`,
+        {
+          related: [{ message: `the output head, ${last}`, span: this.span(`/nodes/${index.get(last)!}`) }],
+        },
+      );
     }
   }
 
@@ -414,7 +513,11 @@ class Analysis {
     if (!source || this.isFailed("/data/source")) return;
     const d = source["delimiter"];
     if (typeof d === "string" && (d.length !== 1 || d === '"' || d === "\r" || d === "\n")) {
-      this.bag.report("InvalidValue", this.span("/data/source/delimiter"), `delimiter must be one character other than a quote or a line break, not ${JSON.stringify(d)}`);
+      this.bag.report(
+        "InvalidValue",
+        this.span("/data/source/delimiter"),
+        `delimiter must be one character other than a quote or a line break, not ${JSON.stringify(d)}`,
+      );
     }
     for (const key of ["path", "text", "label", "time", "target"]) {
       if (source[key] === "") this.bag.report("InvalidValue", this.span(`/data/source/${key}`), `${key} must not be empty`);
@@ -442,9 +545,14 @@ class Analysis {
     const bytes = floats * 2 * 4 * batch;
     if (bytes <= MAX_ACTIVATION_BYTES || !worst) return;
     const w = worst as { node: IrNode; index: number; floats: number };
-    this.bag.report("TooMuchMemory", this.span(`/nodes/${w.index}`), `training model ${this.ir.model} would need about ${gibibytes(bytes)} of activations per batch of ${batch} (most of it for ${w.node.name}); the limit is ${gibibytes(MAX_ACTIVATION_BYTES)}: use a smaller batch, shorter sequences or fewer units`, {
-      related: train?.["batch"] !== undefined && !this.isFailed("/train/batch") ? [{ message: "batch size", span: this.span("/train/batch") }] : [],
-    });
+    this.bag.report(
+      "TooMuchMemory",
+      this.span(`/nodes/${w.index}`),
+      `training model ${this.ir.model} would need about ${gibibytes(bytes)} of activations per batch of ${batch} (most of it for ${w.node.name}); the limit is ${gibibytes(MAX_ACTIVATION_BYTES)}: use a smaller batch, shorter sequences or fewer units`,
+      {
+        related: train?.["batch"] !== undefined && !this.isFailed("/train/batch") ? [{ message: "batch size", span: this.span("/train/batch") }] : [],
+      },
+    );
   }
 
   /** Floats one example keeps for the backward pass at this node; undefined when a size is unknown. */
@@ -492,9 +600,14 @@ class Analysis {
         const V = this.nodes[emb]!.attrs["vocab"] as number;
         if (tok["vocab"] === undefined) tok["vocab"] = V;
         else if ((tok["vocab"] as number) > V) {
-          this.bag.report("VocabMismatch", this.span("/data/tokenizer/vocab"), `the tokenizer keeps ${String(tok["vocab"])} ids, but the embedding has only ${V} rows`, {
-            related: [{ message: "embedding vocabulary", span: this.span(`/nodes/${emb}/attrs/vocab`) }],
-          });
+          this.bag.report(
+            "VocabMismatch",
+            this.span("/data/tokenizer/vocab"),
+            `the tokenizer keeps ${String(tok["vocab"])} ids, but the embedding has only ${V} rows`,
+            {
+              related: [{ message: "embedding vocabulary", span: this.span(`/nodes/${emb}/attrs/vocab`) }],
+            },
+          );
         }
       }
     }
@@ -505,14 +618,29 @@ class Analysis {
       const where = this.span(`/nodes/${out.index}`);
       const dataEnd: RelatedInfo[] = [{ message: task === "text" ? "one label per example" : "one target value per window", span: this.span(labelPath) }];
       if (shape.length !== 2) {
-        this.bag.report("OutputTargetMismatch", where, `output ${out.node.name} gives a sequence ${formatShape(shape)}, but each example has one ${task === "text" ? "label" : "target"}; reduce the sequence first (last, mean_pool, max_pool or attention_pool)`, { related: dataEnd });
+        this.bag.report(
+          "OutputTargetMismatch",
+          where,
+          `output ${out.node.name} gives a sequence ${formatShape(shape)}, but each example has one ${task === "text" ? "label" : "target"}; reduce the sequence first (last, mean_pool, max_pool or attention_pool)`,
+          { related: dataEnd },
+        );
       } else if (task === "series" && shape[1] !== 1) {
-        this.bag.report("OutputTargetMismatch", where, `output ${out.node.name} gives ${String(shape[1])} values per window, but the data has one target column; use dense(1)`, { related: dataEnd });
+        this.bag.report(
+          "OutputTargetMismatch",
+          where,
+          `output ${out.node.name} gives ${String(shape[1])} values per window, but the data has one target column; use dense(1)`,
+          { related: dataEnd },
+        );
       } else if (task === "text" && out.node.op === "dense") {
         const act = out.node.attrs["activation"];
         const units = out.node.attrs["units"] as number;
         if (!(act === "softmax" && units >= 2) && !(act === "sigmoid" && units === 1)) {
-          this.bag.report("OutputTargetMismatch", where, `a classifier's output must be dense(C, activation: softmax) with C >= 2 classes, or dense(1, activation: sigmoid); ${out.node.name} is dense(${units}, activation: ${String(act)})`, { related: dataEnd });
+          this.bag.report(
+            "OutputTargetMismatch",
+            where,
+            `a classifier's output must be dense(C, activation: softmax) with C >= 2 classes, or dense(1, activation: sigmoid); ${out.node.name} is dense(${units}, activation: ${String(act)})`,
+            { related: dataEnd },
+          );
         }
       }
     }
@@ -520,26 +648,51 @@ class Analysis {
     const loss = train["loss"] as string | undefined;
     const lossOk = task === "text" ? ["cross_entropy"] : ["mse", "mae", "huber"];
     if (loss !== undefined && !lossOk.includes(loss)) {
-      this.bag.report("LossMismatch", this.span("/train/loss"), `loss ${loss} does not fit ${task === "text" ? "classification" : "forecasting"}; use ${lossOk.join(" or ")}`, {
-        related: [{ message: task === "text" ? "the data is labelled text" : "the data is a series", span: this.span(task === "text" ? "/data/tokenizer" : "/data/window") }],
-      });
+      this.bag.report(
+        "LossMismatch",
+        this.span("/train/loss"),
+        `loss ${loss} does not fit ${task === "text" ? "classification" : "forecasting"}; use ${lossOk.join(" or ")}`,
+        {
+          related: [
+            {
+              message: task === "text" ? "the data is labelled text" : "the data is a series",
+              span: this.span(task === "text" ? "/data/tokenizer" : "/data/window"),
+            },
+          ],
+        },
+      );
     }
     const metricOk = task === "text" ? ["accuracy", "macro_f1"] : ["rmse", "mae", "mape"];
     ((train["metrics"] as string[] | undefined) ?? []).forEach((m, i) => {
-      if (!metricOk.includes(m)) this.bag.report("MetricMismatch", this.span(`/train/metrics/${i}`), `metric ${m} does not fit ${task === "text" ? "classification" : "forecasting"}; use ${metricOk.join(", ")}`);
+      if (!metricOk.includes(m))
+        this.bag.report(
+          "MetricMismatch",
+          this.span(`/train/metrics/${i}`),
+          `metric ${m} does not fit ${task === "text" ? "classification" : "forecasting"}; use ${metricOk.join(", ")}`,
+        );
     });
     const stop = train["early_stop"] as Mutable | undefined;
     const watched = stop ? String(stop["monitor"]).replace(/^val_/, "") : "loss";
     const metrics = (train["metrics"] as string[] | undefined) ?? [];
     if (stop && watched !== "loss" && !metrics.includes(watched)) {
-      this.bag.report("MonitorNotComputed", this.span("/train/early_stop"), `early stopping watches ${String(stop["monitor"])}, but ${watched} is not among the metrics this run computes; add it to metrics: [${[...metrics, watched].join(", ")}]`, {
-        related: [{ message: "metrics given here", span: this.span(train["metrics"] !== undefined ? "/train/metrics" : "/train") }],
-      });
+      this.bag.report(
+        "MonitorNotComputed",
+        this.span("/train/early_stop"),
+        `early stopping watches ${String(stop["monitor"])}, but ${watched} is not among the metrics this run computes; add it to metrics: [${[...metrics, watched].join(", ")}]`,
+        {
+          related: [{ message: "metrics given here", span: this.span(train["metrics"] !== undefined ? "/train/metrics" : "/train") }],
+        },
+      );
     }
     if (stop && String(stop["monitor"]).startsWith("val_") && !((split?.["validation"] as number | undefined) ?? 0)) {
-      this.bag.report("MonitorWithoutValidation", this.span("/train/early_stop"), `early stopping watches ${String(stop["monitor"])}, but the split has no validation part`, {
-        related: [{ message: "split given here", span: this.span(split ? "/data/split" : "/data") }],
-      });
+      this.bag.report(
+        "MonitorWithoutValidation",
+        this.span("/train/early_stop"),
+        `early stopping watches ${String(stop["monitor"])}, but the split has no validation part`,
+        {
+          related: [{ message: "split given here", span: this.span(split ? "/data/split" : "/data") }],
+        },
+      );
     }
   }
 }

@@ -43,13 +43,19 @@ export function lower(spec: A.SpecFile, bag: DiagnosticBag): Lowered[] {
   for (const d of spec.declarations) {
     if (d.kind === "Model") {
       const prev = models.get(d.name.value);
-      if (prev) bag.report("DuplicateDeclaration", d.name.loc, `model '${d.name.value}' is declared twice`, { related: [{ message: "first declared here", span: prev.name.loc }] });
+      if (prev)
+        bag.report("DuplicateDeclaration", d.name.loc, `model '${d.name.value}' is declared twice`, {
+          related: [{ message: "first declared here", span: prev.name.loc }],
+        });
       else models.set(d.name.value, d);
     } else {
       const map = blocks[d.kind];
       const word = d.kind === "Data" ? "data" : "train";
       const prev = map.get(d.model.value);
-      if (prev) bag.report("DuplicateDeclaration", d.model.loc, `model '${d.model.value}' has two ${word} blocks`, { related: [{ message: `first ${word} block`, span: prev.model.loc }] });
+      if (prev)
+        bag.report("DuplicateDeclaration", d.model.loc, `model '${d.model.value}' has two ${word} blocks`, {
+          related: [{ message: `first ${word} block`, span: prev.model.loc }],
+        });
       else if (!models.has(d.model.value) && !spec.declarations.some((m) => m.kind === "Model" && m.name.value === d.model.value)) {
         bag.report("UnknownModel", d.model.loc, `${word} block for unknown model '${d.model.value}'`, { ...suggest(d.model.value, [...models.keys()]) });
       } else map.set(d.model.value, d);
@@ -85,12 +91,18 @@ class ModelLowering {
     const dimSpans = new Map<string, Span>();
     const declare = (name: A.Name, what: string, path: string): boolean => {
       if (!TF_NAME.test(name.value)) {
-        this.bag.report("InvalidName", name.loc, `${what} name '${name.value}' must start with a letter: TensorFlow.js names the model's tensors after its inputs and layers, and its names cannot start with '_'`);
+        this.bag.report(
+          "InvalidName",
+          name.loc,
+          `${what} name '${name.value}' must start with a letter: TensorFlow.js names the model's tensors after its inputs and layers, and its names cannot start with '_'`,
+        );
         this.spans.markReported(path);
       }
       const prev = names.get(name.value);
       if (prev) {
-        this.bag.report("DuplicateName", name.loc, `'${name.value}' is already defined in model ${this.ir.model}`, { related: [{ message: "first defined here", span: prev }] });
+        this.bag.report("DuplicateName", name.loc, `'${name.value}' is already defined in model ${this.ir.model}`, {
+          related: [{ message: "first defined here", span: prev }],
+        });
         return false;
       }
       names.set(name.value, name.loc);
@@ -101,7 +113,13 @@ class ModelLowering {
     for (const st of this.decl.body) {
       if (st.kind !== "Input") continue;
       const dtype = own(DTYPES, st.dtype.value);
-      if (!dtype) this.bag.report("UnknownDType", st.dtype.loc, `unknown input type '${st.dtype.value}': use int (token ids) or float (series)`, suggest(st.dtype.value, Object.keys(DTYPES)));
+      if (!dtype)
+        this.bag.report(
+          "UnknownDType",
+          st.dtype.loc,
+          `unknown input type '${st.dtype.value}': use int (token ids) or float (series)`,
+          suggest(st.dtype.value, Object.keys(DTYPES)),
+        );
       if (!declare(st.name, "input", `/inputs/${this.ir.inputs.length}/name`)) continue;
       const shape: IrDim[] = ["B"];
       st.dims.forEach((d, i) => {
@@ -116,7 +134,9 @@ class ModelLowering {
           if (n === "B") this.bag.report("DuplicateName", d.name.loc, "'B' is the batch dimension and is implicit; name this dimension otherwise");
           const prev = own(this.ir.dims, n);
           if (prev !== undefined && prev !== null && okSize !== undefined && prev !== okSize) {
-            this.bag.report("DimensionMismatch", d.loc, `dimension ${n} is ${okSize} here but ${prev} before`, { related: [{ message: `${n} = ${prev}`, span: dimSpans.get(n)! }] });
+            this.bag.report("DimensionMismatch", d.loc, `dimension ${n} is ${okSize} here but ${prev} before`, {
+              related: [{ message: `${n} = ${prev}`, span: dimSpans.get(n)! }],
+            });
           }
           if (prev === undefined || prev === null) {
             this.ir.dims[n] = okSize ?? null;
@@ -153,7 +173,9 @@ class ModelLowering {
         this.bag.report(
           "UnknownReference",
           ref.name.loc,
-          later ? `'${ref.name.value}' is used before the layer that defines it` : `unknown name '${ref.name.value}': not an input or a named layer of model ${this.ir.model}`,
+          later
+            ? `'${ref.name.value}' is used before the layer that defines it`
+            : `unknown name '${ref.name.value}': not an input or a named layer of model ${this.ir.model}`,
           later ? {} : suggest(ref.name.value, names.keys()),
         );
         prev = undefined;
@@ -206,7 +228,10 @@ class ModelLowering {
         const k = names[positional++];
         if (k === undefined) {
           if (sig) {
-            const takes = names.length === 0 ? "takes no positional arguments" : `takes ${names.length} positional argument${names.length === 1 ? "" : "s"} (${names.join(", ")})`;
+            const takes =
+              names.length === 0
+                ? "takes no positional arguments"
+                : `takes ${names.length} positional argument${names.length === 1 ? "" : "s"} (${names.join(", ")})`;
             this.bag.report("TooManyPositional", arg.loc, `${label} ${takes}; name this one`);
           }
           continue;
@@ -216,7 +241,9 @@ class ModelLowering {
       }
       const prev = seen.get(key);
       if (prev) {
-        this.bag.report("DuplicateArgument", keySpan, `argument '${key}' of ${label} is given twice`, { related: [{ message: "first given here", span: prev }] });
+        this.bag.report("DuplicateArgument", keySpan, `argument '${key}' of ${label} is given twice`, {
+          related: [{ message: "first given here", span: prev }],
+        });
         continue;
       }
       seen.set(key, keySpan);
@@ -237,7 +264,11 @@ class ModelLowering {
         }
         // An integer literal beyond 2^53 would be silently rounded (a float such as 1e30 is read as written).
         if (/^-?\d+$/.test(v.raw) && Math.abs(v.value) > Number.MAX_SAFE_INTEGER) {
-          this.bag.report("OutOfRange", v.loc, `${v.raw} is larger than 2^53 - 1, beyond which whole numbers are not exact; no setting takes a value this large`);
+          this.bag.report(
+            "OutOfRange",
+            v.loc,
+            `${v.raw} is larger than 2^53 - 1, beyond which whole numbers are not exact; no setting takes a value this large`,
+          );
           this.spans.markReported(ptr);
           return 0;
         }
@@ -246,7 +277,8 @@ class ModelLowering {
         return v.value;
       case "Word":
         if (v.value === "true" || v.value === "false") return v.value === "true";
-        if (param?.type === "call") return this.call({ kind: "Call", callee: { kind: "Name", value: v.value, loc: v.loc }, args: [], loc: v.loc }, param, ptr, label);
+        if (param?.type === "call")
+          return this.call({ kind: "Call", callee: { kind: "Name", value: v.value, loc: v.loc }, args: [], loc: v.loc }, param, ptr, label);
         return v.value;
       case "List":
         return v.items.map((item, i) => this.value(item, param?.type === "list" ? param.items : undefined, `${ptr}/${i}`, label));
@@ -302,9 +334,10 @@ class ModelLowering {
         this.args(args, { ...param.record, positional: positionalNames }, p, key, rec);
         out[key] = rec;
       } else if (param?.type === "list") {
-        out[key] = s.clauses.length === 1 && s.clauses[0]!.terms.length === 1 && s.clauses[0]!.terms[0]!.kind === "List"
-          ? this.value(s.clauses[0]!.terms[0]!, param, p, label)
-          : this.value({ kind: "List", items: s.clauses.flatMap((c) => c.terms), loc: s.loc }, param, p, label);
+        out[key] =
+          s.clauses.length === 1 && s.clauses[0]!.terms.length === 1 && s.clauses[0]!.terms[0]!.kind === "List"
+            ? this.value(s.clauses[0]!.terms[0]!, param, p, label)
+            : this.value({ kind: "List", items: s.clauses.flatMap((c) => c.terms), loc: s.loc }, param, p, label);
         this.spans.set(p, { ...this.spans.get(p)!, keySpan: s.key.loc });
       } else {
         const only = s.clauses[0]!.terms[0]!;

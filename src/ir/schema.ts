@@ -8,7 +8,13 @@ function paramSchema(p: Param): JsonSchema {
   const doc = { description: p.doc };
   switch (p.type) {
     case "int":
-      return { type: "integer", ...doc, ...(p.min !== undefined ? { minimum: p.min } : {}), ...(p.max !== undefined ? { maximum: p.max } : {}), ...(p.default !== undefined ? { default: p.default } : {}) };
+      return {
+        type: "integer",
+        ...doc,
+        ...(p.min !== undefined ? { minimum: p.min } : {}),
+        ...(p.max !== undefined ? { maximum: p.max } : {}),
+        ...(p.default !== undefined ? { default: p.default } : {}),
+      };
     case "number":
       return {
         type: "number",
@@ -26,7 +32,13 @@ function paramSchema(p: Param): JsonSchema {
     case "enum":
       return { type: "string", enum: [...p.values], ...doc, ...(p.default !== undefined ? { default: p.default } : {}) };
     case "list":
-      return { type: "array", items: paramSchema(p.items), ...(p.minItems !== undefined ? { minItems: p.minItems } : {}), ...doc, ...(p.default !== undefined ? { default: [] } : {}) };
+      return {
+        type: "array",
+        items: paramSchema(p.items),
+        ...(p.minItems !== undefined ? { minItems: p.minItems } : {}),
+        ...doc,
+        ...(p.default !== undefined ? { default: [] } : {}),
+      };
     case "call":
       return familySchema(p.family, p.doc);
     case "record":
@@ -52,7 +64,12 @@ function familySchema(f: CallFamily, doc: string): JsonSchema {
   };
 }
 
-const dim: JsonSchema = { anyOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }] };
+const dim: JsonSchema = {
+  anyOf: [
+    { type: "integer", minimum: 1 },
+    { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+  ],
+};
 const shape: JsonSchema = { type: "array", items: { $ref: "#/$defs/dim" } };
 const identifier: JsonSchema = { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" };
 /** Input and node names: identifiers that TensorFlow.js also accepts as tensor names (no leading '_'). */

@@ -7,7 +7,15 @@ import type { OpName } from "./types.js";
  */
 export type Param =
   | { readonly type: "int"; readonly min?: number; readonly max?: number; readonly default?: number; readonly doc: string }
-  | { readonly type: "number"; readonly min?: number; readonly exclusiveMin?: number; readonly max?: number; readonly exclusiveMax?: number; readonly default?: number; readonly doc: string }
+  | {
+      readonly type: "number";
+      readonly min?: number;
+      readonly exclusiveMin?: number;
+      readonly max?: number;
+      readonly exclusiveMax?: number;
+      readonly default?: number;
+      readonly doc: string;
+    }
   | { readonly type: "string"; readonly default?: string; readonly doc: string }
   | { readonly type: "bool"; readonly default?: boolean; readonly doc: string }
   | { readonly type: "enum"; readonly values: readonly string[]; readonly default?: string; readonly doc: string }
@@ -170,7 +178,10 @@ export const OPTIMIZER: CallFamily = {
       },
       positional: ["lr"],
     },
-    sgd: { params: { lr: num("learning rate", { exclusiveMin: 0, default: 0.01 }), momentum: num("momentum", { min: 0, exclusiveMax: 1, default: 0 }), clipnorm }, positional: ["lr"] },
+    sgd: {
+      params: { lr: num("learning rate", { exclusiveMin: 0, default: 0.01 }), momentum: num("momentum", { min: 0, exclusiveMax: 1, default: 0 }), clipnorm },
+      positional: ["lr"],
+    },
     rmsprop: { params: { lr, rho: num("decay", { min: 0, exclusiveMax: 1, default: 0.9 }), clipnorm }, positional: ["lr"] },
   },
 };
@@ -206,7 +217,11 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
       record: {
         params: {
           size: units("window length T", LIMITS.length),
-          horizon: int("steps after the window's last one whose target is forecast (0: the last step's own target)", { min: 0, max: LIMITS.length, default: 1 }),
+          horizon: int("steps after the window's last one whose target is forecast (0: the last step's own target)", {
+            min: 0,
+            max: LIMITS.length,
+            default: 1,
+          }),
           stride: int("steps between windows", { min: 1, max: LIMITS.length, default: 1 }),
           predict: oneOf(["value", "delta"], "forecast the target itself, or its change since the window's last step", "value"),
         },

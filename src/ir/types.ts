@@ -50,15 +50,5 @@ export interface IrModel {
   readonly train?: Attrs;
 }
 
-export const OP_NAMES = [
-  "embedding",
-  "lstm",
-  "bilstm",
-  "attention_pool",
-  "last",
-  "mean_pool",
-  "max_pool",
-  "dropout",
-  "dense",
-] as const;
+export const OP_NAMES = ["embedding", "lstm", "bilstm", "attention_pool", "last", "mean_pool", "max_pool", "dropout", "dense"] as const;
 export type OpName = (typeof OP_NAMES)[number];

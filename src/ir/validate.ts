@@ -94,7 +94,12 @@ export function validateIr(validator: IrValidator, ir: unknown, spans: SpanMap, 
         const prop = String(e.params["additionalProperty"]);
         const o = spans.get(`${e.instancePath}/${prop}`);
         const isBlock = origin.label.endsWith(" block");
-        report("UnknownArgument", isBlock ? `unknown setting '${prop}' in the ${origin.label}` : `${origin.label} has no argument '${prop}'`, o?.keySpan ?? o?.span ?? origin.span, didYouMean(prop, origin.keys ?? []));
+        report(
+          "UnknownArgument",
+          isBlock ? `unknown setting '${prop}' in the ${origin.label}` : `${origin.label} has no argument '${prop}'`,
+          o?.keySpan ?? o?.span ?? origin.span,
+          didYouMean(prop, origin.keys ?? []),
+        );
         break;
       }
       case "required": {
@@ -108,7 +113,12 @@ export function validateIr(validator: IrValidator, ir: unknown, spans: SpanMap, 
         break;
       case "enum": {
         const allowed = (e.params["allowedValues"] as unknown[]).map(String);
-        report("InvalidValue", `${origin.label} must be one of ${allowed.join(", ")}; got ${show(value)}`, origin.span, typeof value === "string" ? didYouMean(value, allowed) : undefined);
+        report(
+          "InvalidValue",
+          `${origin.label} must be one of ${allowed.join(", ")}; got ${show(value)}`,
+          origin.span,
+          typeof value === "string" ? didYouMean(value, allowed) : undefined,
+        );
         break;
       }
       case "minimum":
@@ -128,7 +138,13 @@ export function validateIr(validator: IrValidator, ir: unknown, spans: SpanMap, 
         const tagValue = e.params["tagValue"];
         const o = spans.get(`${e.instancePath}/${tag}`) ?? origin;
         if (tag === "op") report("UnknownLayer", `unknown layer '${String(tagValue)}'`, o.span, didYouMean(String(tagValue), o.keys ?? []));
-        else report("UnknownCall", `unknown ${o.label} '${String(tagValue)}'; expected ${(o.keys ?? []).join(", ")}`, o.span, didYouMean(String(tagValue), o.keys ?? []));
+        else
+          report(
+            "UnknownCall",
+            `unknown ${o.label} '${String(tagValue)}'; expected ${(o.keys ?? []).join(", ")}`,
+            o.span,
+            didYouMean(String(tagValue), o.keys ?? []),
+          );
         break;
       }
       case "oneOf":

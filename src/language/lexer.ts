@@ -10,7 +10,13 @@ export const UnterminatedBlockComment = createToken({ name: "UnterminatedBlockCo
 // Names. Keywords are soft: they are Identifiers too, so `train 0.8` works inside a split clause.
 export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
 const keyword = (word: string): TokenType =>
-  createToken({ name: word[0]!.toUpperCase() + word.slice(1), pattern: new RegExp(`${word}\\b`), longer_alt: Identifier, categories: [Identifier], label: `'${word}'` });
+  createToken({
+    name: word[0]!.toUpperCase() + word.slice(1),
+    pattern: new RegExp(`${word}\\b`),
+    longer_alt: Identifier,
+    categories: [Identifier],
+    label: `'${word}'`,
+  });
 export const Model = keyword("model");
 export const Data = keyword("data");
 export const Train = keyword("train");

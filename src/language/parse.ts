@@ -42,7 +42,8 @@ export function parse(source: Source): ParseOutput {
     bag.report("UnexpectedCharacter", lines.span(e.offset, e.offset + Math.max(1, e.length)), `unexpected character ${JSON.stringify(ch)}`);
   }
   for (const c of lexed.comments) {
-    if (c.tokenType === UnterminatedBlockComment) bag.report("UnterminatedComment", lines.span(c.startOffset, c.startOffset + 2), "this block comment is never closed with */");
+    if (c.tokenType === UnterminatedBlockComment)
+      bag.report("UnterminatedComment", lines.span(c.startOffset, c.startOffset + 2), "this block comment is never closed with */");
   }
   // Nesting is bounded before parsing: the parser recurses once per level, and no spec needs more than a few.
   let depth = 0;
@@ -325,7 +326,8 @@ export function unescape(body: string): { value: string; errors: { start: number
       const cp = Number.parseInt(m[1]!, 16);
       const end = i + 2 + m[0].length;
       if (cp > 0x10ffff) errors.push({ start, end, message: `invalid escape ${describeEscape(body.slice(start, end))}: the largest code point is 10FFFF` });
-      else if (cp >= 0xd800 && cp <= 0xdfff) errors.push({ start, end, message: `invalid escape ${describeEscape(body.slice(start, end))}: a surrogate is not a character` });
+      else if (cp >= 0xd800 && cp <= 0xdfff)
+        errors.push({ start, end, message: `invalid escape ${describeEscape(body.slice(start, end))}: a surrogate is not a character` });
       else value += String.fromCodePoint(cp);
       i = end - 1;
       continue;

@@ -8,7 +8,12 @@ import { errorMessages } from "./messages.js";
  */
 export class AttnParser extends CstParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: errorMessages, skipValidations: process.env["ATTNC_VALIDATE_GRAMMAR"] !== "1" });
+    super(T.allTokens, {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      errorMessageProvider: errorMessages,
+      skipValidations: process.env["ATTNC_VALIDATE_GRAMMAR"] !== "1",
+    });
     this.performSelfAnalysis();
   }
 
@@ -19,11 +24,7 @@ export class AttnParser extends CstParser {
 
   // declaration = modelDecl | dataDecl | trainDecl ;
   declaration = this.RULE("declaration", () => {
-    this.OR([
-      { ALT: () => this.SUBRULE(this.modelDecl) },
-      { ALT: () => this.SUBRULE(this.dataDecl) },
-      { ALT: () => this.SUBRULE(this.trainDecl) },
-    ]);
+    this.OR([{ ALT: () => this.SUBRULE(this.modelDecl) }, { ALT: () => this.SUBRULE(this.dataDecl) }, { ALT: () => this.SUBRULE(this.trainDecl) }]);
   });
 
   // modelDecl = "model" Identifier "{" { modelStatement } "}" ;
@@ -38,7 +39,10 @@ export class AttnParser extends CstParser {
   // modelStatement = inputDecl | chain ;
   modelStatement = this.RULE("modelStatement", () => {
     this.OR([
-      { GATE: () => this.LA(1).tokenType === T.Input && this.LA(2).tokenType !== T.Arrow && this.LA(2).tokenType !== T.Dot, ALT: () => this.SUBRULE(this.inputDecl) },
+      {
+        GATE: () => this.LA(1).tokenType === T.Input && this.LA(2).tokenType !== T.Arrow && this.LA(2).tokenType !== T.Dot,
+        ALT: () => this.SUBRULE(this.inputDecl),
+      },
       { ALT: () => this.SUBRULE(this.chain) },
     ]);
   });

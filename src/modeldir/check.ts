@@ -44,14 +44,19 @@ export const CLASS_OF_OP: Record<string, string> = {
  * weights each layer will create (names and shapes) given its configuration and its input's shape. Returns
  * the expected weights, in the order of the layers, and each layer's class and output shapes.
  */
-export function checkTopology(dir: string, topo: unknown): { expected: Map<string, number[]>; layers: Map<string, LayerInfo>; input: Dims; inputDtype: string; output: Dims } {
+export function checkTopology(
+  dir: string,
+  topo: unknown,
+): { expected: Map<string, number[]>; layers: Map<string, LayerInfo>; input: Dims; inputDtype: string; output: Dims } {
   const bad = (where: string, what: string): never => {
     throw damagedDir(dir, `model.json: ${where} ${what}`);
   };
-  if (!isRecord(topo) || topo["class_name"] !== "Model" || !isRecord(topo["config"])) return bad("modelTopology", "must be a functional model (class_name Model)");
+  if (!isRecord(topo) || topo["class_name"] !== "Model" || !isRecord(topo["config"]))
+    return bad("modelTopology", "must be a functional model (class_name Model)");
   const cfg = topo["config"];
   const list = cfg["layers"];
-  if (!Array.isArray(list) || list.length < 2 || list.length > MODELDIR_LIMITS.layers) return bad("modelTopology.config.layers", `must be a list of 2 to ${MODELDIR_LIMITS.layers} layers`);
+  if (!Array.isArray(list) || list.length < 2 || list.length > MODELDIR_LIMITS.layers)
+    return bad("modelTopology.config.layers", `must be a list of 2 to ${MODELDIR_LIMITS.layers} layers`);
   const layers = new Map<string, LayerInfo>();
   const expected = new Map<string, number[]>();
   let input: Dims | null = null;
@@ -68,7 +73,8 @@ export function checkTopology(dir: string, topo: unknown): { expected: Map<strin
     const cls = l["class_name"];
     const inbound = l["inbound_nodes"];
     const weight = (w: string, shape: number[]): void => {
-      if (!shape.every((d) => isCount(d, 1, maxEl)) || shape.reduce((x, y) => x * y, 1) > maxEl) bad(at, `would create weight ${name}/${w} of shape [${shape.join(", ")}], more than ${maxEl} values`);
+      if (!shape.every((d) => isCount(d, 1, maxEl)) || shape.reduce((x, y) => x * y, 1) > maxEl)
+        bad(at, `would create weight ${name}/${w} of shape [${shape.join(", ")}], more than ${maxEl} values`);
       expected.set(`${name}/${w}`, shape);
     };
     const int = (key: string, min = 1, max = maxEl): number => {
@@ -86,10 +92,12 @@ export function checkTopology(dir: string, topo: unknown): { expected: Map<strin
       if (input) bad(at, "is a second input; attnc models have one");
       if (!Array.isArray(inbound) || inbound.length !== 0) bad(`${at}.inbound_nodes`, "must be empty for an input");
       const shape = c["batch_input_shape"];
-      if (!Array.isArray(shape) || shape.length < 2 || shape.length > 3 || shape[0] !== null) return bad(`${at}.config.batch_input_shape`, "must be [null, T] or [null, T, F]");
+      if (!Array.isArray(shape) || shape.length < 2 || shape.length > 3 || shape[0] !== null)
+        return bad(`${at}.config.batch_input_shape`, "must be [null, T] or [null, T, F]");
       const dims = shape.slice(1) as unknown[];
       dims.forEach((d, k) => {
-        if (!(isCount(d, 1, k === 0 ? MODELDIR_LIMITS.steps : maxEl) || (k === 0 && d === null))) bad(`${at}.config.batch_input_shape[${k + 1}]`, `must be a whole number from 1 to ${k === 0 ? MODELDIR_LIMITS.steps : maxEl}, not ${shownValue(d)}`);
+        if (!(isCount(d, 1, k === 0 ? MODELDIR_LIMITS.steps : maxEl) || (k === 0 && d === null)))
+          bad(`${at}.config.batch_input_shape[${k + 1}]`, `must be a whole number from 1 to ${k === 0 ? MODELDIR_LIMITS.steps : maxEl}, not ${shownValue(d)}`);
       });
       inputDtype = oneOf("dtype", ["int32", "float32"]);
       input = dims as Dims;
@@ -98,8 +106,10 @@ export function checkTopology(dir: string, topo: unknown): { expected: Map<strin
     }
     if (typeof cls !== "string" || !Object.values(CLASS_OF_OP).includes(cls)) return bad(`${at}.class_name`, `${shownValue(cls)} is not a layer attnc writes`);
     // One inbound node, one tensor from an earlier layer: [[[layer, 0, output index, {}]]].
-    const ref = Array.isArray(inbound) && inbound.length === 1 && Array.isArray(inbound[0]) && inbound[0].length === 1 ? (inbound[0] as unknown[])[0] : undefined;
-    if (!Array.isArray(ref) || ref.length < 3 || typeof ref[0] !== "string" || ref[1] !== 0 || !isCount(ref[2], 0, 1)) return bad(`${at}.inbound_nodes`, "must name one earlier layer's output");
+    const ref =
+      Array.isArray(inbound) && inbound.length === 1 && Array.isArray(inbound[0]) && inbound[0].length === 1 ? (inbound[0] as unknown[])[0] : undefined;
+    if (!Array.isArray(ref) || ref.length < 3 || typeof ref[0] !== "string" || ref[1] !== 0 || !isCount(ref[2], 0, 1))
+      return bad(`${at}.inbound_nodes`, "must name one earlier layer's output");
     const src = layers.get(ref[0] as string);
     const x = src?.outs[ref[2] as number];
     if (!x) return bad(`${at}.inbound_nodes`, `reads ${shownValue(ref[0])} output ${String(ref[2])}, which no earlier layer has`);
@@ -107,7 +117,8 @@ export function checkTopology(dir: string, topo: unknown): { expected: Map<strin
     const rank = x.length;
     const last = x[x.length - 1] ?? null;
     const needs = (ok: boolean, what: string): void => {
-      if (!ok) bad(at, `${cls} ${name} cannot read an input of shape [B, ${x.map((d) => (d === null ? "?" : String(d))).join(", ")}]${what ? ` (${what})` : ""}`);
+      if (!ok)
+        bad(at, `${cls} ${name} cannot read an input of shape [B, ${x.map((d) => (d === null ? "?" : String(d))).join(", ")}]${what ? ` (${what})` : ""}`);
     };
     let outs: Dims[];
     switch (cls) {
@@ -129,7 +140,8 @@ export function checkTopology(dir: string, topo: unknown): { expected: Map<strin
         const att = c["input_attention"];
         outs = [[T, H]];
         if (att !== undefined && att !== null) {
-          if (!isRecord(att) || (att["kind"] !== "temporal" && att["kind"] !== "features") || !isCount(att["units"], 1, maxEl)) return bad(`${at}.config.input_attention`, `must be {kind: temporal or features, units}, not ${shownValue(att)}`);
+          if (!isRecord(att) || (att["kind"] !== "temporal" && att["kind"] !== "features") || !isCount(att["units"], 1, maxEl))
+            return bad(`${at}.config.input_attention`, `must be {kind: temporal or features, units}, not ${shownValue(att)}`);
           const A = att["units"];
           if (att["kind"] === "temporal") {
             weight("attention_W_h", [H, A]);
@@ -197,7 +209,20 @@ export function checkTopology(dir: string, topo: unknown): { expected: Map<strin
   if (!input) return bad("modelTopology.config.layers", "has no InputLayer");
   for (const key of ["input_layers", "output_layers"]) {
     const refs = cfg[key];
-    if (!Array.isArray(refs) || refs.length < 1 || !refs.every((r) => Array.isArray(r) && r.length === 3 && typeof r[0] === "string" && layers.has(r[0]) && r[1] === 0 && isCount(r[2], 0, 1) && layers.get(r[0])!.outs[r[2]] !== undefined)) {
+    if (
+      !Array.isArray(refs) ||
+      refs.length < 1 ||
+      !refs.every(
+        (r) =>
+          Array.isArray(r) &&
+          r.length === 3 &&
+          typeof r[0] === "string" &&
+          layers.has(r[0]) &&
+          r[1] === 0 &&
+          isCount(r[2], 0, 1) &&
+          layers.get(r[0])!.outs[r[2]] !== undefined,
+      )
+    ) {
       bad(`modelTopology.config.${key}`, "must name layers of the model");
     }
   }
@@ -206,7 +231,13 @@ export function checkTopology(dir: string, topo: unknown): { expected: Map<strin
 }
 
 /** The weights manifest must list exactly the weights the topology creates, in float32, and the file must hold exactly their bytes. */
-export function checkWeightSpecs(dir: string, mj: Record<string, unknown>, manifest: Manifest, expected: Map<string, number[]>, bytes: number): tf.io.WeightsManifestEntry[] {
+export function checkWeightSpecs(
+  dir: string,
+  mj: Record<string, unknown>,
+  manifest: Manifest,
+  expected: Map<string, number[]>,
+  bytes: number,
+): tf.io.WeightsManifestEntry[] {
   const bad = (where: string, what: string): never => {
     throw damagedDir(dir, `model.json: ${where} ${what}`);
   };
@@ -214,7 +245,8 @@ export function checkWeightSpecs(dir: string, mj: Record<string, unknown>, manif
   if (!Array.isArray(wm) || wm.length !== 1 || !isRecord(wm[0])) return bad("weightsManifest", "must be a list of one group");
   const group = wm[0];
   const paths = group["paths"];
-  if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== manifest.weights) bad("weightsManifest[0].paths", `must be [${shownValue(manifest.weights)}], the weights file manifest.json names`);
+  if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== manifest.weights)
+    bad("weightsManifest[0].paths", `must be [${shownValue(manifest.weights)}], the weights file manifest.json names`);
   const specs = group["weights"];
   if (!Array.isArray(specs)) return bad("weightsManifest[0].weights", "must be a list");
   const seen = new Set<string>();
@@ -223,14 +255,16 @@ export function checkWeightSpecs(dir: string, mj: Record<string, unknown>, manif
     const at = `weightsManifest[0].weights[${i}]`;
     if (!isRecord(s)) return bad(at, "must be an object");
     const name = s["name"];
-    if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,127}\/[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name)) return bad(`${at}.name`, `${shownValue(name)} is not layer/weight with identifiers`);
+    if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,127}\/[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name))
+      return bad(`${at}.name`, `${shownValue(name)} is not layer/weight with identifiers`);
     const want = expected.get(name);
     if (!want) bad(`${at}.name`, `${shownValue(name)} is not a weight of the model's layers`);
     if (seen.has(name)) bad(`${at}.name`, `${shownValue(name)} is listed twice`);
     seen.add(name);
     if (s["dtype"] !== "float32") bad(`${at}.dtype`, `must be float32, not ${shownValue(s["dtype"])}`);
     const shape = s["shape"];
-    if (!Array.isArray(shape) || shape.length !== want!.length || !shape.every((d, k) => d === want![k])) bad(`${at}.shape`, `${shownValue(shape)} disagrees with the layer, which has [${want!.join(", ")}]`);
+    if (!Array.isArray(shape) || shape.length !== want!.length || !shape.every((d, k) => d === want![k]))
+      bad(`${at}.shape`, `${shownValue(shape)} disagrees with the layer, which has [${want!.join(", ")}]`);
     if (s["quantization"] !== undefined) bad(`${at}.quantization`, "is not supported");
     total += want!.reduce((x, y) => x * y, 1) * 4;
   });
@@ -261,10 +295,15 @@ export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof ch
     const layer = topo.layers.get(name);
     if (!layer || layer.cls !== CLASS_OF_OP[op]) bad(`ir.nodes[${i}]`, `${name} (${op}) is not a layer of model.json`);
     const ports = n["ports"];
-    if (ports !== undefined && (!isRecord(ports) || Object.keys(ports).some((k) => k !== "weights") || (ports["weights"] !== undefined && layer!.outs.length < 2))) bad(`ir.nodes[${i}].ports`, "names outputs the layer does not have");
+    if (
+      ports !== undefined &&
+      (!isRecord(ports) || Object.keys(ports).some((k) => k !== "weights") || (ports["weights"] !== undefined && layer!.outs.length < 2))
+    )
+      bad(`ir.nodes[${i}].ports`, "names outputs the layer does not have");
     if (op === "lstm" && ports !== undefined) {
       const att = (n["attrs"] as Record<string, unknown> | undefined)?.["input_attention"];
-      if (!isRecord(att) || (att["kind"] !== "temporal" && att["kind"] !== "features")) bad(`ir.nodes[${i}].attrs.input_attention`, "must say the kind of input attention");
+      if (!isRecord(att) || (att["kind"] !== "temporal" && att["kind"] !== "features"))
+        bad(`ir.nodes[${i}].attrs.input_attention`, "must say the kind of input attention");
     }
   });
   for (const key of ["inputs", "outputs"]) if (!Array.isArray(ir[key])) bad(`ir.${key}`, "must be a list");
@@ -281,33 +320,41 @@ export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof ch
   if (!isRecord(counts) || !["train", "validation", "test"].every((k) => isCount(counts[k]))) bad("prep.counts", "must give train, validation and test counts");
   const strings = (key: string, min: number, max: number): string[] => {
     const v = prep[key];
-    if (!Array.isArray(v) || v.length < min || v.length > max || !v.every((x) => typeof x === "string" && x.length <= 10_000)) bad(`prep.${key}`, `must be a list of ${min} to ${max} strings`);
+    if (!Array.isArray(v) || v.length < min || v.length > max || !v.every((x) => typeof x === "string" && x.length <= 10_000))
+      bad(`prep.${key}`, `must be a list of ${min} to ${max} strings`);
     return v as string[];
   };
   const outUnits = topo.output[topo.output.length - 1];
   if (task === "text") {
-    if (!isCount(prep["maxLen"], 1, MODELDIR_LIMITS.steps)) bad("prep.maxLen", `must be a whole number from 1 to ${MODELDIR_LIMITS.steps}, not ${shownValue(prep["maxLen"])}`);
-    if (topo.input.length !== 1 || topo.input[0] !== prep["maxLen"]) bad("prep.maxLen", `${shownValue(prep["maxLen"])} disagrees with the model's input [B, ${topo.input.map(String).join(", ")}]`);
+    if (!isCount(prep["maxLen"], 1, MODELDIR_LIMITS.steps))
+      bad("prep.maxLen", `must be a whole number from 1 to ${MODELDIR_LIMITS.steps}, not ${shownValue(prep["maxLen"])}`);
+    if (topo.input.length !== 1 || topo.input[0] !== prep["maxLen"])
+      bad("prep.maxLen", `${shownValue(prep["maxLen"])} disagrees with the model's input [B, ${topo.input.map(String).join(", ")}]`);
     const emb = Array.from(topo.layers.values()).find((l) => l.cls === "AttnEmbedding");
     const rows = emb ? (emb.config["vocab"] as number) : 0;
     strings("vocab", 2, Math.max(2, rows));
     const labels = strings("labels", 2, 1 << 16);
     if (new Set(labels).size !== labels.length) bad("prep.labels", "has a label twice");
-    if (!(outUnits === labels.length || (outUnits === 1 && labels.length === 2))) bad("prep.labels", `has ${labels.length} labels, but the model's output has ${String(outUnits)} units`);
+    if (!(outUnits === labels.length || (outUnits === 1 && labels.length === 2)))
+      bad("prep.labels", `has ${labels.length} labels, but the model's output has ${String(outUnits)} units`);
     if (prep["tokenizer"] !== "words" && prep["tokenizer"] !== "chars") bad("prep.tokenizer", "must be words or chars");
     if (typeof prep["lowercase"] !== "boolean") bad("prep.lowercase", "must be true or false");
     if (typeof prep["textColumn"] !== "string") bad("prep.textColumn", "must be a string");
   } else {
     const features = strings("features", 1, 1 << 16);
-    if (topo.input.length !== 2 || topo.input[1] !== features.length) bad("prep.features", `has ${features.length} features, but the model's input is [B, ${topo.input.map(String).join(", ")}]`);
-    if (!isCount(prep["window"], 1, MODELDIR_LIMITS.steps) || topo.input[0] !== prep["window"]) bad("prep.window", `${shownValue(prep["window"])} disagrees with the model's input [B, ${topo.input.map(String).join(", ")}]`);
+    if (topo.input.length !== 2 || topo.input[1] !== features.length)
+      bad("prep.features", `has ${features.length} features, but the model's input is [B, ${topo.input.map(String).join(", ")}]`);
+    if (!isCount(prep["window"], 1, MODELDIR_LIMITS.steps) || topo.input[0] !== prep["window"])
+      bad("prep.window", `${shownValue(prep["window"])} disagrees with the model's input [B, ${topo.input.map(String).join(", ")}]`);
     if (typeof prep["target"] !== "string" || !features.includes(prep["target"])) bad("prep.target", "must be one of the features");
     for (const key of ["offset", "scale"]) {
       const v = prep[key];
-      if (!Array.isArray(v) || v.length !== features.length || !v.every((x) => typeof x === "number" && Number.isFinite(x))) bad(`prep.${key}`, `must be ${features.length} finite numbers, one per feature`);
+      if (!Array.isArray(v) || v.length !== features.length || !v.every((x) => typeof x === "number" && Number.isFinite(x)))
+        bad(`prep.${key}`, `must be ${features.length} finite numbers, one per feature`);
     }
     if (!(prep["scale"] as number[]).every((x) => x !== 0)) bad("prep.scale", "must not hold 0");
-    for (const key of ["targetOffset", "targetScale"]) if (typeof prep[key] !== "number" || !Number.isFinite(prep[key])) bad(`prep.${key}`, "must be a finite number");
+    for (const key of ["targetOffset", "targetScale"])
+      if (typeof prep[key] !== "number" || !Number.isFinite(prep[key])) bad(`prep.${key}`, "must be a finite number");
     if (prep["targetScale"] === 0) bad("prep.targetScale", "must not be 0");
     if (prep["predict"] !== "value" && prep["predict"] !== "delta") bad("prep.predict", "must be value or delta");
     if (outUnits !== 1) bad("prep", `is a forecaster's, but the model's output has ${String(outUnits)} units`);

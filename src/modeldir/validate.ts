@@ -116,7 +116,9 @@ export function describeSchemaError(doc: unknown, e: SchemaError): string {
     case "discriminator": {
       const tag = String(p["tag"]);
       const tagValue = valueAt(doc, `${e.instancePath}/${tag}`);
-      return p["error"] === "mapping" ? `${field ? `${field}.` : ""}${tag} ${show(tagValue)} is not one attnc knows` : `${at} needs a string ${JSON.stringify(tag)}`;
+      return p["error"] === "mapping"
+        ? `${field ? `${field}.` : ""}${tag} ${show(tagValue)} is not one attnc knows`
+        : `${at} needs a string ${JSON.stringify(tag)}`;
     }
     default:
       return `${at} is not valid (${e.message ?? e.keyword})`;

@@ -120,7 +120,10 @@ export function internalsUsable(): boolean {
   if (internalsVerdict === undefined) {
     const problem = tfjsVersionProblem();
     internalsVerdict = problem === undefined;
-    if (problem !== undefined) process.stderr.write(`warning: TensorFlow.js ${tf.version_core} is not ${TFJS_VERSION}, the release attnc's kernels are made for; training uses the slower op-based path\n`);
+    if (problem !== undefined)
+      process.stderr.write(
+        `warning: TensorFlow.js ${tf.version_core} is not ${TFJS_VERSION}, the release attnc's kernels are made for; training uses the slower op-based path\n`,
+      );
   }
   return internalsVerdict;
 }

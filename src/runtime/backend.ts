@@ -50,7 +50,8 @@ export async function selectBackend(choice: BackendChoice): Promise<string> {
   try {
     let ok = false;
     if (choice === "node" || choice === "auto") ok = await tryNode();
-    if (!ok && choice === "node") throw new BackendError("the node backend (@tensorflow/tfjs-node) is not installed or does not load on this machine; use --backend wasm");
+    if (!ok && choice === "node")
+      throw new BackendError("the node backend (@tensorflow/tfjs-node) is not installed or does not load on this machine; use --backend wasm");
     if (!ok && (choice === "wasm" || choice === "auto")) ok = await tryWasm();
     if (!ok && choice === "wasm") throw new BackendError("the wasm backend (@tensorflow/tfjs-backend-wasm) did not load");
     if (!ok) ok = await tf.setBackend("cpu");

@@ -35,8 +35,22 @@ export const MAX_RECORD_CHARS = 1 << 20;
 export const MAX_DATA_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** What a file system entry that is not a regular file is, for messages. */
-export function entryKind(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
-  return st.isDirectory() ? "a directory" : st.isFIFO() ? "a pipe (FIFO)" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
+export function entryKind(st: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}): string {
+  return st.isDirectory()
+    ? "a directory"
+    : st.isFIFO()
+      ? "a pipe (FIFO)"
+      : st.isCharacterDevice() || st.isBlockDevice()
+        ? "a device"
+        : st.isSocket()
+          ? "a socket"
+          : "not a regular file";
 }
 
 function notRegular(st: Parameters<typeof entryKind>[0]): string {
@@ -78,7 +92,8 @@ async function openData(file: string, display: string): Promise<FileHandle> {
   try {
     const st = await h.stat();
     if (!st.isFile()) throw new DataError(display, null, null, notRegular(st));
-    if (st.size > MAX_DATA_BYTES) throw new DataError(display, null, null, `is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a data file may have`);
+    if (st.size > MAX_DATA_BYTES)
+      throw new DataError(display, null, null, `is ${st.size} bytes, more than the ${MAX_DATA_BYTES / 1024 ** 3} GiB a data file may have`);
   } catch (e) {
     await h.close();
     throw e;
@@ -230,7 +245,12 @@ export async function* csvRows(file: string, display: string, delimiter = ","): 
       continue;
     }
     if (rec.fields.length !== header.length) {
-      throw new DataError(display, rec.line, null, `this row has ${rec.fields.length} field${rec.fields.length === 1 ? "" : "s"}, the header has ${header.length}`);
+      throw new DataError(
+        display,
+        rec.line,
+        null,
+        `this row has ${rec.fields.length} field${rec.fields.length === 1 ? "" : "s"}, the header has ${header.length}`,
+      );
     }
     const values = new Map<string, CellValue>();
     header.forEach((h, i) => values.set(h, rec.fields[i]!));

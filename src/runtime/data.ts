@@ -148,7 +148,19 @@ export function shownValue(v: unknown): string {
 
 /** What kind of JSON value this is, for messages. */
 export function jsonKind(v: unknown): string {
-  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : typeof v === "number" ? "a number" : typeof v === "boolean" ? "a boolean" : typeof v === "string" ? "a string" : typeof v;
+  return v === null
+    ? "null"
+    : Array.isArray(v)
+      ? "an array"
+      : typeof v === "object"
+        ? "an object"
+        : typeof v === "number"
+          ? "a number"
+          : typeof v === "boolean"
+            ? "a boolean"
+            : typeof v === "string"
+              ? "a string"
+              : typeof v;
 }
 
 /**
@@ -169,7 +181,8 @@ export function dataNumber(raw: unknown): number | string {
     v = Number(raw.trim());
   }
   if (typeof v !== "number") return `${shownValue(raw)} is ${jsonKind(raw)}, not a number`;
-  if (!Number.isFinite(Math.fround(v))) return `${typeof raw === "string" ? shownValue(raw) : Number.isFinite(v) ? String(v) : "a number"} is beyond the float32 range (about ±3.4e38)`;
+  if (!Number.isFinite(Math.fround(v)))
+    return `${typeof raw === "string" ? shownValue(raw) : Number.isFinite(v) ? String(v) : "a number"} is beyond the float32 range (about ±3.4e38)`;
   return v;
 }
 
@@ -204,7 +217,12 @@ function checkColumns(first: Row | undefined, columns: string[], file: DataFile)
   for (const c of columns) {
     if (!first.values.has(c)) {
       const have = [...first.values.keys()];
-      throw new DataError(file.display, first.line, `column ${JSON.stringify(c)}`, `no such column; the file has ${have.map((h) => JSON.stringify(h)).join(", ")}`);
+      throw new DataError(
+        file.display,
+        first.line,
+        `column ${JSON.stringify(c)}`,
+        `no such column; the file has ${have.map((h) => JSON.stringify(h)).join(", ")}`,
+      );
     }
   }
 }
@@ -258,15 +276,38 @@ async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
   for await (const row of readRows(config.source, file.path, file.display)) {
     const label = cell(row, labelColumn, file).trim();
     if (splitOf(split, index++, rows) !== "train" && !labels.has(label)) {
-      throw new DataError(file.display, row.line, `column ${JSON.stringify(labelColumn)}`, `label ${JSON.stringify(label)} never appears in the training split`);
+      throw new DataError(
+        file.display,
+        row.line,
+        `column ${JSON.stringify(labelColumn)}`,
+        `label ${JSON.stringify(label)} never appears in the training split`,
+      );
     }
   }
-  if (labels.size < 2) throw new DataError(file.display, null, `column ${JSON.stringify(labelColumn)}`, `the training split has ${labels.size} label${labels.size === 1 ? "" : "s"}; classification needs at least 2`);
+  if (labels.size < 2)
+    throw new DataError(
+      file.display,
+      null,
+      `column ${JSON.stringify(labelColumn)}`,
+      `the training split has ${labels.size} label${labels.size === 1 ? "" : "s"}; classification needs at least 2`,
+    );
   const words = [...tokenCounts].filter(([, c]) => c >= tok.min_count).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const vocab = [PAD, OOV, ...words.slice(0, Math.max(0, tok.vocab - 2)).map(([w]) => w)];
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
   for (let i = 0; i < rows; i++) counts[splitOf(split, i, rows)]++;
-  return { kind: "text", tokenizer: tok.kind, lowercase: tok.lowercase, maxLen: tok.max_len, vocab, labels: [...labels].sort(), textColumn, labelColumn, split, rows, counts };
+  return {
+    kind: "text",
+    tokenizer: tok.kind,
+    lowercase: tok.lowercase,
+    maxLen: tok.max_len,
+    vocab,
+    labels: [...labels].sort(),
+    textColumn,
+    labelColumn,
+    split,
+    rows,
+    counts,
+  };
 }
 
 // ---- series
@@ -294,7 +335,8 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   const scaling = config.scale ?? "standard";
   const rows = await countRows(config, file);
   const needed = win.size + win.horizon;
-  if (rows < needed) throw new DataError(file.display, null, null, `the series has ${rows} row${rows === 1 ? "" : "s"}, shorter than the window plus the horizon (${needed})`);
+  if (rows < needed)
+    throw new DataError(file.display, null, null, `the series has ${rows} row${rows === 1 ? "" : "s"}, shorter than the window plus the horizon (${needed})`);
   const F = features.length;
   const cols = [...features, target];
   const sum = new Float64Array(F + 1);
@@ -325,7 +367,13 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
       const t = timeKey(raw);
       if (prevTime !== null) {
         if (t === prevTime) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, `duplicate timestamp ${JSON.stringify(raw)}`);
-        if (typeof t === typeof prevTime && t < prevTime) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, `${JSON.stringify(raw)} comes before ${JSON.stringify(prevRaw)}: rows must be in time order`);
+        if (typeof t === typeof prevTime && t < prevTime)
+          throw new DataError(
+            file.display,
+            row.line,
+            `column ${JSON.stringify(time)}`,
+            `${JSON.stringify(raw)} comes before ${JSON.stringify(prevRaw)}: rows must be in time order`,
+          );
       }
       prevTime = t;
       prevRaw = raw;
@@ -427,7 +475,13 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
       if (splitOf(prep.split, index++, prep.rows) !== split) continue;
       const label = cell(row, prep.labelColumn, file).trim();
       const y = labelId.get(label);
-      if (y === undefined) throw new DataError(file.display, row.line, `column ${JSON.stringify(prep.labelColumn)}`, `label ${JSON.stringify(label)} never appears in the training split`);
+      if (y === undefined)
+        throw new DataError(
+          file.display,
+          row.line,
+          `column ${JSON.stringify(prep.labelColumn)}`,
+          `label ${JSON.stringify(label)} never appears in the training split`,
+        );
       yield { x: encodeText(prep, cell(row, prep.textColumn, file), ids), y, base: 0, line: row.line };
     }
     return;
@@ -460,7 +514,13 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
     const target = ring[T + h - 1]![F]!;
     const base = prep.predict === "delta" ? ring[T - 1]![F]! : 0;
     const y = (target - base - prep.targetOffset) / prep.targetScale;
-    if (!Number.isFinite(Math.fround(y))) throw new DataError(file.display, lines[T + h - 1]!, `column ${JSON.stringify(prep.target)}`, "scaled by the training rows' statistics, this target is beyond the float32 range");
+    if (!Number.isFinite(Math.fround(y)))
+      throw new DataError(
+        file.display,
+        lines[T + h - 1]!,
+        `column ${JSON.stringify(prep.target)}`,
+        "scaled by the training rows' statistics, this target is beyond the float32 range",
+      );
     yield { x, y, base, line: lines[T + h - 1]! };
   }
 }
@@ -470,7 +530,13 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
  * window's last step) and, with a season P, the seasonal naive forecast y_{r-P} + the mean change over P steps
  * on the training rows.
  */
-export async function baselineForecasts(config: DataConfig, prep: SeriesPrep, file: DataFile, split: Split, season: number | null): Promise<{ truth: number[]; persistence: number[]; seasonal: number[] | null }> {
+export async function baselineForecasts(
+  config: DataConfig,
+  prep: SeriesPrep,
+  file: DataFile,
+  split: Split,
+  season: number | null,
+): Promise<{ truth: number[]; persistence: number[]; seasonal: number[] | null }> {
   const T = prep.window;
   const h = prep.horizon;
   const P = season ?? 0;
@@ -551,7 +617,13 @@ export async function* batches(source: AsyncIterable<Example>, prep: Prep, size:
     group.forEach((e, i) => xs.set(e.x, i * per));
     const shape = text ? [n, per] : [n, prep.window, prep.features.length];
     const ys = group.map((e) => e.y);
-    const b = { x: tf.tensor(xs, shape, text ? "int32" : "float32"), y: tf.tensor1d(ys, text ? "int32" : "float32"), size: n, lines: group.map((e) => e.line), bases: group.map((e) => e.base) };
+    const b = {
+      x: tf.tensor(xs, shape, text ? "int32" : "float32"),
+      y: tf.tensor1d(ys, text ? "int32" : "float32"),
+      size: n,
+      lines: group.map((e) => e.line),
+      bases: group.map((e) => e.base),
+    };
     group = [];
     return b;
   };
@@ -561,4 +633,3 @@ export async function* batches(source: AsyncIterable<Example>, prep: Prep, size:
   }
   if (group.length > 0) yield emit();
 }
-

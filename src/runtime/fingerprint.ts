@@ -40,7 +40,8 @@ function flattenSetting(prefix: string, value: unknown, out: Record<string, Fing
   } else if (Array.isArray(value)) {
     out[prefix] = JSON.stringify(value);
   } else if (typeof value === "object") {
-    for (const k of Object.keys(value).sort()) flattenSetting(prefix.endsWith(": ") ? `${prefix}${k}` : `${prefix}.${k}`, (value as Record<string, unknown>)[k], out);
+    for (const k of Object.keys(value).sort())
+      flattenSetting(prefix.endsWith(": ") ? `${prefix}${k}` : `${prefix}.${k}`, (value as Record<string, unknown>)[k], out);
   } else {
     out[prefix] = String(value);
   }
@@ -67,7 +68,11 @@ export function specFingerprint(ir: FingerprintIr, data: object, train: object):
 }
 
 export function fingerprintHash(fields: Record<string, FingerprintField>): string {
-  const canonical = JSON.stringify(Object.keys(fields).sort().map((k) => [k, fields[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(fields)
+      .sort()
+      .map((k) => [k, fields[k]]),
+  );
   return createHash("sha256").update(canonical).digest("hex");
 }
 
@@ -100,6 +105,7 @@ export function recordedFingerprint(meta: Record<string, unknown>): SpecFingerpr
   const f = meta["fingerprint"] as { hash?: unknown; fields?: unknown } | undefined;
   if (!f || typeof f !== "object" || typeof f.hash !== "string" || !f.fields || typeof f.fields !== "object" || Array.isArray(f.fields)) return null;
   const fields: Record<string, FingerprintField> = {};
-  for (const [k, v] of Object.entries(f.fields as Record<string, unknown>)) fields[k] = v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : JSON.stringify(v);
+  for (const [k, v] of Object.entries(f.fields as Record<string, unknown>))
+    fields[k] = v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : JSON.stringify(v);
   return { hash: f.hash, fields };
 }

@@ -39,7 +39,12 @@ function cellForward(mem: Memory, inputs: Record<string, TensorInfo>, attrs: { t
   const { a, c, h, mask } = inputs as { a: TensorInfo; c: TensorInfo; h: TensorInfo; mask?: TensorInfo };
   const [B, H4] = a.shape as [number, number];
   const H = H4 / 4;
-  const outs = mem.outputs([[B, H], [B, H], [B, H4], [B, H]]);
+  const outs = mem.outputs([
+    [B, H],
+    [B, H],
+    [B, H4],
+    [B, H],
+  ]);
   const [hO, cO, aO, tcO] = outs.map((o) => mem.view(o)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const A = mem.view(a);
   const C = mem.view(c);
@@ -98,7 +103,11 @@ function lstmStepBackward(mem: Memory, inputs: Record<string, TensorInfo>, attrs
   };
   const [B, H4] = act.shape as [number, number];
   const H = H4 / 4;
-  const outs = mem.outputs([[B, H4], [B, H], [B, H]]);
+  const outs = mem.outputs([
+    [B, H4],
+    [B, H],
+    [B, H],
+  ]);
   const [dzO, dcO, dhO] = outs.map((o) => mem.view(o)) as [Float32Array, Float32Array, Float32Array];
   const DY = mem.view(dy);
   const DHR = mem.view(dhr);
@@ -329,7 +338,16 @@ interface CellGradStep {
  * The LSTM cell's derivatives at one step: dz from the gradient of h (output + recurrent + carried past masked
  * steps) and of c; updates dc and dhc (what masked steps carry) and adds dz into dbAcc.
  */
-function sequenceCellGrad(F: Float32Array, st: CellGradStep, B: number, H: number, hard: boolean, dc: Float32Array, dhc: Float32Array, dbAcc: Float64Array): void {
+function sequenceCellGrad(
+  F: Float32Array,
+  st: CellGradStep,
+  B: number,
+  H: number,
+  hard: boolean,
+  dc: Float32Array,
+  dhc: Float32Array,
+  dbAcc: Float64Array,
+): void {
   const H4 = 4 * H;
   const ds = (a: number): number => (hard ? (a > 0 && a < 1 ? 0.2 : 0) : a * (1 - a));
   for (let b = 0; b < B; b++) {
@@ -409,7 +427,20 @@ function lstmSequenceForward(backend: unknown, inputs: Record<string, TensorInfo
       const next = s + 1 < T ? order(s + 1) : -1;
       sequenceCell(
         w,
-        { za, zId: z, ca: cp + t * BH, ha: hp + t * BH, ta: tc + t * BH, maskAt, mBase: t * B, mStride: 1, yBase: y + t * H, yStride: T * H, hNext: next < 0 ? -1 : hp + next * BH, cNext: next < 0 ? -1 : cp + next * BH },
+        {
+          za,
+          zId: z,
+          ca: cp + t * BH,
+          ha: hp + t * BH,
+          ta: tc + t * BH,
+          maskAt,
+          mBase: t * B,
+          mStride: 1,
+          yBase: y + t * H,
+          yStride: T * H,
+          hNext: next < 0 ? -1 : hp + next * BH,
+          cNext: next < 0 ? -1 : cp + next * BH,
+        },
         B,
         H,
         hard,
@@ -454,7 +485,28 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
   for (let s = T - 1; s >= 0; s--) {
     const t = order(s);
     const za = dz + t * BH4;
-    sequenceCellGrad(F, { aa: actAt + t * BH4, ta: tcAt + t * BH, ca: cpAt + t * BH, dyBase: dyAt + t * H, dyStride: T * H, rec: F, recAt: dhr, maskAt, mBase: t * B, mStride: 1, za }, B, H, hard, dc, dhc, dbAcc);
+    sequenceCellGrad(
+      F,
+      {
+        aa: actAt + t * BH4,
+        ta: tcAt + t * BH,
+        ca: cpAt + t * BH,
+        dyBase: dyAt + t * H,
+        dyStride: T * H,
+        rec: F,
+        recAt: dhr,
+        maskAt,
+        mBase: t * B,
+        mStride: 1,
+        za,
+      },
+      B,
+      H,
+      hard,
+      dc,
+      dhc,
+      dbAcc,
+    );
     if (s > 0) {
       const zv = w.view(za, BH4);
       try {
@@ -474,12 +526,36 @@ let sequenceKernelsRegistered = false;
 /** Registers the whole-sequence kernels for the wasm backend (idempotent). */
 export function registerSequenceKernels(): void {
   if (sequenceKernelsRegistered) return;
-  tf.registerKernel({ kernelName: LSTM_SEQUENCE, backendName: "wasm", kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceForward(backend, inputs as never, attrs as never) as never });
-  tf.registerKernel({ kernelName: LSTM_SEQUENCE_GRAD, backendName: "wasm", kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceBackward(backend, inputs as never, attrs as never) as never });
-  tf.registerKernel({ kernelName: TEMPORAL_LSTM, backendName: "wasm", kernelFunc: ({ inputs, attrs, backend }) => temporalForward(backend, inputs as never, attrs as never) as never });
-  tf.registerKernel({ kernelName: TEMPORAL_LSTM_GRAD, backendName: "wasm", kernelFunc: ({ inputs, attrs, backend }) => temporalBackward(backend, inputs as never, attrs as never) as never });
-  tf.registerKernel({ kernelName: ATTENTION_POOL, backendName: "wasm", kernelFunc: ({ inputs, backend }) => attentionPoolForward(backend, inputs as never) as never });
-  tf.registerKernel({ kernelName: ATTENTION_POOL_GRAD, backendName: "wasm", kernelFunc: ({ inputs, backend }) => attentionPoolBackward(backend, inputs as never) as never });
+  tf.registerKernel({
+    kernelName: LSTM_SEQUENCE,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceForward(backend, inputs as never, attrs as never) as never,
+  });
+  tf.registerKernel({
+    kernelName: LSTM_SEQUENCE_GRAD,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceBackward(backend, inputs as never, attrs as never) as never,
+  });
+  tf.registerKernel({
+    kernelName: TEMPORAL_LSTM,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => temporalForward(backend, inputs as never, attrs as never) as never,
+  });
+  tf.registerKernel({
+    kernelName: TEMPORAL_LSTM_GRAD,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => temporalBackward(backend, inputs as never, attrs as never) as never,
+  });
+  tf.registerKernel({
+    kernelName: ATTENTION_POOL,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend }) => attentionPoolForward(backend, inputs as never) as never,
+  });
+  tf.registerKernel({
+    kernelName: ATTENTION_POOL_GRAD,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend }) => attentionPoolBackward(backend, inputs as never) as never,
+  });
   sequenceKernelsRegistered = true;
 }
 
@@ -553,7 +629,14 @@ interface AttentionGrad {
  * The derivatives of `attend` for one example (u, a as it left them): adds into the value rows' gradient and
  * dpre, adds de_i u_i into dv, and writes sum_i dpre_i into rowSum.
  */
-function attendGrad(F: Float32Array, at: Omit<Attention, "maskAt" | "outAt">, g: AttentionGrad, da: Float64Array, dv: Float64Array, rowSum: Float64Array): void {
+function attendGrad(
+  F: Float32Array,
+  at: Omit<Attention, "maskAt" | "outAt">,
+  g: AttentionGrad,
+  da: Float64Array,
+  dv: Float64Array,
+  rowSum: Float64Array,
+): void {
   const { uAt, vAt, A, T, aAt, valAt, D } = at;
   let s = 0;
   for (let i = 0; i < T; i++) {
@@ -601,7 +684,15 @@ export const TEMPORAL_LSTM_GRAD = "AttncTemporalLstmGrad";
  */
 function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
   const w = direct(backend);
-  const { x, xw, wh, v, wu, bias, mask } = inputs as Record<string, TensorInfo> as { x: TensorInfo; xw: TensorInfo; wh: TensorInfo; v: TensorInfo; wu: TensorInfo; bias: TensorInfo; mask?: TensorInfo };
+  const { x, xw, wh, v, wu, bias, mask } = inputs as Record<string, TensorInfo> as {
+    x: TensorInfo;
+    xw: TensorInfo;
+    wh: TensorInfo;
+    v: TensorInfo;
+    wu: TensorInfo;
+    bias: TensorInfo;
+    mask?: TensorInfo;
+  };
   const [B, T, Fd] = x.shape as [number, number, number];
   const A = v.shape[0]!;
   const H4 = bias.shape[0]!;
@@ -610,7 +701,15 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
   const BH = B * H;
   const BH4 = B * H4;
   const O = H + T;
-  const outs = [w.output([B, T, O]), w.output([T, B, K]), w.output([T, B, H]), w.output([T, B, H]), w.output([T, B, H4]), w.output([T, B, H]), w.output([T, B, T, A])];
+  const outs = [
+    w.output([B, T, O]),
+    w.output([T, B, K]),
+    w.output([T, B, H]),
+    w.output([T, B, H]),
+    w.output([T, B, H4]),
+    w.output([T, B, H]),
+    w.output([T, B, T, A]),
+  ];
   const pT = w.output([B, A]);
   const [out, xh, hp, cp, act, tc, u] = outs.map((o) => w.base(o)) as [number, number, number, number, number, number, number];
   const p = w.base(pT);
@@ -647,7 +746,21 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
       const xt = xh + t * B * K;
       for (let b = 0; b < B; b++) {
         const row = xt + b * K;
-        attend(F, { uAt: ub + b * T * A, vAt, A, T, maskAt: maskAt < 0 ? -1 : maskAt + b * T, aAt: out + (b * T + t) * O + H, valAt: xAt + b * T * Fd, D: Fd, outAt: row }, e);
+        attend(
+          F,
+          {
+            uAt: ub + b * T * A,
+            vAt,
+            A,
+            T,
+            maskAt: maskAt < 0 ? -1 : maskAt + b * T,
+            aAt: out + (b * T + t) * O + H,
+            valAt: xAt + b * T * Fd,
+            D: Fd,
+            outAt: row,
+          },
+          e,
+        );
         const hb = hp + t * BH + b * H;
         for (let j = 0; j < H; j++) F[row + Fd + j] = F[hb + j]!;
       }
@@ -660,7 +773,20 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
       for (let b = 0; b < B; b++) for (let c = 0; c < H4; c++) F[za + b * H4 + c] += F[bAt + c]!;
       sequenceCell(
         w,
-        { za, zId: z, ca: cp + t * BH, ha: hp + t * BH, ta: tc + t * BH, maskAt, mBase: t, mStride: T, yBase: out + t * O, yStride: T * O, hNext: t + 1 < T ? hp + (t + 1) * BH : -1, cNext: t + 1 < T ? cp + (t + 1) * BH : -1 },
+        {
+          za,
+          zId: z,
+          ca: cp + t * BH,
+          ha: hp + t * BH,
+          ta: tc + t * BH,
+          maskAt,
+          mBase: t,
+          mStride: T,
+          yBase: out + t * O,
+          yStride: T * O,
+          hNext: t + 1 < T ? hp + (t + 1) * BH : -1,
+          cNext: t + 1 < T ? cp + (t + 1) * BH : -1,
+        },
         B,
         H,
         hard,
@@ -698,7 +824,16 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
   const [dz, db, dp, dxw, dx, dv] = outs.map((o) => w.base(o)) as [number, number, number, number, number, number];
   const [dxhB, dhpB] = temps.map((o) => w.base(o)) as [number, number];
   const [dxhId, dhpId] = temps.map((o) => w.id(o)) as [number, number];
-  const [doAt, xAt, outAt, cpAt, actAt, tcAt, uAt, vAt] = [dout, x, out, cp, act, tc, u, v].map((o) => w.base(o!)) as number[] as [number, number, number, number, number, number, number, number];
+  const [doAt, xAt, outAt, cpAt, actAt, tcAt, uAt, vAt] = [dout, x, out, cp, act, tc, u, v].map((o) => w.base(o!)) as number[] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const maskAt = mask ? w.base(mask) : -1;
   const wutId = w.id(wut!);
   const whtId = w.id(wht!);
@@ -717,7 +852,28 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
     F.fill(0, dxw, dxw + BTA);
     F.fill(0, dx, dx + B * T * Fd);
     for (let t = T - 1; t >= 0; t--) {
-      sequenceCellGrad(F, { aa: actAt + t * BH4, ta: tcAt + t * BH, ca: cpAt + t * BH, dyBase: doAt + t * O, dyStride: T * O, rec: dhRec, recAt: 0, maskAt, mBase: t, mStride: T, za: dz + t * BH4 }, B, H, hard, dc, dhc, dbAcc);
+      sequenceCellGrad(
+        F,
+        {
+          aa: actAt + t * BH4,
+          ta: tcAt + t * BH,
+          ca: cpAt + t * BH,
+          dyBase: doAt + t * O,
+          dyStride: T * O,
+          rec: dhRec,
+          recAt: 0,
+          maskAt,
+          mBase: t,
+          mStride: T,
+          za: dz + t * BH4,
+        },
+        B,
+        H,
+        hard,
+        dc,
+        dhc,
+        dbAcc,
+      );
       const dzv = w.view(dz + t * BH4, BH4);
       views.push(dzv);
       w.product(dzv, wutId, dxhId, B, H4, K);
@@ -758,7 +914,13 @@ export const ATTENTION_POOL_GRAD = "AttncAttentionPoolGrad";
 /** Inputs: pre [B * T, A], bias [A], v [A], h [B, T, D], optional mask [B, T]. Outputs: out [B, D + T] (c, then a), u [B * T, A]. */
 function attentionPoolForward(backend: unknown, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const w = direct(backend);
-  const { pre, bias, v, h, mask } = inputs as Record<string, TensorInfo> as { pre: TensorInfo; bias: TensorInfo; v: TensorInfo; h: TensorInfo; mask?: TensorInfo };
+  const { pre, bias, v, h, mask } = inputs as Record<string, TensorInfo> as {
+    pre: TensorInfo;
+    bias: TensorInfo;
+    v: TensorInfo;
+    h: TensorInfo;
+    mask?: TensorInfo;
+  };
   const [B, T, D] = h.shape as [number, number, number];
   const A = v.shape[0]!;
   const O = D + T;
@@ -777,7 +939,11 @@ function attentionPoolForward(backend: unknown, inputs: Record<string, TensorInf
   F = w.heap;
   const e = new Float64Array(T);
   for (let b = 0; b < B; b++) {
-    attend(F, { uAt: u + b * T * A, vAt, A, T, maskAt: maskAt < 0 ? -1 : maskAt + b * T, aAt: out + b * O + D, valAt: hAt + b * T * D, D, outAt: out + b * O }, e);
+    attend(
+      F,
+      { uAt: u + b * T * A, vAt, A, T, maskAt: maskAt < 0 ? -1 : maskAt + b * T, aAt: out + b * O + D, valAt: hAt + b * T * D, D, outAt: out + b * O },
+      e,
+    );
   }
   return outs;
 }

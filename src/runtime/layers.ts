@@ -4,7 +4,17 @@
  * Weights use the Keras/tfjs-layers layout: kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H], gates i, f, g, o.
  */
 import * as tf from "@tensorflow/tfjs";
-import { attentionPoolAdditive, embeddingLookup, lstmSequence, maskedSoftmax, matMul2d, tanh, temporalAttentionLstm, timeDistributedMatMul, type RecurrentActivation } from "./ops.js";
+import {
+  attentionPoolAdditive,
+  embeddingLookup,
+  lstmSequence,
+  maskedSoftmax,
+  matMul2d,
+  tanh,
+  temporalAttentionLstm,
+  timeDistributedMatMul,
+  type RecurrentActivation,
+} from "./ops.js";
 import { sequenceKernelsAvailable } from "./kernels.js";
 
 type Shape = (number | null)[];
@@ -139,7 +149,8 @@ const INPUT_ATTENTION_KINDS: readonly InputAttention["kind"][] = ["temporal", "f
 
 function inputAttentionOption(layer: string, value: InputAttention | null | undefined): InputAttention | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== "object" || !Number.isInteger(value.units) || value.units < 1) throw new LayerConfigError(`layer ${layer}: inputAttention must be {kind, units}, not ${JSON.stringify(value)}`);
+  if (typeof value !== "object" || !Number.isInteger(value.units) || value.units < 1)
+    throw new LayerConfigError(`layer ${layer}: inputAttention must be {kind, units}, not ${JSON.stringify(value)}`);
   return { kind: configOption(layer, "inputAttention.kind", value.kind, INPUT_ATTENTION_KINDS), units: value.units };
 }
 
@@ -162,7 +173,14 @@ interface Cell {
   bias: tf.LayerVariable;
 }
 
-function addCell(layer: { addWeightPublic(n: string, s: number[], i: Init): tf.LayerVariable }, prefix: string, F: number, H: number, unitForgetBias: boolean, seed: number): Cell {
+function addCell(
+  layer: { addWeightPublic(n: string, s: number[], i: Init): tf.LayerVariable },
+  prefix: string,
+  F: number,
+  H: number,
+  unitForgetBias: boolean,
+  seed: number,
+): Cell {
   return {
     kernel: layer.addWeightPublic(`${prefix}kernel`, [F, 4 * H], glorot(seed)),
     recurrentKernel: addWeightWithValue(layer, `${prefix}recurrent_kernel`, orthogonal([H, 4 * H], seed + 1)),
@@ -268,7 +286,10 @@ export class Lstm extends tf.layers.Layer {
     const [B, T] = x.shape;
     const H = this.units;
     const [Wh, Wx, ba, v] = this.att.map((w) => w.read()) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-    if (sequenceKernelsAvailable()) return temporalAttentionLstm(x, [W as tf.Tensor2D, U as tf.Tensor2D, b as tf.Tensor1D], [Wh, Wx, ba, v], mask, { recurrentActivation: this.recurrentActivation });
+    if (sequenceKernelsAvailable())
+      return temporalAttentionLstm(x, [W as tf.Tensor2D, U as tf.Tensor2D, b as tf.Tensor1D], [Wh, Wx, ba, v], mask, {
+        recurrentActivation: this.recurrentActivation,
+      });
     const A = v.shape[0];
     const xw = tf.add(timeDistributedMatMul(x, Wx), ba); // [B, T, A], once
     const v2 = v.reshape([A, 1]);
@@ -386,7 +407,10 @@ export class BiLstm extends tf.layers.Layer {
       const x = first(inputs) as tf.Tensor3D;
       const mask = maskOf(kwargs);
       const run = (cell: Cell, reverse: boolean) =>
-        lstmSequence(x, cell.kernel.read() as tf.Tensor2D, cell.recurrentKernel.read() as tf.Tensor2D, cell.bias.read() as tf.Tensor1D, mask, { reverse, recurrentActivation: this.recurrentActivation });
+        lstmSequence(x, cell.kernel.read() as tf.Tensor2D, cell.recurrentKernel.read() as tf.Tensor2D, cell.bias.read() as tf.Tensor1D, mask, {
+          reverse,
+          recurrentActivation: this.recurrentActivation,
+        });
       const f = run(this.fwd, false);
       const r = run(this.bwd, true);
       switch (this.merge) {
@@ -402,7 +426,14 @@ export class BiLstm extends tf.layers.Layer {
     });
   }
   override getConfig(): Config {
-    return { ...super.getConfig(), units: this.units, merge: this.merge, recurrentActivation: this.recurrentActivation, unitForgetBias: this.unitForgetBias, seed: this.seed };
+    return {
+      ...super.getConfig(),
+      units: this.units,
+      merge: this.merge,
+      recurrentActivation: this.recurrentActivation,
+      unitForgetBias: this.unitForgetBias,
+      seed: this.seed,
+    };
   }
 }
 

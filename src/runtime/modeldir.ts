@@ -100,8 +100,10 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** A file a manifest may name: a plain name in the directory itself. */
 const PLAIN_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** Files attnc writes in a model directory, and the temporary files it writes them through. */
-const OWN_FILE = /^(manifest\.json|model\.json|attnc\.json|history\.json|history\.svg|history\.png|(weights|optimizer)\.g\d+\.bin|(optimizer|state)\.g\d+\.json)$/;
-const OWN_TMP = /^(manifest\.json|model\.json|attnc\.json|history\.json|history\.svg|history\.png|(weights|optimizer)\.g\d+\.bin|(optimizer|state)\.g\d+\.json)\.[0-9a-f]{12}\.tmp$/;
+const OWN_FILE =
+  /^(manifest\.json|model\.json|attnc\.json|history\.json|history\.svg|history\.png|(weights|optimizer)\.g\d+\.bin|(optimizer|state)\.g\d+\.json)$/;
+const OWN_TMP =
+  /^(manifest\.json|model\.json|attnc\.json|history\.json|history\.svg|history\.png|(weights|optimizer)\.g\d+\.bin|(optimizer|state)\.g\d+\.json)\.[0-9a-f]{12}\.tmp$/;
 
 export class ModelDirError extends Error {
   constructor(
@@ -286,7 +288,16 @@ export async function saveCheckpoint(dir: string, model: tf.LayersModel, optimiz
     weightsManifest: [{ paths: [weights], weights: a.weightSpecs }],
   };
   writeFileAtomic(join(dir, "model.json"), JSON.stringify(modelJson));
-  const files = [MANIFEST, "model.json", "attnc.json", "history.json", "history.svg", weights, stateFile, ...(optFile ? [optFile, optFile.replace(/\.bin$/, ".json")] : [])];
+  const files = [
+    MANIFEST,
+    "model.json",
+    "attnc.json",
+    "history.json",
+    "history.svg",
+    weights,
+    stateFile,
+    ...(optFile ? [optFile, optFile.replace(/\.bin$/, ".json")] : []),
+  ];
   const manifest: Manifest = { format: 1, generation: g, model: "model.json", weights, optimizer: optFile, state: stateFile, done: state.done, files };
   writeFileAtomic(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
   // The new generation is complete: the old one's files can go, and only those.
@@ -313,7 +324,8 @@ function checkModelJson(dir: string, mj: unknown, manifest: Manifest, bytes: num
   if (!isRecord(mj)) return bad("the document", "must be an object");
   const topo = mj["modelTopology"];
   const layers = isRecord(topo) && isRecord(topo["config"]) ? topo["config"]["layers"] : undefined;
-  if (!Array.isArray(layers) || layers.length > MODELDIR_LIMITS.layers) return bad("modelTopology.config.layers", `must be a list of at most ${MODELDIR_LIMITS.layers} layers`);
+  if (!Array.isArray(layers) || layers.length > MODELDIR_LIMITS.layers)
+    return bad("modelTopology.config.layers", `must be a list of at most ${MODELDIR_LIMITS.layers} layers`);
   layers.forEach((l: unknown, i) => {
     const name = isRecord(l) ? l["name"] : undefined;
     if (typeof name !== "string" || !IDENTIFIER.test(name)) bad(`modelTopology.config.layers[${i}].name`, `${shownValue(name)} is not an identifier`);
@@ -321,7 +333,8 @@ function checkModelJson(dir: string, mj: unknown, manifest: Manifest, bytes: num
   const wm = mj["weightsManifest"];
   const group = Array.isArray(wm) && wm.length === 1 && isRecord(wm[0]) ? wm[0] : bad("weightsManifest", "must be a list of one group");
   const paths = group["paths"];
-  if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== manifest.weights) bad("weightsManifest[0].paths", `must be [${shownValue(manifest.weights)}], the weights file manifest.json names`);
+  if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== manifest.weights)
+    bad("weightsManifest[0].paths", `must be [${shownValue(manifest.weights)}], the weights file manifest.json names`);
   const specs = group["weights"];
   if (!Array.isArray(specs)) return bad("weightsManifest[0].weights", "must be a list");
   const seen = new Set<string>();
@@ -329,11 +342,13 @@ function checkModelJson(dir: string, mj: unknown, manifest: Manifest, bytes: num
   specs.forEach((s: unknown, i) => {
     const at = `weightsManifest[0].weights[${i}]`;
     const name = isRecord(s) ? s["name"] : undefined;
-    if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,127}\/[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name) || seen.has(name)) return bad(`${at}.name`, `${shownValue(name)} is not a new layer/weight name`);
+    if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,127}\/[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name) || seen.has(name))
+      return bad(`${at}.name`, `${shownValue(name)} is not a new layer/weight name`);
     seen.add(name);
     const shape = (s as Record<string, unknown>)["shape"];
     if ((s as Record<string, unknown>)["dtype"] !== "float32") bad(`${at}.dtype`, "must be float32");
-    if (!Array.isArray(shape) || shape.length > 4 || !shape.every((d) => isCount(d, 1, MODELDIR_LIMITS.weightElements))) return bad(`${at}.shape`, "must be a list of sizes");
+    if (!Array.isArray(shape) || shape.length > 4 || !shape.every((d) => isCount(d, 1, MODELDIR_LIMITS.weightElements)))
+      return bad(`${at}.shape`, "must be a list of sizes");
     const n = (shape as number[]).reduce((x, y) => x * y, 1);
     if (n > MODELDIR_LIMITS.weightElements) bad(`${at}.shape`, `has more than ${MODELDIR_LIMITS.weightElements} values`);
     total += n * 4;
@@ -358,7 +373,8 @@ function checkMetaBasics(dir: string, meta: unknown): Record<string, unknown> {
   const prep = meta["prep"];
   if (!isRecord(prep) || (prep["kind"] !== "text" && prep["kind"] !== "series")) return bad("prep", "is missing: the fitted preprocessing is needed");
   const steps = prep["kind"] === "text" ? "maxLen" : "window";
-  if (!isCount(prep[steps], 1, MODELDIR_LIMITS.steps)) bad(`prep.${steps}`, `must be a whole number from 1 to ${MODELDIR_LIMITS.steps}, not ${shownValue(prep[steps])}`);
+  if (!isCount(prep[steps], 1, MODELDIR_LIMITS.steps))
+    bad(`prep.${steps}`, `must be a whole number from 1 to ${MODELDIR_LIMITS.steps}, not ${shownValue(prep[steps])}`);
   if (prep["kind"] === "text" && !(Array.isArray(prep["labels"]) && prep["labels"].length >= 2)) bad("prep.labels", "must list at least 2 labels");
   return meta;
 }
@@ -371,15 +387,19 @@ function checkState(dir: string, name: string, s: unknown): TrainState {
   for (const key of ["epoch", "batch", "wait"]) if (!isCount(s[key], 0, 1e9)) bad(key, `must be a whole number >= 0, not ${shownValue(s[key])}`);
   if (typeof s["done"] !== "boolean") bad("done", "must be true or false");
   const history = s["history"];
-  if (!Array.isArray(history) || !history.every((r) => isRecord(r) && isCount(r["epoch"], 0, 1e9) && Object.values(r).every((v) => typeof v === "number"))) bad("history", "must be a list of {epoch, metric: number}");
+  if (!Array.isArray(history) || !history.every((r) => isRecord(r) && isCount(r["epoch"], 0, 1e9) && Object.values(r).every((v) => typeof v === "number")))
+    bad("history", "must be a list of {epoch, metric: number}");
   const best = s["best"];
   if (best !== null && !(isRecord(best) && typeof best["value"] === "number" && isCount(best["epoch"], 0, 1e9))) bad("best", "must be null or {value, epoch}");
   const dropout = s["dropout"];
-  if (!isRecord(dropout) || !Object.entries(dropout).every(([k, v]) => IDENTIFIER.test(k) && isCount(v, 0))) bad("dropout", "must map layer names to whole numbers");
+  if (!isRecord(dropout) || !Object.entries(dropout).every(([k, v]) => IDENTIFIER.test(k) && isCount(v, 0)))
+    bad("dropout", "must map layer names to whole numbers");
   const vars = s["variables"];
-  if (vars !== undefined && !(Array.isArray(vars) && vars.length <= 4096 && vars.every((v) => typeof v === "string" && v.length <= 300))) bad("variables", "must be a list of names");
+  if (vars !== undefined && !(Array.isArray(vars) && vars.length <= 4096 && vars.every((v) => typeof v === "string" && v.length <= 300)))
+    bad("variables", "must be a list of names");
   const powers = s["adamPowers"];
-  if (powers !== undefined && !(Array.isArray(powers) && powers.length === 2 && powers.every((p) => typeof p === "number" && Number.isFinite(p)))) bad("adamPowers", "must be two numbers");
+  if (powers !== undefined && !(Array.isArray(powers) && powers.length === 2 && powers.every((p) => typeof p === "number" && Number.isFinite(p))))
+    bad("adamPowers", "must be two numbers");
   if (s["stopReason"] !== undefined && typeof s["stopReason"] !== "string") bad("stopReason", "must be a string");
   return s as unknown as TrainState;
 }
@@ -392,7 +412,11 @@ export async function loadModelDir(dir: string): Promise<LoadedDir> {
   registerLayers();
   const manifest = readManifest(dir);
   if (!manifest) {
-    throw new ModelDirError(existsSync(dir) ? `${dir} is not an attnc model directory (no ${MANIFEST}); train one with attnc train` : `${dir} does not exist; train a model into it with attnc train`);
+    throw new ModelDirError(
+      existsSync(dir)
+        ? `${dir} is not an attnc model directory (no ${MANIFEST}); train one with attnc train`
+        : `${dir} does not exist; train a model into it with attnc train`,
+    );
   }
   const mj = readDirJson(dir, manifest.model, `${MANIFEST}: model`) as Record<string, unknown>;
   const bin = dirFile(dir, manifest.weights, `${MANIFEST}: weights`, MODELDIR_LIMITS.binBytes);
@@ -421,7 +445,10 @@ export async function loadModelDir(dir: string): Promise<LoadedDir> {
   });
   if (mismatch || model.weights.length !== specs.length) {
     model.dispose();
-    throw damagedDir(dir, `model.json: ${mismatch ? `weight ${mismatch.originalName} does not match the layer that holds it` : "the weights manifest lists weights the model does not have"}`);
+    throw damagedDir(
+      dir,
+      `model.json: ${mismatch ? `weight ${mismatch.originalName} does not match the layer that holds it` : "the weights manifest lists weights the model does not have"}`,
+    );
   }
   return { model, meta, state, manifest, dir };
 }
@@ -450,11 +477,13 @@ export async function loadOptimizerState(dir: string, manifest: Manifest, optimi
     if (!isRecord(s) || typeof s["name"] !== "string" || s["name"].length > 300) throw damagedDir(dir, `${at}.name must be a string`);
     const shape = s["shape"];
     if (s["dtype"] !== "float32" && s["dtype"] !== "int32") throw damagedDir(dir, `${at}.dtype must be float32 or int32`);
-    if (!Array.isArray(shape) || shape.length > 4 || !shape.every((d) => isCount(d, 1, MODELDIR_LIMITS.weightElements))) throw damagedDir(dir, `${at}.shape must be a list of sizes`);
+    if (!Array.isArray(shape) || shape.length > 4 || !shape.every((d) => isCount(d, 1, MODELDIR_LIMITS.weightElements)))
+      throw damagedDir(dir, `${at}.shape must be a list of sizes`);
     const n = (shape as number[]).reduce((x, y) => x * y, 1);
     const slash = s["name"].lastIndexOf("/");
     const owner = sizes.get(slash > 0 ? s["name"].slice(0, slash) : s["name"]);
-    if (shape.length > 0 && !(owner && owner.length === shape.length && owner.every((d, k) => d === shape[k]))) throw damagedDir(dir, `${at} ${shownValue(s["name"])} is not the shape of a weight of the model`);
+    if (shape.length > 0 && !(owner && owner.length === shape.length && owner.every((d, k) => d === shape[k])))
+      throw damagedDir(dir, `${at} ${shownValue(s["name"])} is not the shape of a weight of the model`);
     if (n > MODELDIR_LIMITS.weightElements) throw damagedDir(dir, `${at}.shape is too large`);
     total += n * 4;
   });

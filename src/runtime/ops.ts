@@ -13,7 +13,22 @@
  * packs (the right one) is the smaller where there is a choice.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ADD_STEP, ATTENTION_POOL, ATTENTION_POOL_GRAD, CELL_FORWARD, fusedKernelsAvailable, GATHER_ROWS, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, LSTM_STEP_BACKWARD, runKernel, sequenceKernelsAvailable, STACK_STEPS, TEMPORAL_LSTM, TEMPORAL_LSTM_GRAD } from "./kernels.js";
+import {
+  ADD_STEP,
+  ATTENTION_POOL,
+  ATTENTION_POOL_GRAD,
+  CELL_FORWARD,
+  fusedKernelsAvailable,
+  GATHER_ROWS,
+  LSTM_SEQUENCE,
+  LSTM_SEQUENCE_GRAD,
+  LSTM_STEP_BACKWARD,
+  runKernel,
+  sequenceKernelsAvailable,
+  STACK_STEPS,
+  TEMPORAL_LSTM,
+  TEMPORAL_LSTM_GRAD,
+} from "./kernels.js";
 
 /** Large enough that exp(-MASK_NEG) is exactly 0 in float32. */
 const MASK_NEG = 1e9;
@@ -71,7 +86,13 @@ export interface LstmOptions {
  * What the fused LSTM passes read, time-major: x as [T * B, F], the input projection x W + b as [T, B, 4H]
  * (W and b times `scale` where given) and the mask as [T, B] floats.
  */
-function timeMajorInputs(x: tf.Tensor, W: tf.Tensor2D, b: tf.Tensor, mask: tf.Tensor2D | null, scale: tf.Tensor1D | null): { xt: tf.Tensor2D; xw: tf.Tensor; mT: tf.Tensor | null } {
+function timeMajorInputs(
+  x: tf.Tensor,
+  W: tf.Tensor2D,
+  b: tf.Tensor,
+  mask: tf.Tensor2D | null,
+  scale: tf.Tensor1D | null,
+): { xt: tf.Tensor2D; xw: tf.Tensor; mT: tf.Tensor | null } {
   const [B, T, F] = x.shape as [number, number, number];
   const H4 = W.shape[1];
   const xt = tf.transpose(x, [1, 0, 2]).reshape([T * B, F]) as tf.Tensor2D;
@@ -96,7 +117,9 @@ export function lstmSequence(
   options: LstmOptions = {},
 ): tf.Tensor3D {
   if (sequenceKernelsAvailable()) return lstmSequenceWhole(x, kernel, recurrentKernel, bias, mask, options);
-  return fusedKernelsAvailable() ? lstmSequenceFused(x, kernel, recurrentKernel, bias, mask, options) : lstmSequenceOps(x, kernel, recurrentKernel, bias, mask, options);
+  return fusedKernelsAvailable()
+    ? lstmSequenceFused(x, kernel, recurrentKernel, bias, mask, options)
+    : lstmSequenceOps(x, kernel, recurrentKernel, bias, mask, options);
 }
 
 /**
@@ -131,7 +154,10 @@ function lstmSequenceWhole(
       value: y,
       gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
         const [xtS, hpS, cpS, actS, tcS, mS] = s as [tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-        const [dz, db] = runKernel(LSTM_SEQUENCE_GRAD, { dy, act: actS, tc: tcS, cp: cpS, ut: tf.transpose(U), ...(mS ? { mask: mS } : {}) }, attrs) as [tf.Tensor, tf.Tensor];
+        const [dz, db] = runKernel(LSTM_SEQUENCE_GRAD, { dy, act: actS, tc: tcS, cp: cpS, ut: tf.transpose(U), ...(mS ? { mask: mS } : {}) }, attrs) as [
+          tf.Tensor,
+          tf.Tensor,
+        ];
         const dz2 = dz.reshape([T * B, 4 * H]) as tf.Tensor2D;
         const dzT = tf.transpose(dz2);
         const dX = tf.transpose(tf.matMul(dz2, tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
@@ -173,7 +199,12 @@ function lstmSequenceFused(
     const saved: tf.Tensor[] = [xt, ...(mT ? [mT] : [])];
     for (const t of order) {
       const z = runKernel(ADD_STEP, { xw, zr: tf.matMul(h, Us) }, { t })[0]!;
-      const [hNew, cNew, act, tc] = runKernel(CELL_FORWARD, { a: hard ? z : tf.sigmoid(z), c, h, ...extra }, { t, hard }) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const [hNew, cNew, act, tc] = runKernel(CELL_FORWARD, { a: hard ? z : tf.sigmoid(z), c, h, ...extra }, { t, hard }) as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ];
       saved.push(act, tc, c, h);
       h = hNew;
       c = cNew;
@@ -197,7 +228,11 @@ function lstmSequenceFused(
         for (let k = T - 1; k >= 0; k--) {
           const t = order[k]!;
           const [act, tc, cPrev, hP] = s.slice(base + 4 * k, base + 4 * k + 4) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-          const [dz, dcPrev, dhCarry] = runKernel(LSTM_STEP_BACKWARD, { dy: dyT, dhr, dhc, dc, act, tc, cPrev, ...maskIn }, { t, hard }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+          const [dz, dcPrev, dhCarry] = runKernel(LSTM_STEP_BACKWARD, { dy: dyT, dhr, dhc, dc, act, tc, cPrev, ...maskIn }, { t, hard }) as [
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+          ];
           dzs[String(t)] = dz;
           hPrev[String(t)] = hP;
           dhr = tf.matMul(dz, uT);
@@ -232,33 +267,47 @@ export function temporalAttentionLstm(
   const attrs = { hard: options.recurrentActivation === "hard_sigmoid" };
   const mask = maskIn ? maskIn.toFloat() : null;
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, W, U, b, Wh, Wx, ba, v, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const [xIn, W, U, b, Wh, Wx, ba, v, save] = args as [
+      tf.Tensor3D,
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor1D,
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor1D,
+      tf.Tensor1D,
+      tf.GradSaveFunc,
+    ];
     const scale = attrs.hard ? null : gateScale(H);
     const wu = tf.concat([W, U], 0);
     const xw = tf.add(tf.matMul(xIn.reshape([B * T, F]), Wx), ba).reshape([B, T, A]);
-    const [out, xh, hp, cp, act, tc, u] = runKernel(TEMPORAL_LSTM, { x: xIn, xw, wh: Wh, v, wu: scale ? tf.mul(wu, scale) : wu, bias: scale ? tf.mul(b, scale) : b, ...(mask ? { mask } : {}) }, attrs) as tf.Tensor[] as [
-      tf.Tensor,
-      tf.Tensor,
-      tf.Tensor,
-      tf.Tensor,
-      tf.Tensor,
-      tf.Tensor,
-      tf.Tensor,
-    ];
+    const [out, xh, hp, cp, act, tc, u] = runKernel(
+      TEMPORAL_LSTM,
+      { x: xIn, xw, wh: Wh, v, wu: scale ? tf.mul(wu, scale) : wu, bias: scale ? tf.mul(b, scale) : b, ...(mask ? { mask } : {}) },
+      attrs,
+    ) as tf.Tensor[] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     save([xIn, out, xh, hp, cp, act, tc, u, wu, ...(mask ? [mask] : [])]);
     return {
       value: out,
       gradFunc: (dout: tf.Tensor, s: tf.Tensor[]) => {
-        const [xS, outS, xhS, hpS, cpS, actS, tcS, uS, wuS, mS] = s as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor2D, tf.Tensor | undefined];
-        const wut = tf.transpose(wuS);
-        const [dz, db, dp, dxw, dxA, dv] = runKernel(TEMPORAL_LSTM_GRAD, { dout, x: xS, out: outS, cp: cpS, act: actS, tc: tcS, u: uS, v, wut, wht: tf.transpose(Wh), ...(mS ? { mask: mS } : {}) }, attrs) as tf.Tensor[] as [
-          tf.Tensor2D,
+        const [xS, outS, xhS, hpS, cpS, actS, tcS, uS, wuS, mS] = s as [
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
           tf.Tensor,
           tf.Tensor2D,
-          tf.Tensor,
-          tf.Tensor,
-          tf.Tensor,
+          tf.Tensor | undefined,
         ];
+        const wut = tf.transpose(wuS);
+        const [dz, db, dp, dxw, dxA, dv] = runKernel(
+          TEMPORAL_LSTM_GRAD,
+          { dout, x: xS, out: outS, cp: cpS, act: actS, tc: tcS, u: uS, v, wut, wht: tf.transpose(Wh), ...(mS ? { mask: mS } : {}) },
+          attrs,
+        ) as tf.Tensor[] as [tf.Tensor2D, tf.Tensor, tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor];
         const dzT = tf.transpose(dz.reshape([T * B, 4 * H]) as tf.Tensor2D);
         const [dW, dU] = tf.split(tf.transpose(tf.matMul(dzT, xhS.reshape([T * B, F + H]) as tf.Tensor2D)), [F, H], 0);
         const dWh = tf.transpose(tf.matMul(tf.transpose(dp.reshape([T * B, A]) as tf.Tensor2D), hpS.reshape([T * B, H]) as tf.Tensor2D));
@@ -289,7 +338,12 @@ export function attentionPoolAdditive(h: tf.Tensor3D, W: tf.Tensor2D, b: tf.Tens
       value: out,
       gradFunc: (dout: tf.Tensor, s: tf.Tensor[]) => {
         const [hS, outS, uS] = s as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const [dhA, dpre, dv, db] = runKernel(ATTENTION_POOL_GRAD, { dout, out: outS, u: uS, v: vi, h: hS }, {}) as [tf.Tensor, tf.Tensor2D, tf.Tensor, tf.Tensor];
+        const [dhA, dpre, dv, db] = runKernel(ATTENTION_POOL_GRAD, { dout, out: outS, u: uS, v: vi, h: hS }, {}) as [
+          tf.Tensor,
+          tf.Tensor2D,
+          tf.Tensor,
+          tf.Tensor,
+        ];
         const dh = tf.add(dhA, tf.matMul(dpre, tf.transpose(Wi)).reshape([B, T, D]));
         const dW = tf.matMul(tf.transpose(hS.reshape([B * T, D]) as tf.Tensor2D), dpre);
         return [dh, dW, db, dv];

@@ -99,7 +99,13 @@ export class DataParallel implements GradientSource {
     const offsets = [0];
     for (const v of vars) offsets.push(offsets[offsets.length - 1]! + v.size);
     const total = offsets[offsets.length - 1]! * 4;
-    const full: WorkerSetup = { ...setup, modelJson: JSON.stringify(model.toJSON(null, false)), weights: new SharedArrayBuffer(total), grads: new SharedArrayBuffer(total), offsets };
+    const full: WorkerSetup = {
+      ...setup,
+      modelJson: JSON.stringify(model.toJSON(null, false)),
+      weights: new SharedArrayBuffer(total),
+      grads: new SharedArrayBuffer(total),
+      offsets,
+    };
     const worker = new Worker(workerFile(), { workerData: full });
     worker.unref();
     return new DataParallel(worker, model, vars, full);

@@ -141,7 +141,10 @@ export function fsFailure(e: unknown): FsFailure | undefined {
  * different names apart.
  */
 export function safeFileName(name: string): string {
-  const cleaned = name.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^\.+/, "_").slice(0, 64);
+  const cleaned = name
+    .replace(/[^A-Za-z0-9_.-]/g, "_")
+    .replace(/^\.+/, "_")
+    .slice(0, 64);
   if (cleaned === name && name.length > 0) return name;
   return `${cleaned}-${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
 }

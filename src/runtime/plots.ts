@@ -43,11 +43,15 @@ export function heatmapSvg(h: Heatmap): string {
   ];
   h.values.forEach((row, i) =>
     row.forEach((v, j) => {
-      parts.push(`<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="${color(v, min, max)}"><title>${esc(h.rowLabels[i] ?? "")} / ${esc(h.colLabels[j] ?? "")}: ${v.toFixed(4)}</title></rect>`);
+      parts.push(
+        `<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="${color(v, min, max)}"><title>${esc(h.rowLabels[i] ?? "")} / ${esc(h.colLabels[j] ?? "")}: ${v.toFixed(4)}</title></rect>`,
+      );
     }),
   );
   const fs = Math.min(12, cell - 1);
-  h.rowLabels.forEach((l, i) => parts.push(`<text x="${left - 6}" y="${r2(top + i * cell + cell * 0.7)}" font-size="${fs}" text-anchor="end">${esc(l)}</text>`));
+  h.rowLabels.forEach((l, i) =>
+    parts.push(`<text x="${left - 6}" y="${r2(top + i * cell + cell * 0.7)}" font-size="${fs}" text-anchor="end">${esc(l)}</text>`),
+  );
   h.colLabels.forEach((l, j) => {
     const x = r2(left + j * cell + cell * 0.7);
     parts.push(`<text transform="translate(${x},${top - 6}) rotate(-60)" font-size="${fs}">${esc(l)}</text>`);
@@ -56,8 +60,12 @@ export function heatmapSvg(h: Heatmap): string {
   parts.push(`<text transform="translate(14,${top + (rows * cell) / 2}) rotate(-90)" font-size="12" text-anchor="middle">${esc(h.rowAxis)}</text>`);
   // Colour scale, from the smallest to the largest value shown.
   const sx = left + cols * cell + 24;
-  for (let k = 0; k < 10; k++) parts.push(`<rect x="${sx}" y="${top + k * 14}" width="14" height="14" fill="${color(max - ((max - min) * k) / 9, min, max)}"/>`);
-  parts.push(`<text x="${sx + 18}" y="${top + 10}" font-size="10">${max.toFixed(3)}</text>`, `<text x="${sx + 18}" y="${top + 136}" font-size="10">${min.toFixed(3)}</text>`);
+  for (let k = 0; k < 10; k++)
+    parts.push(`<rect x="${sx}" y="${top + k * 14}" width="14" height="14" fill="${color(max - ((max - min) * k) / 9, min, max)}"/>`);
+  parts.push(
+    `<text x="${sx + 18}" y="${top + 10}" font-size="10">${max.toFixed(3)}</text>`,
+    `<text x="${sx + 18}" y="${top + 136}" font-size="10">${min.toFixed(3)}</text>`,
+  );
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }
@@ -98,7 +106,8 @@ export function curvesSvg(title: string, panels: { title: string; curves: Curve[
       const v = lo + (span * t) / 4;
       parts.push(`<text x="${x0 - 4}" y="${r2(Y(v) + 4)}" font-size="10" text-anchor="end">${v.toPrecision(3)}</text>`);
     }
-    for (let i = 0; i < n; i++) if (n <= 20 || i % Math.ceil(n / 10) === 0) parts.push(`<text x="${r2(X(i))}" y="${y0 + h + 14}" font-size="10" text-anchor="middle">${i + 1}</text>`);
+    for (let i = 0; i < n; i++)
+      if (n <= 20 || i % Math.ceil(n / 10) === 0) parts.push(`<text x="${r2(X(i))}" y="${y0 + h + 14}" font-size="10" text-anchor="middle">${i + 1}</text>`);
     parts.push(`<text x="${x0 + w / 2}" y="${y0 + h + 30}" font-size="11" text-anchor="middle">epoch</text>`);
     p.curves.forEach((c, ci) => {
       const pts = c.values.map((v, i) => `${r2(X(i))},${r2(Y(v))}`).join(" ");

@@ -101,7 +101,11 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     // Only into a model directory, a new or empty one, or with --force: never over files this program did not write.
     const problem = outDirProblem(out);
     if (problem === "file") throw new RunError(`cannot write ${shown(out)}: it is a file, not a directory`, 2);
-    if (problem === "foreign" && !values.force) throw new RunError(`--out ${shown(out)} holds files that are not a model directory; choose a new or empty directory, or pass --force to train into it anyway (its other files are kept)`, 2);
+    if (problem === "foreign" && !values.force)
+      throw new RunError(
+        `--out ${shown(out)} holds files that are not a model directory; choose a new or empty directory, or pass --force to train into it anyway (its other files are kept)`,
+        2,
+      );
     return await trainSession({
       ir: p.ir,
       data: p.data,

@@ -53,7 +53,9 @@ export class Progress {
   endEpoch(record: Record<string, number>, samples: number): void {
     const secs = (performance.now() - this.epochStart) / 1000;
     const clear = this.out.isTTY ? "\r\u001b[K" : "";
-    this.out.write(`${clear}epoch ${record["epoch"]}/${this.epochs}  ${formatRecord(record)}  (${secs.toFixed(1)} s, ${Math.round(samples / Math.max(secs, 1e-9))} samples/s)\n`);
+    this.out.write(
+      `${clear}epoch ${record["epoch"]}/${this.epochs}  ${formatRecord(record)}  (${secs.toFixed(1)} s, ${Math.round(samples / Math.max(secs, 1e-9))} samples/s)\n`,
+    );
   }
 
   message(s: string): void {

@@ -72,9 +72,12 @@ export function checkOutput(ir: RunIr, prep: Prep, file: DataFile): void {
   const out = ir.nodes.find((n) => n.name === ir.outputs[ir.outputs.length - 1]);
   const units = out?.shape?.[out.shape.length - 1];
   const k = prep.labels.length;
-  if (units === 1 && k !== 2) throw new RunError(`output ${out!.name} of model ${ir.model} is a single sigmoid unit, but ${file.display} has ${k} labels (${prep.labels.join(", ")})`);
+  if (units === 1 && k !== 2)
+    throw new RunError(`output ${out!.name} of model ${ir.model} is a single sigmoid unit, but ${file.display} has ${k} labels (${prep.labels.join(", ")})`);
   if (typeof units === "number" && units !== 1 && units !== k) {
-    throw new RunError(`output ${out!.name} of model ${ir.model} has ${units} classes, but ${file.display} has ${k} labels in its training split (${prep.labels.join(", ")}); use dense(${k}, activation: softmax)`);
+    throw new RunError(
+      `output ${out!.name} of model ${ir.model} has ${units} classes, but ${file.display} has ${k} labels in its training split (${prep.labels.join(", ")}); use dense(${k}, activation: softmax)`,
+    );
   }
 }
 
@@ -96,7 +99,6 @@ export function reportText(split: string, r: SplitReport): string {
   return `${lines.join("\n")}\n`;
 }
 
-
 /**
  * Before anything is loaded or read for --resume: the checkpoint must be of the spec's model (its recorded
  * fingerprint equals the spec's), and a --seed must be the run's. Returns the run's seed, which a resumed run
@@ -117,7 +119,13 @@ function checkResumable(o: SessionOptions, current: SpecFingerprint): number | u
     // A checkpoint from before fingerprints were recorded: its own IR, data and train settings give one. Its train
     // settings hold the run's seed rather than the spec's, so the seed is left to the check below.
     const ir = meta["ir"];
-    if (!isRecord(ir) || typeof ir["model"] !== "string" || !Array.isArray(ir["nodes"]) || !Array.isArray(ir["outputs"]) || !ir["nodes"].every((n) => isRecord(n) && typeof n["name"] === "string")) {
+    if (
+      !isRecord(ir) ||
+      typeof ir["model"] !== "string" ||
+      !Array.isArray(ir["nodes"]) ||
+      !Array.isArray(ir["outputs"]) ||
+      !ir["nodes"].every((n) => isRecord(n) && typeof n["name"] === "string")
+    ) {
       throw new RunError(`${o.outDisplay}/attnc.json does not describe a model: the model directory is damaged`, 2);
     }
     const old = specFingerprint(ir as unknown as FingerprintIr, isRecord(meta["data"]) ? meta["data"] : {}, isRecord(meta["train"]) ? meta["train"] : {});
@@ -129,13 +137,21 @@ function checkResumable(o: SessionOptions, current: SpecFingerprint): number | u
   }
   if (recorded.hash !== hash) {
     const model = recorded.fields["model"];
-    if (model !== fields["model"]) throw new RunError(`cannot resume ${o.outDisplay}: it holds model ${String(model)}, not ${String(fields["model"])}; train ${String(fields["model"])} into a new --out directory`, 2);
+    if (model !== fields["model"])
+      throw new RunError(
+        `cannot resume ${o.outDisplay}: it holds model ${String(model)}, not ${String(fields["model"])}; train ${String(fields["model"])} into a new --out directory`,
+        2,
+      );
     const diffs = fingerprintDifferences(recorded.fields, fields);
-    const named = diffs.length === 0 ? "its recorded fingerprint differs from the spec's" : `${diffs.slice(0, 3).join("; ")}${diffs.length > 3 ? `; and ${diffs.length - 3} more` : ""}`;
+    const named =
+      diffs.length === 0
+        ? "its recorded fingerprint differs from the spec's"
+        : `${diffs.slice(0, 3).join("; ")}${diffs.length > 3 ? `; and ${diffs.length - 3} more` : ""}`;
     throw new RunError(`cannot resume ${o.outDisplay}: its checkpoint is of another model or other settings (${named}); train into a new --out directory`, 2);
   }
   const seed = typeof meta["seed"] === "number" ? meta["seed"] : undefined;
-  if (o.seed !== undefined && seed !== undefined && o.seed !== seed) throw new RunError(`cannot resume ${o.outDisplay} with --seed ${o.seed}: it was trained with seed ${seed}`, 2);
+  if (o.seed !== undefined && seed !== undefined && o.seed !== seed)
+    throw new RunError(`cannot resume ${o.outDisplay} with --seed ${o.seed}: it was trained with seed ${seed}`, 2);
   return seed;
 }
 
@@ -174,7 +190,9 @@ export async function trainSession(o: SessionOptions): Promise<number> {
     state.done = false;
     meta.fingerprint = fingerprint;
     if (state.best && (meta.train.early_stop?.monitor ?? null) !== (train.early_stop?.monitor ?? null)) {
-      o.stderr.write(`early stopping now watches ${train.early_stop?.monitor ?? "nothing"} instead of ${meta.train.early_stop?.monitor ?? "nothing"}; its best value starts afresh\n`);
+      o.stderr.write(
+        `early stopping now watches ${train.early_stop?.monitor ?? "nothing"} instead of ${meta.train.early_stop?.monitor ?? "nothing"}; its best value starts afresh\n`,
+      );
       state.best = null;
       state.wait = 0;
     }
@@ -189,12 +207,25 @@ export async function trainSession(o: SessionOptions): Promise<number> {
     const prep = await fit(o.data, o.file);
     checkOutput(o.ir, prep, o.file);
     model = o.build(train.seed);
-    meta = { format: 1, model: o.ir.model, task: prep.kind, seed: train.seed, dataPath: relative(o.out, o.file.path).split(sep).join("/"), ir: o.ir, data: o.data, train, prep, fingerprint };
+    meta = {
+      format: 1,
+      model: o.ir.model,
+      task: prep.kind,
+      seed: train.seed,
+      dataPath: relative(o.out, o.file.path).split(sep).join("/"),
+      ir: o.ir,
+      data: o.data,
+      train,
+      prep,
+      fingerprint,
+    };
     state = { epoch: 0, batch: 0, history: [], best: null, wait: 0, dropout: {}, done: false };
     mkdirSync(o.out, { recursive: true });
   }
   const prep = meta.prep;
-  o.stderr.write(`${prep.counts.train} training, ${prep.counts.validation} validation, ${prep.counts.test} test examples${prep.kind === "text" ? `; vocabulary ${prep.vocab.length}, labels ${prep.labels.join(", ")}` : ""}\n`);
+  o.stderr.write(
+    `${prep.counts.train} training, ${prep.counts.validation} validation, ${prep.counts.test} test examples${prep.kind === "text" ? `; vocabulary ${prep.vocab.length}, labels ${prep.labels.join(", ")}` : ""}\n`,
+  );
   const signal = { stop: false };
   const onSignal = () => {
     if (signal.stop) process.exit(130);
@@ -203,7 +234,12 @@ export async function trainSession(o: SessionOptions): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const gradients = o.gradients?.(model, model.trainableWeights.map((w) => w.read() as tf.Variable), train, prep.kind);
+  const gradients = o.gradients?.(
+    model,
+    model.trainableWeights.map((w) => w.read() as tf.Variable),
+    train,
+    prep.kind,
+  );
   try {
     const outcome = await trainLoop({
       model,

@@ -12,7 +12,16 @@ import type { Progress } from "./progress.js";
 
 export interface TrainConfig {
   loss: "cross_entropy" | "mse" | "mae" | "huber";
-  optimizer?: { kind: "adam" | "sgd" | "rmsprop"; lr: number; beta1?: number; beta2?: number; epsilon?: number; momentum?: number; rho?: number; clipnorm?: number };
+  optimizer?: {
+    kind: "adam" | "sgd" | "rmsprop";
+    lr: number;
+    beta1?: number;
+    beta2?: number;
+    epsilon?: number;
+    momentum?: number;
+    rho?: number;
+    clipnorm?: number;
+  };
   batch: number;
   epochs: number;
   early_stop?: { monitor: string; patience: number; min_delta: number };
@@ -72,7 +81,16 @@ export interface SplitReport {
 }
 
 /** Loss and metrics of a model on one split (in inference mode; forecasts compared in the data's units). */
-export async function evaluateSplit(model: tf.LayersModel, config: DataConfig, prep: Prep, file: DataFile, split: Split, batch: number, loss: TrainConfig["loss"], tolerance: number | null = null): Promise<SplitReport> {
+export async function evaluateSplit(
+  model: tf.LayersModel,
+  config: DataConfig,
+  prep: Prep,
+  file: DataFile,
+  split: Split,
+  batch: number,
+  loss: TrainConfig["loss"],
+  tolerance: number | null = null,
+): Promise<SplitReport> {
   const cls = prep.kind === "text" ? new ClassificationMetrics(prep.labels) : null;
   const reg = prep.kind === "series" ? new RegressionMetrics(tolerance) : null;
   let total = 0;
@@ -85,7 +103,10 @@ export async function evaluateSplit(model: tf.LayersModel, config: DataConfig, p
     if (cls) cls.add(y, classesOf(pred));
     if (reg && prep.kind === "series") {
       const p = pred.dataSync();
-      reg.add(Array.from(y, (v, i) => unscaleTarget(prep, v, b.bases[i])), Array.from(p, (v, i) => unscaleTarget(prep, v, b.bases[i])));
+      reg.add(
+        Array.from(y, (v, i) => unscaleTarget(prep, v, b.bases[i])),
+        Array.from(p, (v, i) => unscaleTarget(prep, v, b.bases[i])),
+      );
     }
     tf.dispose([pred, b.x, b.y]);
   }
@@ -94,7 +115,10 @@ export async function evaluateSplit(model: tf.LayersModel, config: DataConfig, p
 
 function metricsOf(r: SplitReport, names: string[], prefix: string): Record<string, number> {
   const out: Record<string, number> = { [`${prefix}loss`]: r.loss };
-  const source: Record<string, number> = { ...(r.classification ? { accuracy: r.classification.accuracy, macro_f1: r.classification.macro_f1 } : {}), ...(r.regression ? { rmse: r.regression.rmse, mae: r.regression.mae, mape: r.regression.mape } : {}) };
+  const source: Record<string, number> = {
+    ...(r.classification ? { accuracy: r.classification.accuracy, macro_f1: r.classification.macro_f1 } : {}),
+    ...(r.regression ? { rmse: r.regression.rmse, mae: r.regression.mae, mape: r.regression.mape } : {}),
+  };
   for (const m of names) if (m in source) out[`${prefix}${m}`] = source[m]!;
   return out;
 }
@@ -134,7 +158,14 @@ export interface GradientSource {
 }
 
 /** Loss, metric terms and gradients of one batch, in this thread. */
-export function batchGradients(model: tf.LayersModel, vars: tf.Variable[], loss: TrainConfig["loss"], kind: "text" | "series", x: tf.Tensor, y: tf.Tensor): BatchGradients {
+export function batchGradients(
+  model: tf.LayersModel,
+  vars: tf.Variable[],
+  loss: TrainConfig["loss"],
+  kind: "text" | "series",
+  x: tf.Tensor,
+  y: tf.Tensor,
+): BatchGradients {
   let metricSum = 0;
   const { value, grads } = tf.variableGrads(() => {
     const pred = model.apply(x, { training: true }) as tf.Tensor;
@@ -155,7 +186,10 @@ export function localGradients(model: tf.LayersModel, vars: tf.Variable[], loss:
   return { compute: async (x, y) => batchGradients(model, vars, loss, kind, x, y) };
 }
 
-export type TrainOutcome = { kind: "done"; state: TrainState; test: SplitReport | null } | { kind: "interrupted"; state: TrainState } | { kind: "diverged"; state: TrainState; message: string };
+export type TrainOutcome =
+  | { kind: "done"; state: TrainState; test: SplitReport | null }
+  | { kind: "interrupted"; state: TrainState }
+  | { kind: "diverged"; state: TrainState; message: string };
 
 function dropoutLayers(model: tf.LayersModel): Dropout[] {
   return model.layers.filter((l): l is Dropout => l instanceof Dropout);
@@ -187,7 +221,11 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
   for (const d of drops) d.streamPosition = state.dropout[d.name] ?? 0;
   const source = run.gradients ?? localGradients(model, vars, train.loss, prep.kind);
   const stop = train.early_stop;
-  const better = stop ? (higherIsBetter(stop.monitor) ? (a: number, b: number) => a > b + stop.min_delta : (a: number, b: number) => a < b - stop.min_delta) : null;
+  const better = stop
+    ? higherIsBetter(stop.monitor)
+      ? (a: number, b: number) => a > b + stop.min_delta
+      : (a: number, b: number) => a < b - stop.min_delta
+    : null;
   let bestWeights: tf.Tensor[] | null = null;
   const hasValidation = prep.counts.validation > 0;
   const checkpoint = async () => {
@@ -244,7 +282,8 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
     }
     state.batch = 0;
     const record: EpochRecord = { epoch, loss: seen ? lossSum / seen : NaN };
-    if (hasValidation) Object.assign(record, metricsOf(await evaluateSplit(model, run.data, prep, run.file, "validation", train.batch, train.loss), train.metrics, "val_"));
+    if (hasValidation)
+      Object.assign(record, metricsOf(await evaluateSplit(model, run.data, prep, run.file, "validation", train.batch, train.loss), train.metrics, "val_"));
     state.history.push(record);
     state.epoch = epoch;
     progress.endEpoch(record, seen);

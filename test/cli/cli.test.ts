@@ -45,16 +45,31 @@ describe("attnc check", () => {
     const r = attnc(["check", "--format", "json", "specs/errors/unknown_layer.attn"]);
     expect(r.code).toBe(1);
     const diags = JSON.parse(r.stdout) as { code: string; file: string; span: { line: number; column: number }; suggestion: string }[];
-    expect(diags).toEqual([expect.objectContaining({ code: "ATN2001", file: "specs/errors/unknown_layer.attn", suggestion: "bilstm", span: expect.objectContaining({ line: 3, column: 29 }) })]);
+    expect(diags).toEqual([
+      expect.objectContaining({
+        code: "ATN2001",
+        file: "specs/errors/unknown_layer.attn",
+        suggestion: "bilstm",
+        span: expect.objectContaining({ line: 3, column: 29 }),
+      }),
+    ]);
   });
 
   it("github prints workflow annotations", () => {
     const r = attnc(["check", "--format", "github", "specs/errors/unknown_layer.attn"]);
-    expect(r.stderr).toBe("::error file=specs/errors/unknown_layer.attn,line=3,col=29,endLine=3,endColumn=35,title=ATN2001::unknown layer 'bilstn'; did you mean 'bilstm'?\n");
+    expect(r.stderr).toBe(
+      "::error file=specs/errors/unknown_layer.attn,line=3,col=29,endLine=3,endColumn=35,title=ATN2001::unknown layer 'bilstn'; did you mean 'bilstm'?\n",
+    );
   });
 
   it("exits 2 without a stack trace for a missing file, a directory, an unknown option or verb", () => {
-    for (const args of [["check", "nope.attn"], ["check", "specs"], ["check", "--bogus", "specs/sentiment.attn"], ["compile", "x"], ["check", "--format", "xml", "specs/sentiment.attn"]]) {
+    for (const args of [
+      ["check", "nope.attn"],
+      ["check", "specs"],
+      ["check", "--bogus", "specs/sentiment.attn"],
+      ["compile", "x"],
+      ["check", "--format", "xml", "specs/sentiment.attn"],
+    ]) {
       const r = attnc(args);
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr.length).toBeGreaterThan(0);
@@ -75,7 +90,9 @@ describe("attnc build", () => {
     const a = sandbox();
     const r1 = attnc(["build", "specs/sentiment.attn", "specs/forecast.attn", "--out", "out"], a);
     expect(r1.code).toBe(0);
-    expect(r1.stdout).toBe("wrote out/Sentiment.ir.json\nwrote out/Sentiment.ts\nwrote out/attnc-runtime.ts\nwrote out/Forecast.ir.json\nwrote out/Forecast.ts\n");
+    expect(r1.stdout).toBe(
+      "wrote out/Sentiment.ir.json\nwrote out/Sentiment.ts\nwrote out/attnc-runtime.ts\nwrote out/Forecast.ir.json\nwrote out/Forecast.ts\n",
+    );
     const first = readFileSync(join(a, "out/Sentiment.ir.json"), "utf8");
     expect(attnc(["build", "specs/sentiment.attn", "specs/forecast.attn", "--out", "out"], a).code).toBe(0);
     expect(readFileSync(join(a, "out/Sentiment.ir.json"), "utf8")).toBe(first);
@@ -115,7 +132,17 @@ describe("attnc build", () => {
   });
 
   it("check:generated passes on the repository", () => {
-    expect(attnc(["build", ...readdirSync("specs").filter((f) => f.endsWith(".attn")).map((f) => `specs/${f}`), "--out", "generated", "--check"]).code).toBe(0);
+    expect(
+      attnc([
+        "build",
+        ...readdirSync("specs")
+          .filter((f) => f.endsWith(".attn"))
+          .map((f) => `specs/${f}`),
+        "--out",
+        "generated",
+        "--check",
+      ]).code,
+    ).toBe(0);
   });
 
   it("refuses two specs that would write the same file", () => {
@@ -147,7 +174,15 @@ describe("attnc inspect", () => {
 
 describe("attnc fmt", () => {
   it("--check passes on specs/ and fails on a messy file without touching it", () => {
-    expect(attnc(["fmt", "--check", ...readdirSync("specs").filter((f) => f.endsWith(".attn")).map((f) => `specs/${f}`)]).code).toBe(0);
+    expect(
+      attnc([
+        "fmt",
+        "--check",
+        ...readdirSync("specs")
+          .filter((f) => f.endsWith(".attn"))
+          .map((f) => `specs/${f}`),
+      ]).code,
+    ).toBe(0);
     const a = sandbox();
     cpSync("test/fixtures/fmt/messy.attn", join(a, "messy.attn"));
     const before = readFileSync(join(a, "messy.attn"), "utf8");

@@ -50,7 +50,9 @@ describe("generated programs", () => {
     expect(runtime).toMatch(/^\/\/ Runtime sha256: [0-9a-f]{64}$/m);
     // Every runtime module the programs reach is in it, under its own heading.
     for (const m of ["program.ts", "session.ts", "layers.ts", "kernels.ts", "data.ts", "modeldir.ts"]) expect(runtime).toContain(`// ---- runtime/${m}`);
-    expect(runtime).toContain(`export const TFJS_VERSION = ${JSON.stringify(JSON.parse(readFileSync("package.json", "utf8")).dependencies["@tensorflow/tfjs"])};`);
+    expect(runtime).toContain(
+      `export const TFJS_VERSION = ${JSON.stringify(JSON.parse(readFileSync("package.json", "utf8")).dependencies["@tensorflow/tfjs"])};`,
+    );
   });
 
   it.each(programs)("%s is prettier-clean, starts with the DO NOT EDIT line and carries no absolute path", async (f) => {
@@ -67,14 +69,18 @@ describe("generated programs", () => {
 
   it("the runtime module imports only TensorFlow.js and Node built-ins", () => {
     const imports = [...readFileSync("generated/attnc-runtime.ts", "utf8").matchAll(/(?:from|import\()\s*"([^"]+)"/g)].map((m) => m[1]!);
-    expect(new Set(imports.filter((i) => !i.startsWith("node:")))).toEqual(new Set(["@tensorflow/tfjs", "@tensorflow/tfjs-node", "@tensorflow/tfjs-backend-wasm"]));
+    expect(new Set(imports.filter((i) => !i.startsWith("node:")))).toEqual(
+      new Set(["@tensorflow/tfjs", "@tensorflow/tfjs-node", "@tensorflow/tfjs-backend-wasm"]),
+    );
   });
 
   it("a one-line spec change (units 64 -> 128) changes only the lines that mention it", async () => {
     const text = readFileSync("specs/sentiment.attn", "utf8");
     const emit = async (t: string) => {
       const m = (await compile({ name: "s", text: t })).models[0]!;
-      return (await formatTypeScript(emitProgram(m, { specPath: "../specs/sentiment.attn", specHash: "x", dataPath: "../specs/data/reviews.csv" }))).split("\n");
+      return (await formatTypeScript(emitProgram(m, { specPath: "../specs/sentiment.attn", specHash: "x", dataPath: "../specs/data/reviews.csv" }))).split(
+        "\n",
+      );
     };
     const a = await emit(text);
     const b = await emit(text.replace("bilstm(units: 64", "bilstm(units: 128"));
@@ -136,9 +142,17 @@ train Hostile {
 });
 
 describe("attnc verify", () => {
-  it.each(readdirSync("specs").filter((f) => f.endsWith(".attn") && f !== "mixed.attn"))("passes for specs/%s (in-process training equals the generated program's)", (f) => {
-    // Some specs read data under node_modules, which may be a link out of the checkout (a worktree's is).
-    const out = execFileSync(process.execPath, [BIN, "verify", `specs/${f}`, "--steps", "2", "--allow-outside"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    expect(out).toMatch(/^ok \w+: 2 steps on wasm, seed \d+; largest weight difference 0\.00e\+0(?: \(.+\))?, largest test prediction difference 0\.00e\+0\n$/);
-  });
+  it.each(readdirSync("specs").filter((f) => f.endsWith(".attn") && f !== "mixed.attn"))(
+    "passes for specs/%s (in-process training equals the generated program's)",
+    (f) => {
+      // Some specs read data under node_modules, which may be a link out of the checkout (a worktree's is).
+      const out = execFileSync(process.execPath, [BIN, "verify", `specs/${f}`, "--steps", "2", "--allow-outside"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      expect(out).toMatch(
+        /^ok \w+: 2 steps on wasm, seed \d+; largest weight difference 0\.00e\+0(?: \(.+\))?, largest test prediction difference 0\.00e\+0\n$/,
+      );
+    },
+  );
 });

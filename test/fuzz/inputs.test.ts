@@ -106,7 +106,20 @@ describe("fuzzing prediction requests", () => {
 
   const requests: [string, Record<string, unknown>[]][] = [
     ["text", [{ text: "the kettle is very poor" }, { review: "really good phone" }, { ids: [2, 3, 4] }]],
-    ["series", [{ window: [[10, 5, 0, 3], [11, 6, 0.5, 2], [12, 5, 0, 4], [9, 4, 2, 5], [10, 5, 0, 3]] }]],
+    [
+      "series",
+      [
+        {
+          window: [
+            [10, 5, 0, 3],
+            [11, 6, 0.5, 2],
+            [12, 5, 0, 4],
+            [9, 4, 2, 5],
+            [10, 5, 0, 3],
+          ],
+        },
+      ],
+    ],
   ];
   it.each(requests)(`mutated requests to a %s model get an answer or a located refusal (${Math.ceil(RUNS / 3)} cases)`, async (name, valid) => {
     const input = join(dir, `${name}.jsonl`);
@@ -117,7 +130,10 @@ describe("fuzzing prediction requests", () => {
         expect([0, 1, 2], r.err).toContain(r.code);
         expect(r.err).not.toMatch(/internal error|\n\s+at /);
         if (r.code === 0) {
-          const answers = r.out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+          const answers = r.out
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
           expect(answers).toHaveLength(1);
           const numbers = JSON.stringify(answers[0]).match(/-?\d[\d.e+-]*|null/g) ?? [];
           expect(numbers).not.toContain("null"); // a NaN or an infinity became null in JSON

@@ -126,7 +126,9 @@ function mutateData(bytes: Buffer, format: "csv" | "jsonl", op: string, a: numbe
 /** A request line for a model: a valid one changed as JSON, or as text. */
 export function mutatedRequest(valid: readonly Record<string, unknown>[]): fc.Arbitrary<string> {
   const odd = fc.oneof(
-    fc.constantFrom<unknown>(...HOSTILE_VALUES, 1e300, -1e300, Number.MAX_VALUE, 3.5e38, -1, 0.5, 2 ** 31, 2 ** 53 + 2, null, true, {}, [], [[]], { __proto__: null }),
+    fc.constantFrom<unknown>(...HOSTILE_VALUES, 1e300, -1e300, Number.MAX_VALUE, 3.5e38, -1, 0.5, 2 ** 31, 2 ** 53 + 2, null, true, {}, [], [[]], {
+      __proto__: null,
+    }),
     fc.array(fc.double(), { maxLength: 40 }),
     fc.array(fc.array(fc.double(), { maxLength: 6 }), { maxLength: 40 }),
     fc.string({ maxLength: 30 }),

@@ -20,8 +20,32 @@ type Path = (string | number)[];
 
 /** Values put in place of a field. */
 const VALUES: Json[] = [
-  null, true, false, 0, -1, 1.5, -1e308, 1e308, 3e8, 2 ** 31, 2 ** 53, "", "x", "NaN", "x/../../E",
-  "../../canary/secret.txt", "../../canary/model.json", "/etc/passwd", "..", ".", "model.json", [], [1, 2, 3], ["a"], {}, { kind: "x" },
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  -1e308,
+  1e308,
+  3e8,
+  2 ** 31,
+  2 ** 53,
+  "",
+  "x",
+  "NaN",
+  "x/../../E",
+  "../../canary/secret.txt",
+  "../../canary/model.json",
+  "/etc/passwd",
+  "..",
+  ".",
+  "model.json",
+  [],
+  [1, 2, 3],
+  ["a"],
+  {},
+  { kind: "x" },
   JSON.parse('{"__proto__": {"polluted": true}}') as Json,
   Array.from({ length: 70 }, () => 7),
 ];
@@ -95,7 +119,12 @@ function jsonCases(ws: Workspace): Case[] {
       ["array", () => "[]"],
       ["empty", () => ""],
     ] as const) {
-      out.push({ label: `${file}: ${how}`, apply: (dir) => writeFileSync(join(dir, file), text(readFileSync(join(dir, file), "utf8"))), command: "predict", mustRefuse: false });
+      out.push({
+        label: `${file}: ${how}`,
+        apply: (dir) => writeFileSync(join(dir, file), text(readFileSync(join(dir, file), "utf8"))),
+        command: "predict",
+        mustRefuse: false,
+      });
     }
   }
   return out;
@@ -110,10 +139,20 @@ function binaryCases(ws: Workspace, rand: () => number, n: number): Case[] {
     const r = rand();
     if (r < 0.4) {
       const len = Math.floor(rand() * size);
-      out.push({ label: `${file} truncated to ${len}`, apply: (dir) => truncateSync(join(dir, file), len), command: "predict", mustRefuse: file === manifest.weights });
+      out.push({
+        label: `${file} truncated to ${len}`,
+        apply: (dir) => truncateSync(join(dir, file), len),
+        command: "predict",
+        mustRefuse: file === manifest.weights,
+      });
     } else if (r < 0.8) {
       const extra = 1 + Math.floor(rand() * 8192);
-      out.push({ label: `${file} extended by ${extra}`, apply: (dir) => writeFileSync(join(dir, file), Buffer.concat([readFileSync(join(dir, file)), Buffer.alloc(extra, 0x7f)])), command: "predict", mustRefuse: file === manifest.weights });
+      out.push({
+        label: `${file} extended by ${extra}`,
+        apply: (dir) => writeFileSync(join(dir, file), Buffer.concat([readFileSync(join(dir, file)), Buffer.alloc(extra, 0x7f)])),
+        command: "predict",
+        mustRefuse: file === manifest.weights,
+      });
     } else {
       const at = Math.floor(rand() * size);
       out.push({
@@ -144,7 +183,13 @@ describe("fuzzing model directories", () => {
     const nBinary = Math.max(1, Math.round(RUNS / 6));
     for (let i = 0; i < RUNS - nBinary; i++) cases.push(all[Math.floor(rand() * all.length)]!);
     cases.push(...binaryCases(ws, rand, nBinary));
-    const outside = { base: snapshot(ws.base), canary: snapshot(ws.canary), root: readdirSync(ws.root).filter((f) => f !== "cases").sort() };
+    const outside = {
+      base: snapshot(ws.base),
+      canary: snapshot(ws.canary),
+      root: readdirSync(ws.root)
+        .filter((f) => f !== "cases")
+        .sort(),
+    };
     const failures: string[] = [];
     let refused = 0;
     for (const [i, c] of cases.entries()) {
@@ -161,7 +206,8 @@ describe("fuzzing model directories", () => {
       if (c.mustRefuse && r.code !== 2) problems.push("followed a path outside the directory");
       if (hasStackTrace(r.err) || /internal error/.test(r.err)) problems.push("internal error or stack trace");
       if ((r.out + r.err).includes(CANARY)) problems.push("printed the canary");
-      if (r.code === 2 && !/damaged model directory|is outside the project directory|not an attnc model directory/.test(r.err)) problems.push("exit 2 without a model directory message");
+      if (r.code === 2 && !/damaged model directory|is outside the project directory|not an attnc model directory/.test(r.err))
+        problems.push("exit 2 without a model directory message");
       const after = snapshot(dir);
       if (r.code !== 0 && JSON.stringify(after) !== JSON.stringify(before)) problems.push("wrote into the directory it refused");
       if (r.code === 0 && Object.keys(after).some((f) => !(f in before) && !f.startsWith("explain/"))) problems.push("wrote outside explain/");
@@ -171,9 +217,16 @@ describe("fuzzing model directories", () => {
       rmSync(dir, { recursive: true, force: true });
     }
     expect(failures).toEqual([]);
-    expect({ base: snapshot(ws.base), canary: snapshot(ws.canary), root: readdirSync(ws.root).filter((f) => f !== "cases").sort() }).toEqual(outside);
+    expect({
+      base: snapshot(ws.base),
+      canary: snapshot(ws.canary),
+      root: readdirSync(ws.root)
+        .filter((f) => f !== "cases")
+        .sort(),
+    }).toEqual(outside);
     // The mutations do reach the checks: most of them are refused.
-    if (process.env["FUZZ_RUNS"] !== undefined) console.log(`modeldir fuzzing: ${cases.length} cases, ${refused} refused (exit 2), ${cases.length - refused} loaded`);
+    if (process.env["FUZZ_RUNS"] !== undefined)
+      console.log(`modeldir fuzzing: ${cases.length} cases, ${refused} refused (exit 2), ${cases.length - refused} loaded`);
     expect(refused).toBeGreaterThan(cases.length / 3);
   });
 });

@@ -13,8 +13,12 @@ import { parse } from "../../src/language/parse.js";
 import { printSpec } from "../../src/language/printer.js";
 
 export const SEEDS = [
-  ...readdirSync("specs").filter((f) => f.endsWith(".attn")).map((f) => readFileSync(`specs/${f}`, "utf8")),
-  ...readdirSync("specs/errors").filter((f) => f.endsWith(".attn")).map((f) => readFileSync(`specs/errors/${f}`, "utf8")),
+  ...readdirSync("specs")
+    .filter((f) => f.endsWith(".attn"))
+    .map((f) => readFileSync(`specs/${f}`, "utf8")),
+  ...readdirSync("specs/errors")
+    .filter((f) => f.endsWith(".attn"))
+    .map((f) => readFileSync(`specs/errors/${f}`, "utf8")),
 ];
 
 const ODD = ["\u0000", "\uFEFF", "\u202E", "\u{1F600}", "e\u0301", "\uD800", "\u2028", "\t", "\r", "\\", '"', "/*", "*/", "//", "\u00A0", "𝓍"];
@@ -87,40 +91,131 @@ function mutate(src: string, op: string, a: number, b: number, text: string): st
 export const TRICKY_NAMES = ["__proto__", "constructor", "toString", "valueOf", "hasOwnProperty", "_x", "_enc", "__proto", "_"] as const;
 const ident = fc.oneof({ arbitrary: fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/), weight: 4 }, { arbitrary: fc.constantFrom(...TRICKY_NAMES), weight: 1 });
 const num = fc.oneof(fc.integer({ min: -5, max: 300 }).map(String), fc.constantFrom("1e-3", "0.5", "2.5e1", "0", "1e12"));
-const word = fc.constantFrom("true", "false", "concat", "sum", "ave", "mul", "softmax", "relu", "sigmoid", "zhou", "additive", "hard_sigmoid", "linear", "bogus");
+const word = fc.constantFrom(
+  "true",
+  "false",
+  "concat",
+  "sum",
+  "ave",
+  "mul",
+  "softmax",
+  "relu",
+  "sigmoid",
+  "zhou",
+  "additive",
+  "hard_sigmoid",
+  "linear",
+  "bogus",
+);
 const value: fc.Arbitrary<string> = fc.letrec((tie) => ({
-  v: fc.oneof({ depthSize: "small" }, num, word, ident.map((s) => JSON.stringify(s)), fc.array(tie("v"), { maxLength: 3 }).map((xs) => `[${xs.join(", ")}]`), fc.tuple(fc.constantFrom("temporal", "features", "csv", "adam"), fc.array(tie("v"), { maxLength: 2 })).map(([c, xs]) => `${c}(${xs.join(", ")})`)),
+  v: fc.oneof(
+    { depthSize: "small" },
+    num,
+    word,
+    ident.map((s) => JSON.stringify(s)),
+    fc.array(tie("v"), { maxLength: 3 }).map((xs) => `[${xs.join(", ")}]`),
+    fc.tuple(fc.constantFrom("temporal", "features", "csv", "adam"), fc.array(tie("v"), { maxLength: 2 })).map(([c, xs]) => `${c}(${xs.join(", ")})`),
+  ),
 })).v as fc.Arbitrary<string>;
-const argName = fc.constantFrom("units", "vocab", "dim", "mask_zero", "merge", "score", "activation", "rate", "input_attention", "recurrent_activation", "unit_forget_bias", "unitz", ...TRICKY_NAMES);
-const arg = fc.oneof(value, fc.tuple(argName, value).map(([n, v]) => `${n}: ${v}`));
+const argName = fc.constantFrom(
+  "units",
+  "vocab",
+  "dim",
+  "mask_zero",
+  "merge",
+  "score",
+  "activation",
+  "rate",
+  "input_attention",
+  "recurrent_activation",
+  "unit_forget_bias",
+  "unitz",
+  ...TRICKY_NAMES,
+);
+const arg = fc.oneof(
+  value,
+  fc.tuple(argName, value).map(([n, v]) => `${n}: ${v}`),
+);
 const op = fc.constantFrom("embedding", "lstm", "bilstm", "attention_pool", "last", "mean_pool", "max_pool", "dropout", "dense", "lstn");
-const layer = fc.tuple(op, fc.option(fc.array(arg, { maxLength: 3 })), fc.option(ident)).map(([o, args, alias]) => `${o}${args ? `(${args.join(", ")})` : ""}${alias ? ` as ${alias}` : ""}`);
+const layer = fc
+  .tuple(op, fc.option(fc.array(arg, { maxLength: 3 })), fc.option(ident))
+  .map(([o, args, alias]) => `${o}${args ? `(${args.join(", ")})` : ""}${alias ? ` as ${alias}` : ""}`);
 const dimA = fc.oneof(fc.constantFrom("T", "F", "T = 24", "F = 3", "constructor", "__proto__ = 2", "toString"), fc.integer({ min: 0, max: 30 }).map(String));
-const input = fc.tuple(ident, fc.constantFrom("int", "float", "flaot"), fc.array(dimA, { minLength: 1, maxLength: 2 })).map(([n, t, d]) => `input ${n}: ${t}[${d.join(", ")}]`);
+const input = fc
+  .tuple(ident, fc.constantFrom("int", "float", "flaot"), fc.array(dimA, { minLength: 1, maxLength: 2 }))
+  .map(([n, t, d]) => `input ${n}: ${t}[${d.join(", ")}]`);
 const clause = fc.array(fc.oneof(num, word, ident), { minLength: 1, maxLength: 3 }).map((xs) => xs.join(" "));
-const setting = fc.tuple(fc.constantFrom("source", "tokenizer", "split", "window", "scale", "loss", "optimizer", "batch", "epochs", "early_stop", "metrics", "seed", "bogus", ...TRICKY_NAMES), fc.oneof(value, fc.array(clause, { minLength: 1, maxLength: 3 }).map((c) => c.join(", ")))).map(([k, v]) => `${k}: ${v}`);
+const setting = fc
+  .tuple(
+    fc.constantFrom(
+      "source",
+      "tokenizer",
+      "split",
+      "window",
+      "scale",
+      "loss",
+      "optimizer",
+      "batch",
+      "epochs",
+      "early_stop",
+      "metrics",
+      "seed",
+      "bogus",
+      ...TRICKY_NAMES,
+    ),
+    fc.oneof(
+      value,
+      fc.array(clause, { minLength: 1, maxLength: 3 }).map((c) => c.join(", ")),
+    ),
+  )
+  .map(([k, v]) => `${k}: ${v}`);
 
 const size = (max: number) => fc.integer({ min: 1, max });
-const recurrent = fc.oneof(size(16).map((h) => `lstm(${h})`), fc.tuple(size(16), fc.constantFrom("concat", "sum", "ave", "mul")).map(([h, m]) => `bilstm(units: ${h}, merge: ${m})`));
-const reduce = fc.oneof(fc.constantFrom("last", "mean_pool", "max_pool", "attention_pool(score: zhou)"), size(16).map((a) => `attention_pool(units: ${a}) as attn`));
+const recurrent = fc.oneof(
+  size(16).map((h) => `lstm(${h})`),
+  fc.tuple(size(16), fc.constantFrom("concat", "sum", "ave", "mul")).map(([h, m]) => `bilstm(units: ${h}, merge: ${m})`),
+);
+const reduce = fc.oneof(
+  fc.constantFrom("last", "mean_pool", "max_pool", "attention_pool(score: zhou)"),
+  size(16).map((a) => `attention_pool(units: ${a}) as attn`),
+);
 const dropout = fc.option(fc.integer({ min: 0, max: 9 }).map((r) => `dropout(0.${r})`));
 
 /** A well-typed text classifier or forecaster with its data and train blocks. */
 const valid: fc.Arbitrary<string> = fc.oneof(
-  fc.tuple(fc.integer({ min: 3, max: 5000 }), size(32), fc.boolean(), fc.array(recurrent, { minLength: 1, maxLength: 2 }), reduce, dropout, fc.integer({ min: 2, max: 5 }), size(300)).map(
-    ([v, e, mask, rs, red, drop, c, len]) =>
-      `model Text {
+  fc
+    .tuple(
+      fc.integer({ min: 3, max: 5000 }),
+      size(32),
+      fc.boolean(),
+      fc.array(recurrent, { minLength: 1, maxLength: 2 }),
+      reduce,
+      dropout,
+      fc.integer({ min: 2, max: 5 }),
+      size(300),
+    )
+    .map(
+      ([v, e, mask, rs, red, drop, c, len]) =>
+        `model Text {
   input tokens: int[T]
   tokens
     -> embedding(vocab: ${v}, dim: ${e}, mask_zero: ${mask})
-${rs.map((r) => `    -> ${r}
-`).join("")}    -> ${red}
-${drop ? `    -> ${drop}
-` : ""}    -> dense(${c}, activation: softmax) as label
+${rs
+  .map(
+    (r) => `    -> ${r}
+`,
+  )
+  .join("")}    -> ${red}
+${
+  drop
+    ? `    -> ${drop}
+`
+    : ""
+}    -> dense(${c}, activation: softmax) as label
 }
 
 ` +
-      `data Text {
+        `data Text {
   source: csv("d.csv", text: "t", label: "l")
   tokenizer: words(max_len: ${len}, vocab: ${v})
   split: train 0.8, validation 0.1, test 0.1, seed 1
@@ -132,20 +227,26 @@ train Text {
   metrics: [accuracy]
 }
 `,
-  ),
-  fc.tuple(size(48), size(6), fc.constantFrom("", ", input_attention: temporal(units: 4)", ", input_attention: features(units: 4)"), size(16), reduce, dropout).map(
-    ([t, f, att, h, red, drop]) =>
-      `model Series {
+    ),
+  fc
+    .tuple(size(48), size(6), fc.constantFrom("", ", input_attention: temporal(units: 4)", ", input_attention: features(units: 4)"), size(16), reduce, dropout)
+    .map(
+      ([t, f, att, h, red, drop]) =>
+        `model Series {
   input window: float[T = ${t}, F = ${f}]
   window
     -> lstm(units: ${h}${att})
     -> ${red}
-${drop ? `    -> ${drop}
-` : ""}    -> dense(1)
+${
+  drop
+    ? `    -> ${drop}
+`
+    : ""
+}    -> dense(1)
 }
 
 ` +
-      `data Series {
+        `data Series {
   source: csv("s.csv", features: [${Array.from({ length: f }, (_, k) => `"f${k}"`).join(", ")}], target: "f0")
   window: ${t}, horizon 1
   split: chronological train 0.7, validation 0.2, test 0.1
@@ -156,12 +257,18 @@ train Series {
   metrics: [rmse]
 }
 `,
-  ),
+    ),
 );
 
 /** A spec drawn from the grammar at random: well formed, often wrong in meaning. */
 const random: fc.Arbitrary<string> = fc
-  .tuple(ident, fc.array(input, { maxLength: 2 }), fc.array(fc.tuple(ident, fc.array(layer, { minLength: 1, maxLength: 5 })), { maxLength: 3 }), fc.array(setting, { maxLength: 4 }), fc.array(setting, { maxLength: 4 }))
+  .tuple(
+    ident,
+    fc.array(input, { maxLength: 2 }),
+    fc.array(fc.tuple(ident, fc.array(layer, { minLength: 1, maxLength: 5 })), { maxLength: 3 }),
+    fc.array(setting, { maxLength: 4 }),
+    fc.array(setting, { maxLength: 4 }),
+  )
   .map(([name, inputs, chains, data, train]) => {
     const model = `model ${name} {\n${inputs.map((i) => `  ${i}\n`).join("")}${chains.map(([src, ls]) => `  ${src}\n${ls.map((l) => `    -> ${l}\n`).join("")}`).join("")}}\n`;
     return `${model}\ndata ${name} {\n${data.map((s) => `  ${s}\n`).join("")}}\n\ntrain ${name} {\n${train.map((s) => `  ${s}\n`).join("")}}\n`;
@@ -217,14 +324,28 @@ export async function checkSpec(text: string): Promise<void> {
 
 // ---- specs that check accepts must train
 
-const tinyName = fc.oneof({ arbitrary: fc.constantFrom("enc", "Attn", "__proto__", "constructor", "toString", "valueOf", "hasOwnProperty"), weight: 5 }, { arbitrary: fc.constantFrom("_x", "_enc", "__proto"), weight: 1 });
-const named = (layer: fc.Arbitrary<string>): fc.Arbitrary<[string, string | null]> => fc.tuple(layer, fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: tinyName, weight: 1 }));
+const tinyName = fc.oneof(
+  { arbitrary: fc.constantFrom("enc", "Attn", "__proto__", "constructor", "toString", "valueOf", "hasOwnProperty"), weight: 5 },
+  { arbitrary: fc.constantFrom("_x", "_enc", "__proto"), weight: 1 },
+);
+const named = (layer: fc.Arbitrary<string>): fc.Arbitrary<[string, string | null]> =>
+  fc.tuple(layer, fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: tinyName, weight: 1 }));
 const tinyRecurrent = fc.oneof(
-  fc.tuple(size(4), fc.constantFrom("", ", input_attention: temporal(2)", ", input_attention: features(2)"), fc.constantFrom("sigmoid", "hard_sigmoid"), fc.boolean()).map(([h, att, ra, ufb]) => `lstm(${h}${att}, recurrent_activation: ${ra}, unit_forget_bias: ${ufb})`),
+  fc
+    .tuple(
+      size(4),
+      fc.constantFrom("", ", input_attention: temporal(2)", ", input_attention: features(2)"),
+      fc.constantFrom("sigmoid", "hard_sigmoid"),
+      fc.boolean(),
+    )
+    .map(([h, att, ra, ufb]) => `lstm(${h}${att}, recurrent_activation: ${ra}, unit_forget_bias: ${ufb})`),
   fc.tuple(size(4), fc.constantFrom("concat", "sum", "ave", "mul")).map(([h, m]) => `bilstm(${h}, merge: ${m})`),
 );
 const tinyReduce = fc.constantFrom("attention_pool(3)", "attention_pool(score: zhou)", "last", "mean_pool", "max_pool");
-const tinyMiddle = fc.oneof(fc.constant("dropout(0.5)"), fc.tuple(size(3), fc.constantFrom("linear", "relu", "tanh", "sigmoid", "softmax")).map(([u, a]) => `dense(${u}, activation: ${a})`));
+const tinyMiddle = fc.oneof(
+  fc.constant("dropout(0.5)"),
+  fc.tuple(size(3), fc.constantFrom("linear", "relu", "tanh", "sigmoid", "softmax")).map(([u, a]) => `dense(${u}, activation: ${a})`),
+);
 
 /**
  * A tiny model drawn from the grammar's layers in the usual order, with names that are JavaScript members or
@@ -247,11 +368,18 @@ export const trainable: fc.Arbitrary<string> = fc
   })
   .map(({ text, t, f, embed, skipEmbed, recurrent, reduce, middle, head, branch, twoInputs }) => {
     const line = ([l, n]: [string, string | null]): string => `    -> ${l}${n !== null ? ` as ${n}` : ""}\n`;
-    const main: [string, string | null][] = [...(text && skipEmbed > 0 ? [[embed, null] as [string, null]] : []), ...recurrent, ...(reduce ? [reduce] : []), ...middle, [text ? head[0] : "dense(1)", head[1]]];
+    const main: [string, string | null][] = [
+      ...(text && skipEmbed > 0 ? [[embed, null] as [string, null]] : []),
+      ...recurrent,
+      ...(reduce ? [reduce] : []),
+      ...middle,
+      [text ? head[0] : "dense(1)", head[1]],
+    ];
     const aliases = main.map(([, n]) => n).filter((n): n is string => n !== null);
     const input = text ? "input tokens: int[T]" : `input window: float[T = ${t}, F = ${f}]`;
     const extra = twoInputs === 0 ? `  input more: float[T = ${t}, F = ${f}]\n` : "";
-    const second = branch && aliases.length > 0 ? `  ${aliases[branch[0] % aliases.length]}${branch[1] ? ".weights" : ""}\n${branch[2].map(line).join("")}` : "";
+    const second =
+      branch && aliases.length > 0 ? `  ${aliases[branch[0] % aliases.length]}${branch[1] ? ".weights" : ""}\n${branch[2].map(line).join("")}` : "";
     const model = `model M {\n  ${input}\n${extra}  ${text ? "tokens" : "window"}\n${main.map(line).join("")}${second}}\n`;
     const data = text
       ? `data M {\n  source: csv("d.csv", text: "t", label: "l")\n  tokenizer: words(max_len: ${t}, vocab: 12)\n}\n`

@@ -40,19 +40,21 @@ describe("specs from the grammar that check accepts build and train", () => {
     let accepted = 0;
     let rejected = 0;
     await fc.assert(
-      fc.asyncProperty(trainable, async (text) => {
-        const r = await compile({ name: "t.attn", text });
-        if (!r.ok) {
-          rejected++;
-          return;
-        }
-        accepted++;
-        try {
-          trainOneStep(r.models[0]!);
-        } catch (e) {
-          throw new Error(`check accepted a spec that does not train: ${(e as Error).message}\n${text}`);
-        }
-      }).beforeEach(() => undefined),
+      fc
+        .asyncProperty(trainable, async (text) => {
+          const r = await compile({ name: "t.attn", text });
+          if (!r.ok) {
+            rejected++;
+            return;
+          }
+          accepted++;
+          try {
+            trainOneStep(r.models[0]!);
+          } catch (e) {
+            throw new Error(`check accepted a spec that does not train: ${(e as Error).message}\n${text}`);
+          }
+        })
+        .beforeEach(() => undefined),
       { numRuns: 120, seed: 20261130, endOnFailure: true },
     );
     expect(accepted).toBeGreaterThanOrEqual(30);

@@ -3,7 +3,9 @@ import { chain, check, codes, model, node } from "../helpers.js";
 
 describe("shape inference and parameter counts", () => {
   it("embedding -> bilstm(concat) -> attention_pool -> dense, with Keras' parameter counts", async () => {
-    const m = await model(chain("int[T]", "embedding(1000, 16, mask_zero: true) -> bilstm(8) -> attention_pool(4) as attn -> dense(3, activation: softmax) as out"));
+    const m = await model(
+      chain("int[T]", "embedding(1000, 16, mask_zero: true) -> bilstm(8) -> attention_pool(4) as attn -> dense(3, activation: softmax) as out"),
+    );
     expect(node(m, "embedding")).toMatchObject({ shape: ["B", "T", 16], mask: true, params: 16000 });
     // 2 directions x 4 gates x H x (F + H + 1)
     expect(node(m, "bilstm")).toMatchObject({ shape: ["B", "T", 16], mask: true, params: 2 * 4 * 8 * (16 + 8 + 1) });
@@ -84,14 +86,18 @@ describe("shape inference and parameter counts", () => {
   });
 
   it("binds T from the tokenizer and F from the features list", async () => {
-    const r = await check(`model M {\n  input x: float[T, F]\n  x -> lstm(4) -> last -> dense(1)\n}\ndata M {\n  source: csv("s.csv", features: ["a", "b"], target: "a")\n  window: 12\n}\n`);
+    const r = await check(
+      `model M {\n  input x: float[T, F]\n  x -> lstm(4) -> last -> dense(1)\n}\ndata M {\n  source: csv("s.csv", features: ["a", "b"], target: "a")\n  window: 12\n}\n`,
+    );
     expect(r.diagnostics).toEqual([]);
     expect(r.models[0]!.dims).toEqual({ T: 12, F: 2 });
     expect(node(r.models[0]!, "lstm").params).toBe(4 * 4 * (2 + 4 + 1));
   });
 
   it("fills defaults from the signature table", async () => {
-    const r = await check(`model M {\n  input x: int[T]\n  x -> embedding(10, 4) -> bilstm(3) -> last -> dense(2, activation: softmax)\n}\ndata M {\n  source: csv("r.csv", text: "t", label: "l")\n  tokenizer: words(max_len: 8)\n}\ntrain M {\n  loss: cross_entropy\n}\n`);
+    const r = await check(
+      `model M {\n  input x: int[T]\n  x -> embedding(10, 4) -> bilstm(3) -> last -> dense(2, activation: softmax)\n}\ndata M {\n  source: csv("r.csv", text: "t", label: "l")\n  tokenizer: words(max_len: 8)\n}\ntrain M {\n  loss: cross_entropy\n}\n`,
+    );
     const m = r.models[0]!;
     expect(node(m, "bilstm").attrs).toEqual({ units: 3, merge: "concat", recurrent_activation: "sigmoid", unit_forget_bias: true });
     expect(m.data!["tokenizer"]).toEqual({ kind: "words", max_len: 8, lowercase: true, min_count: 1, vocab: 10 });

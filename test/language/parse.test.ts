@@ -71,7 +71,10 @@ describe("parser", () => {
     const m = ast.declarations[0] as A.ModelDecl;
     const [tokens, series, chain1, chain2, chain3] = m.body as [A.InputDecl, A.InputDecl, A.Chain, A.Chain, A.Chain];
     expect(tokens.dims.map((d) => [d.name?.value, d.size?.value])).toEqual([["T", undefined]]);
-    expect(series.dims.map((d) => [d.name?.value, d.size?.value])).toEqual([["T", 24], ["F", 3]]);
+    expect(series.dims.map((d) => [d.name?.value, d.size?.value])).toEqual([
+      ["T", 24],
+      ["F", 3],
+    ]);
     expect(chain1.layers.map((l) => [l.op.value, l.alias?.value])).toEqual([
       ["embedding", undefined],
       ["bilstm", "enc"],

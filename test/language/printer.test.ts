@@ -17,7 +17,9 @@ function shape(text: string): string {
 }
 
 const specFiles = [
-  ...readdirSync("specs").filter((f) => f.endsWith(".attn")).map((f) => `specs/${f}`),
+  ...readdirSync("specs")
+    .filter((f) => f.endsWith(".attn"))
+    .map((f) => `specs/${f}`),
   "test/fixtures/fmt/messy.attn",
 ];
 

@@ -107,7 +107,11 @@ const STATE: TrainState = { epoch: 0, batch: 0, history: [], best: null, wait: 0
 it("the cases cover every option value of every layer (and both input kinds)", () => {
   for (const op of Object.keys(LAYERS) as OpName[]) {
     for (const [name, p] of Object.entries(LAYERS[op].params)) {
-      for (const v of valuesOf(p) ?? []) expect(CASES.some((c) => c.title.startsWith(`${op}(`) && c.title.includes(`${name}: ${v}`)), `${op} ${name}: ${v}`).toBe(true);
+      for (const v of valuesOf(p) ?? [])
+        expect(
+          CASES.some((c) => c.title.startsWith(`${op}(`) && c.title.includes(`${name}: ${v}`)),
+          `${op} ${name}: ${v}`,
+        ).toBe(true);
     }
   }
   expect(Object.keys(INPUT_ATTENTION.calls)).toEqual(["temporal", "features"]);
@@ -130,7 +134,16 @@ describe.each(["wasm", "cpu"] as const)("save and load round trip on %s", (backe
     model.setWeights(model.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.6, "float32", 100 + i)));
     const x =
       input === "tokens"
-        ? tf.tensor2d([[1, 2, 3, 0, 0], [4, 5, 6, 1, 2], [2, 0, 0, 0, 0], [6, 5, 4, 3, 0]], [4, 5], "int32")
+        ? tf.tensor2d(
+            [
+              [1, 2, 3, 0, 0],
+              [4, 5, 6, 1, 2],
+              [2, 0, 0, 0, 0],
+              [6, 5, 4, 3, 0],
+            ],
+            [4, 5],
+            "int32",
+          )
         : tf.randomNormal([4, 5, 3], 0, 1.5, "float32", 7);
     const before = outputsOf(model, ir, x);
     const dir = join(mkdtempSync(join(tmpdir(), "attnc-roundtrip-")), "m");
@@ -156,7 +169,19 @@ it("attnc evaluate reports the test metrics attnc train reported, for a temporal
     .replace(/csv\("([^"]+)"/, (_, p: string) => `csv(${JSON.stringify(resolve("test/fixtures/specs", p))}`);
   expect(spec).toContain("recurrent_activation: hard_sigmoid");
   writeFileSync(join(dir, "hard.attn"), spec);
-  const train = await attnc("train", join(dir, "hard.attn"), "--out", join(dir, "m"), "--allow-outside", "--epochs", "1", "--threads", "1", "--backend", "wasm");
+  const train = await attnc(
+    "train",
+    join(dir, "hard.attn"),
+    "--out",
+    join(dir, "m"),
+    "--allow-outside",
+    "--epochs",
+    "1",
+    "--threads",
+    "1",
+    "--backend",
+    "wasm",
+  );
   expect(train.code, train.err).toBe(0);
   const evaluate = await attnc("evaluate", join(dir, "m"), "--backend", "wasm");
   expect(evaluate.code, evaluate.err).toBe(0);

@@ -119,7 +119,9 @@ describe("series preparation", () => {
     // Windows end at row e, target row e + 2 must be a training row (< 10): targets 4..9.
     expect(train).toHaveLength(6);
     const first = train[0]!;
-    expect(Array.from(first.x, (v) => Math.round(v * 1000) / 1000)).toEqual([0, 100, 1, 99, 2, 98].map((v, k) => Math.round(((v - prep.offset[k % 2]!) / prep.scale[k % 2]!) * 1000) / 1000));
+    expect(Array.from(first.x, (v) => Math.round(v * 1000) / 1000)).toEqual(
+      [0, 100, 1, 99, 2, 98].map((v, k) => Math.round(((v - prep.offset[k % 2]!) / prep.scale[k % 2]!) * 1000) / 1000),
+    );
     expect(first.y * prep.targetScale + prep.targetOffset).toBeCloseTo(4, 5);
     expect(prep.counts).toEqual({ train: 6, validation: 5, test: 5 });
   });

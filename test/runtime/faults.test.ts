@@ -22,7 +22,6 @@ function trainKilledAfter(ms: number, args: string[]): Promise<number | null> {
   });
 }
 
-
 async function weights(dir: string): Promise<Float32Array[]> {
   return (await loadModelDir(dir)).model.getWeights().map((w) => w.dataSync() as Float32Array);
 }

@@ -11,7 +11,12 @@ const maxDiff = (a: tf.Tensor, b: tf.Tensor) => {
 const B = 3;
 const T = 6;
 const D = 5;
-const mask = () => tf.tensor2d([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0]]);
+const mask = () =>
+  tf.tensor2d([
+    [1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 0, 0, 0],
+    [1, 1, 0, 0, 0, 0],
+  ]);
 const seq = (seed: number, d = D) => tf.randomNormal([B, T, d], 0, 1, "float32", seed) as tf.Tensor3D;
 
 describe.each(["wasm", "cpu"] as const)("attention layers on %s", (backend) => {

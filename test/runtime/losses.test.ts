@@ -59,7 +59,12 @@ describe.each(["wasm", "cpu"] as const)("losses on %s", (backend) => {
     const x = tf.randomNormal([16, 4, 2], 0, 1, "float32", 5);
     // Targets a learnable function of x; for regression large enough that huber's linear part is used.
     const signal = tf.sum(x, [1, 2]);
-    const y = kind === "text" ? (classes === 2 ? tf.greater(signal, 0).toInt() : tf.clipByValue(tf.floor(tf.add(tf.div(signal, 2), 1)), 0, 2).toInt()) : tf.mul(signal, 0.8);
+    const y =
+      kind === "text"
+        ? classes === 2
+          ? tf.greater(signal, 0).toInt()
+          : tf.clipByValue(tf.floor(tf.add(tf.div(signal, 2), 1)), 0, 2).toInt()
+        : tf.mul(signal, 0.8);
     const optimizer = makeOptimizer({ kind: "adam", lr: 0.05 });
     const losses: number[] = [];
     for (let step = 0; step < 12; step++) {
@@ -67,7 +72,10 @@ describe.each(["wasm", "cpu"] as const)("losses on %s", (backend) => {
       losses.push(value);
       const norms = Object.values(grads).map((g) => tf.norm(g).dataSync()[0]!);
       expect(norms.every(Number.isFinite), `step ${step}: gradient norms ${norms.join(", ")}`).toBe(true);
-      expect(norms.reduce((s, n) => s + n, 0), `step ${step}`).toBeGreaterThan(0);
+      expect(
+        norms.reduce((s, n) => s + n, 0),
+        `step ${step}`,
+      ).toBeGreaterThan(0);
       optimizer.applyGradients(grads);
       tf.dispose(Object.values(grads));
     }
@@ -83,7 +91,9 @@ describe.each(["wasm", "cpu"] as const)("losses on %s", (backend) => {
     const p = tf.tensor2d(pred, [pred.length, 1]);
     const t = tf.tensor1d(y);
     expect(lossOf("huber", p, t).dataSync()[0]!).toBeCloseTo(huberByDefinition(pred, y), 6);
-    const g = tf.grad((q: tf.Tensor) => lossOf("huber", q, t))(p).dataSync();
+    const g = tf
+      .grad((q: tf.Tensor) => lossOf("huber", q, t))(p)
+      .dataSync();
     pred.forEach((v, i) => expect(g[i]!).toBeCloseTo(Math.max(-1, Math.min(1, v - y[i]!)) / pred.length, 6));
     // mse and mae for comparison, so that a loss silently replaced by another would show.
     expect(lossOf("mse", p, t).dataSync()[0]!).toBeCloseTo(pred.reduce((s, v, i) => s + (v - y[i]!) ** 2, 0) / pred.length, 5);
@@ -97,7 +107,19 @@ describe.each(["wasm", "cpu"] as const)("losses on %s", (backend) => {
       .replace(/csv\("([^"]+)"/, (_, p: string) => `csv(${JSON.stringify(resolve("test/fixtures/specs", p))}`);
     expect(spec).toContain("loss: huber");
     writeFileSync(join(dir, "huber.attn"), spec);
-    const r = await attnc("train", join(dir, "huber.attn"), "--out", join(dir, "m"), "--allow-outside", "--backend", backend, "--epochs", "1", "--threads", "1");
+    const r = await attnc(
+      "train",
+      join(dir, "huber.attn"),
+      "--out",
+      join(dir, "m"),
+      "--allow-outside",
+      "--backend",
+      backend,
+      "--epochs",
+      "1",
+      "--threads",
+      "1",
+    );
     expect(r.code, r.err).toBe(0);
     const loss = Number(/test loss ([0-9.]+)/.exec(r.out)?.[1]);
     expect(Number.isFinite(loss)).toBe(true);

@@ -15,7 +15,12 @@ const T = 7;
 const F = 5;
 const H = 4;
 /** Post-padded sequences of lengths 7, 4 and 1 (Keras masks with zeros at the end). */
-const mask = () => tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0]]);
+const mask = () =>
+  tf.tensor2d([
+    [1, 1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 0, 0, 0],
+    [1, 0, 0, 0, 0, 0, 0],
+  ]);
 
 function weights(seed: number) {
   return {
@@ -26,7 +31,11 @@ function weights(seed: number) {
   };
 }
 
-describe.each([["wasm", false], ["cpu", false], ["wasm", true]] as const)("lstm kernels on %s (op-based fallback: %s)", (backend, fallback) => {
+describe.each([
+  ["wasm", false],
+  ["cpu", false],
+  ["wasm", true],
+] as const)("lstm kernels on %s (op-based fallback: %s)", (backend, fallback) => {
   beforeAll(async () => {
     await selectBackend(backend);
     if (fallback) process.env["ATTNC_NO_FUSED_KERNELS"] = "1";
@@ -47,7 +56,10 @@ describe.each([["wasm", false], ["cpu", false], ["wasm", true]] as const)("lstm 
   it.each([false, true])("bilstm (forward + reversed) equals tfjs-layers' Bidirectional concat (masked: %s) within 1e-5", (masked) => {
     const f = weights(10);
     const r = weights(20);
-    const layer = tf.layers.bidirectional({ layer: tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: "sigmoid" }) as tf.RNN, mergeMode: "concat" });
+    const layer = tf.layers.bidirectional({
+      layer: tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: "sigmoid" }) as tf.RNN,
+      mergeMode: "concat",
+    });
     layer.build([B, T, F]);
     layer.setWeights([f.W, f.U, f.b, r.W, r.U, r.b]);
     const m = masked ? mask() : null;
@@ -65,7 +77,8 @@ describe.each([["wasm", false], ["cpu", false], ["wasm", true]] as const)("lstm 
     const m = masked ? mask() : null;
     const R = tf.randomNormal([B, T, H], 0, 1, "float32", 99);
     type Seq = (x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, b: tf.Tensor1D, m: tf.Tensor2D | null) => tf.Tensor3D;
-    const loss = (fn: Seq) => (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) => tf.sum(tf.mul(fn(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m), R));
+    const loss = (fn: Seq) => (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) =>
+      tf.sum(tf.mul(fn(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m), R));
     const ours = tf.grads((a, c, d, e) => loss((xs, ws, us, bs, mm) => lstmSequence(xs, ws, us, bs, mm, { reverse }))(a!, c!, d!, e!))([x, W, U, b]);
     const plain = tf.grads((a, c, d, e) => loss((xs, ws, us, bs, mm) => naiveLstm(xs, ws, us, bs, mm, reverse))(a!, c!, d!, e!))([x, W, U, b]);
     ours.forEach((g, k) => expect(maxDiff(g, plain[k]!), `gradient ${k}`).toBeLessThan(1e-5));
@@ -81,7 +94,14 @@ describe.each([["wasm", false], ["cpu", false], ["wasm", true]] as const)("lstm 
 
   it("embedding lookup trains: its gradient sums the rows of repeated ids", () => {
     const table = tf.randomNormal([6, 3], 0, 1, "float32", 5) as tf.Tensor2D;
-    const ids = tf.tensor2d([[1, 2, 2], [5, 0, 1]], [2, 3], "int32");
+    const ids = tf.tensor2d(
+      [
+        [1, 2, 2],
+        [5, 0, 1],
+      ],
+      [2, 3],
+      "int32",
+    );
     const out = embeddingLookup(table, ids);
     expect(out.shape).toEqual([2, 3, 3]);
     expect(maxDiff(out, tf.gather(table, ids))).toBe(0);

@@ -62,7 +62,14 @@ describe("data parallelism (a batch split with a worker thread)", () => {
       model: () => textModel("hard_sigmoid"),
       kind: "text" as const,
       loss: "cross_entropy" as const,
-      data: () => ({ x: tf.tensor2d(Array.from({ length: 9 * 12 }, (_, i) => (i % 12 < 2 + (i % 9) ? 1 + ((i * 17) % 49) : 0)), [9, 12], "int32"), y: tf.tensor1d([2, 1, 0, 1, 0, 2, 2, 1, 0]) }),
+      data: () => ({
+        x: tf.tensor2d(
+          Array.from({ length: 9 * 12 }, (_, i) => (i % 12 < 2 + (i % 9) ? 1 + ((i * 17) % 49) : 0)),
+          [9, 12],
+          "int32",
+        ),
+        y: tf.tensor1d([2, 1, 0, 1, 0, 2, 2, 1, 0]),
+      }),
     },
     {
       name: "temporal-attention forecaster with hard_sigmoid gates and the huber loss",
@@ -104,7 +111,6 @@ describe("data parallelism (a batch split with a worker thread)", () => {
       }
     });
   }
-
 });
 
 describe("attnc train --threads", () => {

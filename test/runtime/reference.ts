@@ -87,7 +87,16 @@ function softmaxPool(hs: number[][][], e: number[][], m: number[][] | undefined,
  * The seed's temporal input attention, literally: for each step t and each window position i,
  * e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b); a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i; LSTM(x~_t).
  */
-export function naiveTemporalLstm(x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, bias: tf.Tensor1D, Wh: tf.Tensor2D, Wx: tf.Tensor2D, ba: tf.Tensor1D, v: tf.Tensor1D): [tf.Tensor3D, tf.Tensor3D] {
+export function naiveTemporalLstm(
+  x: tf.Tensor3D,
+  W: tf.Tensor2D,
+  U: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  Wh: tf.Tensor2D,
+  Wx: tf.Tensor2D,
+  ba: tf.Tensor1D,
+  v: tf.Tensor1D,
+): [tf.Tensor3D, tf.Tensor3D] {
   const [B, T, F] = x.shape;
   const H = U.shape[0];
   let h: tf.Tensor = tf.zeros([B, H]);
@@ -105,7 +114,10 @@ export function naiveTemporalLstm(x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D
     const xt = tf.sum(a.expandDims(2).mul(x), 1);
     const z = xt.matMul(W).add(h.matMul(U)).add(bias);
     const [zi, zf, zg, zo] = tf.split(z, 4, 1);
-    c = tf.sigmoid(zf!).mul(c).add(tf.sigmoid(zi!).mul(tf.tanh(zg!)));
+    c = tf
+      .sigmoid(zf!)
+      .mul(c)
+      .add(tf.sigmoid(zi!).mul(tf.tanh(zg!)));
     h = tf.sigmoid(zo!).mul(tf.tanh(c));
     outs.push(h);
   }
@@ -116,7 +128,15 @@ export function naiveTemporalLstm(x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D
  * DA-RNN input attention, literally: x^k is series k over the window;
  * e_t^k = v . tanh(W_e [h_{t-1}; c_{t-1}] + U_e x^k); alpha_t = softmax_k(e_t); x~_t = alpha_t * x_t.
  */
-export function naiveFeatureLstm(x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, bias: tf.Tensor1D, We: tf.Tensor2D, Ue: tf.Tensor2D, v: tf.Tensor1D): [tf.Tensor3D, tf.Tensor3D] {
+export function naiveFeatureLstm(
+  x: tf.Tensor3D,
+  W: tf.Tensor2D,
+  U: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  We: tf.Tensor2D,
+  Ue: tf.Tensor2D,
+  v: tf.Tensor1D,
+): [tf.Tensor3D, tf.Tensor3D] {
   const [B, T, F] = x.shape;
   const H = U.shape[0];
   let h: tf.Tensor = tf.zeros([B, H]);
@@ -134,7 +154,10 @@ export function naiveFeatureLstm(x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D,
     const xt = alpha.mul(x.slice([0, t, 0], [B, 1, F]).reshape([B, F]));
     const z = xt.matMul(W).add(h.matMul(U)).add(bias);
     const [zi, zf, zg, zo] = tf.split(z, 4, 1);
-    c = tf.sigmoid(zf!).mul(c).add(tf.sigmoid(zi!).mul(tf.tanh(zg!)));
+    c = tf
+      .sigmoid(zf!)
+      .mul(c)
+      .add(tf.sigmoid(zi!).mul(tf.tanh(zg!)));
     h = tf.sigmoid(zo!).mul(tf.tanh(c));
     outs.push(h);
   }

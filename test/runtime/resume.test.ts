@@ -37,7 +37,11 @@ async function fingerprintOf(text: string) {
 
 /** Every file of a directory with its bytes, to show that a refused resume changed nothing. */
 function snapshot(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString("base64")]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f)).toString("base64")]),
+  );
 }
 
 describe("the spec fingerprint", () => {
@@ -64,13 +68,21 @@ describe("the spec fingerprint", () => {
   });
 
   it.each([
-    ["the output layer", (s: string) => s.replace("dense(2, activation: softmax)", "dense(1, activation: sigmoid)"), "node label: units 2 in the checkpoint, 1 in the spec"],
+    [
+      "the output layer",
+      (s: string) => s.replace("dense(2, activation: softmax)", "dense(1, activation: sigmoid)"),
+      "node label: units 2 in the checkpoint, 1 in the spec",
+    ],
     ["the batch", (s: string) => s.replace("batch: 32", "batch: 16"), "train: batch 32 in the checkpoint, 16 in the spec"],
     ["the seed", (s: string) => s.replace("seed: 1", "seed: 2"), "train: seed 1 in the checkpoint, 2 in the spec"],
     ["the tokenizer", (s: string) => s.replace("max_len: 24", "max_len: 30"), "data: tokenizer.max_len 24 in the checkpoint, 30 in the spec"],
     ["the split", (s: string) => s.replace("seed 3", "seed 4"), "data: split.seed 3 in the checkpoint, 4 in the spec"],
     ["a mask", (s: string) => s.replace("mask_zero: true", "mask_zero: false"), "node embedding: mask_zero true in the checkpoint, false in the spec"],
-    ["the gate activation", (s: string) => s.replace("bilstm(units: 8)", "bilstm(units: 8, recurrent_activation: hard_sigmoid)"), "node bilstm: recurrent_activation sigmoid in the checkpoint, hard_sigmoid in the spec"],
+    [
+      "the gate activation",
+      (s: string) => s.replace("bilstm(units: 8)", "bilstm(units: 8, recurrent_activation: hard_sigmoid)"),
+      "node bilstm: recurrent_activation sigmoid in the checkpoint, hard_sigmoid in the spec",
+    ],
   ])("changes with %s", async (_, edit, message) => {
     const a = await fingerprintOf(textSpec());
     const b = await fingerprintOf(textSpec(edit));
@@ -81,8 +93,12 @@ describe("the spec fingerprint", () => {
   it("changes with the loss and shuffling, which the train block holds", async () => {
     const ir = await irOf(textSpec());
     const a = specFingerprint(ir, ir.data!, ir.train!);
-    expect(fingerprintDifferences(a.fields, specFingerprint(ir, ir.data!, { ...ir.train!, loss: "mse" }).fields)).toEqual(["train: loss cross_entropy in the checkpoint, mse in the spec"]);
-    expect(fingerprintDifferences(a.fields, specFingerprint(ir, ir.data!, { ...ir.train!, shuffle: false }).fields)).toEqual(["train: shuffle true in the checkpoint, false in the spec"]);
+    expect(fingerprintDifferences(a.fields, specFingerprint(ir, ir.data!, { ...ir.train!, loss: "mse" }).fields)).toEqual([
+      "train: loss cross_entropy in the checkpoint, mse in the spec",
+    ]);
+    expect(fingerprintDifferences(a.fields, specFingerprint(ir, ir.data!, { ...ir.train!, shuffle: false }).fields)).toEqual([
+      "train: shuffle true in the checkpoint, false in the spec",
+    ]);
   });
 
   it("a node added is one difference, not one per attribute", async () => {
@@ -118,9 +134,22 @@ describe("attnc train --resume", () => {
 
   it("refuses a spec whose units changed, naming the node, before reading the data and without touching the directory", async () => {
     const before = snapshot(model);
-    const r = await attnc("train", spec("units.attn", (s) => s.replace("bilstm(units: 8)", "bilstm(units: 12)")), "--out", model, "--data", garbage, "--allow-outside", "--resume", "--backend", "wasm");
+    const r = await attnc(
+      "train",
+      spec("units.attn", (s) => s.replace("bilstm(units: 8)", "bilstm(units: 12)")),
+      "--out",
+      model,
+      "--data",
+      garbage,
+      "--allow-outside",
+      "--resume",
+      "--backend",
+      "wasm",
+    );
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/attnc: cannot resume .*m: its checkpoint is of another model or other settings \(node bilstm: units 8 in the checkpoint, 12 in the spec\); train into a new --out directory\n$/);
+    expect(r.err).toMatch(
+      /attnc: cannot resume .*m: its checkpoint is of another model or other settings \(node bilstm: units 8 in the checkpoint, 12 in the spec\); train into a new --out directory\n$/,
+    );
     expect(r.err).not.toContain("resuming");
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(snapshot(model)).toEqual(before);
@@ -128,7 +157,18 @@ describe("attnc train --resume", () => {
 
   it("refuses another model's directory the same way, before any data is read", async () => {
     const before = snapshot(model);
-    const r = await attnc("train", "test/fixtures/specs/tiny_series.attn", "--out", model, "--data", garbage, "--allow-outside", "--resume", "--backend", "wasm");
+    const r = await attnc(
+      "train",
+      "test/fixtures/specs/tiny_series.attn",
+      "--out",
+      model,
+      "--data",
+      garbage,
+      "--allow-outside",
+      "--resume",
+      "--backend",
+      "wasm",
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/cannot resume .*m: it holds model TinyText, not TinySeries; train TinySeries into a new --out directory\n$/);
     expect(r.err).not.toContain("resuming");
@@ -148,7 +188,18 @@ describe("attnc train --resume", () => {
     const meta = JSON.parse(readFileSync(metaPath, "utf8")) as Record<string, unknown>;
     delete meta["fingerprint"];
     writeFileSync(metaPath, JSON.stringify(meta));
-    const r = await attnc("train", spec("merge.attn", (s) => s.replace("bilstm(units: 8)", "bilstm(units: 8, merge: sum)")), "--out", legacy, "--data", garbage, "--allow-outside", "--resume", "--backend", "wasm");
+    const r = await attnc(
+      "train",
+      spec("merge.attn", (s) => s.replace("bilstm(units: 8)", "bilstm(units: 8, merge: sum)")),
+      "--out",
+      legacy,
+      "--data",
+      garbage,
+      "--allow-outside",
+      "--resume",
+      "--backend",
+      "wasm",
+    );
     expect(r.code).toBe(2);
     expect(r.err).toContain("(node bilstm: merge concat in the checkpoint, sum in the spec)");
   });
@@ -156,7 +207,9 @@ describe("attnc train --resume", () => {
   it("resumes when only epochs, the optimizer's settings and the metrics changed", async () => {
     const r = await attnc(
       "train",
-      spec("more.attn", (s) => s.replace("epochs: 6", "epochs: 2").replace("adam(lr: 2e-2)", "adam(lr: 1e-2)").replace("metrics: [accuracy, macro_f1]", "metrics: [accuracy]")),
+      spec("more.attn", (s) =>
+        s.replace("epochs: 6", "epochs: 2").replace("adam(lr: 2e-2)", "adam(lr: 1e-2)").replace("metrics: [accuracy, macro_f1]", "metrics: [accuracy]"),
+      ),
       "--out",
       model,
       "--allow-outside",
@@ -185,8 +238,25 @@ describe("a generated program's --resume", () => {
     };
     symlinkSync(resolve("node_modules"), join(dir, "node_modules"));
     const model = join(dir, "m");
-    expect((await attnc("train", (writeFileSync(join(dir, "a.attn"), textSpec()), join(dir, "a.attn")), "--out", model, "--allow-outside", "--epochs", "1", "--threads", "1", "--backend", "wasm")).code).toBe(0);
-    const run = (js: string, ...args: string[]) => spawnSync(process.execPath, [js, "--out", model, "--resume", "--backend", "wasm", ...args], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+    expect(
+      (
+        await attnc(
+          "train",
+          (writeFileSync(join(dir, "a.attn"), textSpec()), join(dir, "a.attn")),
+          "--out",
+          model,
+          "--allow-outside",
+          "--epochs",
+          "1",
+          "--threads",
+          "1",
+          "--backend",
+          "wasm",
+        )
+      ).code,
+    ).toBe(0);
+    const run = (js: string, ...args: string[]) =>
+      spawnSync(process.execPath, [js, "--out", model, "--resume", "--backend", "wasm", ...args], { cwd: dir, encoding: "utf8", timeout: 120_000 });
 
     const before = snapshot(model);
     const other = run(await program("wide", (s) => s.replace("bilstm(units: 8)", "bilstm(units: 12)")), "--data", join(dir, "a.attn"));

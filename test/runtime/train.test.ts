@@ -39,7 +39,11 @@ describe("attnc train on real data", () => {
 
   it("the same seed gives the same weights; another seed other weights", async () => {
     const dir = tmp();
-    for (const [name, seed] of [["a", "5"], ["b", "5"], ["c", "6"]] as const) {
+    for (const [name, seed] of [
+      ["a", "5"],
+      ["b", "5"],
+      ["c", "6"],
+    ] as const) {
       expect((await attnc("train", TEXT, "--out", join(dir, name), "--allow-outside", "--epochs", "2", "--seed", seed)).code).toBe(0);
     }
     const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => weightsOf(join(dir, n))));
@@ -52,9 +56,14 @@ describe("attnc train on real data", () => {
     expect((await attnc("train", TEXT, "--out", join(dir, "m"), "--allow-outside", "--epochs", "1")).code).toBe(0);
     const loaded = await loadModelDir(join(dir, "m"));
     registerLayers();
-    const json = JSON.parse(readFileSync(join(dir, "m/model.json"), "utf8")) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+    const json = JSON.parse(readFileSync(join(dir, "m/model.json"), "utf8")) as {
+      modelTopology: object;
+      weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+    };
     const bin = readFileSync(join(dir, "m", json.weightsManifest[0]!.paths[0]!));
-    const stock = await tf.loadLayersModel(tf.io.fromMemory(json.modelTopology, json.weightsManifest[0]!.weights, bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength)));
+    const stock = await tf.loadLayersModel(
+      tf.io.fromMemory(json.modelTopology, json.weightsManifest[0]!.weights, bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength)),
+    );
     const x = tf.tensor2d([[3, 4, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], [1, 24], "int32");
     const p1 = (loaded.model.predict(x) as tf.Tensor).dataSync();
     const p2 = (stock.predict(x) as tf.Tensor).dataSync();
@@ -92,7 +101,10 @@ describe("evaluate, predict, explain", () => {
     const { writeFileSync } = await import("node:fs");
     writeFileSync(join(dir, "req.jsonl"), '{"review": "this lamp is perfect and lovely"}\n{"text": "terrible awful broken"}\n');
     const pr = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--allow-outside");
-    const preds = pr.out.trim().split("\n").map((l) => JSON.parse(l) as { label: string });
+    const preds = pr.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { label: string });
     expect(preds.map((p) => p.label)).toEqual(["pos", "neg"]);
     const ex = await attnc("explain", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--out", join(dir, "ex"), "--allow-outside");
     const first = JSON.parse(ex.out.split("\n")[0]!) as { tokens: string[]; attention: { attn: number[] } };
@@ -139,7 +151,10 @@ describe("interrupting training", () => {
     const code = await new Promise<number | null>((res) => child.on("close", res));
     expect(code, err).toBe(130);
     expect(err).toContain("checkpoint saved");
-    const state = JSON.parse(readFileSync(join(dir, "cut", JSON.parse(readFileSync(join(dir, "cut/manifest.json"), "utf8")).state as string), "utf8")) as { epoch: number; done: boolean };
+    const state = JSON.parse(readFileSync(join(dir, "cut", JSON.parse(readFileSync(join(dir, "cut/manifest.json"), "utf8")).state as string), "utf8")) as {
+      epoch: number;
+      done: boolean;
+    };
     expect(state.done).toBe(false);
     expect(state.epoch).toBeGreaterThanOrEqual(2);
     expect((await attnc("train", TEXT, "--allow-outside", "--epochs", "8", "--out", join(dir, "cut"), "--resume")).code).toBe(0);

@@ -86,7 +86,9 @@ function seriesCsv(dir: string): void {
 /** Runs attnc in process with `stdin` as standard input; `onOut` sees every stdout write. */
 function runWith(stdin: Readable, args: string[], onOut: (s: string) => void = () => undefined): Promise<{ code: number; err: string }> {
   const err: string[] = [];
-  return run(args, { cwd: process.cwd(), env: {}, stdin, stdout: { write: (s: string) => onOut(s) }, stderr: { write: (s: string) => err.push(s) } }).then((code) => ({ code, err: err.join("") }));
+  return run(args, { cwd: process.cwd(), env: {}, stdin, stdout: { write: (s: string) => onOut(s) }, stderr: { write: (s: string) => err.push(s) } }).then(
+    (code) => ({ code, err: err.join("") }),
+  );
 }
 
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at |internal error/);
@@ -116,26 +118,38 @@ describe("column names that are Object.prototype properties", () => {
   describe("a CSV with columns __proto__ (text) and constructor (labels __proto__ and constructor)", () => {
     const dir = tmp();
     beforeAll(async () => {
-      writeFileSync(join(dir, "d.csv"), `__proto__,constructor\n${Array.from({ length: 16 }, (_, i) => words(i, "__proto__", "constructor").join(",")).join("\n")}\n`);
+      writeFileSync(
+        join(dir, "d.csv"),
+        `__proto__,constructor\n${Array.from({ length: 16 }, (_, i) => words(i, "__proto__", "constructor").join(",")).join("\n")}\n`,
+      );
       const r = await attnc("train", textSpec(dir, `csv("d.csv", text: "__proto__", label: "constructor")`), "--out", join(dir, "m"), "--allow-outside");
       expect(r.code, r.err).toBe(0);
     });
 
-    it("trains on the column's words (not on \"[object Object]\"); the words round-trip through attnc.json", () => {
+    it('trains on the column\'s words (not on "[object Object]"); the words round-trip through attnc.json', () => {
       const meta = JSON.parse(readFileSync(join(dir, "m/attnc.json"), "utf8")) as { prep: TextPrep };
       const p = meta.prep;
       expect(p.labels).toEqual(["__proto__", "constructor"]);
       expect(p.vocab).toEqual(expect.arrayContaining(["great", "lamp", "constructor", "valueof", "awful", "proto", "tostring"]));
       expect(p.vocab).not.toContain("object");
       const ids = encodeText(p, "constructor valueOf __proto__ toString hasOwnProperty");
-      expect(Array.from(ids.slice(0, 5))).toEqual([p.vocab.indexOf("constructor"), p.vocab.indexOf("valueof"), p.vocab.indexOf("proto"), p.vocab.indexOf("tostring"), 1]);
+      expect(Array.from(ids.slice(0, 5))).toEqual([
+        p.vocab.indexOf("constructor"),
+        p.vocab.indexOf("valueof"),
+        p.vocab.indexOf("proto"),
+        p.vocab.indexOf("tostring"),
+        1,
+      ]);
     });
 
-    it("predict answers {\"__proto__\": ...} and {\"text\": ...}; the labels are plain keys of the probabilities", async () => {
+    it('predict answers {"__proto__": ...} and {"text": ...}; the labels are plain keys of the probabilities', async () => {
       writeFileSync(join(dir, "req.jsonl"), '{"__proto__": "great lamp constructor"}\n{"text": "awful kettle __proto__"}\n');
       const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--allow-outside");
       expect(r.code, r.err).toBe(0);
-      const answers = r.out.trim().split("\n").map((l) => JSON.parse(l) as { label: string; probabilities: Record<string, number> });
+      const answers = r.out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { label: string; probabilities: Record<string, number> });
       expect(answers).toHaveLength(2);
       for (const a of answers) {
         expect(Object.keys(a.probabilities).sort()).toEqual(["__proto__", "constructor"]);
@@ -145,7 +159,7 @@ describe("column names that are Object.prototype properties", () => {
     });
   });
 
-  it("a JSONL text column named constructor: {\"text\": ...} requests are answered", async () => {
+  it('a JSONL text column named constructor: {"text": ...} requests are answered', async () => {
     const dir = tmp();
     const lines = Array.from({ length: 16 }, (_, i) => {
       const [text, label] = words(i, "pos", "neg");
@@ -157,7 +171,10 @@ describe("column names that are Object.prototype properties", () => {
     writeFileSync(join(dir, "req.jsonl"), '{"text": "great lamp"}\n{"constructor": "awful kettle"}\n{"valueOf": "great"}\n');
     const r = await attnc("predict", join(dir, "m"), "--input", join(dir, "req.jsonl"), "--allow-outside");
     expect(r.code).toBe(1);
-    const out = r.out.trim().split("\n").map((l) => JSON.parse(l) as { label?: string; error?: string });
+    const out = r.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { label?: string; error?: string });
     expect(out[0]!.label).toMatch(/^(pos|neg)$/);
     expect(out[1]!.label).toMatch(/^(pos|neg)$/);
     expect(out[2]!.error).toMatch(/req\.jsonl:3: needs a string field "constructor" \(or "text"\)/);
@@ -267,11 +284,21 @@ describe("prediction requests", () => {
     const ok = "[10, 1.5], [10.5, 2.5], [11, 3.5]";
     writeFileSync(
       join(dir, "w.jsonl"),
-      [`{"window": [${ok}]}`, `{"window": [[1e300, 1], [10.5, 2.5], [11, 3.5]]}`, `{"window": [[10, 1], [10.5, 3.5e38], [11, 3.5]]}`, `{"window": [[10, 1], [10.5, 2.5], ["0x10", 3.5]]}`, `{"window": [{"a": 10, "b": 1}, {"a": 10.5, "b": 2.5}, {"a": 11}]}`, `{"window": [{"a": 10, "b": 1.5}, {"a": 10.5, "b": 2.5}, {"a": 11, "b": 3.5}]}`].join("\n"),
+      [
+        `{"window": [${ok}]}`,
+        `{"window": [[1e300, 1], [10.5, 2.5], [11, 3.5]]}`,
+        `{"window": [[10, 1], [10.5, 3.5e38], [11, 3.5]]}`,
+        `{"window": [[10, 1], [10.5, 2.5], ["0x10", 3.5]]}`,
+        `{"window": [{"a": 10, "b": 1}, {"a": 10.5, "b": 2.5}, {"a": 11}]}`,
+        `{"window": [{"a": 10, "b": 1.5}, {"a": 10.5, "b": 2.5}, {"a": 11, "b": 3.5}]}`,
+      ].join("\n"),
     );
     const r = await attnc("predict", series, "--input", join(dir, "w.jsonl"), "--allow-outside");
     expect(r.code).toBe(1);
-    const out = r.out.trim().split("\n").map((l) => JSON.parse(l) as { prediction?: number; error?: string; line?: number });
+    const out = r.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { prediction?: number; error?: string; line?: number });
     expect(out).toHaveLength(6);
     expect(Number.isFinite(out[0]!.prediction)).toBe(true);
     expect(out[1]).toEqual({ line: 2, error: expect.stringMatching(/w\.jsonl:2: window row 1, "a": 1e\+300 is beyond the float32 range/) });
@@ -298,7 +325,9 @@ describe("prediction requests", () => {
     for (const input of ["/dev/zero", join(dir, "zero.jsonl")]) {
       const r = await attnc("predict", text, "--input", input, "--allow-outside");
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/cannot read .*(zero\.jsonl|\/dev\/zero): it is a device; requests come from a regular file, a pipe, or standard input \(--input -\)/);
+      expect(r.err).toMatch(
+        /cannot read .*(zero\.jsonl|\/dev\/zero): it is a device; requests come from a regular file, a pipe, or standard input \(--input -\)/,
+      );
       expect(r.out).toBe("");
     }
     const e = await attnc("evaluate", text, "--data", join(dir, "zero.jsonl"), "--allow-outside");
@@ -345,7 +374,15 @@ describe("prediction requests", () => {
     writer.end('{"text": "great"}\n{"text": "awful"}\n');
     const r = await attnc("predict", text, "--input", fifo, "--allow-outside");
     expect(r.code, r.err).toBe(0);
-    expect(r.out.trim().split("\n").map((l) => Object.keys(JSON.parse(l) as object))).toEqual([["label", "probabilities"], ["label", "probabilities"]]);
+    expect(
+      r.out
+        .trim()
+        .split("\n")
+        .map((l) => Object.keys(JSON.parse(l) as object)),
+    ).toEqual([
+      ["label", "probabilities"],
+      ["label", "probabilities"],
+    ]);
   });
 
   for (const command of ["predict", "explain"]) {
@@ -374,7 +411,10 @@ describe("prediction requests", () => {
           };
           waiting();
         });
-      const args = command === "explain" ? ["explain", text, "--input", "-", "--out", join(dir, "ex"), "--allow-outside"] : ["predict", text, "--input", "-", "--allow-outside"];
+      const args =
+        command === "explain"
+          ? ["explain", text, "--input", "-", "--out", join(dir, "ex"), "--allow-outside"]
+          : ["predict", text, "--input", "-", "--allow-outside"];
       const done = runWith(stdin, args, onOut);
       stdin.write('{"text": "great lamp"}\n');
       await answers(1);
@@ -390,7 +430,12 @@ describe("prediction requests", () => {
       expect(r.code).toBe(1);
       expect(r.err).toMatch(/attnc: <stdin>:2: needs a string field "review" \(or "text"\), not a number\n/);
       expect(lines).toHaveLength(3);
-      if (command === "explain") expect(readdirSync(join(dir, "ex")).filter((f) => f.endsWith(".svg")).sort()).toEqual(["example-1-attn.svg", "example-3-attn.svg"]);
+      if (command === "explain")
+        expect(
+          readdirSync(join(dir, "ex"))
+            .filter((f) => f.endsWith(".svg"))
+            .sort(),
+        ).toEqual(["example-1-attn.svg", "example-3-attn.svg"]);
     });
   }
 });

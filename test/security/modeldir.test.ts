@@ -25,7 +25,8 @@ type Command = "predict" | "explain" | "evaluate" | "resume";
 
 async function run(ws: Workspace, command: Command, dir: string): Promise<{ code: number; out: string; err: string }> {
   const req = join(ws.root, "req.jsonl");
-  if (command === "resume") return attnc("train", ws === text ? TEXT : SERIES, "--out", dir, "--allow-outside", "--epochs", "2", "--resume", "--backend", "wasm");
+  if (command === "resume")
+    return attnc("train", ws === text ? TEXT : SERIES, "--out", dir, "--allow-outside", "--epochs", "2", "--resume", "--backend", "wasm");
   // The workspace lies outside the working directory: --allow-outside lets attnc reach it, and changes nothing of
   // the model directory's own rule (its files are plain names inside it).
   if (command === "evaluate") return attnc("evaluate", dir, "--backend", "wasm", "--allow-outside");
@@ -41,7 +42,9 @@ async function refused(ws: Workspace, name: string, tamper: (dir: string) => voi
   expect(r.code, r.err).toBe(2);
   const line = r.err.split("\n").filter((l) => l.startsWith("attnc: ") && !/ backend$|training on \d threads/.test(l));
   expect(line).toHaveLength(1);
-  expect(line[0]).toContain(`damaged model directory ${relative(process.cwd(), dir).split("\\").join("/").startsWith("..") ? dir : relative(process.cwd(), dir)}: `);
+  expect(line[0]).toContain(
+    `damaged model directory ${relative(process.cwd(), dir).split("\\").join("/").startsWith("..") ? dir : relative(process.cwd(), dir)}: `,
+  );
   expect(line[0]).toMatch(message);
   expect(r.out + r.err).not.toContain(CANARY);
   expect(r.out + r.err).not.toMatch(/root:|internal error/);
@@ -102,7 +105,13 @@ describe("tampered model directories read nothing outside and write nothing", ()
   });
 
   it("the same name only in attnc.json is refused by its schema", async () => {
-    await refused(text, "evil-ir", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { name: string }[] }).nodes[3]!.name = "x/../E")), "explain", /attnc\.json: ir\.nodes\[3\]\.name "x\/\.\.\/E" (is not an identifier|does not have the form)/);
+    await refused(
+      text,
+      "evil-ir",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { name: string }[] }).nodes[3]!.name = "x/../E")),
+      "explain",
+      /attnc\.json: ir\.nodes\[3\]\.name "x\/\.\.\/E" (is not an identifier|does not have the form)/,
+    );
   });
 
   for (const [field, target, shown] of [
@@ -171,23 +180,83 @@ describe("damaged model directories exit 2 with the file and the field", () => {
   const cases: [string, (dir: string) => void, RegExp][] = [
     ["truncated weights", (dir) => truncateSync(weightsFile(dir), 1000), /weights\.g\d+\.bin: holds 1000 bytes, but model\.json's weights need exactly \d+/],
     ["empty weights", (dir) => writeFileSync(weightsFile(dir), ""), /weights\.g\d+\.bin: holds 0 bytes/],
-    ["4 KB of extra weight bytes", (dir) => writeFileSync(weightsFile(dir), Buffer.concat([readFileSync(weightsFile(dir)), Buffer.alloc(4096)])), /holds \d+ bytes, but model\.json's weights need exactly/],
-    ["a weight shape that disagrees", (dir) => editJson(join(dir, "model.json"), (m) => ((m["weightsManifest"] as { weights: { shape: number[] }[] }[])[0]!.weights[0]!.shape = [8, 64])), /model\.json: weightsManifest\[0\]\.weights\[0\]\.shape \[8,64\] disagrees with the layer, which has \[64, 8\]/],
-    ["a dtype that disagrees", (dir) => editJson(join(dir, "model.json"), (m) => ((m["weightsManifest"] as { weights: { dtype: string }[] }[])[0]!.weights[1]!.dtype = "int32")), /model\.json: weightsManifest\[0\]\.weights\[1\]\.dtype must be "float32", not "int32"/],
-    ["a weight missing from the manifest", (dir) => editJson(join(dir, "model.json"), (m) => (m["weightsManifest"] as { weights: unknown[] }[])[0]!.weights.pop()), /model\.json: weightsManifest\[0\]\.weights lacks weight label\/bias/],
-    ["model.json that is not JSON", (dir) => writeFileSync(join(dir, "model.json"), "{\"format\": "), /model\.json is not valid JSON/],
+    [
+      "4 KB of extra weight bytes",
+      (dir) => writeFileSync(weightsFile(dir), Buffer.concat([readFileSync(weightsFile(dir)), Buffer.alloc(4096)])),
+      /holds \d+ bytes, but model\.json's weights need exactly/,
+    ],
+    [
+      "a weight shape that disagrees",
+      (dir) => editJson(join(dir, "model.json"), (m) => ((m["weightsManifest"] as { weights: { shape: number[] }[] }[])[0]!.weights[0]!.shape = [8, 64])),
+      /model\.json: weightsManifest\[0\]\.weights\[0\]\.shape \[8,64\] disagrees with the layer, which has \[64, 8\]/,
+    ],
+    [
+      "a dtype that disagrees",
+      (dir) => editJson(join(dir, "model.json"), (m) => ((m["weightsManifest"] as { weights: { dtype: string }[] }[])[0]!.weights[1]!.dtype = "int32")),
+      /model\.json: weightsManifest\[0\]\.weights\[1\]\.dtype must be "float32", not "int32"/,
+    ],
+    [
+      "a weight missing from the manifest",
+      (dir) => editJson(join(dir, "model.json"), (m) => (m["weightsManifest"] as { weights: unknown[] }[])[0]!.weights.pop()),
+      /model\.json: weightsManifest\[0\]\.weights lacks weight label\/bias/,
+    ],
+    ["model.json that is not JSON", (dir) => writeFileSync(join(dir, "model.json"), '{"format": '), /model\.json is not valid JSON/],
     ["attnc.json that is not JSON", (dir) => writeFileSync(join(dir, "attnc.json"), "\u0000\u0001"), /attnc\.json is not valid JSON/],
     ["manifest.json that is not JSON", (dir) => writeFileSync(manifestOf(dir), "[1, 2"), /manifest\.json is not valid JSON/],
-    ["a state file that is not an object", (dir) => writeFileSync(join(dir, (JSON.parse(readFileSync(manifestOf(dir), "utf8")) as { state: string }).state), "42"), /state\.g\d+\.json: the document must be an object/],
-    ["an unknown op in the IR", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { op: string }[] }).nodes[1]!.op = "conv2d")), /attnc\.json: ir\.nodes\[1\]\.op "conv2d" is not one attnc knows/],
-    ["an unknown layer class", (dir) => editJson(join(dir, "model.json"), (m) => ((m["modelTopology"] as { config: { layers: { class_name: string }[] } }).config.layers[1]!.class_name = "Lambda")), /model\.json: modelTopology\.config\.layers\[1\]\.class_name "Lambda" is not one attnc knows/],
+    [
+      "a state file that is not an object",
+      (dir) => writeFileSync(join(dir, (JSON.parse(readFileSync(manifestOf(dir), "utf8")) as { state: string }).state), "42"),
+      /state\.g\d+\.json: the document must be an object/,
+    ],
+    [
+      "an unknown op in the IR",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { op: string }[] }).nodes[1]!.op = "conv2d")),
+      /attnc\.json: ir\.nodes\[1\]\.op "conv2d" is not one attnc knows/,
+    ],
+    [
+      "an unknown layer class",
+      (dir) =>
+        editJson(
+          join(dir, "model.json"),
+          (m) => ((m["modelTopology"] as { config: { layers: { class_name: string }[] } }).config.layers[1]!.class_name = "Lambda"),
+        ),
+      /model\.json: modelTopology\.config\.layers\[1\]\.class_name "Lambda" is not one attnc knows/,
+    ],
     ["missing prep", (dir) => editJson(join(dir, "attnc.json"), (m) => delete m["prep"]), /attnc\.json: lacks "prep"/],
-    ["a maxLen that disagrees with the input", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { maxLen: number }).maxLen = 25)), /attnc\.json: prep\.maxLen 25 disagrees with the model's input \[B, 24\]/],
-    ["a maxLen of 3e8", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { maxLen: number }).maxLen = 3e8)), /attnc\.json: prep\.maxLen must be <= 65536, not 300000000/],
-    ["empty labels", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { labels: string[] }).labels = [])), /attnc\.json: prep\.labels must have at least 2 items/],
-    ["labels that disagree with the output", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { labels: string[] }).labels = ["a", "b", "c"])), /attnc\.json: prep\.labels has 3 labels, but the model's output has 2 units/],
-    ["a vocabulary of 1e9 rows", (dir) => editJson(join(dir, "model.json"), (m) => ((m["modelTopology"] as { config: { layers: { config: Record<string, unknown> }[] } }).config.layers[1]!.config["vocab"] = 1e9)), /model\.json: modelTopology\.config\.layers\[1\] would create weight embedding\/embeddings of shape \[1000000000, 8\]/],
-    ["a __proto__ key in attnc.json", (dir) => writeFileSync(join(dir, "attnc.json"), readFileSync(join(dir, "attnc.json"), "utf8").replace("{", '{"__proto__": {"polluted": true},')), /attnc\.json: the document has an unknown field "__proto__"/],
+    [
+      "a maxLen that disagrees with the input",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { maxLen: number }).maxLen = 25)),
+      /attnc\.json: prep\.maxLen 25 disagrees with the model's input \[B, 24\]/,
+    ],
+    [
+      "a maxLen of 3e8",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { maxLen: number }).maxLen = 3e8)),
+      /attnc\.json: prep\.maxLen must be <= 65536, not 300000000/,
+    ],
+    [
+      "empty labels",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { labels: string[] }).labels = [])),
+      /attnc\.json: prep\.labels must have at least 2 items/,
+    ],
+    [
+      "labels that disagree with the output",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { labels: string[] }).labels = ["a", "b", "c"])),
+      /attnc\.json: prep\.labels has 3 labels, but the model's output has 2 units/,
+    ],
+    [
+      "a vocabulary of 1e9 rows",
+      (dir) =>
+        editJson(
+          join(dir, "model.json"),
+          (m) => ((m["modelTopology"] as { config: { layers: { config: Record<string, unknown> }[] } }).config.layers[1]!.config["vocab"] = 1e9),
+        ),
+      /model\.json: modelTopology\.config\.layers\[1\] would create weight embedding\/embeddings of shape \[1000000000, 8\]/,
+    ],
+    [
+      "a __proto__ key in attnc.json",
+      (dir) => writeFileSync(join(dir, "attnc.json"), readFileSync(join(dir, "attnc.json"), "utf8").replace("{", '{"__proto__": {"polluted": true},')),
+      /attnc\.json: the document has an unknown field "__proto__"/,
+    ],
   ];
   for (const [name, tamper, message] of cases) {
     it(name, async () => {
@@ -201,7 +270,13 @@ describe("damaged model directories exit 2 with the file and the field", () => {
   });
 
   it("a forecaster whose features disagree with its input", async () => {
-    await refused(series, "series-features", (dir) => editJson(join(dir, "attnc.json"), (m) => (m["prep"] as { features: string[] }).features.pop()), "evaluate", /attnc\.json: prep\.features has 3 features, but the model's input is \[B, 7, 4\]/);
+    await refused(
+      series,
+      "series-features",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => (m["prep"] as { features: string[] }).features.pop()),
+      "evaluate",
+      /attnc\.json: prep\.features has 3 features, but the model's input is \[B, 7, 4\]/,
+    );
   });
 
   it("train --resume on a damaged directory changes nothing in it", async () => {
@@ -215,7 +290,11 @@ describe("damaged model directories exit 2 with the file and the field", () => {
       expect(schemaProblem(v.manifest, manifest)).toBeNull();
       expect(schemaProblem(v.model, JSON.parse(readFileSync(join(ws.base, "model.json"), "utf8")))).toBeNull();
       expect(schemaProblem(v.meta, JSON.parse(readFileSync(join(ws.base, "attnc.json"), "utf8")))).toBeNull();
-      expect(manifest.files.sort()).toEqual(readdirSync(ws.base).filter((f) => f !== "history.png").sort());
+      expect(manifest.files.sort()).toEqual(
+        readdirSync(ws.base)
+          .filter((f) => f !== "history.png")
+          .sort(),
+      );
     }
     const r = await run(series, "evaluate", series.base);
     expect(r.code, r.err).toBe(0);
@@ -241,7 +320,11 @@ describe("attnc deletes and overwrites only its own files", () => {
     // Several checkpoints later, only the newest generation's files and the user's are left.
     const g = (JSON.parse(readFileSync(join(v, "manifest.json"), "utf8")) as { generation: number }).generation;
     expect(g).toBeGreaterThan(2);
-    expect(readdirSync(v).filter((f) => /\.g\d+\./.test(f)).sort()).toEqual(["backup.g7.json", `optimizer.g${g}.bin`, `optimizer.g${g}.json`, `state.g${g}.json`, `weights.g${g}.bin`]);
+    expect(
+      readdirSync(v)
+        .filter((f) => /\.g\d+\./.test(f))
+        .sort(),
+    ).toEqual(["backup.g7.json", `optimizer.g${g}.bin`, `optimizer.g${g}.json`, `state.g${g}.json`, `weights.g${g}.bin`]);
   });
 
   it("train --out naming a file is exit 2 and leaves the file alone", async () => {
@@ -265,16 +348,40 @@ describe("attnc deletes and overwrites only its own files", () => {
 
 describe("the runtime loader alone (generated programs' --resume) keeps its own checks", () => {
   const cases: [string, (dir: string) => void, RegExp][] = [
-    ["a manifest path out of the directory", (dir) => editJson(manifestOf(dir), (m) => (m["weights"] = "../../canary/weights.g2.bin")), /manifest\.json: weights ".*" is not a plain file name/],
-    ["a node name with ../", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { name: string }[] }).nodes[0]!.name = "a/../../b")), /attnc\.json: ir\.nodes\[0\]\.name "a\/\.\.\/\.\.\/b" is not an identifier/],
-    ["extra weight bytes", (dir) => writeFileSync(weightsFile(dir), Buffer.concat([readFileSync(weightsFile(dir)), Buffer.alloc(8)])), /holds \d+ bytes, but model\.json's weights need exactly/],
-    ["a weight shape that disagrees with its layer", (dir) => editJson(join(dir, "model.json"), (m) => ((m["weightsManifest"] as { weights: { shape: number[] }[] }[])[0]!.weights[0]!.shape = [8, 64])), /model\.json: (weight embedding\/embeddings does not match the layer|TensorFlow\.js cannot build the model \(Shape mismatch: \[64,8\] vs\. \[8,64\]\))/],
-    ["a maxLen of 3e8", (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { maxLen: number }).maxLen = 3e8)), /attnc\.json: prep\.maxLen must be a whole number from 1 to 65536/],
-    ["a weights file linked out of the directory", (dir) => {
-      const w = weightsFile(dir);
-      rmSync(w);
-      symlinkSync(join(text.canary, relative(dir, w)), w);
-    }, /is a symbolic link leading outside the directory/],
+    [
+      "a manifest path out of the directory",
+      (dir) => editJson(manifestOf(dir), (m) => (m["weights"] = "../../canary/weights.g2.bin")),
+      /manifest\.json: weights ".*" is not a plain file name/,
+    ],
+    [
+      "a node name with ../",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["ir"] as { nodes: { name: string }[] }).nodes[0]!.name = "a/../../b")),
+      /attnc\.json: ir\.nodes\[0\]\.name "a\/\.\.\/\.\.\/b" is not an identifier/,
+    ],
+    [
+      "extra weight bytes",
+      (dir) => writeFileSync(weightsFile(dir), Buffer.concat([readFileSync(weightsFile(dir)), Buffer.alloc(8)])),
+      /holds \d+ bytes, but model\.json's weights need exactly/,
+    ],
+    [
+      "a weight shape that disagrees with its layer",
+      (dir) => editJson(join(dir, "model.json"), (m) => ((m["weightsManifest"] as { weights: { shape: number[] }[] }[])[0]!.weights[0]!.shape = [8, 64])),
+      /model\.json: (weight embedding\/embeddings does not match the layer|TensorFlow\.js cannot build the model \(Shape mismatch: \[64,8\] vs\. \[8,64\]\))/,
+    ],
+    [
+      "a maxLen of 3e8",
+      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { maxLen: number }).maxLen = 3e8)),
+      /attnc\.json: prep\.maxLen must be a whole number from 1 to 65536/,
+    ],
+    [
+      "a weights file linked out of the directory",
+      (dir) => {
+        const w = weightsFile(dir);
+        rmSync(w);
+        symlinkSync(join(text.canary, relative(dir, w)), w);
+      },
+      /is a symbolic link leading outside the directory/,
+    ],
   ];
   for (const [name, tamper, message] of cases) {
     it(name, async () => {

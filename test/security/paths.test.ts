@@ -6,7 +6,21 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -141,7 +155,12 @@ describe("train", { timeout: SLOW }, () => {
     refused(await run("train", "dotdot.attn", "--out", "never"), "the data file", join(OREAL, "reviews.csv"), join(OREAL, "reviews.csv"));
     refused(await run("train", "absolute.attn", "--out", "never"), "the data file", join(OREAL, "reviews.csv"), join(OREAL, "reviews.csv"));
     refused(await run("train", "linked.attn", "--out", "never"), "the data file", "data-link.csv", join(OREAL, "reviews.csv"));
-    refused(await run("train", "tiny.attn", "--data", join(O, "reviews.csv"), "--out", "never"), "the data file", join(OREAL, "reviews.csv"), join(OREAL, "reviews.csv"));
+    refused(
+      await run("train", "tiny.attn", "--data", join(O, "reviews.csv"), "--out", "never"),
+      "the data file",
+      join(OREAL, "reviews.csv"),
+      join(OREAL, "reviews.csv"),
+    );
     expect(existsSync(join(P, "never"))).toBe(false);
   });
 
@@ -190,7 +209,11 @@ describe("train", { timeout: SLOW }, () => {
 
   it("a data file that is a device or a directory is refused", async () => {
     // Not a usable data file: a data error (exit 1), found before a backend loads.
-    failed(await run("train", "tiny.attn", "--data", "/dev/zero", "--out", "never", "--allow-outside"), "/dev/zero: is a device; a data file is read more than once, so it must be a regular file", 1);
+    failed(
+      await run("train", "tiny.attn", "--data", "/dev/zero", "--out", "never", "--allow-outside"),
+      "/dev/zero: is a device; a data file is read more than once, so it must be a regular file",
+      1,
+    );
     mkdirSync(join(P, "data-dir"), { recursive: true });
     failed(await run("train", "tiny.attn", "--data", "data-dir", "--out", "never"), "data-dir: is a directory, not a data file", 1);
     expect(existsSync(join(P, "never"))).toBe(false);
@@ -214,7 +237,11 @@ describe("evaluate", { timeout: SLOW }, () => {
     refused(await run("evaluate", "hostile"), "the data file", join(OREAL, "reviews.csv"), join(OREAL, "reviews.csv"));
     const ok = await run("evaluate", "m", "--data", "data-link.csv", "--allow-outside");
     expect(ok.code, ok.err).toBe(0);
-    failed(await run("evaluate", "m", "--data", "/dev/zero", "--allow-outside"), "/dev/zero: is a device; a data file is read more than once, so it must be a regular file", 1);
+    failed(
+      await run("evaluate", "m", "--data", "/dev/zero", "--allow-outside"),
+      "/dev/zero: is a device; a data file is read more than once, so it must be a regular file",
+      1,
+    );
   });
 });
 
@@ -236,11 +263,21 @@ describe("predict", { timeout: SLOW }, () => {
   });
 
   it("an input that is a device, a directory or too large is refused", async () => {
-    failed(await run("predict", "m", "--input", "/dev/zero", "--allow-outside"), "cannot read /dev/zero: it is a device; requests come from a regular file, a pipe, or standard input (--input -)");
-    failed(await run("predict", "m", "--input", "."), "cannot read .: it is a directory; requests come from a regular file, a pipe, or standard input (--input -)");
+    failed(
+      await run("predict", "m", "--input", "/dev/zero", "--allow-outside"),
+      "cannot read /dev/zero: it is a device; requests come from a regular file, a pipe, or standard input (--input -)",
+    );
+    failed(
+      await run("predict", "m", "--input", "."),
+      "cannot read .: it is a directory; requests come from a regular file, a pipe, or standard input (--input -)",
+    );
     // Requests are read as they come, a line at a time: a line longer than 1 MiB stops the run where it starts.
     writeFileSync(join(P, "huge.jsonl"), Buffer.alloc(2 * 1024 * 1024 + 1, 0x20));
-    failed(await run("predict", "m", "--input", "huge.jsonl"), "huge.jsonl:1: this line is longer than 1048576 bytes (1 MiB), the most a request may have; stopped reading", 1);
+    failed(
+      await run("predict", "m", "--input", "huge.jsonl"),
+      "huge.jsonl:1: this line is longer than 1048576 bytes (1 MiB), the most a request may have; stopped reading",
+      1,
+    );
     rmSync(join(P, "huge.jsonl"));
   });
 });
@@ -257,7 +294,11 @@ describe("explain", { timeout: SLOW }, () => {
     const before = snapshot(O);
     const ok = await attncIn(P, "explain", "m", "--input", "req.jsonl", "--out", "out-link/ex", "--allow-outside");
     expect(ok.code, ok.err).toBe(0);
-    expect(readdirSync(join(O, "ex")).filter((f) => f.endsWith(".svg")).sort()).toEqual(["example-1-attn.svg", "example-2-attn.svg"]);
+    expect(
+      readdirSync(join(O, "ex"))
+        .filter((f) => f.endsWith(".svg"))
+        .sort(),
+    ).toEqual(["example-1-attn.svg", "example-2-attn.svg"]);
     rmSync(join(O, "ex"), { recursive: true });
     expect(snapshot(O)).toEqual(before);
   });
@@ -496,7 +537,9 @@ describe("the generated program", { timeout: SLOW }, () => {
     expect(dev.stderr).toContain("/dev/zero: is a device; a data file is read more than once, so it must be a regular file\n");
     const file = runProgram("--out", "a-file", "--steps", "1");
     expect(file.status, file.stderr).toBe(2);
-    expect(file.stderr).toMatch(/cannot write a-file: (a file of that name is in the way|a part of the path is not a directory|it is a file, not a directory)\n/);
+    expect(file.stderr).toMatch(
+      /cannot write a-file: (a file of that name is in the way|a part of the path is not a directory|it is a file, not a directory)\n/,
+    );
     expect(file.stderr).not.toMatch(/\n\s+at /);
   });
 });
