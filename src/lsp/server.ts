@@ -27,6 +27,7 @@ import {
   RenameError,
   toLspDiagnostics,
 } from "./features.js";
+import { SEMANTIC_LEGEND, semanticTokens } from "./semantic.js";
 
 /** How long typing must pause before a document is checked again. */
 export const DEBOUNCE_MS = 150;
@@ -129,6 +130,7 @@ export function startServer(connection: Connection): void {
       inlayHintProvider: true,
       foldingRangeProvider: true,
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      semanticTokensProvider: { legend: SEMANTIC_LEGEND, full: true },
     },
     serverInfo: { name: "attnc" },
   }));
@@ -158,6 +160,7 @@ export function startServer(connection: Connection): void {
   connection.languages.inlayHint.on(safe([], async (doc, p) => inlayHints(doc, await analysisOf(doc), p.range)));
   connection.onFoldingRanges(safe([], async (doc) => foldingRanges(doc, await analysisOf(doc))));
   connection.onCodeAction(safe([], (doc, p) => codeActions(doc, p.context.diagnostics)));
+  connection.languages.semanticTokens.on(safe({ data: [] }, (doc) => semanticTokens(doc)));
 
   documents.listen(connection);
   connection.listen();
