@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
-import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** At most this much of a data file is read for its header. */
@@ -24,7 +24,7 @@ export function filePathOf(uri: string): string | undefined {
 
 const inside = (root: string, path: string): boolean => {
   const rel = relative(root, path);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${"/"}`) && !rel.startsWith("..\\") && !isAbsolute(rel));
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 };
 
 /**
