@@ -2,7 +2,28 @@ import type { IToken } from "chevrotain";
 import { CompletionItemKind, InsertTextFormat, type CompletionItem } from "vscode-languageserver";
 import { LAYERS, type CallFamily, type Param, type Signature } from "../ir/signatures.js";
 import { OP_NAMES } from "../ir/types.js";
-import { Arrow, As, Colon, Comma, Data, Dot, Input, LBrace, LBracket, LParen, Model, RBrace, RBracket, RParen, Train, tokenize } from "../language/lexer.js";
+import {
+  Arrow,
+  As,
+  Colon,
+  Comma,
+  Data,
+  Dot,
+  Input,
+  LBrace,
+  LBracket,
+  LParen,
+  Model,
+  RBrace,
+  RBracket,
+  RParen,
+  StringLiteral,
+  Train,
+  tokenize,
+  UnterminatedString,
+} from "../language/lexer.js";
+import { unescape } from "../language/parse.js";
+import type { SourceRef } from "./columns.js";
 import { blockSettings, callSignature, EQUATIONS, paramDefault, paramLine, paramType, settingFamily, signatureLine } from "./docs.js";
 import type { Analysis } from "./document.js";
 
@@ -206,7 +227,89 @@ function modelNames(a: Analysis, text: string): string[] {
   return [...names];
 }
 
-export function complete(a: Analysis, text: string, offset: number): CompletionItem[] {
+const COLUMN_ARGS = new Set(["text", "label", "time", "target"]);
+
+/** The value of a complete string literal token, or undefined when it has an invalid escape. */
+function stringValue(t: IToken): string | undefined {
+  if (t.tokenType !== StringLiteral) return undefined;
+  const r = unescape(t.image.slice(1, -1));
+  return r.errors.length === 0 ? r.value : undefined;
+}
+
+const escapeString = (s: string): string => s.replace(/[\\"\n\r\t]/g, (c) => ({ "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c]!);
+
+/**
+ * Column names from the data file's header, where a data source names a column: `csv("f", text: "|")`, `label:`,
+ * `time:`, `target:` and `features: ["|"]`. Undefined when the cursor is in no such place.
+ */
+function columnItems(text: string, offset: number, columns: (s: SourceRef) => string[]): CompletionItem[] | undefined {
+  const { tokens } = tokenize(text);
+  const str = tokens.find(
+    (t) =>
+      t.startOffset < offset &&
+      ((t.tokenType === StringLiteral && offset <= (t.endOffset ?? 0)) || (t.tokenType === UnterminatedString && offset <= (t.endOffset ?? 0) + 1)),
+  );
+  const at = str ? str.startOffset : offset;
+  const before = tokens.filter((t) => (t.endOffset ?? t.startOffset) + 1 <= at);
+  let i = before.length - 1;
+  const prev = before[i];
+  if (!prev) return undefined;
+  /** Index of the innermost bracket or parenthesis still open before index `from`. */
+  const opener = (from: number): number => {
+    let depth = 0;
+    for (let j = from; j >= 0; j--) {
+      const k = before[j]!.tokenType;
+      if (k === RParen || k === RBracket) depth++;
+      else if (k === LParen || k === LBracket) {
+        if (depth === 0) return j;
+        depth--;
+      } else if (k === LBrace || k === RBrace) return -1;
+    }
+    return -1;
+  };
+  let paren: number;
+  if (prev.tokenType === Colon && COLUMN_ARGS.has(before[i - 1]?.image ?? "")) paren = opener(i - 2);
+  else if (prev.tokenType === LBracket || prev.tokenType === Comma) {
+    const bracket = prev.tokenType === LBracket ? i : opener(i - 1);
+    if (bracket < 0 || before[bracket]!.tokenType !== LBracket || before[bracket - 1]?.tokenType !== Colon || before[bracket - 2]?.image !== "features")
+      return undefined;
+    paren = opener(bracket - 3);
+  } else return undefined;
+  i = paren;
+  const callee = before[i - 1]?.image;
+  if (i < 0 || before[i]!.tokenType !== LParen || (callee !== "csv" && callee !== "jsonl")) return undefined;
+  // The call's path (its first argument) and delimiter, read from all of its tokens.
+  const start = tokens.indexOf(before[i]!);
+  let path: string | undefined;
+  let delimiter: string | undefined;
+  let depth = 0;
+  for (let j = start + 1; j < tokens.length; j++) {
+    const t = tokens[j]!;
+    if (t.tokenType === LParen || t.tokenType === LBracket) depth++;
+    else if (t.tokenType === RParen || t.tokenType === RBracket) {
+      if (depth === 0) break;
+      depth--;
+    } else if (t.tokenType === LBrace || t.tokenType === RBrace) break;
+    else if (depth === 0 && j === start + 1) path = stringValue(t);
+    else if (depth === 0 && t.image === "delimiter" && tokens[j + 1]?.tokenType === Colon && tokens[j + 2]) delimiter = stringValue(tokens[j + 2]!);
+  }
+  if (path === undefined) return [];
+  const names = columns({ kind: callee, path, ...(delimiter !== undefined ? { delimiter } : {}) });
+  return names.map((n) => ({
+    label: n,
+    kind: CompletionItemKind.Value,
+    detail: `column of ${path}`,
+    insertText: str ? escapeString(n) : `"${escapeString(n)}"`,
+    filterText: str ? n : `"${n}"`,
+  }));
+}
+
+/** `columns` reads a data source's column names (absent: no column completion). */
+export function complete(a: Analysis, text: string, offset: number, columns?: (s: SourceRef) => string[]): CompletionItem[] {
+  if (columns) {
+    const items = columnItems(text, offset, columns);
+    if (items) return items;
+  }
   const ctx = readContext(text, offset);
   const pk = ctx.prev?.tokenType;
   const paren = ctx.parens[ctx.parens.length - 1];

@@ -12,6 +12,7 @@ import {
   type InitializeResult,
 } from "vscode-languageserver/node";
 import { CliError, type CliIo } from "../cli/io.js";
+import { ColumnReader, filePathOf } from "./columns.js";
 import { complete } from "./completion.js";
 import { analyzeText, type Analysis } from "./document.js";
 import {
@@ -27,6 +28,7 @@ import {
   RenameError,
   toLspDiagnostics,
 } from "./features.js";
+import { SEMANTIC_LEGEND, semanticTokens } from "./semantic.js";
 
 /** How long typing must pause before a document is checked again. */
 export const DEBOUNCE_MS = 150;
@@ -117,11 +119,19 @@ export function startServer(connection: Connection): void {
       }
     };
 
-  connection.onInitialize((): InitializeResult => ({
+  /** Data files are read for their column names only inside the workspace folders the editor names at initialize. */
+  let columns = new ColumnReader([]);
+  connection.onInitialize((params): InitializeResult => {
+    const folders = (params.workspaceFolders ?? []).map((f) => f.uri);
+    if (folders.length === 0 && params.rootUri) folders.push(params.rootUri);
+    columns = new ColumnReader(folders.flatMap((u) => filePathOf(u) ?? []));
+    return initializeResult;
+  });
+  const initializeResult: InitializeResult = {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
       hoverProvider: true,
-      completionProvider: { triggerCharacters: [".", ">", "(", ",", ":", " "] },
+      completionProvider: { triggerCharacters: [".", ">", "(", ",", ":", " ", '"', "["] },
       definitionProvider: true,
       referencesProvider: true,
       renameProvider: { prepareProvider: true },
@@ -129,9 +139,10 @@ export function startServer(connection: Connection): void {
       inlayHintProvider: true,
       foldingRangeProvider: true,
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      semanticTokensProvider: { legend: SEMANTIC_LEGEND, full: true },
     },
     serverInfo: { name: "attnc" },
-  }));
+  };
 
   documents.onDidOpen((e) => void validate(e.document.uri));
   documents.onDidChangeContent((e) => schedule(e.document.uri, DEBOUNCE_MS));
@@ -148,7 +159,9 @@ export function startServer(connection: Connection): void {
   // Completion reads its context from the current text and only names from the analysis: while typing, the last
   // finished analysis serves, so that completing does not wait for a compile of every keystroke.
   connection.onCompletion(
-    safe([], async (doc, p) => complete(finished.get(doc.uri)?.analysis ?? (await analysisOf(doc)), doc.getText(), doc.offsetAt(p.position))),
+    safe([], async (doc, p) =>
+      complete(finished.get(doc.uri)?.analysis ?? (await analysisOf(doc)), doc.getText(), doc.offsetAt(p.position), (s) => columns.columns(doc.uri, s)),
+    ),
   );
   connection.onDefinition(safe([], async (doc, p) => definition(doc, await analysisOf(doc), doc.offsetAt(p.position))));
   connection.onReferences(safe([], async (doc, p) => references(doc, await analysisOf(doc), doc.offsetAt(p.position), p.context.includeDeclaration)));
@@ -158,6 +171,7 @@ export function startServer(connection: Connection): void {
   connection.languages.inlayHint.on(safe([], async (doc, p) => inlayHints(doc, await analysisOf(doc), p.range)));
   connection.onFoldingRanges(safe([], async (doc) => foldingRanges(doc, await analysisOf(doc))));
   connection.onCodeAction(safe([], (doc, p) => codeActions(doc, p.context.diagnostics)));
+  connection.languages.semanticTokens.on(safe({ data: [] }, (doc) => semanticTokens(doc)));
 
   documents.listen(connection);
   connection.listen();

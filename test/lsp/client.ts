@@ -45,8 +45,14 @@ export class LspClient {
     this.conn.listen();
   }
 
-  async initialize(): Promise<unknown> {
-    const r = await this.conn.sendRequest("initialize", { processId: process.pid, rootUri: null, capabilities: {} });
+  /** `workspaceFolders`: file:// URIs of the folders the editor has open (none by default). */
+  async initialize(workspaceFolders?: string[]): Promise<unknown> {
+    const r = await this.conn.sendRequest("initialize", {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+      ...(workspaceFolders ? { workspaceFolders: workspaceFolders.map((uri, i) => ({ uri, name: `folder${i}` })) } : {}),
+    });
     await this.conn.sendNotification("initialized", {});
     return r;
   }
