@@ -256,7 +256,11 @@ describe("a generated program's --resume", () => {
       ).code,
     ).toBe(0);
     const run = (js: string, ...args: string[]) =>
-      spawnSync(process.execPath, [js, "--out", model, "--resume", "--backend", "wasm", "--allow-outside", ...args], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+      spawnSync(process.execPath, [js, "--out", model, "--resume", "--backend", "wasm", "--allow-outside", ...args], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 120_000,
+      });
 
     const before = snapshot(model);
     const other = run(await program("wide", (s) => s.replace("bilstm(units: 8)", "bilstm(units: 12)")), "--data", join(dir, "a.attn"));
