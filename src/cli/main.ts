@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, packageRoot, processIo, type CliIo } from "./io.js";
 import { DIAGNOSTIC_FORMATS } from "../diagnostics/render.js";
+import { printable } from "../runtime/progress.js";
 import { buildCommand, checkCommand, fmtCommand, inspectCommand } from "./commands.js";
 
 const EXAMPLES = `
@@ -190,11 +191,12 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
       return 2;
     }
     if (e instanceof CliError) {
-      io.stderr.write(`attnc: ${e.message}\n`);
+      // Messages quote names and values from files and requests: shown escaped, never as terminal controls.
+      io.stderr.write(`attnc: ${printable(e.message)}\n`);
       return e.exitCode;
     }
     const detail = e instanceof Error ? (io.env["ATTNC_DEBUG"] ? (e.stack ?? e.message) : e.message) : String(e);
-    io.stderr.write(`attnc: internal error, please report it (ATTNC_DEBUG=1 shows where): ${detail}\n`);
+    io.stderr.write(`attnc: internal error, please report it (ATTNC_DEBUG=1 shows where): ${printable(detail)}\n`);
     return 70;
   }
 }

@@ -39,6 +39,7 @@ import { DataParallel } from "../runtime/parallel.js";
 import { loadModelDir, ModelDirError, outDirProblem, readManifest, writeFileAtomic } from "../runtime/modeldir.js";
 import { validateModelDir } from "../modeldir/validate.js";
 import { heatmapSvg } from "../runtime/plots.js";
+import { printable } from "../runtime/progress.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
 import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
 import { safeFileName } from "../runtime/paths.js";
@@ -344,7 +345,7 @@ function encodeAll(meta: ModelMeta, reqs: RequestLine[]): ({ e: ReturnType<typeo
  */
 function reportBad(io: CliIo, name: string, line: number, detail: string): void {
   const message = `${name}:${line}: ${detail}`;
-  io.stderr.write(`attnc: ${message}\n`);
+  io.stderr.write(`attnc: ${printable(message)}\n`);
   io.stdout.write(`${JSON.stringify({ line, error: message })}\n`);
 }
 

@@ -12,6 +12,7 @@ import { registerKernels } from "./kernels.js";
 import { registerLayers } from "./layers.js";
 import { ModelDirError, outDirProblem } from "./modeldir.js";
 import { fsFailure, outsideMessage, placePath } from "./paths.js";
+import { printable } from "./progress.js";
 import { RunError, trainSession, type RunIr } from "./session.js";
 import type { TrainConfig } from "./train.js";
 
@@ -123,7 +124,7 @@ export async function programMain(argv: string[], p: Program): Promise<number> {
     });
   } catch (e) {
     if (e instanceof RunError || e instanceof DataError || e instanceof ModelDirError || e instanceof BackendError) {
-      process.stderr.write(`${e.message}\n`);
+      process.stderr.write(`${printable(e.message)}\n`);
       return e instanceof RunError ? e.exitCode : e instanceof DataError ? 1 : 2;
     }
     const io = fsFailure(e);

@@ -62,3 +62,12 @@ export class Progress {
     this.out.write(`${this.out.isTTY ? "\r\u001b[K" : ""}${s}\n`);
   }
 }
+
+/**
+ * Text from files (labels, names, values in messages) as a terminal may show it: control characters, line and
+ * paragraph separators and bidirectional overrides written as \u{..}, so a label cannot move the cursor, recolour
+ * the screen or reorder what follows it.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}

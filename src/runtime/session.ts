@@ -10,7 +10,7 @@ import { fingerprintDifferences, fingerprintHash, recordedFingerprint, specFinge
 import { isRecord, loadModelDir, loadOptimizerState, readManifest, writeFileAtomic, type TrainState } from "./modeldir.js";
 import { LayerConfigError } from "./layers.js";
 import { historySvg } from "./plots.js";
-import { Progress, type Out } from "./progress.js";
+import { printable, Progress, type Out } from "./progress.js";
 import { makeOptimizer, trainLoop, type GradientSource, type SplitReport, type TrainConfig } from "./train.js";
 
 /** A problem the user can act on, with the exit code it should give (1: input, 2: usage). */
@@ -86,10 +86,11 @@ export function reportText(split: string, r: SplitReport): string {
   if (r.classification) {
     const c = r.classification;
     lines.push(`${split} accuracy ${c.accuracy.toFixed(4)}  macro F1 ${c.macro_f1.toFixed(4)}  (${c.count} examples)`);
-    const w = Math.max(6, ...c.labels.map((l) => l.length));
+    const labels = c.labels.map(printable);
+    const w = Math.max(6, ...labels.map((l) => l.length));
     lines.push("confusion (rows: true label, columns: predicted)");
-    lines.push(`${"".padEnd(w)}  ${c.labels.map((l) => l.padStart(w)).join("  ")}`);
-    c.confusion.forEach((row, i) => lines.push(`${c.labels[i]!.padEnd(w)}  ${row.map((v) => String(v).padStart(w)).join("  ")}`));
+    lines.push(`${"".padEnd(w)}  ${labels.map((l) => l.padStart(w)).join("  ")}`);
+    c.confusion.forEach((row, i) => lines.push(`${labels[i]!.padEnd(w)}  ${row.map((v) => String(v).padStart(w)).join("  ")}`));
   }
   if (r.regression) {
     const g = r.regression;
