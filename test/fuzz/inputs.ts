@@ -164,7 +164,9 @@ export function mutatedRequest(valid: readonly Record<string, unknown>[]): fc.Ar
         case "text": {
           const s = JSON.stringify(copy);
           const at = a % (s.length + 1);
-          return s.slice(0, at) + String(value).slice(0, 12) + s.slice(at + (a % 3));
+          // JSON text of the value (String() throws on a null-prototype object).
+          const piece = typeof value === "string" ? value : (JSON.stringify(value) ?? "null");
+          return s.slice(0, at) + piece.slice(0, 12) + s.slice(at + (a % 3));
         }
         case "drop":
           delete copy[k];
