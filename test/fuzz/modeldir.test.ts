@@ -7,10 +7,11 @@
  * The test suite runs a few hundred cases; `npm run fuzz -- --target modeldir --runs N` runs a long campaign.
  */
 import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { attnc, attncIn } from "../in-process.js";
 import { CANARY, copyOf, hasStackTrace, snapshot, trainedWorkspace, type Workspace } from "../security/modeldir-kit.js";
+import { isWithin } from "../../src/runtime/paths.js";
 
 const RUNS = Number(process.env["FUZZ_RUNS"] ?? 300);
 const SEED = process.env["FUZZ_SEED"] !== undefined ? Number(process.env["FUZZ_SEED"]) : 20261130;
@@ -86,6 +87,8 @@ interface Case {
   apply: (dir: string) => void;
   command: "predict" | "explain" | "evaluate";
   mustRefuse: boolean;
+  /** The data path written into attnc.json: evaluate follows it under the working-directory rule, not the directory's. */
+  dataPath?: string;
 }
 
 function jsonCases(ws: Workspace): Case[] {
@@ -109,6 +112,7 @@ function jsonCases(ws: Workspace): Case[] {
           },
           command: key === "attnc.json:dataPath" ? "evaluate" : k % 4 === 0 ? "explain" : "predict",
           mustRefuse: isFile && outside,
+          ...(key === "attnc.json:dataPath" && typeof value === "string" ? { dataPath: value } : {}),
         });
       });
     }
@@ -202,11 +206,16 @@ describe("fuzzing model directories", () => {
             await attncIn(join(ws.root, "cases"), "evaluate", dir, "--backend", "wasm", "--format", "json")
           : await attnc(c.command, dir, "--input", join(ws.root, "req.jsonl"), "--backend", "wasm", "--allow-outside");
       const problems: string[] = [];
-      if (r.code !== 0 && r.code !== 2) problems.push(`exit ${r.code}`);
-      if (c.mustRefuse && r.code !== 2) problems.push("followed a path outside the directory");
+      // The recorded data path may name any file inside the working directory (the cases folder): one that is not
+      // valid data is a data error (exit 1); one outside it must be refused.
+      const cases = join(ws.root, "cases");
+      const mustRefuse = c.dataPath !== undefined ? !isWithin(cases, resolve(dir, c.dataPath)) : c.mustRefuse;
+      const allowed = c.command === "evaluate" ? [0, 1, 2] : [0, 2];
+      if (!allowed.includes(r.code)) problems.push(`exit ${r.code}`);
+      if (mustRefuse && r.code !== 2) problems.push("followed a path outside the directory");
       if (hasStackTrace(r.err) || /internal error/.test(r.err)) problems.push("internal error or stack trace");
       if ((r.out + r.err).includes(CANARY)) problems.push("printed the canary");
-      if (r.code === 2 && !/damaged model directory|is outside the project directory|not an attnc model directory/.test(r.err))
+      if (r.code === 2 && !/damaged model directory|is outside the working directory|not an attnc model directory/.test(r.err))
         problems.push("exit 2 without a model directory message");
       const after = snapshot(dir);
       if (r.code !== 0 && JSON.stringify(after) !== JSON.stringify(before)) problems.push("wrote into the directory it refused");
