@@ -154,15 +154,7 @@ class ModelLowering {
     const aliases = new Set<string>();
     for (const st of this.decl.body) if (st.kind === "Chain") for (const l of st.layers) if (l.alias) aliases.add(l.alias.value);
     for (const i of this.ir.inputs) aliases.add(i.name);
-    const counters = new Map<string, number>();
-    const autoName = (op: string): string => {
-      for (;;) {
-        const n = counters.get(op) ?? 0;
-        counters.set(op, n + 1);
-        const name = n === 0 ? op : `${op}_${n}`;
-        if (!aliases.has(name)) return name;
-      }
-    };
+    const autoName = autoNamer(aliases);
 
     for (const st of this.decl.body) {
       if (st.kind !== "Chain") continue;
@@ -351,4 +343,20 @@ class ModelLowering {
     }
     return out;
   }
+}
+
+/**
+ * The names of unnamed layers, in chain order: the op (`lstm`), then `lstm_1`, `lstm_2`, ..., skipping every name
+ * in `taken` (the model's inputs and `as` aliases, wherever declared). The language server names nodes the same way.
+ */
+export function autoNamer(taken: ReadonlySet<string>): (op: string) => string {
+  const counters = new Map<string, number>();
+  return (op) => {
+    for (;;) {
+      const n = counters.get(op) ?? 0;
+      counters.set(op, n + 1);
+      const name = n === 0 ? op : `${op}_${n}`;
+      if (!taken.has(name)) return name;
+    }
+  };
 }

@@ -2,6 +2,7 @@ import { compile, type CompileResult } from "../compile.js";
 import type * as A from "../language/ast.js";
 import type { Span } from "../diagnostics/span.js";
 import type { IrInput, IrModel, IrNode } from "../ir/types.js";
+import { autoNamer } from "../ir/lower.js";
 
 /** A name that a chain can start from: an input, or a layer (by alias, or by its automatic name). */
 export interface NodeDef {
@@ -67,15 +68,7 @@ function indexModel(decl: A.ModelDecl, ir: IrModel | undefined, spec: A.SpecFile
   }
   const aliases = new Set<string>(defs.keys());
   for (const st of decl.body) if (st.kind === "Chain") for (const l of st.layers) if (l.alias) aliases.add(l.alias.value);
-  const counters = new Map<string, number>();
-  const autoName = (op: string): string => {
-    for (;;) {
-      const n = counters.get(op) ?? 0;
-      counters.set(op, n + 1);
-      const name = n === 0 ? op : `${op}_${n}`;
-      if (!aliases.has(name)) return name;
-    }
-  };
+  const autoName = autoNamer(aliases);
   const refs: RefUse[] = [];
   let index = 0;
   for (const st of decl.body) {
