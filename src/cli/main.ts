@@ -169,6 +169,28 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     });
 
   program
+    .command("compare")
+    .description(
+      "train each spec's models for several seeds (one child process per run) and report each test metric's mean, sd, min and max, with the baselines",
+    )
+    .argument("<spec...>", ".attn files")
+    .option("--seeds <n>", "how many seeds", "5")
+    .option("--seed-start <s>", "the first seed", "1")
+    .option("--jobs <j>", "runs at a time (default: the number of cores)")
+    .option("--out <dir>", "where the model directories go: <dir>/<spec name>/<Model>/seed-<s> (default: runs/compare)")
+    .option("--model <name>", "only this model of each spec (default: every model with data and train blocks)")
+    .option("--epochs <n>", "train to this many epochs instead of the spec's")
+    .addOption(new Option("--format <format>", "text or json").choices(["text", "json"]).default("text"))
+    .option("--allow-outside", "allow data and output paths outside the working directory")
+    .addHelpText(
+      "after",
+      "\nEach run is `attnc train --resume --threads 1` into its own directory, then `attnc evaluate --format json`:\na finished run is reused, an interrupted one continues. Exit 1 if any run failed (the others still report).",
+    )
+    .action(async (specs: string[], opts: import("./compare.js").CompareOptions) => {
+      code = await (await import("./compare.js")).compareCommand(io, specs, opts);
+    });
+
+  program
     .command("lsp")
     .description("language server for editors (diagnostics, hover, completion, navigation, rename, formatting) over stdio")
     .option("--stdio", "talk LSP over standard input and output")
