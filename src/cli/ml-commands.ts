@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
@@ -191,7 +191,11 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
       stderr: prefixed(io.stderr),
       ...(threads > 1 ? { gradients: (model, vars, train, kind) => DataParallel.start(model, vars, { backend: used, loss: train.loss, kind }) } : {}),
     });
-    if (existsSync(join(out, "history.svg"))) pngBeside(join(out, "history.svg"));
+    // Only a new or changed chart is drawn: a run that finished already (train --resume, compare) rewrites nothing.
+    const chart = join(out, "history.svg");
+    const png = statSync(join(out, "history.png"), { throwIfNoEntry: false });
+    const svg = statSync(chart, { throwIfNoEntry: false });
+    if (svg && !(png && png.mtimeMs >= svg.mtimeMs)) pngBeside(chart);
     return code;
   } catch (e) {
     return dataError(ioError(io, e, out), io);
