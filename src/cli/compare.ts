@@ -367,7 +367,18 @@ export async function compareCommand(io: CliIo, specs: string[], opts: CompareOp
       }
       const task = data.tokenizer ? "text" : "series";
       groups.push({ spec, model: ir.model, task });
-      for (const seed of seeds) jobs.push({ spec, specAbs, model: ir.model, task, seed, dir: join(root, basename(s, extname(s)), ir.model, `seed-${seed}`) });
+      for (const seed of seeds) {
+        const dir = join(root, basename(s, extname(s)), ir.model, `seed-${seed}`);
+        try {
+          // A link planted on the way must not lead a run outside (train checks again before it writes).
+          within(io, dir, "the output directory", allowOutside);
+        } catch (e) {
+          if (!(e instanceof CliError)) throw e;
+          report({ spec, model: ir.model, seed, exitCode: e.exitCode, message: e.message });
+          continue;
+        }
+        jobs.push({ spec, specAbs, model: ir.model, task, seed, dir });
+      }
     }
   }
 
@@ -416,7 +427,8 @@ export async function compareCommand(io: CliIo, specs: string[], opts: CompareOp
   const out: CompareReport = { split: "test", seeds, results, failures };
   io.stdout.write(format === "json" ? `${JSON.stringify(out, null, 2)}\n` : compareText(out));
   if (failures.length > 0) {
-    io.stderr.write(`attnc: compare: ${failures.length} ${failures.length === 1 ? "failure" : "failures"}; the results above leave them out\n`);
+    const n = failures.length;
+    io.stderr.write(`attnc: compare: ${n} ${n === 1 ? "failure" : "failures"} (above); the results leave ${n === 1 ? "it" : "them"} out\n`);
     return 1;
   }
   return 0;

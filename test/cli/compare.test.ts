@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -209,6 +209,16 @@ describe("attnc compare", () => {
     expect(d.code).toBe(1);
     expect(d.err).toMatch(/^attnc: compare: far\/far\.attn Wave failed \(exit 2\): the data file .* is outside the working directory/m);
     expect(existsSync(join(cwd, "runs/compare/far"))).toBe(false);
+    // A link planted where a run's model directory goes, leading outside: that run is refused, nothing written there.
+    const target = realpathSync(mkdtempSync(join(tmpdir(), "attnc-compare-link-")));
+    mkdirSync(join(cwd, "links/wave/Wave"), { recursive: true });
+    symlinkSync(target, join(cwd, "links/wave/Wave/seed-1"), "dir");
+    const l = await attncIn(cwd, "compare", "wave.attn", "--seeds", "1", "--out", "links");
+    expect(l.code).toBe(1);
+    expect(l.err).toMatch(
+      /^attnc: compare: wave\.attn Wave seed 1 failed \(exit 2\): the output directory links\/wave\/Wave\/seed-1 is outside the working directory/m,
+    );
+    expect(readdirSync(target)).toEqual([]);
   });
 
   it("refuses bad options and specs that would share directories (exit 2)", async () => {
