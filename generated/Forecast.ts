@@ -65,7 +65,7 @@ const IR = {
       inputs: ["window"],
       attrs: {
         units: 64,
-        input_attention: { kind: "temporal", units: 32 },
+        input_attention: { kind: "temporal", units: 32, feed: "concat", position: "offset" },
         recurrent_activation: "sigmoid",
         unit_forget_bias: true,
       },
@@ -85,16 +85,16 @@ function buildForecast(seed: number): tf.LayersModel {
   // input window: floats [B, T, F], T = 24, F = 3
   const window = tf.input({ shape: [24, 3], dtype: "float32", name: "window" });
 
-  // enc = lstm(window): [B, T, F] -> [B, T, 64], 19,616 parameters
-  //   e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b); a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i
-  //   i, f, o = s(x~_t W + h_{t-1} U + b) per gate, g = tanh(...); c_t = f c_{t-1} + i g; h_t = o tanh(c_t)
+  // enc = lstm(window): [B, T, F] -> [B, T, 64], 20,431 parameters
+  //   e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b) + p_{i-t}; a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i
+  //   i, f, o = s(x_t W + x~_t W~ + h_{t-1} U + b) per gate, g = tanh(...); c_t = f c_{t-1} + i g; h_t = o tanh(c_t)
   // second output: the attention weights [B, T, T] (attnc explain reads them)
   const [enc] = new Lstm({
     name: "enc",
     units: 64,
     recurrentActivation: "sigmoid",
     unitForgetBias: true,
-    inputAttention: { kind: "temporal", units: 32 },
+    inputAttention: { kind: "temporal", units: 32, feed: "concat", position: "offset" },
     seed: layerSeed(seed, 0),
   }).apply(window) as tf.SymbolicTensor[];
 

@@ -56,9 +56,14 @@ function equation(n: IrNode): string[] {
     case "lstm": {
       const s = a["recurrent_activation"] === "hard_sigmoid" ? "hard_sigmoid" : "s";
       const cell = [`i, f, o = ${s}(x~_t W + h_{t-1} U + b) per gate, g = tanh(...); c_t = f c_{t-1} + i g; h_t = o tanh(c_t)`];
-      const att = a["input_attention"] as { kind: string; units: number } | undefined;
+      const att = a["input_attention"] as { kind: string; units: number; feed?: string; position?: string } | undefined;
       if (!att) return [cell[0]!.replace(/x~_t/g, "x_t")];
-      if (att.kind === "temporal") return [`e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b); a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i`, ...cell];
+      if (att.kind === "temporal") {
+        const score = `e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b)${att.position === "offset" ? " + p_{i-t}" : ""}`;
+        const mix = `${score}; a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i`;
+        if (att.feed !== "concat") return [mix, ...cell];
+        return [mix, cell[0]!.replace("x~_t W", "x_t W + x~_t W~")];
+      }
       return [`e_t^k = v . tanh(W_e [h_{t-1}; c_{t-1}] + U_e x^k); alpha_t = softmax_k(e_t); x~_t = alpha_t * x_t`, ...cell];
     }
     case "bilstm":
@@ -106,8 +111,9 @@ function layerExpr(n: IrNode, index: number): string {
     case "embedding":
       return `new Embedding({ ${common}, vocab: ${js(a["vocab"])}, dim: ${js(a["dim"])}, maskZero: ${js(a["mask_zero"])}, ${seed} })`;
     case "lstm": {
-      const att = a["input_attention"] as { kind: string; units: number } | undefined;
-      return `new Lstm({ ${common}, units: ${js(a["units"])}, recurrentActivation: ${js(a["recurrent_activation"])}, unitForgetBias: ${js(a["unit_forget_bias"])}, ${att ? `inputAttention: { kind: ${js(att.kind)}, units: ${js(att.units)} }, ` : ""}${seed} })`;
+      const att = a["input_attention"] as { kind: string; units: number; feed?: string; position?: string } | undefined;
+      const extra = att?.kind === "temporal" ? `, feed: ${js(att.feed)}, position: ${js(att.position)}` : "";
+      return `new Lstm({ ${common}, units: ${js(a["units"])}, recurrentActivation: ${js(a["recurrent_activation"])}, unitForgetBias: ${js(a["unit_forget_bias"])}, ${att ? `inputAttention: { kind: ${js(att.kind)}, units: ${js(att.units)}${extra} }, ` : ""}${seed} })`;
     }
     case "bilstm":
       return `new BiLstm({ ${common}, units: ${js(a["units"])}, merge: ${js(a["merge"])}, recurrentActivation: ${js(a["recurrent_activation"])}, unitForgetBias: ${js(a["unit_forget_bias"])}, ${seed} })`;

@@ -387,15 +387,31 @@ class Analysis {
         if (!att) return { shape: [B, T, H], mask: x.mask, weights: cell("", "") };
         const A = att["units"] as number;
         if (att["kind"] === "temporal") {
+          const concat = att["feed"] === "concat";
+          const offset = att["position"] === "offset";
+          const Tp = this.size(T);
+          if (offset && Tp === null) {
+            this.bag.report(
+              "NeedsFixedLength",
+              this.span(`${path}/attrs/input_attention`),
+              `temporal input attention with position: offset learns a score bias per offset i - t, so T must have a size: give it in the input (T = 24), bind it with a data block's window, or write position: none`,
+              { related: [{ message: `${x.name} has length ${String(T)}`, span: x.span }] },
+            );
+            return undefined;
+          }
           return {
             shape: [B, T, H],
             mask: x.mask,
             weights: [
               ...cell("", ""),
-              { name: "attention_W_h", shape: [H, A], layout: "e_{t,i} = v . tanh(h_{t-1} @ W_h + x_i @ W_x + b)" },
+              { name: "attention_W_h", shape: [H, A], layout: `e_{t,i} = v . tanh(h_{t-1} @ W_h + x_i @ W_x + b)${offset ? " + p_{i-t+T-1}" : ""}` },
               { name: "attention_W_x", shape: [F, A], layout: "x_i @ W_x, computed once per sequence" },
               { name: "attention_b", shape: [A], layout: "bias b of the score" },
               { name: "attention_v", shape: [A], layout: "score vector v" },
+              ...(concat ? [{ name: "attention_kernel", shape: [F, 4 * H], layout: `x~_t's input weights W~, x~_t @ W~; ${GATES}; initialised to 0` }] : []),
+              ...(offset
+                ? [{ name: "attention_p", shape: [2 * Tp! - 1], layout: "score bias p per offset i - t, at index i - t + T - 1; initialised to 0" }]
+                : []),
             ],
             ports: { weights: [B, T, T] },
           };

@@ -70,7 +70,15 @@ export interface CallFamily {
 export const INPUT_ATTENTION: CallFamily = {
   name: "input attention",
   calls: {
-    temporal: { params: { units: units("attention size A") }, required: ["units"], positional: ["units"] },
+    temporal: {
+      params: {
+        units: units("attention size A"),
+        feed: oneOf(["concat", "replace"], "what the cell reads: [x_t ; x~_t] (concat), or x~_t alone (replace, the seed's form)", "concat"),
+        position: oneOf(["offset", "none"], "a learned score bias per offset i - t (offset; needs a fixed T), or none (the seed's form)", "offset"),
+      },
+      required: ["units"],
+      positional: ["units"],
+    },
     features: { params: { units: units("attention size A") }, required: ["units"], positional: ["units"] },
   },
 };

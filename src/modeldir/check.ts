@@ -148,6 +148,12 @@ export function checkTopology(
             weight("attention_W_x", [F, A]);
             weight("attention_b", [A]);
             weight("attention_v", [A]);
+            // The schema allows only these values; absent is the seed's form (replace, none).
+            if (att["feed"] === "concat") weight("attention_kernel", [F, 4 * H]);
+            if (att["position"] === "offset") {
+              needs(typeof T === "number", "position offset needs a fixed window T");
+              weight("attention_p", [2 * (T as number) - 1]);
+            }
             outs.push([T, T]);
           } else {
             needs(typeof T === "number", "feature attention needs a fixed window T");

@@ -580,11 +580,14 @@ interface Attention {
   valAt: number;
   D: number;
   outAt: number;
+  /** A score bias per position: e_i += heap[biasAt + i]; absent or < 0 for none. */
+  biasAt?: number;
 }
 
-/** One example's additive attention: e_i = v . u_i, a = softmax over unmasked i (all masked: all 0), out = sum_i a_i value_i. */
+/** One example's additive attention: e_i = v . u_i (+ bias_i), a = softmax over unmasked i (all masked: all 0), out = sum_i a_i value_i. */
 function attend(F: Float32Array, at: Attention, e: Float64Array): void {
   const { uAt, vAt, A, T, maskAt, aAt, valAt, D, outAt } = at;
+  const biasAt = at.biasAt ?? -1;
   let max = -Infinity;
   for (let i = 0; i < T; i++) {
     const o = uAt + i * A;
@@ -594,6 +597,7 @@ function attend(F: Float32Array, at: Attention, e: Float64Array): void {
       F[o + a] = uu;
       s += uu * F[vAt + a]!;
     }
+    if (biasAt >= 0) s += F[biasAt + i]!;
     e[i] = s;
     if ((maskAt < 0 || F[maskAt + i]! !== 0) && s > max) max = s;
   }
@@ -623,6 +627,9 @@ interface AttentionGrad {
   /** a_i dOut is added to the value rows' gradient; dpre_i = de_i v (1 - u_i^2) is added at dpreAt + i * A. */
   dValAt: number;
   dpreAt: number;
+  /** When the scores have a bias per position: de_i is added to dBias[dBiasAt + i]. */
+  dBias?: Float64Array;
+  dBiasAt?: number;
 }
 
 /**
@@ -655,6 +662,7 @@ function attendGrad(
   for (let i = 0; i < T; i++) {
     const de = F[aAt + i]! * (da[i]! - s);
     if (de === 0) continue;
+    if (g.dBias) g.dBias[g.dBiasAt! + i] += de;
     const uo = uAt + i * A;
     const po = g.dpreAt + i * A;
     for (let a = 0; a < A; a++) {
@@ -669,8 +677,10 @@ function attendGrad(
 
 /*
  * The temporal-attention LSTM as whole-sequence kernels (wasm). At step t, over all T inputs of the window:
- *   p = h_{t-1} Wh; u_i = tanh(xw_i + p) (xw_i = x_i Wx + b_a, computed once); e_i = v . u_i;
- *   a = softmax over unmasked i; x~ = sum_i a_i x_i; z = [x~ | h_{t-1}] [W; U] + b; then the LSTM cell.
+ *   p = h_{t-1} Wh; u_i = tanh(xw_i + p) (xw_i = x_i Wx + b_a, computed once); e_i = v . u_i (+ pos_{i-t+T-1});
+ *   a = softmax over unmasked i; x~ = sum_i a_i x_i; z = [x~ | h_{t-1}] [W; U] + b (+ zx_t); then the LSTM cell.
+ * zx_t (x_t W_x~ for the variant that feeds the cell [x_t ; x~_t]) and pos (a score bias per offset i - t) are
+ * optional inputs, computed outside: zx once per sequence by the backend, pos a learned vector of 2T - 1.
  * Autodiff through the same steps as TensorFlow.js ops costs ~170 engine calls a step.
  */
 export const TEMPORAL_LSTM = "AttncTemporalLstm";
@@ -678,13 +688,13 @@ export const TEMPORAL_LSTM_GRAD = "AttncTemporalLstmGrad";
 
 /**
  * Inputs: x [B, T, F], xw [B, T, A], wh [H, A], v [A], wu [F + H, 4H] and bias [4H] (for sigmoid gates both with
- * the g columns doubled), optional mask [B, T]. Outputs: out [B, T, H + T] (h_t, then the weights a_t over the
+ * the g columns doubled), optional mask [B, T], optional zx [T, B, 4H] (scaled like wu) and pos [2T - 1]. Outputs: out [B, T, H + T] (h_t, then the weights a_t over the
  * T inputs), xh [T, B, F + H] ([x~_t | h_{t-1}]), hp and cp [T, B, H] (h and c before each step), act [T, B, 4H],
  * tc [T, B, H], u [T, B, T, A] (the tanh values of each step).
  */
 function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
   const w = direct(backend);
-  const { x, xw, wh, v, wu, bias, mask } = inputs as Record<string, TensorInfo> as {
+  const { x, xw, wh, v, wu, bias, mask, zx, pos } = inputs as Record<string, TensorInfo> as {
     x: TensorInfo;
     xw: TensorInfo;
     wh: TensorInfo;
@@ -692,6 +702,8 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
     wu: TensorInfo;
     bias: TensorInfo;
     mask?: TensorInfo;
+    zx?: TensorInfo;
+    pos?: TensorInfo;
   };
   const [B, T, Fd] = x.shape as [number, number, number];
   const A = v.shape[0]!;
@@ -715,6 +727,8 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
   const p = w.base(pT);
   const [xAt, xwAt, vAt, bAt] = [x, xw, v, bias].map((o) => w.base(o)) as [number, number, number, number];
   const maskAt = mask ? w.base(mask) : -1;
+  const zxAt = zx ? w.base(zx) : -1;
+  const posAt = pos ? w.base(pos) : -1;
   const whId = w.id(wh);
   const wuId = w.id(wu);
   const pId = w.id(pT);
@@ -758,6 +772,7 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
             valAt: xAt + b * T * Fd,
             D: Fd,
             outAt: row,
+            biasAt: posAt < 0 ? -1 : posAt + T - 1 - t,
           },
           e,
         );
@@ -771,6 +786,7 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
       F = w.heap;
       const za = act + t * BH4;
       for (let b = 0; b < B; b++) for (let c = 0; c < H4; c++) F[za + b * H4 + c] += F[bAt + c]!;
+      if (zxAt >= 0) for (let k = 0; k < BH4; k++) F[za + k] += F[zxAt + t * BH4 + k]!;
       sequenceCell(
         w,
         {
@@ -806,11 +822,14 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
  * Inputs: dout [B, T, H + T] (gradient of out), x, the forward pass's out, xh, cp, act, tc, u, v, wut
  * [4H, F + H] (unscaled, transposed), wht [A, H] (transposed), optional mask. Outputs: dz [T, B, 4H], db
  * [4H], dp [T, B, A] (gradient of p = h_{t-1} Wh), dxw [B, T, A], dx [B, T, F] (through the attention's
- * weighted sum only), dv [A].
+ * weighted sum only), dv [A], and with pos, dpos [2T - 1]. The gradient of zx is dz.
  */
 function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
   const w = direct(backend);
-  const { dout, x, out, cp, act, tc, u, v, wut, wht, mask } = inputs as Record<string, TensorInfo> as Record<string, TensorInfo> & { mask?: TensorInfo };
+  const { dout, x, out, cp, act, tc, u, v, wut, wht, mask, pos } = inputs as Record<string, TensorInfo> as Record<string, TensorInfo> & {
+    mask?: TensorInfo;
+    pos?: TensorInfo;
+  };
   const [B, T, Fd] = x!.shape as [number, number, number];
   const A = v!.shape[0]!;
   const H4 = act!.shape[2]!;
@@ -819,7 +838,15 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
   const BH = B * H;
   const BH4 = B * H4;
   const O = H + T;
-  const outs = [w.output([T, B, H4]), w.output([H4]), w.output([T, B, A]), w.output([B, T, A]), w.output([B, T, Fd]), w.output([A])];
+  const outs = [
+    w.output([T, B, H4]),
+    w.output([H4]),
+    w.output([T, B, A]),
+    w.output([B, T, A]),
+    w.output([B, T, Fd]),
+    w.output([A]),
+    ...(pos ? [w.output([2 * T - 1])] : []),
+  ];
   const temps = [w.output([B, K]), w.output([B, H])];
   const [dz, db, dp, dxw, dx, dv] = outs.map((o) => w.base(o)) as [number, number, number, number, number, number];
   const [dxhB, dhpB] = temps.map((o) => w.base(o)) as [number, number];
@@ -847,6 +874,7 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
   const views: number[] = [];
   const da = new Float64Array(T);
   const rowSum = new Float64Array(A);
+  const dPos = pos ? new Float64Array(2 * T - 1) : undefined;
   try {
     let F = w.heap;
     F.fill(0, dxw, dxw + BTA);
@@ -881,7 +909,8 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
       const ub = uAt + t * BTA;
       for (let b = 0; b < B; b++) {
         const at = { uAt: ub + b * T * A, vAt, A, T, aAt: outAt + (b * T + t) * O + H, valAt: xAt + b * T * Fd, D: Fd };
-        attendGrad(F, at, { dOutAt: dxhB + b * K, daAt: doAt + (b * T + t) * O + H, dValAt: dx + b * T * Fd, dpreAt: dxw + b * T * A }, da, dvAcc, rowSum);
+        const g = { dOutAt: dxhB + b * K, daAt: doAt + (b * T + t) * O + H, dValAt: dx + b * T * Fd, dpreAt: dxw + b * T * A, dBias: dPos, dBiasAt: T - 1 - t };
+        attendGrad(F, at, g, da, dvAcc, rowSum);
         const pb = dp + t * B * A + b * A;
         for (let a = 0; a < A; a++) F[pb + a] = rowSum[a]!;
       }
@@ -896,6 +925,10 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
     F = w.heap;
     for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
     for (let a = 0; a < A; a++) F[dv + a] = dvAcc[a]!;
+    if (dPos) {
+      const dp0 = w.base(outs[6]!);
+      for (let k = 0; k < 2 * T - 1; k++) F[dp0 + k] = dPos[k]!;
+    }
   } finally {
     for (const id of views) w.release(id);
     for (const t of temps) w.dispose(t);

@@ -139,19 +139,40 @@ export class Embedding extends tf.layers.Layer {
 
 // ---- recurrent layers
 
+export type TemporalFeed = "concat" | "replace";
+export type TemporalPosition = "offset" | "none";
+
 export interface InputAttention {
   kind: "temporal" | "features";
   units: number;
+  /** Temporal only: what the cell reads, [x_t ; x~_t] (concat) or x~_t alone (replace, the seed's form). */
+  feed?: TemporalFeed;
+  /** Temporal only: a learned score bias per offset i - t (offset), or none (the seed's form). */
+  position?: TemporalPosition;
 }
 
 const GATE_ACTIVATIONS: readonly RecurrentActivation[] = ["sigmoid", "hard_sigmoid"];
 const INPUT_ATTENTION_KINDS: readonly InputAttention["kind"][] = ["temporal", "features"];
+const TEMPORAL_FEEDS: readonly TemporalFeed[] = ["concat", "replace"];
+const TEMPORAL_POSITIONS: readonly TemporalPosition[] = ["offset", "none"];
 
+/** A config without feed or position is the seed's form (models saved before either existed). */
 function inputAttentionOption(layer: string, value: InputAttention | null | undefined): InputAttention | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== "object" || !Number.isInteger(value.units) || value.units < 1)
     throw new LayerConfigError(`layer ${layer}: inputAttention must be {kind, units}, not ${JSON.stringify(value)}`);
-  return { kind: configOption(layer, "inputAttention.kind", value.kind, INPUT_ATTENTION_KINDS), units: value.units };
+  const kind = configOption(layer, "inputAttention.kind", value.kind, INPUT_ATTENTION_KINDS);
+  if (kind === "features") {
+    if (value.feed !== undefined || value.position !== undefined)
+      throw new LayerConfigError(`layer ${layer}: feature input attention has no feed or position, not ${JSON.stringify(value)}`);
+    return { kind, units: value.units };
+  }
+  return {
+    kind,
+    units: value.units,
+    feed: configOption(layer, "inputAttention.feed", value.feed, TEMPORAL_FEEDS, "replace"),
+    position: configOption(layer, "inputAttention.position", value.position, TEMPORAL_POSITIONS, "none"),
+  };
 }
 
 export interface LstmArgs extends LayerArgs {
@@ -239,6 +260,13 @@ export class Lstm extends tf.layers.Layer {
         this.addWeight("attention_b", [a.units], "float32", zeros()),
         this.addWeight("attention_v", [a.units], "float32", scoreInit(a.units, this.seed + 4)),
       ];
+      // feed concat starts as the plain LSTM of the same seed: kernel is x_t's (initialised as the plain
+      // LSTM's), and W~, which x~_t multiplies, starts at 0; position offset starts with no bias.
+      if (a.feed === "concat") this.att.push(this.addWeight("attention_kernel", [F, 4 * H], "float32", zeros()));
+      if (a.position === "offset") {
+        if (T === null) throw new Error("temporal input attention with position offset needs a fixed window length T");
+        this.att.push(this.addWeight("attention_p", [2 * T - 1], "float32", zeros()));
+      }
     } else if (a?.kind === "features") {
       if (T === null) throw new Error("feature input attention needs a fixed window length T");
       // The layer starts as the plain LSTM: v = 0 makes alpha = 1/F for every series, and the input kernel is
@@ -279,36 +307,49 @@ export class Lstm extends tf.layers.Layer {
   }
 
   /**
-   * Temporal input attention: e_{t,i} = v . tanh(h_{t-1} W_h + x_i W_x + b), a_t = softmax_i(e_t) over unmasked i,
-   * x~_t = sum_i a_{t,i} x_i, (h_t, c_t) = LSTM(x~_t, h_{t-1}, c_{t-1}). x_i W_x is computed once per sequence.
+   * Temporal input attention: e_{t,i} = v . tanh(h_{t-1} W_h + x_i W_x + b) (+ p_{i-t+T-1} with position offset),
+   * a_t = softmax_i(e_t) over unmasked i, x~_t = sum_i a_{t,i} x_i, (h_t, c_t) = LSTM(x~_t, h_{t-1}, c_{t-1}), or with
+   * feed concat LSTM([x_t ; x~_t], ...), z = x_t W + x~_t W~ + h U + b. x_i W_x is computed once per sequence.
    */
   private temporal(x: tf.Tensor3D, W: tf.Tensor, U: tf.Tensor, b: tf.Tensor, mask: tf.Tensor2D | null): tf.Tensor[] {
-    const [B, T] = x.shape;
+    const [B, T, F] = x.shape;
     const H = this.units;
-    const [Wh, Wx, ba, v] = this.att.map((w) => w.read()) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    const [Wh, Wx, ba, v, ...rest] = this.att.map((w) => w.read()) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, ...tf.Tensor[]];
+    const a = this.inputAttention!;
+    const Wf = a.feed === "concat" ? (rest.shift() as tf.Tensor2D) : undefined;
+    const p = a.position === "offset" ? (rest.shift() as tf.Tensor1D) : undefined;
     if (sequenceKernelsAvailable())
-      return temporalAttentionLstm(x, [W as tf.Tensor2D, U as tf.Tensor2D, b as tf.Tensor1D], [Wh, Wx, ba, v], mask, {
-        recurrentActivation: this.recurrentActivation,
-      });
+      return temporalAttentionLstm(
+        x,
+        [W as tf.Tensor2D, U as tf.Tensor2D, b as tf.Tensor1D],
+        [Wh, Wx, ba, v],
+        mask,
+        { recurrentActivation: this.recurrentActivation },
+        { ...(Wf ? { feedKernel: Wf } : {}), ...(p ? { position: p } : {}) },
+      );
     const A = v.shape[0];
     const xw = tf.add(timeDistributedMatMul(x, Wx), ba); // [B, T, A], once
     const v2 = v.reshape([A, 1]);
     const ms = mask ? tf.unstack(mask.reshape([B, T, 1]), 1) : null;
+    const xs = Wf ? tf.unstack(x, 1) : null;
+    const Wcell = Wf ? tf.concat([W, Wf], 0) : W; // [x_t ; x~_t] @ [W ; W~]
     let h: tf.Tensor = tf.zeros([B, H]);
     let c: tf.Tensor = tf.zeros([B, H]);
     const hs: tf.Tensor[] = [];
     const as: tf.Tensor[] = [];
     for (let t = 0; t < T; t++) {
       const u = tanh(tf.add(xw, matMul2d(h, Wh).reshape([B, 1, A])));
-      const e = matMul2d(u.reshape([B * T, A]), v2).reshape([B, T]);
-      const a = maskedSoftmax(e, mask);
-      const xt = tf.sum(tf.mul(a.reshape([B, T, 1]), x), 1);
-      const [hNew, cNew] = cellStep(xt, h, c, W, U, b, this.recurrentActivation);
+      let e = matMul2d(u.reshape([B * T, A]), v2).reshape([B, T]);
+      if (p) e = tf.add(e, tf.slice(p, [T - 1 - t], [T]).reshape([1, T]));
+      const at = maskedSoftmax(e, mask);
+      const mixed = tf.sum(tf.mul(at.reshape([B, T, 1]), x), 1);
+      const xt = xs ? tf.concat([xs[t]!.reshape([B, F]), mixed], 1) : mixed;
+      const [hNew, cNew] = cellStep(xt, h, c, Wcell, U, b, this.recurrentActivation);
       const m = ms ? ms[t]! : null;
       h = carry(m, hNew, h);
       c = carry(m, cNew, c);
       hs.push(h);
-      as.push(a);
+      as.push(at);
     }
     return [tf.stack(hs, 1), tf.stack(as, 1)];
   }

@@ -249,10 +249,19 @@ function lstmSequenceFused(
   return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
 }
 
+/** What a temporal-attention LSTM adds to the seed's form (docs/language.md): both optional. */
+export interface TemporalExtras {
+  /** W~ [F, 4H] of `feed: concat`: the cell reads [x_t ; x~_t], z = x_t W + x~_t W~ + h U + b; `cell`'s W is then x_t's. */
+  feedKernel?: tf.Tensor2D;
+  /** p [2T - 1] of `position: offset`: e_{t,i} += p_{i - t + T - 1}. */
+  position?: tf.Tensor1D;
+}
+
 /**
  * The temporal-attention LSTM over [B, T, F] as one kernel call each way (wasm; kernels.ts), with the
  * backward pass written out. Weights: the cell's W [F, 4H], U [H, 4H], b [4H]; the attention's Wh [H, A],
- * Wx [F, A], b_a [A], v [A]. Returns every step's h [B, T, H] and the attention weights [B, T, T].
+ * Wx [F, A], b_a [A], v [A]; optionally the extras above. Returns every step's h [B, T, H] and the attention
+ * weights [B, T, T].
  */
 export function temporalAttentionLstm(
   x: tf.Tensor3D,
@@ -260,30 +269,42 @@ export function temporalAttentionLstm(
   attention: [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D],
   maskIn: tf.Tensor2D | null,
   options: LstmOptions = {},
+  extras: TemporalExtras = {},
 ): [tf.Tensor3D, tf.Tensor3D] {
   const [B, T, F] = x.shape;
   const H = cell[1].shape[0];
   const A = attention[3].shape[0];
   const attrs = { hard: options.recurrentActivation === "hard_sigmoid" };
   const mask = maskIn ? maskIn.toFloat() : null;
+  const concat = extras.feedKernel !== undefined;
+  const positioned = extras.position !== undefined;
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, W, U, b, Wh, Wx, ba, v, save] = args as [
-      tf.Tensor3D,
-      tf.Tensor2D,
-      tf.Tensor2D,
-      tf.Tensor1D,
-      tf.Tensor2D,
-      tf.Tensor2D,
-      tf.Tensor1D,
-      tf.Tensor1D,
-      tf.GradSaveFunc,
-    ];
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [xIn, Wc, U, b, Wh, Wx, ba, v] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    let k = 8;
+    const Wf = concat ? (args[k++] as tf.Tensor2D) : null;
+    const pos = positioned ? (args[k++] as tf.Tensor1D) : null;
+    // The weights the cell applies to x~_t: W in the seed's form, W~ when x_t is fed beside it.
+    const W = Wf ?? Wc;
     const scale = attrs.hard ? null : gateScale(H);
     const wu = tf.concat([W, U], 0);
     const xw = tf.add(tf.matMul(xIn.reshape([B * T, F]), Wx), ba).reshape([B, T, A]);
+    // x_t W once per sequence, time-major like the kernel's steps.
+    const xT = Wf ? (tf.transpose(xIn, [1, 0, 2]).reshape([T * B, F]) as tf.Tensor2D) : null;
+    const zx = xT ? tf.matMul(xT, scale ? tf.mul(Wc, scale) : Wc).reshape([T, B, 4 * H]) : null;
     const [out, xh, hp, cp, act, tc, u] = runKernel(
       TEMPORAL_LSTM,
-      { x: xIn, xw, wh: Wh, v, wu: scale ? tf.mul(wu, scale) : wu, bias: scale ? tf.mul(b, scale) : b, ...(mask ? { mask } : {}) },
+      {
+        x: xIn,
+        xw,
+        wh: Wh,
+        v,
+        wu: scale ? tf.mul(wu, scale) : wu,
+        bias: scale ? tf.mul(b, scale) : b,
+        ...(mask ? { mask } : {}),
+        ...(zx ? { zx } : {}),
+        ...(pos ? { pos } : {}),
+      },
       attrs,
     ) as tf.Tensor[] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     save([xIn, out, xh, hp, cp, act, tc, u, wu, ...(mask ? [mask] : [])]);
@@ -303,22 +324,41 @@ export function temporalAttentionLstm(
           tf.Tensor | undefined,
         ];
         const wut = tf.transpose(wuS);
-        const [dz, db, dp, dxw, dxA, dv] = runKernel(
+        const [dz, db, dp, dxw, dxA, dv, dpos] = runKernel(
           TEMPORAL_LSTM_GRAD,
-          { dout, x: xS, out: outS, cp: cpS, act: actS, tc: tcS, u: uS, v, wut, wht: tf.transpose(Wh), ...(mS ? { mask: mS } : {}) },
+          {
+            dout,
+            x: xS,
+            out: outS,
+            cp: cpS,
+            act: actS,
+            tc: tcS,
+            u: uS,
+            v,
+            wut,
+            wht: tf.transpose(Wh),
+            ...(mS ? { mask: mS } : {}),
+            ...(pos ? { pos } : {}),
+          },
           attrs,
-        ) as tf.Tensor[] as [tf.Tensor2D, tf.Tensor, tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor];
-        const dzT = tf.transpose(dz.reshape([T * B, 4 * H]) as tf.Tensor2D);
+        ) as tf.Tensor[] as [tf.Tensor2D, tf.Tensor, tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const dz2 = dz.reshape([T * B, 4 * H]) as tf.Tensor2D;
+        const dzT = tf.transpose(dz2);
         const [dW, dU] = tf.split(tf.transpose(tf.matMul(dzT, xhS.reshape([T * B, F + H]) as tf.Tensor2D)), [F, H], 0);
         const dWh = tf.transpose(tf.matMul(tf.transpose(dp.reshape([T * B, A]) as tf.Tensor2D), hpS.reshape([T * B, H]) as tf.Tensor2D));
         const dxw2 = dxw.reshape([B * T, A]) as tf.Tensor2D;
         const dWx = tf.matMul(tf.transpose(xS.reshape([B * T, F]) as tf.Tensor2D), dxw2);
-        const dX = tf.add(dxA, tf.matMul(dxw2, tf.transpose(Wx)).reshape([B, T, F]));
-        return [dX, dW!, dU!, db, dWh, dWx, tf.sum(dxw2, 0), dv];
+        let dX = tf.add(dxA, tf.matMul(dxw2, tf.transpose(Wx)).reshape([B, T, F]));
+        if (!Wf) return [dX, dW!, dU!, db, dWh, dWx, tf.sum(dxw2, 0), dv, ...(dpos ? [dpos] : [])];
+        // Through zx = x_t W: dW = x_t^T dz, dx_t += dz W^T.
+        const dWc = tf.matMul(tf.transpose(tf.transpose(xS, [1, 0, 2]).reshape([T * B, F]) as tf.Tensor2D), dz2);
+        dX = tf.add(dX, tf.transpose(tf.matMul(dz2, tf.transpose(Wc)).reshape([T, B, F]), [1, 0, 2]));
+        return [dX, dWc, dU!, db, dWh, dWx, tf.sum(dxw2, 0), dv, dW!, ...(dpos ? [dpos] : [])];
       },
     };
   });
-  const out = run(x, ...cell, ...attention) as tf.Tensor3D;
+  const extra = [...(extras.feedKernel ? [extras.feedKernel] : []), ...(extras.position ? [extras.position] : [])];
+  const out = run(x, ...cell, ...attention, ...extra) as tf.Tensor3D;
   return [tf.slice(out, [0, 0, 0], [B, T, H]), tf.slice(out, [0, 0, H], [B, T, T])];
 }
 

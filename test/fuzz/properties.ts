@@ -229,7 +229,19 @@ train Text {
 `,
     ),
   fc
-    .tuple(size(48), size(6), fc.constantFrom("", ", input_attention: temporal(units: 4)", ", input_attention: features(units: 4)"), size(16), reduce, dropout)
+    .tuple(
+      size(48),
+      size(6),
+      fc.constantFrom(
+        "",
+        ", input_attention: temporal(units: 4)",
+        ", input_attention: temporal(units: 4, feed: replace, position: none)",
+        ", input_attention: features(units: 4)",
+      ),
+      size(16),
+      reduce,
+      dropout,
+    )
     .map(
       ([t, f, att, h, red, drop]) =>
         `model Series {
@@ -334,7 +346,13 @@ const tinyRecurrent = fc.oneof(
   fc
     .tuple(
       size(4),
-      fc.constantFrom("", ", input_attention: temporal(2)", ", input_attention: features(2)"),
+      fc.constantFrom(
+        "",
+        ", input_attention: temporal(2)",
+        ", input_attention: temporal(2, feed: replace)",
+        ", input_attention: temporal(2, position: none)",
+        ", input_attention: features(2)",
+      ),
       fc.constantFrom("sigmoid", "hard_sigmoid"),
       fc.boolean(),
     )

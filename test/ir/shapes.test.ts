@@ -25,8 +25,8 @@ describe("shape inference and parameter counts", () => {
     expect(node(m, "bilstm").shape).toEqual(["B", "T", d]);
   });
 
-  it("temporal input attention adds W_h, W_x, b, v and exports weights [B, T, T]", async () => {
-    const m = await model(chain("float[T, F = 3]", "lstm(64, input_attention: temporal(units: 32)) as enc -> last -> dense(1)"));
+  it("temporal input attention in the seed's form adds W_h, W_x, b, v and exports weights [B, T, T], for any T", async () => {
+    const m = await model(chain("float[T, F = 3]", "lstm(64, input_attention: temporal(units: 32, feed: replace, position: none)) as enc -> last -> dense(1)"));
     const enc = node(m, "enc");
     expect(enc.shape).toEqual(["B", "T", 64]);
     expect(enc.ports).toEqual({ weights: ["B", "T", "T"] });
@@ -40,6 +40,24 @@ describe("shape inference and parameter counts", () => {
       ["attention_v", [32]],
     ]);
     expect(enc.params).toBe(4 * 64 * (3 + 64 + 1) + 32 * (64 + 3 + 2));
+  });
+
+  it("temporal input attention by default feeds [x_t ; x~_t] and learns a bias per offset: W~ [F, 4H], p [2T - 1]", async () => {
+    const m = await model(chain("float[T = 10, F = 3]", "lstm(64, input_attention: temporal(32)) as enc -> last -> dense(1)"));
+    const enc = node(m, "enc");
+    expect(enc.attrs["input_attention"]).toEqual({ kind: "temporal", units: 32, feed: "concat", position: "offset" });
+    expect(enc.weights!.slice(7).map((w) => [w.name, w.shape])).toEqual([
+      ["attention_kernel", [3, 256]],
+      ["attention_p", [19]],
+    ]);
+    expect(enc.params).toBe(4 * 64 * (3 + 64 + 1) + 32 * (64 + 3 + 2) + 3 * 256 + 19);
+  });
+
+  it("temporal input attention with position offset needs a fixed T, and says how to do without", async () => {
+    const r = await check(chain("float[T, F = 3]", "lstm(8, input_attention: temporal(4)) as enc -> last -> dense(1)"));
+    expect(r.ok).toBe(false);
+    const d = r.diagnostics.find((x) => x.message.includes("position: offset"));
+    expect(d?.message).toContain("position: none");
   });
 
   it("feature input attention needs a fixed T and exports weights [B, T, F]", async () => {

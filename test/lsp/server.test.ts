@@ -136,7 +136,7 @@ describe("language features", () => {
     expect(v).toContain("**encoder**: lstm");
     expect(v).toContain("output `[B, T, 32]`");
     expect(v).toContain("mask: no");
-    expect(v).toContain("params: 5,488");
+    expect(v).toContain("params: 6,223"); // 5,488 in the seed's form, + W~ [5, 128] + p [2 x 48 - 1]
     expect(v).toContain("port `.weights` `[B, T, T]`");
     expect(v).toContain("lstm(units, recurrent_activation: sigmoid, unit_forget_bias: true, input_attention?)");
     expect(v).toContain("c_t = f * c_{t-1} + i * g");
@@ -146,7 +146,7 @@ describe("language features", () => {
     const arg = await client.request<Hover>("textDocument/hover", { textDocument: td, position: positionOf(text, "activation: relu", 2) });
     expect((arg.contents as { value: string }).value).toBe("`activation: linear | relu | tanh | sigmoid | softmax = linear`\n\nactivation (argument of dense)");
     const call = await client.request<Hover>("textDocument/hover", { textDocument: td, position: positionOf(text, "temporal(", 2) });
-    expect((call.contents as { value: string }).value).toContain("temporal(units)");
+    expect((call.contents as { value: string }).value).toContain("temporal(units, feed: concat, position: offset)");
     const spec = readFileSync("specs/forecast.attn", "utf8");
     const furi = uriOf("features/forecast.attn");
     await client.open(furi, spec);

@@ -23,7 +23,16 @@ import { attnc } from "../in-process.js";
 function valuesOf(p: Param): string[] | null {
   if (p.type === "enum") return [...p.values];
   if (p.type === "bool") return ["true", "false"];
-  if (p.type === "call") return Object.keys(p.family.calls).map((callee) => `${callee}(units: 2)`);
+  if (p.type === "call")
+    return Object.entries(p.family.calls).flatMap(([callee, sig]) => {
+      // Every combination of the call's own options (temporal's feed and position).
+      let args: string[][] = [["units: 2"]];
+      for (const [name, q] of Object.entries(sig.params)) {
+        const values = valuesOf(q);
+        if (values) args = args.flatMap((a) => values.map((v) => [...a, `${name}: ${v}`]));
+      }
+      return args.map((a) => `${callee}(${a.join(", ")})`);
+    });
   return null;
 }
 

@@ -68,6 +68,44 @@ describe.each(["wasm", "cpu"] as const)("attention layers on %s", (backend) => {
     expect(maxDiff(a!, ea)).toBeLessThan(1e-5);
   });
 
+  it.each([
+    ["concat", "none"],
+    ["replace", "offset"],
+    ["concat", "offset"],
+  ] as const)("temporal input attention with feed %s, position %s equals its formula step by step", (feed, position) => {
+    const layer = new Lstm({ units: 4, inputAttention: { kind: "temporal", units: 3, feed, position }, seed: 5 });
+    const x = seq(3, 2);
+    layer.apply(x); // builds
+    // W~ and p start at 0 and b_a at 0: random values, so that the test exercises every term.
+    layer.setWeights(layer.getWeights().map((w, i) => (i >= 5 && i !== 6 ? tf.randomNormal(w.shape, 0, 1, "float32", 9 + i) : w)));
+    const [h, a] = layer.apply(x) as tf.Tensor[];
+    const [W, U, b, Wh, Wx, ba, v, ...rest] = layer.getWeights() as [
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor1D,
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor1D,
+      tf.Tensor1D,
+      ...tf.Tensor[],
+    ];
+    const feedKernel = feed === "concat" ? (rest.shift() as tf.Tensor2D) : undefined;
+    const pos = position === "offset" ? (rest.shift() as tf.Tensor1D) : undefined;
+    if (feedKernel) expect(feedKernel.shape).toEqual([2, 16]);
+    if (pos) expect(pos.shape).toEqual([2 * T - 1]);
+    for (const w of [ba, feedKernel, pos]) if (w) expect(tf.sum(tf.abs(w)).dataSync()[0]).toBeGreaterThan(0);
+    const [eh, ea] = naiveTemporalLstm(x, W, U, b, Wh, Wx, ba, v, { ...(feedKernel ? { feedKernel } : {}), ...(pos ? { position: pos } : {}) });
+    expect(maxDiff(h!, eh)).toBeLessThan(1e-5);
+    expect(maxDiff(a!, ea)).toBeLessThan(1e-5);
+  });
+
+  it("temporal input attention with feed concat starts as the plain LSTM of the same seed", () => {
+    const x = seq(5, 3);
+    const [h] = new Lstm({ units: 4, inputAttention: { kind: "temporal", units: 3, feed: "concat", position: "offset" }, seed: 6 }).apply(x) as tf.Tensor[];
+    const plain = new Lstm({ units: 4, seed: 6 }).apply(x) as tf.Tensor;
+    expect(maxDiff(h!, plain)).toBeLessThan(1e-6);
+  });
+
   it("feature input attention (DA-RNN) equals its formula step by step", () => {
     const layer = new Lstm({ units: 4, inputAttention: { kind: "features", units: 3 }, seed: 6 });
     const x = seq(4, 3);
@@ -140,14 +178,19 @@ describe("temporal input attention as whole-sequence kernels (wasm)", () => {
   });
 
   it.each([
-    ["sigmoid", false],
-    ["sigmoid", true],
-    ["hard_sigmoid", true],
-  ] as const)("equals the op-based layer, outputs and every gradient (%s gates, masked %s)", (act, masked) => {
-    const layer = new Lstm({ units: 4, inputAttention: { kind: "temporal", units: 3 }, recurrentActivation: act, seed: 7 });
+    ["sigmoid", false, "replace", "none"],
+    ["sigmoid", true, "replace", "none"],
+    ["hard_sigmoid", true, "replace", "none"],
+    ["sigmoid", false, "concat", "offset"],
+    ["sigmoid", true, "concat", "offset"],
+    ["hard_sigmoid", true, "concat", "none"],
+    ["sigmoid", true, "replace", "offset"],
+  ] as const)("equals the op-based layer, outputs and every gradient (%s gates, masked %s, feed %s, position %s)", (act, masked, feed, position) => {
+    const layer = new Lstm({ units: 4, inputAttention: { kind: "temporal", units: 3, feed, position }, recurrentActivation: act, seed: 7 });
     const x = seq(8, 2);
     layer.apply(x);
-    layer.setWeights(layer.getWeights().map((w, i) => (i === 5 ? tf.randomNormal([3], 0, 1, "float32", 10) : w)));
+    // b_a, W~ and p start at 0: random values, so that every term is exercised.
+    layer.setWeights(layer.getWeights().map((w, i) => (i >= 5 && i !== 6 ? tf.randomNormal(w.shape, 0, 1, "float32", 10 + i) : w)));
     const m = masked ? mask() : null;
     const kernel = outputsAndGradients(layer, x, m, false);
     const ops = outputsAndGradients(layer, x, m, true);

@@ -84,8 +84,9 @@ function softmaxPool(hs: number[][][], e: number[][], m: number[][] | undefined,
 }
 
 /**
- * The seed's temporal input attention, literally: for each step t and each window position i,
- * e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b); a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i; LSTM(x~_t).
+ * Temporal input attention, literally: for each step t and each window position i,
+ * e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b) (+ p_{i-t+T-1}); a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i;
+ * LSTM(x~_t) in the seed's form, or with feed concat z = x_t W + x~_t W~ + h U + b.
  */
 export function naiveTemporalLstm(
   x: tf.Tensor3D,
@@ -96,6 +97,7 @@ export function naiveTemporalLstm(
   Wx: tf.Tensor2D,
   ba: tf.Tensor1D,
   v: tf.Tensor1D,
+  extras: { feedKernel?: tf.Tensor2D; position?: tf.Tensor1D } = {},
 ): [tf.Tensor3D, tf.Tensor3D] {
   const [B, T, F] = x.shape;
   const H = U.shape[0];
@@ -107,12 +109,16 @@ export function naiveTemporalLstm(
     const scores: tf.Tensor[] = [];
     for (let i = 0; i < T; i++) {
       const xi = x.slice([0, i, 0], [B, 1, F]).reshape([B, F]);
-      scores.push(tf.tanh(h.matMul(Wh).add(xi.matMul(Wx)).add(ba)).matMul(v.reshape([-1, 1])));
+      const e = tf.tanh(h.matMul(Wh).add(xi.matMul(Wx)).add(ba)).matMul(v.reshape([-1, 1]));
+      const p = extras.position ? extras.position.slice([i - t + T - 1], [1]).reshape([1, 1]) : null;
+      scores.push(p ? e.add(p) : e);
     }
     const a = tf.softmax(tf.concat(scores, 1)); // [B, T]
     weights.push(a);
     const xt = tf.sum(a.expandDims(2).mul(x), 1);
-    const z = xt.matMul(W).add(h.matMul(U)).add(bias);
+    const xNow = x.slice([0, t, 0], [B, 1, F]).reshape([B, F]);
+    const zIn = extras.feedKernel ? xNow.matMul(W).add(xt.matMul(extras.feedKernel)) : xt.matMul(W);
+    const z = zIn.add(h.matMul(U)).add(bias);
     const [zi, zf, zg, zo] = tf.split(z, 4, 1);
     c = tf
       .sigmoid(zf!)
