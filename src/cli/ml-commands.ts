@@ -265,7 +265,7 @@ export async function evaluateCommand(
       );
     else {
       io.stdout.write(reportText(split, r));
-      io.stdout.write(`baselines on the same ${r.regression.count} ${split} windows (${seasonText(used)}):\n`);
+      io.stdout.write(`baselines on the same ${r.regression.count} ${split} windows; ${seasonText(used)}:\n`);
       const rows = Object.entries(b.reports).map(([name, g]) => [name, baselineLabel(name, g), g] as const);
       const w = Math.max(...rows.map(([, l]) => l.length));
       for (const [name, label, g] of rows)

@@ -47,7 +47,7 @@ function timestampOf(v: unknown): number | null {
  * any other step, a column without dates, or no time column give none.
  */
 export async function seasonFromTime(config: DataConfig, prep: SeriesPrep, file: DataFile): Promise<SeasonInfo> {
-  if (prep.time === null) return { period: null, source: "time", step: "unknown" };
+  if (prep.time === null) return { period: null, source: "time", step: "none" };
   const steps: number[] = [];
   let prev: number | null = null;
   for await (const row of readRows(config.source, file.path, file.display)) {
@@ -74,7 +74,11 @@ export async function fitSeason(config: DataConfig, prep: SeriesPrep, file: Data
 export function seasonText(s: SeasonInfo | { period: number; source: "option" }): string {
   if (s.source === "spec") return `season ${s.period} from the spec`;
   if (s.source === "option") return `season ${s.period} from --season`;
-  return s.period === null ? `no season (the time column's step is ${"step" in s ? s.step : "unknown"})` : `season ${s.period} (${s.step} time steps)`;
+  const step = "step" in s ? s.step : "unknown";
+  if (s.period !== null) return `season ${s.period} from the ${step} time steps`;
+  return step === "none"
+    ? "no season: the data has no time column"
+    : `no season: the time column's step is ${step === "unknown" ? "not one attnc knows" : step}`;
 }
 
 // ---- ridge regression
@@ -304,7 +308,7 @@ export async function baselineReports(
   };
   reports["persistence"] = score(naive.persistence);
   if (naive.seasonal && season !== null) reports["seasonal_naive"] = { ...score(naive.seasonal), season };
-  else notes.push("seasonal naive left out: no season (give one with `window: ..., season P` in the spec or --season P)");
+  else notes.push("seasonal naive left out: no season; give one with `window: ..., season P` in the spec or --season P");
   const inputs = prep.window * prep.features.length;
   if (inputs > RIDGE_MAX_INPUTS) notes.push(`linear left out: a window has ${inputs} inputs, more than ${RIDGE_MAX_INPUTS}`);
   else {

@@ -72,7 +72,7 @@ export interface SeriesPrep {
 export interface SeasonInfo {
   period: number | null;
   source: "spec" | "time";
-  /** For a season from the time column: the step it found (hourly, daily, weekly, monthly, quarterly, yearly, unknown). */
+  /** For a season from the time column: the step it found (hourly, daily, weekly, monthly, quarterly, yearly, unknown; none without a time column). */
   step?: string;
 }
 
