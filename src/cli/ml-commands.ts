@@ -232,6 +232,7 @@ export async function evaluateCommand(
   opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean },
 ): Promise<number> {
   const season = int(opts.season, "--season", 1) ?? null;
+  if (season !== null && season > 1_000_000) throw new CliError(`--season must be at most 1000000 steps, not ${season}`);
   const tolerance = opts.tolerance !== undefined ? Number(opts.tolerance) : null;
   if (tolerance !== null && !(tolerance > 0)) throw new CliError(`--tolerance must be a positive number, not ${JSON.stringify(opts.tolerance)}`);
   const split = (opts.split ?? "test") as Split;
@@ -267,17 +268,18 @@ export async function evaluateCommand(
       io.stdout.write(reportText(split, r));
       io.stdout.write(`baselines on the same ${r.regression.count} ${split} windows; ${seasonText(used)}:\n`);
       const rows = Object.entries(b.reports).map(([name, g]) => [name, baselineLabel(name, g), g] as const);
-      const w = Math.max(...rows.map(([, l]) => l.length));
+      const w = Math.max(0, ...rows.map(([, l]) => l.length));
       for (const [name, label, g] of rows)
         io.stdout.write(
           `  ${label.padEnd(w)}  RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  ${mapeText(g)}${g.within ? `  within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}%` : ""}${better.some((x) => x.name === name) ? "  <- better than the model" : ""}\n`,
         );
       for (const n of b.notes) io.stdout.write(`  (${n})\n`);
-      io.stdout.write(
-        better.length > 0
-          ? `the model is worse than a baseline: ${split} RMSE ${r.regression.rmse.toFixed(4)} against ${better.map((x) => `${x.label} ${x.rmse.toFixed(4)}`).join(", ")}; ${baselineAdvice(prep)}\n`
-          : `the model beats every baseline on ${split} RMSE\n`,
-      );
+      if (rows.length > 0)
+        io.stdout.write(
+          better.length > 0
+            ? `the model is worse than a baseline: ${split} RMSE ${r.regression.rmse.toFixed(4)} against ${better.map((x) => `${x.label} ${x.rmse.toFixed(4)}`).join(", ")}; ${baselineAdvice(prep)}\n`
+            : `the model beats every baseline on ${split} RMSE\n`,
+        );
     }
     return 0;
   } catch (e) {

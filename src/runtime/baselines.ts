@@ -174,7 +174,9 @@ export async function fitRidge(
   const solve = (lambda: number): Float64Array | null => {
     const d = new Float64Array(D).fill(lambda);
     d[D - 1] = 0;
-    return choleskySolve(a, d, b, D);
+    const w = choleskySolve(a, d, b, D);
+    // Sums beyond the float64 range (unscaled data in the 1e150s) give no usable fit.
+    return w && w.every(Number.isFinite) ? w : null;
   };
   if (validation === null) {
     const w = solve(fallback);
@@ -223,13 +225,60 @@ export function baselineLabel(name: string, r: BaselineReport): string {
   return name;
 }
 
+/** The season's multiple k (the smallest whole number with kP >= h, so only values known at the window's end are used). */
+function seasonSteps(P: number, h: number): number {
+  return Math.max(1, Math.ceil(h / P));
+}
+
 /**
- * Persistence and seasonal naive forecasts on the windows of a split: persistence is the target at the window's
- * last step (from the target column, whether or not it is a feature); the seasonal naive forecast of y_r is
- * y_{r-kP} + k * (the mean change over P steps on the training rows), with k the smallest whole number such that
- * kP >= h (so it uses only what is known at the window's end). Windows too early in the file for it (r < kP) get
- * persistence's forecast.
+ * Persistence and seasonal naive forecasts of each window of a split, in file order: persistence is the target at
+ * the window's last step (from the target column, whether or not it is a feature); the seasonal naive forecast of
+ * y_r is y_{r-kP} + k * (the mean change over P steps on the training rows), with k the smallest whole number such
+ * that kP >= h. Windows too early in the file for it (r < kP) get persistence's forecast. Two passes over the file
+ * (one with a season), holding only the last max(T + h, kP + 1) targets.
  */
+export async function* naiveStream(
+  config: DataConfig,
+  prep: SeriesPrep,
+  file: DataFile,
+  split: Split,
+  season: number | null,
+): AsyncGenerator<{ truth: number; persistence: number; seasonal: number | null }> {
+  const T = prep.window;
+  const h = prep.horizon;
+  const P = season ?? 0;
+  const k = P > 0 ? seasonSteps(P, h) : 0;
+  const keep = Math.max(T + h, k * P + 1);
+  const ys = new Float64Array(keep);
+  let trend = 0;
+  if (P > 0) {
+    let sum = 0;
+    let n = 0;
+    let index = 0;
+    for await (const row of readRows(config.source, file.path, file.display)) {
+      const y = number(row, prep.target, file);
+      if (index >= P && splitOf(prep.split, index, prep.rows) === "train") {
+        sum += y - ys[(index - P) % keep]!;
+        n++;
+      }
+      ys[index % keep] = y;
+      index++;
+    }
+    trend = n ? sum / n : 0;
+  }
+  let r = 0;
+  for await (const row of readRows(config.source, file.path, file.display)) {
+    const y = number(row, prep.target, file);
+    ys[r % keep] = y;
+    if (r >= T + h - 1 && (r - h - T + 1) % prep.stride === 0 && splitOf(prep.split, r, prep.rows) === split) {
+      const persistence = ys[(r - h) % keep]!;
+      yield { truth: y, persistence, seasonal: P > 0 ? (r >= k * P ? ys[(r - k * P) % keep]! + k * trend : persistence) : null };
+    }
+    r++;
+  }
+}
+
+/** naiveStream's forecasts of a split, gathered (for tests and small splits). */
 export async function naiveForecasts(
   config: DataConfig,
   prep: SeriesPrep,
@@ -237,45 +286,15 @@ export async function naiveForecasts(
   split: Split,
   season: number | null,
 ): Promise<{ truth: number[]; persistence: number[]; seasonal: number[] | null }> {
-  const T = prep.window;
-  const h = prep.horizon;
-  const P = season ?? 0;
-  let trend = 0;
-  if (P > 0) {
-    const past: number[] = [];
-    let sum = 0;
-    let n = 0;
-    let index = 0;
-    for await (const row of readRows(config.source, file.path, file.display)) {
-      const y = number(row, prep.target, file);
-      if (past.length === P && splitOf(prep.split, index, prep.rows) === "train") {
-        sum += y - past[0]!;
-        n++;
-      }
-      past.push(y);
-      if (past.length > P) past.shift();
-      index++;
-    }
-    trend = n ? sum / n : 0;
-  }
-  const k = P > 0 ? Math.max(1, Math.ceil(h / P)) : 0;
-  const keep = Math.max(T + h, k * P + 1);
-  const ys: number[] = [];
   const truth: number[] = [];
   const persistence: number[] = [];
   const seasonal: number[] = [];
-  let index = 0;
-  for await (const row of readRows(config.source, file.path, file.display)) {
-    ys.push(number(row, prep.target, file));
-    if (ys.length > keep) ys.shift();
-    const r = index++;
-    if (r < T + h - 1 || (r - h - T + 1) % prep.stride !== 0 || splitOf(prep.split, r, prep.rows) !== split) continue;
-    const last = ys.length - 1;
-    truth.push(ys[last]!);
-    persistence.push(ys[last - h]!);
-    if (P > 0) seasonal.push(r >= k * P ? ys[last - k * P]! + k * trend : ys[last - h]!);
+  for await (const f of naiveStream(config, prep, file, split, season)) {
+    truth.push(f.truth);
+    persistence.push(f.persistence);
+    if (f.seasonal !== null) seasonal.push(f.seasonal);
   }
-  return { truth, persistence, seasonal: P > 0 ? seasonal : null };
+  return { truth, persistence, seasonal: season !== null ? seasonal : null };
 }
 
 /** The ridge baseline fitted on the training windows, lambda chosen on the validation windows. */
@@ -300,14 +319,18 @@ export async function baselineReports(
 ): Promise<BaselineSet> {
   const reports: Record<string, BaselineReport> = {};
   const notes: string[] = [];
-  const naive = await naiveForecasts(config, prep, file, split, season);
-  const score = (pred: number[]): RegressionReport => {
-    const m = new RegressionMetrics(tolerance);
-    m.add(naive.truth, pred);
-    return m.report();
-  };
-  reports["persistence"] = score(naive.persistence);
-  if (naive.seasonal && season !== null) reports["seasonal_naive"] = { ...score(naive.seasonal), season };
+  if ((prep.counts[split] ?? 0) === 0) return { reports, notes: [`the ${split} split has no windows`] };
+  // A season no window reaches back over would be persistence under another name.
+  const P = season !== null && season * seasonSteps(season, prep.horizon) < prep.rows ? season : null;
+  const persistence = new RegressionMetrics(tolerance);
+  const seasonal = P !== null ? new RegressionMetrics(tolerance) : null;
+  for await (const f of naiveStream(config, prep, file, split, P)) {
+    persistence.add([f.truth], [f.persistence]);
+    if (seasonal && f.seasonal !== null) seasonal.add([f.truth], [f.seasonal]);
+  }
+  reports["persistence"] = persistence.report();
+  if (seasonal && P !== null) reports["seasonal_naive"] = { ...seasonal.report(), season: P };
+  else if (season !== null) notes.push(`seasonal naive left out: its season (${season}) is as long as the series (${prep.rows} rows) or longer`);
   else notes.push("seasonal naive left out: no season; give one with `window: ..., season P` in the spec or --season P");
   const inputs = prep.window * prep.features.length;
   if (inputs > RIDGE_MAX_INPUTS) notes.push(`linear left out: a window has ${inputs} inputs, more than ${RIDGE_MAX_INPUTS}`);

@@ -162,6 +162,18 @@ describe("a forecaster worse than its baselines", () => {
     expect(opt.baselines["seasonal_naive"]!.season).toBe(3);
   });
 
+  it("--season: a season longer than the series is left out with a note; a bad value is a usage error (exit 2)", async () => {
+    const long = JSON.parse((await run("evaluate", "trend", "--format", "json", "--season", "300")).out) as EvalJson;
+    expect(Object.keys(long.baselines).sort()).toEqual(["linear", "persistence"]);
+    expect(long.baseline_notes).toContain("seasonal naive left out: its season (300) is as long as the series (300 rows) or longer");
+    for (const bad of ["0", "1.5", "x", "1000001"]) {
+      const r = await run("evaluate", "trend", "--season", bad);
+      expect(r.code, bad).toBe(2);
+      expect(r.err).toMatch(/^attnc: --season must be /m);
+      expect(r.out).toBe("");
+    }
+  });
+
   it("a model directory written before seasons were recorded still loads, and its season is found again", async () => {
     const path = join(dir, "trend/attnc.json");
     const meta = JSON.parse(readFileSync(path, "utf8")) as { prep: Record<string, unknown> };
