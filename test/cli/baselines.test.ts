@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { run as attncRun } from "../../src/cli/main.js";
 import { attncIn } from "../in-process.js";
 
 /**
@@ -182,6 +183,26 @@ describe("a forecaster worse than its baselines", () => {
     const r = await run("evaluate", "trend", "--format", "json");
     expect(r.code, r.err).toBe(0);
     expect((JSON.parse(r.out) as EvalJson).season).toEqual({ period: 7, source: "time", step: "daily" });
+  });
+});
+
+describe("the progress line", () => {
+  it("shows the training RMSE in the data's units, as the validation metrics beside it", async () => {
+    const err: string[] = [];
+    const quiet = { write: () => true };
+    const code = await attncRun(["train", "trend.attn", "--out", "tty", "--threads", "1"], {
+      cwd: dir,
+      env: {},
+      stdout: quiet,
+      stderr: { write: (s: string) => err.push(s), isTTY: true },
+    });
+    expect(code).toBe(0);
+    const last = err.filter((s) => s.includes("samples/s ETA")).pop()!;
+    const [, loss, rmse] = /loss ([0-9.]+) rmse ([0-9.]+)/.exec(last)!;
+    // With an mse loss the epoch's loss is the mean squared scaled error, so rmse = sqrt(loss) * targetScale.
+    const meta = JSON.parse(readFileSync(join(dir, "tty/attnc.json"), "utf8")) as { prep: { targetScale: number } };
+    expect(meta.prep.targetScale).toBeGreaterThan(10);
+    expect(Number(rmse)).toBeCloseTo(Math.sqrt(Number(loss)) * meta.prep.targetScale, 1);
   });
 });
 
