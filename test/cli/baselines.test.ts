@@ -102,6 +102,15 @@ describe("a forecaster that beats its baselines", () => {
     expect(history[0]).not.toHaveProperty("val_mape");
   });
 
+  it("early stopping on val_mape, which is n/a here, stops the run with exit 1 and says what to watch", async () => {
+    writeFileSync(join(dir, "mape.attn"), GOOD.replace("epochs: 8", "epochs: 2\n  early_stop: val_mape, patience 1"));
+    const r = await run("train", "mape.attn", "--out", "mape", "--threads", "1");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("early stopping watches val_mape, but MAPE is not defined on the validation split");
+    expect(r.err).toContain("watch val_rmse, val_mae or val_loss instead");
+    expect(r.err).not.toContain("internal error");
+  });
+
   it("evaluate prints the baselines without --baselines, in text and JSON, and the model beats them", async () => {
     const text = await run("evaluate", "good");
     expect(text.code, text.err).toBe(0);
