@@ -18,9 +18,9 @@ import { renderDiagnostics } from "../diagnostics/render.js";
 import { attentionOutputs, buildModel, explainModel, type AttentionOutput } from "../engine/build-model.js";
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
 import { dataFileProblem, DataError } from "../runtime/csv.js";
-import { RegressionMetrics, type RegressionReport } from "../runtime/metrics.js";
+import { mapeText } from "../runtime/metrics.js";
+import { baselineAdvice, baselineLabel, baselineReports, baselinesBetter, seasonFromTime, seasonText } from "../runtime/baselines.js";
 import {
-  baselineForecasts,
   batches,
   dataNumber,
   encodeText,
@@ -31,6 +31,7 @@ import {
   unscaleTarget,
   type DataConfig,
   type DataFile,
+  type SeasonInfo,
   type Split,
 } from "../runtime/data.js";
 import { registerKernels } from "../runtime/kernels.js";
@@ -235,6 +236,7 @@ export async function evaluateCommand(
   opts: { data?: string; split?: string; backend?: string; format?: string; baselines?: boolean; season?: string; tolerance?: string; allowOutside?: boolean },
 ): Promise<number> {
   const season = int(opts.season, "--season", 1) ?? null;
+  if (season !== null && season > 1_000_000) throw new CliError(`--season must be at most 1000000 steps, not ${season}`);
   const tolerance = opts.tolerance !== undefined ? Number(opts.tolerance) : null;
   if (tolerance !== null && !(tolerance > 0)) throw new CliError(`--tolerance must be a positive number, not ${JSON.stringify(opts.tolerance)}`);
   const split = (opts.split ?? "test") as Split;
@@ -245,24 +247,42 @@ export async function evaluateCommand(
   if (!existsSync(path)) throw new CliError(`cannot read ${file.display}: no such file`, 1);
   try {
     const r = await evaluateSplit(model, meta.data, meta.prep, file, split, meta.train.batch, meta.train.loss, tolerance);
-    const baselines: Record<string, RegressionReport> = {};
-    if (opts.baselines) {
-      if (meta.prep.kind !== "series") throw new CliError("--baselines is for forecasting models");
-      const b = await baselineForecasts(meta.data, meta.prep, file, split, season);
-      const score = (pred: number[]) => {
-        const m = new RegressionMetrics(tolerance);
-        m.add(b.truth, pred);
-        return m.report();
-      };
-      baselines["persistence"] = score(b.persistence);
-      if (b.seasonal) baselines[`seasonal naive (${season})`] = score(b.seasonal);
+    const prep = meta.prep;
+    if (prep.kind !== "series" || !r.regression) {
+      if (opts.format === "json") io.stdout.write(`${JSON.stringify({ split, ...r })}\n`);
+      else io.stdout.write(reportText(split, r));
+      return 0;
     }
-    if (opts.format === "json") io.stdout.write(`${JSON.stringify({ split, ...r, ...(opts.baselines ? { baselines } : {}) })}\n`);
+    // The season: the spec's, else --season, else the one recorded at training (from the time column).
+    const spec = meta.data.window?.season;
+    if (spec !== undefined && season !== null && season !== spec) io.stderr.write(`attnc: the spec gives season ${spec}; --season ${season} is not used\n`);
+    const used: SeasonInfo | { period: number; source: "option" } =
+      spec !== undefined
+        ? { period: spec, source: "spec" }
+        : season !== null
+          ? { period: season, source: "option" }
+          : (prep.season ?? (await seasonFromTime(meta.data, prep, file)));
+    const b = await baselineReports(meta.data, prep, file, split, used.period, tolerance);
+    const better = baselinesBetter(r.regression.rmse, b);
+    if (opts.format === "json")
+      io.stdout.write(
+        `${JSON.stringify({ split, ...r, baselines: b.reports, season: used, baseline_notes: b.notes, worse_than: better.map((w) => w.name) })}\n`,
+      );
     else {
       io.stdout.write(reportText(split, r));
-      for (const [name, g] of Object.entries(baselines))
+      io.stdout.write(`baselines on the same ${r.regression.count} ${split} windows; ${seasonText(used)}:\n`);
+      const rows = Object.entries(b.reports).map(([name, g]) => [name, baselineLabel(name, g), g] as const);
+      const w = Math.max(0, ...rows.map(([, l]) => l.length));
+      for (const [name, label, g] of rows)
         io.stdout.write(
-          `baseline ${name}: RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%${g.within ? `  within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}%` : ""}\n`,
+          `  ${label.padEnd(w)}  RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  ${mapeText(g)}${g.within ? `  within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}%` : ""}${better.some((x) => x.name === name) ? "  <- better than the model" : ""}\n`,
+        );
+      for (const n of b.notes) io.stdout.write(`  (${n})\n`);
+      if (rows.length > 0)
+        io.stdout.write(
+          better.length > 0
+            ? `the model is worse than a baseline: ${split} RMSE ${r.regression.rmse.toFixed(4)} against ${better.map((x) => `${x.label} ${x.rmse.toFixed(4)}`).join(", ")}; ${baselineAdvice(prep)}\n`
+            : `the model beats every baseline on ${split} RMSE\n`,
         );
     }
     return 0;

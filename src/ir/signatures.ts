@@ -232,6 +232,10 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
           }),
           stride: int("steps between windows", { min: 1, max: LIMITS.length, default: 1 }),
           predict: oneOf(["value", "delta"], "forecast the target itself, or its change since the window's last step", "value"),
+          season: int("season length in steps for the seasonal naive baseline (default: from the time column's step)", {
+            min: 1,
+            max: 1_000_000,
+          }),
         },
         required: ["size"],
       },

@@ -352,7 +352,9 @@ export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof ch
       bad("prep.features", `has ${features.length} features, but the model's input is [B, ${topo.input.map(String).join(", ")}]`);
     if (!isCount(prep["window"], 1, MODELDIR_LIMITS.steps) || topo.input[0] !== prep["window"])
       bad("prep.window", `${shownValue(prep["window"])} disagrees with the model's input [B, ${topo.input.map(String).join(", ")}]`);
-    if (typeof prep["target"] !== "string" || !features.includes(prep["target"])) bad("prep.target", "must be one of the features");
+    // The target need not be a feature, except to forecast its change (which adds its last value back).
+    if (typeof prep["target"] !== "string") bad("prep.target", "must be a string");
+    if (prep["predict"] === "delta" && !features.includes(prep["target"] as string)) bad("prep.target", "must be one of the features for predict delta");
     for (const key of ["offset", "scale"]) {
       const v = prep[key];
       if (!Array.isArray(v) || v.length !== features.length || !v.every((x) => typeof x === "number" && Number.isFinite(x)))

@@ -11,7 +11,7 @@ export interface DataConfig {
   source: SourceConfig & { text?: string; label?: string; time?: string; features?: string[]; target?: string };
   tokenizer?: { kind: "words" | "chars"; lowercase: boolean; max_len: number; vocab: number; min_count: number };
   split?: { order?: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
-  window?: { size: number; horizon: number; stride: number; predict?: "value" | "delta" };
+  window?: { size: number; horizon: number; stride: number; predict?: "value" | "delta"; season?: number };
   scale?: "standard" | "minmax" | "none";
 }
 
@@ -64,6 +64,16 @@ export interface SeriesPrep {
   rows: number;
   /** Windows per split. */
   counts: Record<Split, number>;
+  /** The season of the seasonal naive baseline (see baselines.ts); absent in model directories written before it. */
+  season?: SeasonInfo;
+}
+
+/** A season length in steps and where it came from: the spec, or the time column's median step (null: none). */
+export interface SeasonInfo {
+  period: number | null;
+  source: "spec" | "time";
+  /** For a season from the time column: the step it found (hourly, daily, weekly, monthly, quarterly, yearly, unknown; none without a time column). */
+  step?: string;
 }
 
 export type Prep = TextPrep | SeriesPrep;
@@ -104,7 +114,7 @@ function unitHash(seed: number, index: number): number {
 
 type SplitConfig = TextPrep["split"];
 
-function splitOf(s: SplitConfig, index: number, rows: number): Split {
+export function splitOf(s: SplitConfig, index: number, rows: number): Split {
   const u = s.order === "chronological" ? index / rows : unitHash(s.seed, index);
   return u < s.train ? "train" : u < s.train + s.validation ? "validation" : "test";
 }
@@ -312,7 +322,7 @@ async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
 
 // ---- series
 
-function number(row: Row, column: string, file: DataFile): number {
+export function number(row: Row, column: string, file: DataFile): number {
   const raw = row.values.get(column);
   if (raw === undefined) throw located(file, row, column, "missing");
   const v = dataNumber(raw);
@@ -523,58 +533,6 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
       );
     yield { x, y, base, line: lines[T + h - 1]! };
   }
-}
-
-/**
- * Forecasts of naive baselines on the windows of a split, in the data's units: persistence (the target at the
- * window's last step) and, with a season P, the seasonal naive forecast y_{r-P} + the mean change over P steps
- * on the training rows.
- */
-export async function baselineForecasts(
-  config: DataConfig,
-  prep: SeriesPrep,
-  file: DataFile,
-  split: Split,
-  season: number | null,
-): Promise<{ truth: number[]; persistence: number[]; seasonal: number[] | null }> {
-  const T = prep.window;
-  const h = prep.horizon;
-  const P = season ?? 0;
-  let trend = 0;
-  if (P > 0) {
-    const past: number[] = [];
-    let sum = 0;
-    let n = 0;
-    let index = 0;
-    for await (const row of readRows(config.source, file.path, file.display)) {
-      const y = number(row, prep.target, file);
-      if (past.length === P && splitOf(prep.split, index, prep.rows) === "train") {
-        sum += y - past[0]!;
-        n++;
-      }
-      past.push(y);
-      if (past.length > P) past.shift();
-      index++;
-    }
-    trend = n ? sum / n : 0;
-  }
-  const keep = Math.max(T + h, P + 1);
-  const ys: number[] = [];
-  const truth: number[] = [];
-  const persistence: number[] = [];
-  const seasonal: number[] = [];
-  let index = 0;
-  for await (const row of readRows(config.source, file.path, file.display)) {
-    ys.push(number(row, prep.target, file));
-    if (ys.length > keep) ys.shift();
-    const r = index++;
-    if (r < T + h - 1 || (r - h - T + 1) % prep.stride !== 0 || splitOf(prep.split, r, prep.rows) !== split) continue;
-    const last = ys.length - 1;
-    truth.push(ys[last]!);
-    persistence.push(ys[last - h]!);
-    if (P > 0) seasonal.push(r >= P ? ys[last - P]! + trend : NaN);
-  }
-  return { truth, persistence, seasonal: P > 0 ? seasonal : null };
 }
 
 /** Shuffles a stream through a seeded buffer of `size` examples (a full shuffle when the split fits). */

@@ -8,7 +8,8 @@
  * settings that fix the path of the weights: loss, batch, shuffle and seed (the spec's; `--seed` is recorded as
  * the run's seed and checked separately).
  * Not in it: epochs (resume to train further), early_stop, metrics and the optimizer (a run may continue with
- * other settings; a different optimizer kind starts its state afresh), and the data file's path and contents.
+ * other settings; a different optimizer kind starts its state afresh), the window's season (baselines only), and
+ * the data file's path and contents.
  */
 import { createHash } from "node:crypto";
 
@@ -62,6 +63,8 @@ export function specFingerprint(ir: FingerprintIr, data: object, train: object):
   const { source, ...rest } = data as { source?: Record<string, unknown> };
   const { path: _path, ...sourceRest } = source ?? {};
   flattenSetting("data: ", { source: sourceRest, ...rest }, fields);
+  // The season only picks the seasonal naive baseline a report compares with; the weights do not depend on it.
+  delete fields["data: window.season"];
   const t = train as Record<string, unknown>;
   for (const k of FINGERPRINT_TRAIN_KEYS) fields[`train: ${k}`] = (t[k] as FingerprintField | undefined) ?? null;
   return { hash: fingerprintHash(fields), fields };

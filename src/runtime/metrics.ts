@@ -37,11 +37,27 @@ export class ClassificationMetrics {
 export interface RegressionReport {
   rmse: number;
   mae: number;
-  /** Mean absolute percentage error over targets that are not 0, in percent. */
-  mape: number;
+  /**
+   * Mean absolute percentage error, in percent; left out where it means nothing: when a true value is 0 or
+   * nearer 0 than MAPE_NEAR_ZERO times the mean |true value| of the split (see mapeDefined).
+   */
+  mape?: number;
   count: number;
   /** Share of forecasts within the tolerance, when one was given. */
   within?: { tolerance: number; share: number };
+}
+
+/** A true value nearer 0 than this share of the split's mean |true value| makes MAPE meaningless (n/a). */
+export const MAPE_NEAR_ZERO = 1e-3;
+
+/** Whether MAPE is reported for true values with this smallest and mean magnitude (see MAPE_NEAR_ZERO). */
+export function mapeDefined(minAbs: number, meanAbs: number): boolean {
+  return minAbs > 0 && minAbs >= MAPE_NEAR_ZERO * meanAbs;
+}
+
+/** MAPE as reports print it: a percentage, or why there is none. */
+export function mapeText(r: { mape?: number }): string {
+  return r.mape === undefined ? "MAPE n/a (target near zero)" : `MAPE ${r.mape.toFixed(2)}%`;
 }
 
 export class RegressionMetrics {
@@ -50,18 +66,19 @@ export class RegressionMetrics {
   private se = 0;
   private ae = 0;
   private ape = 0;
-  private nape = 0;
+  private absSum = 0;
+  private absMin = Infinity;
   private n = 0;
   add(truth: ArrayLike<number>, predicted: ArrayLike<number>): void {
     for (let i = 0; i < truth.length; i++) {
       const e = predicted[i]! - truth[i]!;
+      const a = Math.abs(truth[i]!);
       this.se += e * e;
       if (this.tolerance !== null && Math.abs(e) < this.tolerance) this.inside++;
       this.ae += Math.abs(e);
-      if (truth[i] !== 0) {
-        this.ape += Math.abs(e / truth[i]!);
-        this.nape++;
-      }
+      this.absSum += a;
+      this.absMin = Math.min(this.absMin, a);
+      if (a > 0) this.ape += Math.abs(e) / a;
       this.n++;
     }
   }
@@ -69,7 +86,7 @@ export class RegressionMetrics {
     return {
       rmse: this.n ? Math.sqrt(this.se / this.n) : 0,
       mae: this.n ? this.ae / this.n : 0,
-      mape: this.nape ? (100 * this.ape) / this.nape : 0,
+      ...(this.n && mapeDefined(this.absMin, this.absSum / this.n) ? { mape: (100 * this.ape) / this.n } : {}),
       count: this.n,
       ...(this.tolerance !== null ? { within: { tolerance: this.tolerance, share: this.n ? this.inside / this.n : 0 } } : {}),
     };

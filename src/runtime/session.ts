@@ -5,13 +5,15 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import type * as tf from "@tensorflow/tfjs";
+import { baselineAdvice, baselineReports, baselinesBetter, fitSeason } from "./baselines.js";
 import { fit, type DataConfig, type DataFile, type Prep } from "./data.js";
 import { fingerprintDifferences, fingerprintHash, recordedFingerprint, specFingerprint, type FingerprintIr, type SpecFingerprint } from "./fingerprint.js";
 import { isRecord, loadModelDir, loadOptimizerState, readManifest, writeFileAtomic, type TrainState } from "./modeldir.js";
 import { LayerConfigError } from "./layers.js";
 import { historySvg } from "./plots.js";
 import { printable, Progress, type Out } from "./progress.js";
-import { makeOptimizer, trainLoop, type GradientSource, type SplitReport, type TrainConfig } from "./train.js";
+import { mapeText } from "./metrics.js";
+import { evaluateSplit, makeOptimizer, trainLoop, type GradientSource, type SplitReport, type TrainConfig } from "./train.js";
 
 /** A problem the user can act on, with the exit code it should give (1: input, 2: usage). */
 export class RunError extends Error {
@@ -94,7 +96,7 @@ export function reportText(split: string, r: SplitReport): string {
   }
   if (r.regression) {
     const g = r.regression;
-    lines.push(`${split} RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  MAPE ${g.mape.toFixed(2)}%  (${g.count} windows)`);
+    lines.push(`${split} RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  ${mapeText(g)}  (${g.count} windows)`);
     if (g.within) lines.push(`${split} within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}% of windows`);
   }
   return `${lines.join("\n")}\n`;
@@ -156,6 +158,22 @@ function checkResumable(o: SessionOptions, current: SpecFingerprint): number | u
   return seed;
 }
 
+/**
+ * After a forecaster's training: a warning on stderr when its validation RMSE is worse than a baseline's on the
+ * same validation windows (baselines.ts), with what to try.
+ */
+async function warnIfBaselinesBetter(o: SessionOptions, model: tf.LayersModel, train: TrainConfig, prep: Prep): Promise<void> {
+  if (prep.kind !== "series" || prep.counts.validation === 0) return;
+  const r = (await evaluateSplit(model, o.data, prep, o.file, "validation", train.batch, train.loss)).regression;
+  if (!r) return;
+  const season = prep.season ?? (await fitSeason(o.data, prep, o.file));
+  const better = baselinesBetter(r.rmse, await baselineReports(o.data, prep, o.file, "validation", season.period));
+  if (better.length === 0) return;
+  o.stderr.write(
+    `warning: validation RMSE ${r.rmse.toFixed(4)} is worse than ${better.map((b) => `${b.label} (${b.rmse.toFixed(4)})`).join(", ")}; ${baselineAdvice(prep)}\n`,
+  );
+}
+
 /** Trains as the options say; returns the exit code (0 done, 1 diverged, 130 interrupted). */
 export async function trainSession(o: SessionOptions): Promise<number> {
   if (!existsSync(o.file.path)) throw new RunError(`cannot read ${o.file.display}: no such file`);
@@ -207,6 +225,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
   } else {
     const prep = await fit(o.data, o.file);
     checkOutput(o.ir, prep, o.file);
+    if (prep.kind === "series") prep.season = await fitSeason(o.data, prep, o.file);
     model = o.build(train.seed);
     meta = {
       format: 1,
@@ -269,6 +288,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
     }
     o.stdout.write(`model saved in ${o.outDisplay}\n`);
     if (outcome.test) o.stdout.write(reportText("test", outcome.test));
+    await warnIfBaselinesBetter(o, model, train, prep);
     return 0;
   } finally {
     await gradients?.close();

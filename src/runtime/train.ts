@@ -117,7 +117,7 @@ function metricsOf(r: SplitReport, names: string[], prefix: string): Record<stri
   const out: Record<string, number> = { [`${prefix}loss`]: r.loss };
   const source: Record<string, number> = {
     ...(r.classification ? { accuracy: r.classification.accuracy, macro_f1: r.classification.macro_f1 } : {}),
-    ...(r.regression ? { rmse: r.regression.rmse, mae: r.regression.mae, mape: r.regression.mape } : {}),
+    ...(r.regression ? { rmse: r.regression.rmse, mae: r.regression.mae, ...(r.regression.mape !== undefined ? { mape: r.regression.mape } : {}) } : {}),
   };
   for (const m of names) if (m in source) out[`${prefix}${m}`] = source[m]!;
   return out;
@@ -256,7 +256,6 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
       tf.tidy(() => optimizer.applyGradients(clip(part.grads, train.optimizer?.clipnorm)));
       tf.dispose(Object.values(part.grads));
       const lossValue = part.loss;
-      const metric = prep.kind === "text" ? part.metricSum / batch.size : Math.sqrt(part.metricSum / batch.size);
       tf.dispose([batch.x, batch.y]);
       if (!Number.isFinite(lossValue)) {
         return {
@@ -267,9 +266,14 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
       }
       b++;
       lossSum += lossValue * batch.size;
-      metricSum += metric * batch.size;
+      metricSum += part.metricSum;
       seen += batch.size;
-      progress.batch(epoch, b, perEpoch, seen, lossSum / seen, [prep.kind === "text" ? "acc" : "rmse", metricSum / seen]);
+      // Accuracy, or the RMSE so far in the data's units (errors in scaled units times the target's scale), as the
+      // validation metrics are.
+      progress.batch(epoch, b, perEpoch, seen, lossSum / seen, [
+        prep.kind === "text" ? "acc" : "rmse",
+        prep.kind === "text" ? metricSum / seen : Math.sqrt(metricSum / seen) * Math.abs(prep.targetScale),
+      ]);
       if (run.maxSteps !== undefined && ++steps >= run.maxSteps) {
         enough = true;
         break;
@@ -290,6 +294,12 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
     let stopNow = false;
     if (stop && better) {
       const value = record[stop.monitor];
+      if (value === undefined && stop.monitor === "val_mape")
+        return {
+          kind: "diverged",
+          state,
+          message: `early stopping watches val_mape, but MAPE is not defined on the validation split (a target is 0 or near zero); watch val_rmse, val_mae or val_loss instead`,
+        };
       if (value === undefined) throw new Error(`early stopping watches ${stop.monitor}, which this run does not compute`);
       if (state.best === null || better(value, state.best.value)) {
         state.best = { value, epoch };
