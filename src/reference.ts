@@ -71,7 +71,8 @@ function signature(title: string, sig: Signature): string[] {
     "",
     ...names.flatMap((n) => {
       const p = sig.params[n]!;
-      return p.type === "call" ? family(p.family) : p.type === "record" ? signature(`\`${n}\` clauses`, p.record) : [];
+      const call = p.type === "list" && p.items.type === "call" ? p.items : p;
+      return call.type === "call" ? family(call.family) : p.type === "record" ? signature(`\`${n}\` clauses`, p.record) : [];
     }),
   ];
 }

@@ -22,10 +22,8 @@ import { RegressionMetrics, type RegressionReport } from "../runtime/metrics.js"
 import {
   baselineForecasts,
   batches,
-  dataNumber,
   encodeText,
   examples,
-  jsonKind,
   scaleWindow,
   tokenize,
   unscaleTarget,
@@ -33,6 +31,7 @@ import {
   type DataFile,
   type Split,
 } from "../runtime/data.js";
+import { dataNumber, jsonKind } from "../runtime/cells.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { LayerConfigError, registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";

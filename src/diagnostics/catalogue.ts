@@ -65,6 +65,7 @@ export const Codes = {
   DeltaNeedsTarget: entry("ATN4010", "forecasting the change of a target that is not among the features"),
   MonitorNotComputed: entry("ATN4011", "early stopping on a metric the train block does not compute"),
   DeltaNeedsHorizon: entry("ATN4012", "forecasting the change of the window's own last value (horizon 0), which is always 0"),
+  DuplicateFeature: entry("ATN4013", "a calendar or derived feature named like a feature the data block already has"),
   // --- limits
   TooLarge: entry("ATN5001", "a model with more parameters than training can hold in memory"),
   TooMuchMemory: entry("ATN5002", "a model whose activations for one training batch would not fit in memory"),
