@@ -99,7 +99,12 @@ export class DataFileCheck {
       const v = row.values.get(c.name);
       if (v === undefined) {
         this.reported.add(c.name);
-        this.add({ code: "DataColumnMissing", path: c.path, line: row.line, message: `${this.file}:${row.line}: this row has no column ${JSON.stringify(c.name)}` });
+        this.add({
+          code: "DataColumnMissing",
+          path: c.path,
+          line: row.line,
+          message: `${this.file}:${row.line}: this row has no column ${JSON.stringify(c.name)}`,
+        });
         continue;
       }
       if (c.numeric) {

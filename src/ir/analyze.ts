@@ -211,8 +211,7 @@ class Analysis {
       }
       const features = source["features"] as unknown[] | undefined;
       // Forecasting a level that leaves the training range loses to persistence; the change is the default where it can be learnt.
-      if (window["predict"] === undefined)
-        window["predict"] = features?.includes(source["target"]) && window["horizon"] !== 0 ? "delta" : "value";
+      if (window["predict"] === undefined) window["predict"] = features?.includes(source["target"]) && window["horizon"] !== 0 ? "delta" : "value";
       const derived = this.derivedFeatures(data, source);
       if (window["predict"] === "delta" && features && source["target"] !== undefined && !features.includes(source["target"])) {
         this.bag.report(

@@ -278,7 +278,12 @@ function seriesReader(
       const raw = timeCell(row, time, file);
       const t = calendarTime(raw);
       if (t === undefined)
-        throw located(file, row, time, `${shownValue(raw)} is not a date; calendar features need dates in the time column (such as 2024-03-01 or 2024-03-01T13:00)`);
+        throw located(
+          file,
+          row,
+          time,
+          `${shownValue(raw)} is not a date; calendar features need dates in the time column (such as 2024-03-01 or 2024-03-01T13:00)`,
+        );
       calendarValues(layout.calendar, t, values);
     }
     if (layout.derive.length > 0)
