@@ -56,11 +56,11 @@ async function compileAll(io: CliIo, paths: readonly string[]): Promise<{ source
   return { sources, results, diagnostics: results.flatMap((r) => r.diagnostics) };
 }
 
-export async function checkCommand(io: CliIo, paths: string[], opts: { format?: string }): Promise<number> {
+export async function checkCommand(io: CliIo, paths: string[], opts: { format?: string; allowOutside?: boolean }): Promise<number> {
   const { sources, results, diagnostics } = await compileAll(io, paths);
   // A spec that compiles is checked against its data files too, where they exist.
   const dataDiags: Diagnostic[] = [];
-  for (const [i, r] of results.entries()) if (r.ok) dataDiags.push(...(await checkDataFiles(io, sources[i]!, r)));
+  for (const [i, r] of results.entries()) if (r.ok) dataDiags.push(...(await checkDataFiles(io, sources[i]!, r, opts.allowOutside === true)));
   const all = sortDiagnostics([...diagnostics, ...dataDiags]);
   report(io, all, sources, opts.format);
   return results.every((r) => r.ok) && !all.some((d) => d.severity === "error") ? 0 : 1;
@@ -70,7 +70,12 @@ export async function checkCommand(io: CliIo, paths: string[], opts: { format?: 
  * Each model's data file against its data block (src/cli/data-check.ts), reported at the data setting each
  * problem concerns. A file that does not exist yet, or lies outside the working directory, is not read: a warning.
  */
-export async function checkDataFiles(io: CliIo, src: { readonly path: string; readonly name: string }, r: CompileResult): Promise<Diagnostic[]> {
+export async function checkDataFiles(
+  io: CliIo,
+  src: { readonly path: string; readonly name: string },
+  r: CompileResult,
+  allowOutside = false,
+): Promise<Diagnostic[]> {
   const bag = new DiagnosticBag(src.name);
   for (const m of r.models) {
     const source = m.data?.["source"] as { path?: unknown; kind?: unknown; delimiter?: unknown } | undefined;
@@ -81,7 +86,7 @@ export async function checkDataFiles(io: CliIo, src: { readonly path: string; re
     const shown = displayPath(io, path);
     let abs: string;
     try {
-      abs = within(io, path, "the data file", false);
+      abs = within(io, path, "the data file", allowOutside);
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
       bag.report("DataFileNotRead", at("/data/source/path"), `${e.message}; check did not read it`);

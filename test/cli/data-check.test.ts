@@ -189,6 +189,9 @@ describe("attnc check with the data file", () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/warning ATN4020: .*outside.*; check did not read it/);
     expect(r.err).not.toContain("ATN4021");
+    const allowed = await attncIn(w, "check", "m.attn", "--format", "plain", "--allow-outside");
+    expect(allowed.code).toBe(1);
+    expect(allowed.err).toMatch(/error ATN4021: .*outside\.csv:2: this row has 1 field, the header has 2/);
   });
 
   it("train names a missing column at the header's line too", async () => {
