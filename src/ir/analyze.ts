@@ -265,6 +265,9 @@ class Analysis {
     const derive = (data["derive"] as unknown as DeriveSpec[] | undefined) ?? [];
     if (calendar.length > 0 && source["time"] === undefined)
       this.bag.report("MissingColumn", this.span("/data/calendar"), 'calendar features are computed from the time column: add time: "..." to the source');
+    derive.forEach((d, i) => {
+      if (d.column === "") this.bag.report("InvalidValue", this.span(`/data/derive/${i}/column`), "a derived feature's column name must not be empty");
+    });
     const seen = new Map<string, string>();
     for (const [i, f] of ((source["features"] as string[] | undefined) ?? []).entries()) if (!seen.has(f)) seen.set(f, `/data/source/features/${i}`);
     const paths = [...calendar.flatMap((_, i) => [`/data/calendar/${i}`, `/data/calendar/${i}`]), ...derive.map((_, i) => `/data/derive/${i}`)];

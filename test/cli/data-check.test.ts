@@ -228,6 +228,11 @@ describe("the compiler and derived features", () => {
     expect((await ir(src('["load", "temp"]', "4, predict value"))).data!.window.predict).toBe("value");
   });
 
+  it("a derived feature needs a column name", async () => {
+    const r = await ir(spec(`  source: csv("d.csv", features: ["load"], target: "load")\n  derive: [diff("")]\n  window: 4`));
+    expect(r.r.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual(["ATN2003 a derived feature's column name must not be empty"]);
+  });
+
   it("a calendar needs the time column, and derived features are for series", async () => {
     const noTime = await ir(spec(`  source: csv("d.csv", features: ["load"], target: "load")\n  calendar: [month]\n  window: 4`));
     expect(noTime.r.diagnostics.map((d) => d.code)).toEqual(["ATN4007"]);
