@@ -229,5 +229,25 @@ train Load {
       return readFileSync(join(work, d, manifest.weights));
     };
     expect(weights("by-program").equals(weights("by-attnc"))).toBe(true);
+
+    // Requests give the full feature row, derived values included, in prep.features' order.
+    const row = (i: number) => [50 + i, 10, 0, 1, 0.5, 0.5, 0.3, 49 + i];
+    writeFileSync(join(work, "req.jsonl"), `${JSON.stringify({ window: [0, 1, 2, 3, 4, 5].map(row) })}\n${JSON.stringify({ window: [[1, 2]] })}\n`);
+    const answered = await attncIn(work, "predict", "by-attnc", "--input", "req.jsonl");
+    expect(answered.code).toBe(1);
+    const [good, bad] = answered.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { prediction?: number; error?: string });
+    expect(Number.isFinite(good!.prediction)).toBe(true);
+    expect(bad!.error).toContain('needs "window": 6 rows of [load, temp, hour_sin, hour_cos, weekday_sin, weekday_cos, load_diff, load_lag24]');
+    // A prep whose derived features disagree with its features list is a damaged directory.
+    const metaPath = join(work, "by-attnc", "attnc.json");
+    const tampered = JSON.parse(readFileSync(metaPath, "utf8")) as { prep: { derive: { steps?: number }[] } };
+    tampered.prep.derive[1]!.steps = 12;
+    writeFileSync(metaPath, JSON.stringify(tampered));
+    const refused = await attncIn(work, "predict", "by-attnc", "--input", "req.jsonl");
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain("prep.features must end with the derived features (hour_sin, hour_cos, weekday_sin, weekday_cos, load_diff, load_lag12)");
   }, 600_000);
 });
