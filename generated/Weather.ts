@@ -35,7 +35,7 @@ const DATA: DataConfig = {
     features: ["temp_max", "temp_min", "precipitation", "wind"],
     target: "temp_max",
   },
-  window: { size: 14, horizon: 1, stride: 1, predict: "value" },
+  window: { size: 14, horizon: 1, stride: 1, predict: "delta" },
   scale: "standard",
   split: { order: "chronological", train: 0.7, validation: 0.15, test: 0.15, seed: 0 },
 };

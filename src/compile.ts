@@ -5,6 +5,7 @@ import { parse } from "./language/parse.js";
 import { analyze } from "./ir/analyze.js";
 import { lower } from "./ir/lower.js";
 import type { IrModel } from "./ir/types.js";
+import type { SpanMap } from "./ir/spans.js";
 import { loadValidator, validateIr } from "./ir/validate.js";
 
 export interface CompileResult {
@@ -14,6 +15,8 @@ export interface CompileResult {
   /** Sorted and de-duplicated. */
   readonly diagnostics: readonly Diagnostic[];
   readonly ok: boolean;
+  /** Where each model's IR values came from in the spec, by model name (for checks made after compiling). */
+  readonly spans: ReadonlyMap<string, SpanMap>;
 }
 
 /**
@@ -26,6 +29,7 @@ export async function compile(source: Source): Promise<CompileResult> {
   bag.items.push(...parsed.diagnostics.items);
   const validator = await loadValidator();
   const models: IrModel[] = [];
+  const spans = new Map<string, SpanMap>();
   const syntaxErrors = parsed.diagnostics.items.map((d) => d.span.start);
   for (const lowered of lower(parsed.ast, bag)) {
     // A declaration that recovery had to patch is not checked further: its other errors would be guesses.
@@ -34,9 +38,10 @@ export async function compile(source: Source): Promise<CompileResult> {
     bag.items.push(...lowered.bag.items);
     const failed = validateIr(validator, lowered.ir, lowered.spans, bag);
     models.push(analyze(lowered, failed, bag));
+    spans.set(lowered.ir.model, lowered.spans);
   }
   const diagnostics = sortDiagnostics(bag.items);
-  return { ast: parsed.ast, models, diagnostics, ok: !diagnostics.some((d) => d.severity === "error") };
+  return { ast: parsed.ast, models, diagnostics, ok: !diagnostics.some((d) => d.severity === "error"), spans };
 }
 
 /** The IR file's bytes: stable key order, two-space indent, final newline. */

@@ -71,7 +71,8 @@ function signature(title: string, sig: Signature): string[] {
     "",
     ...names.flatMap((n) => {
       const p = sig.params[n]!;
-      return p.type === "call" ? family(p.family) : p.type === "record" ? signature(`\`${n}\` clauses`, p.record) : [];
+      const call = p.type === "list" && p.items.type === "call" ? p.items : p;
+      return call.type === "call" ? family(call.family) : p.type === "record" ? signature(`\`${n}\` clauses`, p.record) : [];
     }),
   ];
 }
@@ -90,6 +91,7 @@ function settings(sig: Signature & { clauses: { readonly [key: string]: readonly
     ...names.flatMap((n) => {
       const p = sig.params[n]!;
       if (p.type === "call") return family(p.family);
+      if (p.type === "list" && p.items.type === "call") return family(p.items.family);
       if (p.type === "record") return signature(`\`${n}:\` clauses (bare values fill: ${(sig.clauses[n] ?? []).join(", ") || "nothing"})`, p.record);
       return [];
     }),

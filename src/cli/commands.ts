@@ -1,18 +1,20 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { emitProgram, RUNTIME_MODULE } from "../codegen/emit.js";
 import { formatTypeScript } from "../codegen/format.js";
 import { compile, serializeIr, type CompileResult } from "../compile.js";
-import type { Diagnostic } from "../diagnostics/diagnostic.js";
+import { DiagnosticBag, sortDiagnostics, type Diagnostic } from "../diagnostics/diagnostic.js";
 import { renderDiagnostics, type DiagnosticFormat } from "../diagnostics/render.js";
 import { formatShape } from "../ir/analyze.js";
 import type { IrModel } from "../ir/types.js";
 import { parse } from "../language/parse.js";
 import { printSpec } from "../language/printer.js";
+import { dataFileProblem, DataError, readRows, type SourceConfig } from "../runtime/csv.js";
 import { realPathOf } from "../runtime/paths.js";
+import { DataFileCheck } from "./data-check.js";
 import { CliError, displayPath, packageRoot, readIfExists, readText, writeAtomic, type CliIo } from "./io.js";
-import { checkDirTarget, checkReplaceable, within, type AttncFileKind } from "./paths.js";
+import { checkDirTarget, checkReplaceable, ioError, within, type AttncFileKind } from "./paths.js";
 
 const posix = (p: string): string => p.split(sep).join("/");
 
@@ -54,10 +56,66 @@ async function compileAll(io: CliIo, paths: readonly string[]): Promise<{ source
   return { sources, results, diagnostics: results.flatMap((r) => r.diagnostics) };
 }
 
-export async function checkCommand(io: CliIo, paths: string[], opts: { format?: string }): Promise<number> {
+export async function checkCommand(io: CliIo, paths: string[], opts: { format?: string; allowOutside?: boolean }): Promise<number> {
   const { sources, results, diagnostics } = await compileAll(io, paths);
-  report(io, diagnostics, sources, opts.format);
-  return results.every((r) => r.ok) ? 0 : 1;
+  // A spec that compiles is checked against its data files too, where they exist.
+  const dataDiags: Diagnostic[] = [];
+  for (const [i, r] of results.entries()) if (r.ok) dataDiags.push(...(await checkDataFiles(io, sources[i]!, r, opts.allowOutside === true)));
+  const all = sortDiagnostics([...diagnostics, ...dataDiags]);
+  report(io, all, sources, opts.format);
+  return results.every((r) => r.ok) && !all.some((d) => d.severity === "error") ? 0 : 1;
+}
+
+/**
+ * Each model's data file against its data block (src/cli/data-check.ts), reported at the data setting each
+ * problem concerns. A file that does not exist yet, or lies outside the working directory, is not read: a warning.
+ */
+export async function checkDataFiles(
+  io: CliIo,
+  src: { readonly path: string; readonly name: string },
+  r: CompileResult,
+  allowOutside = false,
+): Promise<Diagnostic[]> {
+  const bag = new DiagnosticBag(src.name);
+  for (const m of r.models) {
+    const source = m.data?.["source"] as { path?: unknown; kind?: unknown; delimiter?: unknown } | undefined;
+    const spans = r.spans.get(m.model);
+    if (!m.data || !source || typeof source.path !== "string" || !spans) continue;
+    const at = (path: string) => spans.nearest(path)!.span;
+    const path = resolve(dirname(resolve(io.cwd, src.path)), source.path);
+    const shown = displayPath(io, path);
+    let abs: string;
+    try {
+      abs = within(io, path, "the data file", allowOutside);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      bag.report("DataFileNotRead", at("/data/source/path"), `${e.message}; check did not read it`);
+      continue;
+    }
+    if (!existsSync(abs)) {
+      bag.report("DataFileNotRead", at("/data/source/path"), `${shown} does not exist (yet): its columns and windows are not checked`);
+      continue;
+    }
+    const problem = dataFileProblem(abs);
+    if (problem !== undefined) {
+      bag.report("DataFileInvalid", at("/data/source/path"), `${shown}: ${problem}`);
+      continue;
+    }
+    const check = new DataFileCheck(m.data, m.train, shown);
+    try {
+      let checking = true;
+      for await (const row of readRows(source as SourceConfig, abs, shown)) {
+        if (checking) checking = check.row(row);
+        else check.count();
+      }
+    } catch (e) {
+      if (!(e instanceof DataError)) throw ioError(io, e, path);
+      bag.report("DataFileInvalid", at("/data/source/path"), e.message);
+      continue;
+    }
+    for (const f of check.finish()) bag.report(f.code, at(f.path), f.message, f.suggestion !== undefined ? { suggestion: f.suggestion } : {});
+  }
+  return bag.items;
 }
 
 /** The files a build writes, by path, computed before anything is written. */

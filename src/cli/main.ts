@@ -34,10 +34,11 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
 
   program
     .command("check")
-    .description("parse, validate and shape-check specs; print diagnostics")
+    .description("parse, validate and shape-check specs, and check them against their data files; print diagnostics")
     .argument("<spec...>", ".attn files")
     .addOption(formatOption())
-    .action(async (specs: string[], opts: { format?: string }) => {
+    .option("--allow-outside", "read data files outside the working directory")
+    .action(async (specs: string[], opts: { format?: string; allowOutside?: boolean }) => {
       code = await checkCommand(io, specs, opts);
     });
 

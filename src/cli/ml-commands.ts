@@ -22,10 +22,8 @@ import { mapeText } from "../runtime/metrics.js";
 import { baselineAdvice, baselineLabel, baselineReports, baselinesBetter, seasonFromTime, seasonText } from "../runtime/baselines.js";
 import {
   batches,
-  dataNumber,
   encodeText,
   examples,
-  jsonKind,
   scaleWindow,
   tokenize,
   unscaleTarget,
@@ -34,6 +32,7 @@ import {
   type SeasonInfo,
   type Split,
 } from "../runtime/data.js";
+import { dataNumber, jsonKind } from "../runtime/cells.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { LayerConfigError, registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";

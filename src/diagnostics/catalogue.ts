@@ -65,6 +65,16 @@ export const Codes = {
   DeltaNeedsTarget: entry("ATN4010", "forecasting the change of a target that is not among the features"),
   MonitorNotComputed: entry("ATN4011", "early stopping on a metric the train block does not compute"),
   DeltaNeedsHorizon: entry("ATN4012", "forecasting the change of the window's own last value (horizon 0), which is always 0"),
+  DuplicateFeature: entry("ATN4013", "a calendar or derived feature named like a feature the data block already has"),
+  // --- the data file against the data block (attnc check, when the file exists)
+  DataColumnMissing: entry("ATN4014", "a column the data block names is not in the data file's header (its first row, for JSONL)"),
+  DataNotNumber: entry("ATN4015", "a feature, target or derived column's cell that is not a decimal number within float32"),
+  DataTimeOrder: entry("ATN4016", "time column values out of order or repeated"),
+  DataNotDate: entry("ATN4017", "a time value that calendar features cannot read as a date"),
+  EmptySplit: entry("ATN4018", "a split the train block needs (train; validation when early stopping watches val_*) gets no windows or examples"),
+  FewTestWindows: entry("ATN4019", "fewer than 30 test windows or examples: metrics on them mean little", "warning"),
+  DataFileNotRead: entry("ATN4020", "check did not read the data file: it does not exist yet, or lies outside the working directory", "warning"),
+  DataFileInvalid: entry("ATN4021", "the data file cannot be read as the data block says (CSV or JSONL syntax, encoding, record size, too few rows)"),
   // --- limits
   TooLarge: entry("ATN5001", "a model with more parameters than training can hold in memory"),
   TooMuchMemory: entry("ATN5002", "a model whose activations for one training batch would not fit in memory"),

@@ -2,6 +2,7 @@ import type { DiagnosticBag, RelatedInfo } from "../diagnostics/diagnostic.js";
 import type { Span } from "../diagnostics/span.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import { assertNever, dict, own } from "../util.js";
+import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
 import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
 import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS } from "./signatures.js";
@@ -173,6 +174,11 @@ class Analysis {
     }
     if (tokenizer) {
       delete data["scale"]; // scaling is for series; the default must not show up in a text task's IR
+      for (const key of ["calendar", "derive"])
+        if (data[key] !== undefined)
+          this.bag.report("DataKindMismatch", this.span(`/data/${key}`), `${key} features are for forecasting (a window), not for text classification`, {
+            related: [{ message: "tokenizer given here", span: this.span("/data/tokenizer") }],
+          });
       for (const col of ["text", "label"])
         if (source[col] === undefined)
           this.bag.report("MissingColumn", this.span("/data/source"), `text classification needs the ${col} column: add ${col}: "..." to the source`);
@@ -204,6 +210,9 @@ class Analysis {
         return undefined;
       }
       const features = source["features"] as unknown[] | undefined;
+      // Forecasting a level that leaves the training range loses to persistence; the change is the default where it can be learnt.
+      if (window["predict"] === undefined) window["predict"] = features?.includes(source["target"]) && window["horizon"] !== 0 ? "delta" : "value";
+      const derived = this.derivedFeatures(data, source);
       if (window["predict"] === "delta" && features && source["target"] !== undefined && !features.includes(source["target"])) {
         this.bag.report(
           "DeltaNeedsTarget",
@@ -226,21 +235,52 @@ class Analysis {
       }
       if (input) {
         this.bindDim(input.shape[1], window["size"] as number, this.span("/data/window/size"), "the window", "DimensionMismatch", "/inputs/0");
-        const features = source["features"] as unknown[] | undefined;
-        if (features)
+        if (features && derived) {
+          const all = [...(features as string[]), ...derived];
           this.bindDim(
             input.shape[2],
-            features.length,
+            all.length,
             this.span("/data/source/features"),
-            `the features list (${features.length} column${features.length === 1 ? "" : "s"})`,
+            derived.length > 0
+              ? `the data block's features (${all.join(", ")}: ${features.length} column${features.length === 1 ? "" : "s"} of the file, ${derived.length} derived)`
+              : `the features list (${features.length} column${features.length === 1 ? "" : "s"})`,
             "FeatureCountMismatch",
             "/inputs/0",
           );
+        }
       }
       return "series";
     }
     this.bag.report("MissingArgument", blockSpan, "the data block needs a 'tokenizer' (text classification) or a 'window' (forecasting)");
     return undefined;
+  }
+
+  /**
+   * The names of the calendar and derived features, after checking that a calendar has a time column and that
+   * no two features share a name; undefined when they cannot be named (a setting failed validation).
+   */
+  private derivedFeatures(data: Mutable, source: Mutable): string[] | undefined {
+    if (this.isFailed("/data/calendar") || this.isFailed("/data/derive")) return undefined;
+    const calendar = (data["calendar"] as string[] | undefined) ?? [];
+    const derive = (data["derive"] as unknown as DeriveSpec[] | undefined) ?? [];
+    if (calendar.length > 0 && source["time"] === undefined)
+      this.bag.report("MissingColumn", this.span("/data/calendar"), 'calendar features are computed from the time column: add time: "..." to the source');
+    derive.forEach((d, i) => {
+      if (d.column === "") this.bag.report("InvalidValue", this.span(`/data/derive/${i}/column`), "a derived feature's column name must not be empty");
+    });
+    const seen = new Map<string, string>();
+    for (const [i, f] of ((source["features"] as string[] | undefined) ?? []).entries()) if (!seen.has(f)) seen.set(f, `/data/source/features/${i}`);
+    const paths = [...calendar.flatMap((_, i) => [`/data/calendar/${i}`, `/data/calendar/${i}`]), ...derive.map((_, i) => `/data/derive/${i}`)];
+    derivedNames(calendar, derive).forEach((name, i) => {
+      const prev = seen.get(name);
+      if (prev !== undefined) {
+        if (prev !== paths[i])
+          this.bag.report("DuplicateFeature", this.span(paths[i]!), `this makes a feature named ${JSON.stringify(name)}, a name another feature already has`, {
+            related: [{ message: `${name} given here`, span: this.span(prev) }],
+          });
+      } else seen.set(name, paths[i]!);
+    });
+    return derivedNames(calendar, derive);
   }
 
   // ---- shapes

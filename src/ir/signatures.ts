@@ -194,6 +194,29 @@ export const OPTIMIZER: CallFamily = {
   },
 };
 
+/** Calendar cycles: `calendar: [hour, month]` adds hour_sin, hour_cos, month_sin, month_cos (docs/data.md). */
+export const CALENDAR = ["hour", "weekday", "yearday", "month"] as const;
+
+/** Features computed from a column's earlier rows: `derive: [diff("CO2"), lag("CO2", 12)]` adds CO2_diff, CO2_lag12. */
+export const DERIVE: CallFamily = {
+  name: "derived feature",
+  calls: {
+    diff: {
+      params: { column: str("column c; the feature is c at the row minus c at the row before") },
+      required: ["column"],
+      positional: ["column"],
+    },
+    lag: {
+      params: {
+        column: str("column c; the feature is c k rows earlier"),
+        steps: int("rows back, k", { min: 1, max: LIMITS.length }),
+      },
+      required: ["column", "steps"],
+      positional: ["column", "steps"],
+    },
+  },
+};
+
 /** How a block setting is written: one value, or comma-separated clauses that fill a record. */
 export interface SettingSignature {
   readonly param: Param;
@@ -231,7 +254,10 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
             default: 1,
           }),
           stride: int("steps between windows", { min: 1, max: LIMITS.length, default: 1 }),
-          predict: oneOf(["value", "delta"], "forecast the target itself, or its change since the window's last step", "value"),
+          predict: oneOf(
+            ["value", "delta"],
+            "forecast the target itself, or its change since the window's last step; default delta when the target is one of the features and the horizon is 1 or more, else value",
+          ),
           season: int("season length in steps for the seasonal naive baseline (default: from the time column's step)", {
             min: 1,
             max: 1_000_000,
@@ -241,6 +267,18 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
       },
     },
     scale: oneOf(["standard", "minmax", "none"], "feature scaling, fitted on the training split only", "standard"),
+    calendar: {
+      type: "list",
+      items: oneOf(CALENDAR, "a cycle of the time column's date (UTC)"),
+      minItems: 1,
+      doc: "features from the time column: <cycle>_sin and <cycle>_cos for each cycle, appended after the source's features",
+    },
+    derive: {
+      type: "list",
+      items: { type: "call", family: DERIVE, doc: "a derived feature" },
+      minItems: 1,
+      doc: "features computed from columns (diff, lag), appended after the calendar features",
+    },
   },
   required: ["source"],
   clauses: { split: ["order"], window: ["size"] },

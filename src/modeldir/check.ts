@@ -6,6 +6,7 @@
  * running out of memory in TensorFlow.js).
  */
 import type * as tf from "@tensorflow/tfjs";
+import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
 import { damagedDir, MODELDIR_LIMITS, type Manifest } from "../runtime/modeldir.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -352,9 +353,13 @@ export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof ch
       bad("prep.features", `has ${features.length} features, but the model's input is [B, ${topo.input.map(String).join(", ")}]`);
     if (!isCount(prep["window"], 1, MODELDIR_LIMITS.steps) || topo.input[0] !== prep["window"])
       bad("prep.window", `${shownValue(prep["window"])} disagrees with the model's input [B, ${topo.input.map(String).join(", ")}]`);
-    // The target need not be a feature, except to forecast its change (which adds its last value back).
+    const derived = derivedNames(prep["calendar"] as string[] | undefined, prep["derive"] as DeriveSpec[] | undefined);
+    const sources = features.slice(0, features.length - derived.length);
+    if (sources.length === 0 || derived.some((d, i) => features[sources.length + i] !== d))
+      bad("prep.features", `must end with the derived features (${derived.join(", ")}) after at least one column of the file`);
     if (typeof prep["target"] !== "string") bad("prep.target", "must be a string");
-    if (prep["predict"] === "delta" && !features.includes(prep["target"] as string)) bad("prep.target", "must be one of the features for predict delta");
+    if (prep["predict"] === "delta" && !sources.includes(prep["target"] as string))
+      bad("prep.target", "must be one of the file's feature columns: the model forecasts its change");
     for (const key of ["offset", "scale"]) {
       const v = prep[key];
       if (!Array.isArray(v) || v.length !== features.length || !v.every((x) => typeof x === "number" && Number.isFinite(x)))

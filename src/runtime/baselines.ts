@@ -5,7 +5,9 @@
  * Only Node built-ins.
  */
 import { readRows } from "./csv.js";
-import { examples, number, splitOf, unscaleTarget, type DataConfig, type DataFile, type SeasonInfo, type SeriesPrep, type Split } from "./data.js";
+import { splitOf } from "./cells.js";
+import { examples, number, unscaleTarget, type DataConfig, type DataFile, type SeasonInfo, type SeriesPrep, type Split } from "./data.js";
+import { DAY_MS, isWindowRow } from "./derive.js";
 import { RegressionMetrics, type RegressionReport } from "./metrics.js";
 
 /** The L2 weights the linear baseline tries, chosen by validation RMSE. */
@@ -17,7 +19,6 @@ export const RIDGE_MAX_INPUTS = 512;
 /** Time steps read to find the median step of the time column (the first ones of the file). */
 const SEASON_SAMPLE_STEPS = 100_000;
 
-const DAY_MS = 86_400_000;
 /** Median step of the time column -> the season of the seasonal naive baseline (null: none). */
 const SEASON_STEPS: readonly { name: string; min: number; max: number; period: number | null }[] = [
   { name: "hourly", min: 0.9 * 3_600_000, max: 1.1 * 3_600_000, period: 24 },
@@ -270,7 +271,7 @@ export async function* naiveStream(
   for await (const row of readRows(config.source, file.path, file.display)) {
     const y = number(row, prep.target, file);
     ys[r % keep] = y;
-    if (r >= T + h - 1 && (r - h - T + 1) % prep.stride === 0 && splitOf(prep.split, r, prep.rows) === split) {
+    if (isWindowRow(prep, r) && splitOf(prep.split, r, prep.rows) === split) {
       const persistence = ys[(r - h) % keep]!;
       yield { truth: y, persistence, seasonal: P > 0 ? (r >= k * P ? ys[(r - k * P) % keep]! + k * trend : persistence) : null };
     }

@@ -27,6 +27,8 @@ export interface Row {
   readonly values: ReadonlyMap<string, CellValue>;
   /** 1-based line where the row starts. */
   readonly line: number;
+  /** The line of the header a CSV row's columns come from (JSONL rows have none). */
+  readonly header?: number;
 }
 
 /** The longest record (a CSV row, quoted line breaks included, or a JSONL line) attnc reads: 1 MiB. */
@@ -234,9 +236,11 @@ export async function* csvRecords(file: string, display: string, delimiter = ","
 /** Rows of a CSV file with a header line; every row must have the header's number of fields. */
 export async function* csvRows(file: string, display: string, delimiter = ","): AsyncGenerator<Row> {
   let header: string[] | null = null;
+  let headerLine = 1;
   for await (const rec of csvRecords(file, display, delimiter)) {
     if (!header) {
       header = rec.fields.map((f) => f.trim());
+      headerLine = rec.line;
       const seen = new Set<string>();
       for (const h of header) {
         if (seen.has(h)) throw new DataError(display, rec.line, `column ${JSON.stringify(h)}`, "the header names this column twice");
@@ -254,7 +258,7 @@ export async function* csvRows(file: string, display: string, delimiter = ","): 
     }
     const values = new Map<string, CellValue>();
     header.forEach((h, i) => values.set(h, rec.fields[i]!));
-    yield { values, line: rec.line };
+    yield { values, line: rec.line, header: headerLine };
   }
   if (!header) throw new DataError(display, null, null, "the file is empty: a header line is needed");
 }

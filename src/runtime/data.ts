@@ -6,6 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DataError, readRows, type CellValue, type Row, type SourceConfig } from "./csv.js";
+import { dataNumber, jsonKind, shownValue, splitOf, splitWithDefaults, timeKey, type SplitConfig } from "./cells.js";
+import { calendarTime, calendarValues, DeriveHistory, derivedNames, historyRows, isWindowRow, type DeriveSpec } from "./derive.js";
 
 export interface DataConfig {
   source: SourceConfig & { text?: string; label?: string; time?: string; features?: string[]; target?: string };
@@ -13,6 +15,8 @@ export interface DataConfig {
   split?: { order?: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
   window?: { size: number; horizon: number; stride: number; predict?: "value" | "delta"; season?: number };
   scale?: "standard" | "minmax" | "none";
+  calendar?: string[];
+  derive?: DeriveSpec[];
 }
 
 export type Split = "train" | "validation" | "test";
@@ -46,6 +50,7 @@ export interface TextPrep {
 /** Fitted series preprocessing: x' = (x - offset) / scale per feature, fitted on the training rows only. */
 export interface SeriesPrep {
   kind: "series";
+  /** The model's F input columns: the source's features, then the derived ones (calendar, then derive). */
   features: string[];
   target: string;
   time: string | null;
@@ -66,6 +71,9 @@ export interface SeriesPrep {
   counts: Record<Split, number>;
   /** The season of the seasonal naive baseline (see baselines.ts); absent in model directories written before it. */
   season?: SeasonInfo;
+  /** Calendar cycles and derived features, as the data block gives them (absent in model directories written before them). */
+  calendar?: string[];
+  derive?: DeriveSpec[];
 }
 
 /** A season length in steps and where it came from: the spec, or the time column's median step (null: none). */
@@ -101,24 +109,6 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** A uniform number in [0, 1) fixed by (seed, index): which split a row falls in, without holding the rows. */
-function unitHash(seed: number, index: number): number {
-  let h = Math.imul(index ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(seed + 0x7f4a7c15, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 4294967296;
-}
-
-type SplitConfig = TextPrep["split"];
-
-export function splitOf(s: SplitConfig, index: number, rows: number): Split {
-  const u = s.order === "chronological" ? index / rows : unitHash(s.seed, index);
-  return u < s.train ? "train" : u < s.train + s.validation ? "validation" : "test";
-}
-
 // ---- text
 
 /** A word: letters (with their combining marks) and digits, then any apostrophe + letters parts. */
@@ -148,52 +138,6 @@ export function vocabIndex(prep: TextPrep): Map<string, number> {
     indexCache.set(prep, m);
   }
   return m;
-}
-
-/** A value as messages show it: JSON, cut to 40 characters. */
-export function shownValue(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
-}
-
-/** What kind of JSON value this is, for messages. */
-export function jsonKind(v: unknown): string {
-  return v === null
-    ? "null"
-    : Array.isArray(v)
-      ? "an array"
-      : typeof v === "object"
-        ? "an object"
-        : typeof v === "number"
-          ? "a number"
-          : typeof v === "boolean"
-            ? "a boolean"
-            : typeof v === "string"
-              ? "a string"
-              : typeof v;
-}
-
-/**
- * Number syntax in data cells: decimal, with an optional sign, point and exponent (12, -0.5, .5, 1.5e-3, +3E8).
- * Hexadecimal, binary, `Infinity`, `NaN`, digit separators and an empty cell are not numbers.
- */
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-/**
- * A data number: a JSON number, or a string in the decimal syntax (surrounding spaces allowed), that is finite
- * as a float32 (|x| below about 3.4e38; a smaller magnitude than float32 can hold becomes 0). Returns the
- * number, or the reason it is not one.
- */
-export function dataNumber(raw: unknown): number | string {
-  let v: unknown = raw;
-  if (typeof raw === "string") {
-    if (!DECIMAL.test(raw.trim())) return `${shownValue(raw)} is not a finite number (numbers are decimal, such as 12, -0.5 or 1.5e-3)`;
-    v = Number(raw.trim());
-  }
-  if (typeof v !== "number") return `${shownValue(raw)} is ${jsonKind(raw)}, not a number`;
-  if (!Number.isFinite(Math.fround(v)))
-    return `${typeof raw === "string" ? shownValue(raw) : Number.isFinite(v) ? String(v) : "a number"} is beyond the float32 range (about ±3.4e38)`;
-  return v;
 }
 
 function located(file: DataFile, row: Row, column: string, detail: string): DataError {
@@ -229,7 +173,7 @@ function checkColumns(first: Row | undefined, columns: string[], file: DataFile)
       const have = [...first.values.keys()];
       throw new DataError(
         file.display,
-        first.line,
+        first.header ?? first.line,
         `column ${JSON.stringify(c)}`,
         `no such column; the file has ${have.map((h) => JSON.stringify(h)).join(", ")}`,
       );
@@ -244,14 +188,7 @@ async function countRows(config: DataConfig, file: DataFile): Promise<number> {
 }
 
 function splitConfig(config: DataConfig, series: boolean): SplitConfig {
-  const s = config.split;
-  return {
-    order: s?.order ?? (series ? "chronological" : "shuffled"),
-    train: s?.train ?? 0.8,
-    validation: s?.validation ?? 0.1,
-    test: s?.test ?? 0.1,
-    seed: s?.seed ?? 0,
-  };
+  return splitWithDefaults(config.split, series);
 }
 
 async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
@@ -330,32 +267,74 @@ export function number(row: Row, column: string, file: DataFile): number {
   return v;
 }
 
-function timeKey(v: string): number | string {
-  if (DECIMAL.test(v.trim())) return Number(v.trim());
-  const d = Date.parse(v);
-  return Number.isFinite(d) ? d : v;
+/** The columns a forecaster reads from the file as features: its features without the derived ones. */
+export function sourceFeatures(prep: Pick<SeriesPrep, "features" | "calendar" | "derive">): string[] {
+  return prep.features.slice(0, prep.features.length - derivedNames(prep.calendar, prep.derive).length);
+}
+
+/**
+ * Reads a series row's model features in the data's units: the source's features, the calendar features of the
+ * time column, then the derived ones (NaN while a lag or difference lacks its history). Rows must come in file order.
+ */
+function seriesReader(
+  layout: { sources: readonly string[]; time: string | null; calendar: readonly string[]; derive: readonly DeriveSpec[] },
+  file: DataFile,
+): (row: Row) => number[] {
+  const history = new DeriveHistory(layout.derive);
+  return (row) => {
+    const values = layout.sources.map((c) => number(row, c, file));
+    if (layout.calendar.length > 0) {
+      const time = layout.time!;
+      const raw = timeCell(row, time, file);
+      const t = calendarTime(raw);
+      if (t === undefined)
+        throw located(
+          file,
+          row,
+          time,
+          `${shownValue(raw)} is not a date; calendar features need dates in the time column (such as 2024-03-01 or 2024-03-01T13:00)`,
+        );
+      calendarValues(layout.calendar, t, values);
+    }
+    if (layout.derive.length > 0)
+      history.push(
+        layout.derive.map((d) => number(row, d.column, file)),
+        values,
+      );
+    return values;
+  };
 }
 
 async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep> {
-  const features = config.source.features!;
+  const sources = config.source.features!;
   const target = config.source.target!;
   const time = config.source.time ?? null;
+  const calendar = config.calendar ?? [];
+  const derive = config.derive ?? [];
+  const features = [...sources, ...derivedNames(calendar, derive)];
   const win = config.window!;
   const split = splitConfig(config, true);
   const scaling = config.scale ?? "standard";
   const rows = await countRows(config, file);
-  const needed = win.size + win.horizon;
+  const skipped = historyRows(derive);
+  const needed = skipped + win.size + win.horizon;
   if (rows < needed)
-    throw new DataError(file.display, null, null, `the series has ${rows} row${rows === 1 ? "" : "s"}, shorter than the window plus the horizon (${needed})`);
+    throw new DataError(
+      file.display,
+      null,
+      null,
+      `the series has ${rows} row${rows === 1 ? "" : "s"}, shorter than ${skipped > 0 ? `the ${skipped} row${skipped === 1 ? "" : "s"} derived features need before them plus ` : ""}the window plus the horizon (${needed})`,
+    );
   const F = features.length;
-  const cols = [...features, target];
+  const columns = [...sources, target, ...(time ? [time] : []), ...derive.map((d) => d.column)];
+  // Statistics per column, over the training rows where the column is defined (a lag or difference needs history).
   const sum = new Float64Array(F + 1);
   const sq = new Float64Array(F + 1);
   const min = new Float64Array(F + 1).fill(Infinity);
   const max = new Float64Array(F + 1).fill(-Infinity);
-  let n = 0;
+  const n = new Float64Array(F + 1);
   let index = 0;
-  const predict = win.predict ?? "value";
+  const predict = win.predict ?? (sources.includes(target) && win.horizon >= 1 ? "delta" : "value");
   // The change of the target over the horizon, on training rows: y_r - y_{r-h}.
   const recent: number[] = [];
   let dSum = 0;
@@ -366,12 +345,14 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   let prevTime: number | string | null = null;
   let prevRaw = "";
   let first: Row | undefined;
+  const read = seriesReader({ sources, time, calendar, derive }, file);
   for await (const row of readRows(config.source, file.path, file.display)) {
     if (!first) {
       first = row;
-      checkColumns(first, time ? [...cols, time] : cols, file);
+      checkColumns(first, columns, file);
     }
-    const values = cols.map((c) => number(row, c, file));
+    const values = read(row);
+    values.push(number(row, target, file));
     if (time) {
       const raw = timeCell(row, time, file);
       const t = timeKey(raw);
@@ -401,25 +382,26 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     }
     if (splitOf(split, index, rows) === "train") {
       values.forEach((v, k) => {
+        if (Number.isNaN(v)) return;
         sum[k] += v;
         sq[k] += v * v;
         min[k] = Math.min(min[k]!, v);
         max[k] = Math.max(max[k]!, v);
+        n[k]++;
       });
-      n++;
     }
     index++;
   }
-  if (n === 0) throw new DataError(file.display, null, null, "the training split has no rows");
+  if (n[F] === 0) throw new DataError(file.display, null, null, "the training split has no rows");
   const offset: number[] = [];
   const scale: number[] = [];
   for (let k = 0; k <= F; k++) {
-    if (scaling === "standard") {
-      const mean = sum[k]! / n;
-      const sd = Math.sqrt(Math.max(0, sq[k]! / n - mean * mean));
+    if (scaling === "standard" && n[k]! > 0) {
+      const mean = sum[k]! / n[k]!;
+      const sd = Math.sqrt(Math.max(0, sq[k]! / n[k]! - mean * mean));
       offset.push(mean);
       scale.push(sd > 1e-12 ? sd : 1);
-    } else if (scaling === "minmax") {
+    } else if (scaling === "minmax" && n[k]! > 0) {
       offset.push(min[k]!);
       scale.push(max[k]! - min[k]! > 1e-12 ? max[k]! - min[k]! : 1);
     } else {
@@ -435,8 +417,9 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     [targetOffset, targetScale] =
       scaling === "standard" ? [mean, sd > 1e-12 ? sd : 1] : scaling === "minmax" ? (dN > 0 ? [dMin, dMax - dMin > 1e-12 ? dMax - dMin : 1] : [0, 1]) : [0, 1];
   }
+  const shape = { window: win.size, horizon: win.horizon, stride: win.stride, derive };
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
-  for (let r = win.size + win.horizon - 1; r < rows; r++) if ((r - win.horizon - win.size + 1) % win.stride === 0) counts[splitOf(split, r, rows)]++;
+  for (let r = win.size + win.horizon - 1; r < rows; r++) if (isWindowRow(shape, r)) counts[splitOf(split, r, rows)]++;
   return {
     kind: "series",
     counts,
@@ -454,6 +437,8 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     targetScale,
     split,
     rows,
+    ...(calendar.length > 0 ? { calendar } : {}),
+    ...(derive.length > 0 ? { derive } : {}),
   };
 }
 
@@ -499,14 +484,17 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
   const F = prep.features.length;
   const T = prep.window;
   const h = prep.horizon;
+  const read = seriesReader({ sources: sourceFeatures(prep), time: prep.time, calendar: prep.calendar ?? [], derive: prep.derive ?? [] }, file);
   // A ring of the last T + h rows: [scaled features..., raw target] each.
   const ring: Float32Array[] = [];
   const lines: number[] = [];
   for await (const row of readRows(config.source, file.path, file.display)) {
+    const raw = read(row);
     const v = new Float32Array(F + 1);
-    prep.features.forEach((c, k) => {
-      v[k] = (number(row, c, file) - prep.offset[k]!) / prep.scale[k]!;
-      if (!Number.isFinite(v[k]!)) throw located(file, row, c, "scaled by the training rows' statistics, this value is beyond the float32 range");
+    raw.forEach((x, k) => {
+      v[k] = (x - prep.offset[k]!) / prep.scale[k]!;
+      if (!Number.isFinite(v[k]!) && !Number.isNaN(x))
+        throw located(file, row, prep.features[k]!, "scaled by the training rows' statistics, this value is beyond the float32 range");
     });
     v[F] = number(row, prep.target, file);
     ring.push(v);
@@ -517,8 +505,7 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
     }
     const r = index++; // the row just read is the target row of the window ending h rows before it
     if (ring.length < T + h) continue;
-    const start = r - h - T + 1;
-    if (start % prep.stride !== 0 || splitOf(prep.split, r, prep.rows) !== split) continue;
+    if (!isWindowRow(prep, r) || splitOf(prep.split, r, prep.rows) !== split) continue;
     const x = new Float32Array(T * F);
     for (let t = 0; t < T; t++) x.set(ring[t]!.subarray(0, F), t * F);
     const target = ring[T + h - 1]![F]!;

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, sep } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { shownValue } from "./data.js";
+import { shownValue } from "./cells.js";
 import { registerLayers } from "./layers.js";
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {

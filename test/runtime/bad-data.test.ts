@@ -8,7 +8,7 @@ const DIR = "test/fixtures/bad-data";
 
 /** Every broken data file, the message it must give (file, line, column or field) and that nothing is written. */
 const CATALOGUE: Record<string, RegExp> = {
-  "text-missing-column.csv": /text-missing-column\.csv:2 \(column "sentiment"\): no such column; the file has "review", "label"/,
+  "text-missing-column.csv": /text-missing-column\.csv:1 \(column "sentiment"\): no such column; the file has "review", "label"/,
   "text-empty.csv": /text-empty\.csv: the file is empty: a header line is needed/,
   "text-header-only.csv": /text-header-only\.csv: the file has no data rows/,
   "text-ragged-long.csv": /text-ragged-long\.csv:18: this row has 3 fields, the header has 2/,
@@ -32,7 +32,7 @@ const CATALOGUE: Record<string, RegExp> = {
   "series-short.csv": /series-short\.csv: the series has 3 rows, shorter than the window plus the horizon \(4\)/,
   "series-duplicate-time.csv": /series-duplicate-time\.csv:9 \(column "date"\): duplicate timestamp "2020-01-16"/,
   "series-unsorted-time.csv": /series-unsorted-time\.csv:9 \(column "date"\): "2020-01-11" comes before "2020-01-16": rows must be in time order/,
-  "series-missing-target.csv": /series-missing-target\.csv:2 \(column "b"\): no such column; the file has "date", "a", "c"/,
+  "series-missing-target.csv": /series-missing-target\.csv:1 \(column "b"\): no such column; the file has "date", "a", "c"/,
   "jsonl-bad-json.jsonl": /jsonl-bad-json\.jsonl:4: not valid JSON/,
   "jsonl-not-object.jsonl": /jsonl-not-object\.jsonl:4: each line must be a JSON object/,
   "jsonl-null-text.jsonl": /jsonl-null-text\.jsonl:4 \(column "text"\): is null/,

@@ -103,7 +103,7 @@ describe("series preparation", () => {
   const rows = Array.from({ length: 20 }, (_, i) => `2020-01-${String(i + 1).padStart(2, "0")},${i},${100 - i}`).join("\n");
   const config = (path: string): DataConfig => ({
     source: { kind: "csv", path, time: "d", features: ["a", "b"], target: "a" },
-    window: { size: 3, horizon: 2, stride: 1 },
+    window: { size: 3, horizon: 2, stride: 1, predict: "value" },
     scale: "standard",
     split: { order: "chronological", train: 0.5, validation: 0.25, test: 0.25, seed: 0 },
   });

@@ -99,7 +99,7 @@ describe("column names that are Object.prototype properties", () => {
     writeFileSync(join(dir, "d.csv"), `review,sentiment\n${Array.from({ length: 16 }, (_, i) => words(i, "pos", "neg").join(",")).join("\n")}\n`);
     const r = await attnc("train", textSpec(dir, `csv("d.csv", text: "toString", label: "sentiment")`), "--out", join(dir, "m"), "--allow-outside");
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/d\.csv:2 \(column "toString"\): no such column; the file has "review", "sentiment"/);
+    expect(r.err).toMatch(/d\.csv:1 \(column "toString"\): no such column; the file has "review", "sentiment"/);
     expect(r.err).not.toContain("native code");
     noStack(r.err);
     expect(existsSync(join(dir, "m"))).toBe(false);
@@ -110,7 +110,7 @@ describe("column names that are Object.prototype properties", () => {
     seriesCsv(dir);
     const r = await attnc("train", seriesSpec(dir, ["a", "valueOf"]), "--out", join(dir, "m"), "--allow-outside");
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/a\.csv:2 \(column "valueOf"\): no such column; the file has "t", "a", "b"/);
+    expect(r.err).toMatch(/a\.csv:1 \(column "valueOf"\): no such column; the file has "t", "a", "b"/);
     expect(r.err).not.toMatch(/undefined|NaN/);
     expect(existsSync(join(dir, "m"))).toBe(false);
   });

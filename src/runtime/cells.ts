@@ -1,0 +1,94 @@
+/**
+ * What a data file's cells and rows mean, without TensorFlow.js, so that `attnc check` can read a data file
+ * without loading it: data numbers, time keys and which split a row falls in. Only Node built-ins.
+ */
+
+/** A uniform number in [0, 1) fixed by (seed, index): which split a row falls in, without holding the rows. */
+function unitHash(seed: number, index: number): number {
+  let h = Math.imul(index ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(seed + 0x7f4a7c15, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+
+/** How a data block splits its rows (with the defaults filled in). */
+export interface SplitConfig {
+  order: "shuffled" | "chronological";
+  train: number;
+  validation: number;
+  test: number;
+  seed: number;
+}
+
+/** A data block's split setting with its defaults: chronological for series, shuffled for text; without a setting, train 0.8, validation 0.1, test 0.1. */
+export function splitWithDefaults(s: Partial<SplitConfig> | undefined, series: boolean): SplitConfig {
+  return {
+    order: s?.order ?? (series ? "chronological" : "shuffled"),
+    train: s?.train ?? 0.8,
+    validation: s?.validation ?? 0.1,
+    test: s?.test ?? 0.1,
+    seed: s?.seed ?? 0,
+  };
+}
+
+/** The split of row `index` of `rows` (docs/data.md, "Splits and seeds"). */
+export function splitOf(s: SplitConfig, index: number, rows: number): "train" | "validation" | "test" {
+  const u = s.order === "chronological" ? index / rows : unitHash(s.seed, index);
+  return u < s.train ? "train" : u < s.train + s.validation ? "validation" : "test";
+}
+
+/** A value as messages show it: JSON, cut to 40 characters. */
+export function shownValue(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
+}
+
+/** What kind of JSON value this is, for messages. */
+export function jsonKind(v: unknown): string {
+  return v === null
+    ? "null"
+    : Array.isArray(v)
+      ? "an array"
+      : typeof v === "object"
+        ? "an object"
+        : typeof v === "number"
+          ? "a number"
+          : typeof v === "boolean"
+            ? "a boolean"
+            : typeof v === "string"
+              ? "a string"
+              : typeof v;
+}
+
+/**
+ * Number syntax in data cells: decimal, with an optional sign, point and exponent (12, -0.5, .5, 1.5e-3, +3E8).
+ * Hexadecimal, binary, `Infinity`, `NaN`, digit separators and an empty cell are not numbers.
+ */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A data number: a JSON number, or a string in the decimal syntax (surrounding spaces allowed), that is finite
+ * as a float32 (|x| below about 3.4e38; a smaller magnitude than float32 can hold becomes 0). Returns the
+ * number, or the reason it is not one.
+ */
+export function dataNumber(raw: unknown): number | string {
+  let v: unknown = raw;
+  if (typeof raw === "string") {
+    if (!DECIMAL.test(raw.trim())) return `${shownValue(raw)} is not a finite number (numbers are decimal, such as 12, -0.5 or 1.5e-3)`;
+    v = Number(raw.trim());
+  }
+  if (typeof v !== "number") return `${shownValue(raw)} is ${jsonKind(raw)}, not a number`;
+  if (!Number.isFinite(Math.fround(v)))
+    return `${typeof raw === "string" ? shownValue(raw) : Number.isFinite(v) ? String(v) : "a number"} is beyond the float32 range (about ±3.4e38)`;
+  return v;
+}
+
+/** A time cell's sort key: a number if it is one, else a date (Date.parse) if it parses, else the text. */
+export function timeKey(v: string): number | string {
+  if (DECIMAL.test(v.trim())) return Number(v.trim());
+  const d = Date.parse(v);
+  return Number.isFinite(d) ? d : v;
+}

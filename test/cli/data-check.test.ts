@@ -1,0 +1,249 @@
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkDataRows } from "../../src/cli/data-check.js";
+import { compile } from "../../src/compile.js";
+import type { Attrs } from "../../src/ir/types.js";
+import type { Row } from "../../src/runtime/csv.js";
+import { attncIn } from "../in-process.js";
+
+/** Rows as csvRows gives them: the header on line 1, data from line 2. */
+function csv(header: string[], cells: (string | number)[][]): Row[] {
+  return cells.map((r, i) => ({ values: new Map(header.map((h, k) => [h, String(r[k])])), line: i + 2, header: 1 }));
+}
+const series = (extra: Attrs = {}): Attrs => ({
+  source: { kind: "csv", path: "d.csv", time: "t", features: ["load", "temp"], target: "load" },
+  window: { size: 3, horizon: 1, stride: 1, predict: "delta" },
+  split: { order: "chronological", train: 0.5, validation: 0.25, test: 0.25, seed: 0 },
+  ...extra,
+});
+const days = (n: number) => Array.from({ length: n }, (_, i) => [`2024-01-${String(i + 1).padStart(2, "0")}`, 10 + i, 5 - i]);
+
+describe("data checks on rows", () => {
+  it("a column missing from the header is at line 1, with what the file has and the likely name", () => {
+    const f = checkDataRows(series(), undefined, "d.csv", csv(["t", "laod", "temp"], days(8)));
+    const missing = f.filter((x) => x.code === "DataColumnMissing");
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toMatchObject({ path: "/data/source/features/0", line: 1, suggestion: "laod" });
+    expect(missing[0]!.message).toBe('d.csv:1: no column "load" in the header (the file has "t", "laod", "temp")');
+  });
+
+  it("a JSONL file's columns are its first object's, at that object's line", () => {
+    const rows: Row[] = days(8).map((r, i) => ({
+      values: new Map<string, string | number>([
+        ["t", r[0]!],
+        ["load", r[1]!],
+      ]),
+      line: i + 3,
+    }));
+    const f = checkDataRows(series(), undefined, "d.jsonl", rows);
+    expect(f.find((x) => x.code === "DataColumnMissing")).toMatchObject({ path: "/data/source/features/1", line: 3 });
+    expect(f.find((x) => x.code === "DataColumnMissing")!.message).toContain("in the first row");
+  });
+
+  it("reports the first cell of a column that is not a number, once per column", () => {
+    const cells = days(8);
+    cells[3]![2] = "n/a";
+    cells[5]![2] = "0x10";
+    const f = checkDataRows(series(), undefined, "d.csv", csv(["t", "load", "temp"], cells));
+    const bad = f.filter((x) => x.code === "DataNotNumber");
+    expect(bad).toEqual([
+      {
+        code: "DataNotNumber",
+        path: "/data/source/features/1",
+        line: 5,
+        message: 'd.csv:5 (column "temp"): "n/a" is not a finite number (numbers are decimal, such as 12, -0.5 or 1.5e-3)',
+      },
+    ]);
+  });
+
+  it("time out of order and a repeated time are errors at their lines", () => {
+    const back = days(8);
+    back[4]![0] = "2024-01-02";
+    expect(checkDataRows(series(), undefined, "d.csv", csv(["t", "load", "temp"], back)).filter((x) => x.code === "DataTimeOrder")).toEqual([
+      {
+        code: "DataTimeOrder",
+        path: "/data/source/time",
+        line: 6,
+        message: 'd.csv:6 (column "t"): "2024-01-02" comes before "2024-01-04": rows must be in time order',
+      },
+    ]);
+    const twice = days(8);
+    twice[2]![0] = twice[1]![0]!;
+    expect(checkDataRows(series(), undefined, "d.csv", csv(["t", "load", "temp"], twice)).find((x) => x.code === "DataTimeOrder")!.message).toBe(
+      'd.csv:4 (column "t"): duplicate timestamp "2024-01-02"',
+    );
+  });
+
+  it("calendar features need dates in the time column", () => {
+    const cells = days(8).map((r, i) => [String(i), r[1]!, r[2]!]);
+    const f = checkDataRows(series({ calendar: ["hour"] }), undefined, "d.csv", csv(["t", "load", "temp"], cells));
+    expect(f.find((x) => x.code === "DataNotDate")).toMatchObject({ path: "/data/calendar", line: 2 });
+    // Without a calendar, numbers are a fine time column.
+    expect(checkDataRows(series(), undefined, "d.csv", csv(["t", "load", "temp"], cells)).filter((x) => x.code === "DataNotDate")).toEqual([]);
+  });
+
+  it("counts windows per split from the rows: 16 rows and a 3-step window leave 2 test windows, a warning", () => {
+    const data = series({ split: { order: "chronological", train: 0.75, validation: 0.125, test: 0.125, seed: 0 } });
+    const f = checkDataRows(data, undefined, "d.csv", csv(["t", "load", "temp"], days(16)));
+    expect(f).toEqual([
+      {
+        code: "FewTestWindows",
+        path: "/data/split",
+        line: null,
+        message: "d.csv: test split has 2 windows; metrics on it mean little (13 windows in all from 16 rows: train 9, validation 2, test 2)",
+      },
+    ]);
+  });
+
+  it("no training windows is an error; no validation windows too when early stopping watches a validation metric", () => {
+    const data = series({ derive: [{ kind: "lag", column: "load", steps: 4 }] });
+    const rows = csv(["t", "load", "temp"], days(9)); // 4 rows of history + 3 + 1: target rows 7 and 8 of 0..8, both test
+    const f = checkDataRows(data, { early_stop: { monitor: "val_loss" } }, "d.csv", rows);
+    expect(f.map((x) => x.code)).toEqual(["EmptySplit", "EmptySplit", "FewTestWindows"]);
+    expect(f[0]!.message).toBe(
+      "d.csv: the training split has no windows (2 windows in all from 9 rows: train 0, validation 0, test 2; a window needs 8 rows up to its target (4 before it for derived features, 3 in the window, horizon 1))",
+    );
+    expect(f[1]!.message).toContain("early stopping watches a validation metric, but the validation split has no windows");
+    expect(
+      checkDataRows(series({ derive: [{ kind: "lag", column: "load", steps: 4 }] }), { early_stop: { monitor: "loss" } }, "d.csv", rows).map((x) => x.code),
+    ).toEqual(["EmptySplit", "FewTestWindows"]);
+  });
+
+  it("a file without data rows is an error", () => {
+    expect(checkDataRows(series(), undefined, "d.csv", [])).toEqual([
+      { code: "DataFileInvalid", path: "/data/source", line: null, message: "d.csv: the file has no data rows" },
+    ]);
+  });
+});
+
+const SPEC = `model M {
+  input x: float[T = 3, F = 2]
+  x -> lstm(4) -> last -> dense(1)
+}
+
+data M {
+  source: csv("DATA", time: "t", features: ["load", "temp"], target: "load")
+  window: 3
+  split: chronological train 0.5, validation 0.25, test 0.25
+}
+
+train M {
+  loss: mse
+  epochs: 1
+}
+`;
+
+function project(data: string | undefined, dataPath = "d.csv"): string {
+  const dir = mkdtempSync(join(tmpdir(), "attnc-datacheck-"));
+  mkdirSync(join(dir, "w"));
+  writeFileSync(join(dir, "w", "m.attn"), SPEC.replace("DATA", dataPath));
+  if (data !== undefined) writeFileSync(join(dir, "w", "d.csv"), data);
+  return join(dir, "w");
+}
+const csvText = (header: string, n: number, edit: (i: number) => string | undefined = () => undefined) =>
+  `${header}\n${Array.from({ length: n }, (_, i) => edit(i) ?? `2024-02-${String(i + 1).padStart(2, "0")},${10 + i},${i % 3}`).join("\n")}\n`;
+
+describe("attnc check with the data file", () => {
+  it("names a missing column at the header's line and at the spec's setting, exit 1, and writes nothing", async () => {
+    const w = project(csvText("t,load,tmp", 28));
+    const r = await attncIn(w, "check", "m.attn", "--format", "plain");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`m.attn:7:54 - error ATN4014: d.csv:1: no column "temp" in the header (the file has "t", "load", "tmp"); did you mean 'tmp'?`);
+    expect(readdirSync(w).sort()).toEqual(["d.csv", "m.attn"]);
+  });
+
+  it("reports time out of order at the data line and the time setting", async () => {
+    const w = project(csvText("t,load,temp", 28, (i) => (i === 9 ? "2024-01-15,3,4" : undefined)));
+    const r = await attncIn(w, "check", "m.attn", "--format", "plain");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`m.attn:7:30 - error ATN4016: d.csv:11 (column "t"): "2024-01-15" comes before "2024-02-09": rows must be in time order`);
+  });
+
+  it("warns of too few test windows but passes", async () => {
+    const w = project(csvText("t,load,temp", 16));
+    const r = await attncIn(w, "check", "m.attn", "--format", "plain");
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("m.attn:9:3 - warning ATN4019: d.csv: test split has 4 windows; metrics on it mean little");
+  });
+
+  it("a data file that does not exist yet is a warning, not an error; train refuses it", async () => {
+    const w = project(undefined);
+    const r = await attncIn(w, "check", "m.attn", "--format", "plain");
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("m.attn:7:15 - warning ATN4020: d.csv does not exist (yet): its columns and windows are not checked");
+    const json = await attncIn(w, "check", "m.attn", "--format", "json");
+    expect(json.code).toBe(0);
+    expect(json.out).toContain('"severity": "warning"');
+    expect(readdirSync(w)).toEqual(["m.attn"]);
+    const t = await attncIn(w, "train", "m.attn");
+    expect(t.code).not.toBe(0);
+    expect(t.err).toContain("d.csv");
+  });
+
+  it("does not read a data file outside the working directory: a warning", async () => {
+    const w = project(undefined, "../outside.csv");
+    writeFileSync(join(w, "..", "outside.csv"), "not,even\ndata\n");
+    const r = await attncIn(w, "check", "m.attn", "--format", "plain");
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warning ATN4020: .*outside.*; check did not read it/);
+    expect(r.err).not.toContain("ATN4021");
+    const allowed = await attncIn(w, "check", "m.attn", "--format", "plain", "--allow-outside");
+    expect(allowed.code).toBe(1);
+    expect(allowed.err).toMatch(/error ATN4021: .*outside\.csv:2: this row has 1 field, the header has 2/);
+  });
+
+  it("train names a missing column at the header's line too", async () => {
+    const w = project(csvText("t,load,tmp", 28));
+    const r = await attncIn(w, "train", "m.attn", "--backend", "wasm");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('d.csv:1 (column "temp"): no such column; the file has "t", "load", "tmp"');
+    expect(readdirSync(w).sort()).toEqual(["d.csv", "m.attn"]);
+  });
+});
+
+describe("the compiler and derived features", () => {
+  const spec = (data: string, input = "float[T = 4, F]") => `model M {\n  input x: ${input}\n  x -> lstm(4) -> last -> dense(1)\n}\n\ndata M {\n${data}\n}\n`;
+  const ir = async (text: string) => {
+    const r = await compile({ name: "m.attn", text });
+    return { r, data: r.models[0]?.data as { window: { predict: string } } | undefined, F: r.models[0]?.dims["F"] };
+  };
+
+  it("counts derived features in F, and the shape error lists every feature", async () => {
+    const data = `  source: csv("d.csv", time: "t", features: ["load"], target: "load")\n  calendar: [hour, yearday]\n  derive: [diff("load"), lag("temp", 24)]\n  window: 4`;
+    expect((await ir(spec(data))).F).toBe(7);
+    const bad = await ir(spec(data, "float[T = 4, F = 3]"));
+    expect(bad.r.ok).toBe(false);
+    expect(bad.r.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
+      "ATN4002 the data block's features (load, hour_sin, hour_cos, yearday_sin, yearday_cos, load_diff, temp_lag24: 1 column of the file, 6 derived) gives 7, but the input declares F = 3",
+    ]);
+  });
+
+  it("predicts the change by default when the target is a feature and the horizon is at least 1, else the value", async () => {
+    const src = (features: string, window: string) => spec(`  source: csv("d.csv", features: ${features}, target: "load")\n  window: ${window}`);
+    expect((await ir(src('["load", "temp"]', "4"))).data!.window.predict).toBe("delta");
+    expect((await ir(src('["temp", "x"]', "4"))).data!.window.predict).toBe("value");
+    expect((await ir(src('["load", "temp"]', "4, horizon 0"))).data!.window.predict).toBe("value");
+    expect((await ir(src('["load", "temp"]', "4, predict value"))).data!.window.predict).toBe("value");
+  });
+
+  it("a derived feature needs a column name", async () => {
+    const r = await ir(spec(`  source: csv("d.csv", features: ["load"], target: "load")\n  derive: [diff("")]\n  window: 4`));
+    expect(r.r.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual(["ATN2003 a derived feature's column name must not be empty"]);
+  });
+
+  it("a calendar needs the time column, and derived features are for series", async () => {
+    const noTime = await ir(spec(`  source: csv("d.csv", features: ["load"], target: "load")\n  calendar: [month]\n  window: 4`));
+    expect(noTime.r.diagnostics.map((d) => d.code)).toEqual(["ATN4007"]);
+    const text = await ir(
+      spec(`  source: csv("d.csv", text: "t", label: "l")\n  tokenizer: words(max_len: 4)\n  derive: [lag("x", 2)]`, "int[T]").replace(
+        "x -> lstm(4)",
+        "x -> embedding(50, 4) -> lstm(4)",
+      ),
+    );
+    expect(text.r.diagnostics.map((d) => `${d.code} ${d.message}`)).toContain(
+      "ATN4001 derive features are for forecasting (a window), not for text classification",
+    );
+  });
+});
