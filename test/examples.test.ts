@@ -39,6 +39,16 @@ describe("small versions of the examples learn", () => {
     expect(num(/test loss ([0-9.]+)/, r.out)).toBeLessThan(1);
   });
 
+  it("hourly: with calendar features, two epochs of the default temporal attention beat persistence and the seasonal naive forecast", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "attnc-hourly-"));
+    const r = await attnc("train", "examples/hourly/hourly.attn", "--out", join(dir, "m"), "--allow-outside", "--epochs", "2");
+    expect(r.code, r.err).toBe(0);
+    const e = await attnc("evaluate", join(dir, "m"), "--allow-outside");
+    const model = num(/test RMSE ([0-9.]+)/, e.out);
+    expect(model).toBeLessThan(num(/persistence\s+RMSE ([0-9.]+)/, e.out));
+    expect(model).toBeLessThan(num(/seasonal naive \(24\)\s+RMSE ([0-9.]+)/, e.out));
+  });
+
   it("adding: attention pooling learns to add the marked values (far better than predicting the mean)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "attnc-adding-"));
     execFileSync(process.execPath, ["examples/adding/prepare.mjs", "--sequences", "1500", "--length", "20", "--out", join(dir, "adding.csv")]);

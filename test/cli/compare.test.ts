@@ -163,14 +163,19 @@ describe("attnc compare", () => {
     expect(lines[0]).toBe("test split, seeds 1-2");
     expect(lines).toContain("wave.attn  Wave  (2 of 2 runs, 2 reused)");
     expect(lines).toContain("mood.attn  Mood  (2 of 2 runs, 2 reused)");
-    expect(again.out).toMatch(/^metric +mean +sd +min +max +n +persistence$/m);
+    // Every baseline evaluate scored (persistence and the linear model here: no time column, so no season).
+    expect(again.out).toMatch(/^metric +mean +sd +min +max +n +persistence +linear$/m);
     expect(again.out).toMatch(/^metric +mean +sd +min +max +n$/m);
     // The same numbers as the JSON, at four decimals.
     const report = JSON.parse(first.out) as Report;
     const rmse = report.results[0]!.metrics["rmse"]!;
     const persistence = report.results[0]!.baselines!["persistence"]!["rmse"]!;
+    const linear = report.results[0]!.baselines!["linear"]!["rmse"]!;
     expect(again.out).toMatch(
-      new RegExp(`^rmse +${rmse.mean.toFixed(4)} +${rmse.sd!.toFixed(4)} +${rmse.min.toFixed(4)} +${rmse.max.toFixed(4)} +2 +${persistence.toFixed(4)}$`, "m"),
+      new RegExp(
+        `^rmse +${rmse.mean.toFixed(4)} +${rmse.sd!.toFixed(4)} +${rmse.min.toFixed(4)} +${rmse.max.toFixed(4)} +2 +${persistence.toFixed(4)} +${linear.toFixed(4)}$`,
+        "m",
+      ),
     );
     const acc = report.results[1]!.metrics["accuracy"]!;
     expect(again.out).toMatch(new RegExp(`^accuracy +${acc.mean.toFixed(4)} +${acc.sd!.toFixed(4)} +${acc.min.toFixed(4)} +${acc.max.toFixed(4)} +2$`, "m"));
