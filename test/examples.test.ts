@@ -56,5 +56,11 @@ describe("small versions of the examples learn", () => {
     expect(r.code, r.err).toBe(0);
     // The mean predictor's RMSE is the targets' spread, about 0.2.
     expect(num(/test RMSE ([0-9.]+)/, r.out)).toBeLessThan(0.1);
+    // A horizon-0 model directory loads, and no naive baseline reads the answer (the target of the window's own last step).
+    expect(r.err).not.toContain("is worse than persistence");
+    const e = await attnc("evaluate", join(dir, "m"), "--tolerance", "0.04", "--allow-outside");
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toContain("persistence and seasonal naive left out: with horizon 0");
+    expect(e.out).toMatch(/^ {2}linear \(ridge, L2 [0-9.e-]+\) +RMSE /m);
   });
 });

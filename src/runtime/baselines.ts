@@ -321,6 +321,12 @@ export async function baselineReports(
   const reports: Record<string, BaselineReport> = {};
   const notes: string[] = [];
   if ((prep.counts[split] ?? 0) === 0) return { reports, notes: [`the ${split} split has no windows`] };
+  if (prep.horizon === 0) {
+    // The forecast is of the window's own last step: "the last known target" would be the answer itself.
+    notes.push("persistence and seasonal naive left out: with horizon 0 the model forecasts its window's own last step");
+    await addLinear(config, prep, file, split, tolerance, reports, notes);
+    return { reports, notes };
+  }
   // A season no window reaches back over would be persistence under another name.
   const P = season !== null && season * seasonSteps(season, prep.horizon) < prep.rows ? season : null;
   const persistence = new RegressionMetrics(tolerance);
@@ -333,21 +339,36 @@ export async function baselineReports(
   if (seasonal && P !== null) reports["seasonal_naive"] = { ...seasonal.report(), season: P };
   else if (season !== null) notes.push(`seasonal naive left out: its season (${season}) is as long as the series (${prep.rows} rows) or longer`);
   else notes.push("seasonal naive left out: no season; give one with `window: ..., season P` in the spec or --season P");
-  const inputs = prep.window * prep.features.length;
-  if (inputs > RIDGE_MAX_INPUTS) notes.push(`linear left out: a window has ${inputs} inputs, more than ${RIDGE_MAX_INPUTS}`);
-  else {
-    const fitted = await fitLinearBaseline(config, prep, file);
-    if (!fitted) notes.push("linear left out: the training split has no windows, or its ridge system could not be solved");
-    else {
-      const m = new RegressionMetrics(tolerance);
-      for await (const e of examples(config, prep, file, split)) {
-        const x = e.x as Float32Array;
-        m.add([unscaleTarget(prep, e.y, e.base)], [unscaleTarget(prep, ridgePredict(fitted.weights, x), e.base)]);
-      }
-      reports["linear"] = { ...m.report(), lambda: fitted.lambda };
-    }
-  }
+  await addLinear(config, prep, file, split, tolerance, reports, notes);
   return { reports, notes };
+}
+
+/** The linear baseline's report on a split (or a note saying why it is left out). */
+async function addLinear(
+  config: DataConfig,
+  prep: SeriesPrep,
+  file: DataFile,
+  split: Split,
+  tolerance: number | null,
+  reports: Record<string, BaselineReport>,
+  notes: string[],
+): Promise<void> {
+  const inputs = prep.window * prep.features.length;
+  if (inputs > RIDGE_MAX_INPUTS) {
+    notes.push(`linear left out: a window has ${inputs} inputs, more than ${RIDGE_MAX_INPUTS}`);
+    return;
+  }
+  const fitted = await fitLinearBaseline(config, prep, file);
+  if (!fitted) {
+    notes.push("linear left out: the training split has no windows, or its ridge system could not be solved");
+    return;
+  }
+  const m = new RegressionMetrics(tolerance);
+  for await (const e of examples(config, prep, file, split)) {
+    const x = e.x as Float32Array;
+    m.add([unscaleTarget(prep, e.y, e.base)], [unscaleTarget(prep, ridgePredict(fitted.weights, x), e.base)]);
+  }
+  reports["linear"] = { ...m.report(), lambda: fitted.lambda };
 }
 
 /** The baselines whose RMSE is lower than the model's, best first, with theirs and a short name for messages. */
