@@ -50,7 +50,7 @@ export const Codes = {
   UnboundDimension: entry("ATN3003", "a dimension whose size the model needs is never given"),
   DimensionMismatch: entry("ATN3004", "a dimension is given two different sizes"),
   UnknownPort: entry("ATN3005", "a reference to an output port the node does not have"),
-  NeedsFixedLength: entry("ATN3006", "feature input attention needs a fixed window length"),
+  NeedsFixedLength: entry("ATN3006", "input attention needs a fixed window length (features, or temporal with position offset)"),
   NeedsFloat: entry("ATN3007", "a recurrent layer fed integer ids instead of vectors"),
   // --- data and train blocks against the model
   DataKindMismatch: entry("ATN4001", "the data block does not fit the model's input kind"),
