@@ -228,6 +228,44 @@ function modelNames(a: Analysis, text: string): string[] {
 }
 
 const COLUMN_ARGS = new Set(["text", "label", "time", "target"]);
+/** Calls of a derive list whose first argument is a column. */
+const DERIVE_CALLS = new Set(["diff", "lag"]);
+
+/**
+ * The opening parenthesis of the `source: csv(` or `source: jsonl(` call in the block around token `at` (the
+ * braces that enclose it), or -1.
+ */
+function sourceCall(tokens: IToken[], at: number): number {
+  let open = -1;
+  for (let j = at, depth = 0; j >= 0; j--) {
+    const k = tokens[j]!.tokenType;
+    if (k === RBrace) depth++;
+    else if (k === LBrace) {
+      if (depth === 0) {
+        open = j;
+        break;
+      }
+      depth--;
+    }
+  }
+  if (open < 0) return -1;
+  for (let j = open + 1, depth = 0; j + 3 < tokens.length; j++) {
+    const k = tokens[j]!.tokenType;
+    if (k === LBrace) depth++;
+    else if (k === RBrace) {
+      if (depth === 0) return -1;
+      depth--;
+    } else if (
+      depth === 0 &&
+      tokens[j]!.image === "source" &&
+      tokens[j + 1]!.tokenType === Colon &&
+      (tokens[j + 2]!.image === "csv" || tokens[j + 2]!.image === "jsonl") &&
+      tokens[j + 3]!.tokenType === LParen
+    )
+      return j + 3;
+  }
+  return -1;
+}
 
 /** The value of a complete string literal token, or undefined when it has an invalid escape. */
 function stringValue(t: IToken): string | undefined {
@@ -268,18 +306,25 @@ function columnItems(text: string, offset: number, columns: (s: SourceRef) => st
     return -1;
   };
   let paren: number;
-  if (prev.tokenType === Colon && COLUMN_ARGS.has(before[i - 1]?.image ?? "")) paren = opener(i - 2);
-  else if (prev.tokenType === LBracket || prev.tokenType === Comma) {
-    const bracket = prev.tokenType === LBracket ? i : opener(i - 1);
-    if (bracket < 0 || before[bracket]!.tokenType !== LBracket || before[bracket - 1]?.tokenType !== Colon || before[bracket - 2]?.image !== "features")
-      return undefined;
-    paren = opener(bracket - 3);
-  } else return undefined;
-  i = paren;
-  const callee = before[i - 1]?.image;
-  if (i < 0 || before[i]!.tokenType !== LParen || (callee !== "csv" && callee !== "jsonl")) return undefined;
+  let start: number;
+  if (prev.tokenType === LParen && DERIVE_CALLS.has(before[i - 1]?.image ?? "")) {
+    // diff("|") and lag("|", k) of derive name a column of the block's own source: find its csv(...) or jsonl(...).
+    start = sourceCall(tokens, tokens.indexOf(prev));
+    if (start < 0) return undefined;
+  } else {
+    if (prev.tokenType === Colon && COLUMN_ARGS.has(before[i - 1]?.image ?? "")) paren = opener(i - 2);
+    else if (prev.tokenType === LBracket || prev.tokenType === Comma) {
+      const bracket = prev.tokenType === LBracket ? i : opener(i - 1);
+      if (bracket < 0 || before[bracket]!.tokenType !== LBracket || before[bracket - 1]?.tokenType !== Colon || before[bracket - 2]?.image !== "features")
+        return undefined;
+      paren = opener(bracket - 3);
+    } else return undefined;
+    i = paren;
+    if (i < 0 || before[i]!.tokenType !== LParen || (before[i - 1]?.image !== "csv" && before[i - 1]?.image !== "jsonl")) return undefined;
+    start = tokens.indexOf(before[i]!);
+  }
+  const callee = tokens[start - 1]!.image as "csv" | "jsonl";
   // The call's path (its first argument) and delimiter, read from all of its tokens.
-  const start = tokens.indexOf(before[i]!);
   let path: string | undefined;
   let delimiter: string | undefined;
   let depth = 0;

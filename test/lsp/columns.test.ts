@@ -57,6 +57,16 @@ describe("completion of column names from the data file's header", () => {
     expect(await completeAt(spec('csv("data/co2.csv", delimiter: "|")'))).not.toContain("Date");
   });
 
+  it("completes the column of derive's diff(...) and lag(...) from the block's source, and nothing in lag's step count", async () => {
+    const cols = ["Date", "CO2 (ppm)", "a,b", 'say "hi"'];
+    const derive = (d: string) => spec('csv("data/co2.csv", time: "Date")').replace("  window:", `  derive: [${d}]\n  window:`);
+    expect(await completeAt(derive('diff("|")'))).toEqual(cols);
+    expect(await completeAt(derive('diff("Date"), lag(|, 12)'))).toEqual(cols);
+    expect(await completeAt(derive('lag("Date", |)'))).not.toContain("Date");
+    // Another block's source is not this block's: a model block has none.
+    expect(await completeAt(`model M {\n  input x: float[T = 4, F = 1]\n  x -> lstm(|)\n}\n`)).not.toContain("Date");
+  });
+
   it("inserts a quoted, escaped name outside a string and an escaped one inside", async () => {
     const uri = pathToFileURL(join(ws, "insert.attn")).href;
     const text = spec('csv("data/co2.csv", time: |)');
