@@ -7,7 +7,7 @@
 import { readRows } from "./csv.js";
 import { splitOf } from "./cells.js";
 import { examples, number, unscaleTarget, type DataConfig, type DataFile, type SeasonInfo, type SeriesPrep, type Split } from "./data.js";
-import { DAY_MS, isWindowRow } from "./derive.js";
+import { calendarTime, DAY_MS, isWindowRow } from "./derive.js";
 import { RegressionMetrics, type RegressionReport } from "./metrics.js";
 
 /** The L2 weights the linear baseline tries, chosen by validation RMSE. */
@@ -38,8 +38,7 @@ export function seasonOfStep(ms: number): { period: number | null; step: string 
 /** A timestamp in milliseconds, or null for a cell that is not a date (plain numbers have no known unit). */
 function timestampOf(v: unknown): number | null {
   if (typeof v !== "string" || /^\s*[+-]?[\d.]+(?:[eE][+-]?\d+)?\s*$/.test(v)) return null;
-  const t = Date.parse(v);
-  return Number.isFinite(t) ? t : null;
+  return calendarTime(v) ?? null;
 }
 
 /**

@@ -2,6 +2,7 @@
  * What a data file's cells and rows mean, without TensorFlow.js, so that `attnc check` can read a data file
  * without loading it: data numbers, time keys and which split a row falls in. Only Node built-ins.
  */
+import { calendarTime } from "./derive.js";
 
 /** A uniform number in [0, 1) fixed by (seed, index): which split a row falls in, without holding the rows. */
 function unitHash(seed: number, index: number): number {
@@ -86,9 +87,12 @@ export function dataNumber(raw: unknown): number | string {
   return v;
 }
 
-/** A time cell's sort key: a number if it is one, else a date (Date.parse) if it parses, else the text. */
+/**
+ * A time cell's sort key: a number if it is one, else a date if it parses (read as the calendar reads it: a time
+ * without a zone is UTC wall-clock time, so the order does not depend on the machine's zone, and the hour a
+ * daylight-saving change skips is no duplicate), else the text.
+ */
 export function timeKey(v: string): number | string {
   if (DECIMAL.test(v.trim())) return Number(v.trim());
-  const d = Date.parse(v);
-  return Number.isFinite(d) ? d : v;
+  return calendarTime(v) ?? v;
 }

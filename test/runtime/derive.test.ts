@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { examples, fit, type DataConfig, type SeriesPrep } from "../../src/runtime/data.js";
+import { timeKey } from "../../src/runtime/cells.js";
 import { calendarPhase, calendarTime, calendarValues, DeriveHistory, derivedNames, historyRows, isWindowRow } from "../../src/runtime/derive.js";
 import { attncIn } from "../in-process.js";
 import { runnableProgram } from "../programs.js";
@@ -76,6 +77,10 @@ describe("calendar features", () => {
     // Hours through the spring change are 24 distinct, evenly spaced phases.
     const hours = Array.from({ length: 24 }, (_, h) => calendarPhase("hour", calendarTime(`2021-03-28T${String(h).padStart(2, "0")}:00`)!));
     expect(hours).toEqual(Array.from({ length: 24 }, (_, h) => h / 24));
+    // The time order reads them the same way: the hour the spring change skips is no duplicate of the next one.
+    const keys = ["2021-03-28T01:00:00", "2021-03-28T02:00:00", "2021-03-28T03:00:00"].map(timeKey);
+    expect(new Set(keys).size).toBe(3);
+    expect(keys).toEqual([utc(2021, 3, 28, 1), utc(2021, 3, 28, 2), utc(2021, 3, 28, 3)]);
     // A zone in the value is honoured: 02:30 at +02:00 is 00:30 UTC.
     expect(calendarTime("2021-06-01T02:30+02:00")).toBe(utc(2021, 6, 1, 0, 30));
     expect(calendarTime("2021-06-01T02:30Z")).toBe(utc(2021, 6, 1, 2, 30));
