@@ -247,6 +247,13 @@ export async function evaluateCommand(
   try {
     const r = await evaluateSplit(model, meta.data, meta.prep, file, split, meta.train.batch, meta.train.loss, tolerance);
     const prep = meta.prep;
+    // Splits are cut by the row count of the file the model was trained on; a shorter file may leave this one empty.
+    const count = r.regression?.count ?? r.classification?.count ?? 0;
+    if (count === 0)
+      throw new CliError(
+        `${file.display}: the ${split} split has no ${prep.kind === "series" ? "windows" : "examples"} to score (the model's splits were cut for ${prep.rows} rows)`,
+        1,
+      );
     if (prep.kind !== "series" || !r.regression) {
       if (opts.format === "json") io.stdout.write(`${JSON.stringify({ split, ...r })}\n`);
       else io.stdout.write(reportText(split, r));

@@ -112,6 +112,15 @@ describe("a forecaster that beats its baselines", () => {
     expect(r.err).not.toContain("internal error");
   });
 
+  it("evaluate on a file too short for the model's test split says so (exit 1), instead of scoring no windows as perfect", async () => {
+    const rows = readFileSync(join(dir, "squares.csv"), "utf8").split("\n");
+    writeFileSync(join(dir, "short.csv"), `${rows.slice(0, 6).join("\n")}\n`);
+    const r = await run("evaluate", "good", "--data", "short.csv");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/short\.csv: the test split has no windows to score \(the model's splits were cut for \d+ rows\)/);
+    expect(r.out).not.toContain("beats every baseline");
+  });
+
   it("evaluate prints the baselines without --baselines, in text and JSON, and the model beats them", async () => {
     const text = await run("evaluate", "good");
     expect(text.code, text.err).toBe(0);
