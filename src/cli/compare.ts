@@ -312,12 +312,18 @@ export async function compareCommand(io: CliIo, specs: string[], opts: CompareOp
   const format = opts.format ?? "text";
   if (format !== "text" && format !== "json") throw new CliError(`--format must be text or json, not ${JSON.stringify(format)}`);
   const allowOutside = opts.allowOutside === true;
+  if (opts.out === "") throw new CliError("--out must name a directory, not be empty");
   const root = within(io, opts.out ?? join("runs", "compare"), "the output directory", allowOutside);
   checkDirTarget(io, root);
   // Each spec's runs go under its base name: two specs of one name would share directories.
   const byName = new Map<string, string>();
   for (const s of specs) {
     const name = basename(s, extname(s));
+    // The name is a directory under --out: "." or ".." (a spec named "...attn") would lead out of it.
+    if (name === "" || name === "." || name === "..")
+      throw new CliError(
+        `${displayPath(io, s)}: compare files a spec's runs under its name without the extension, which must not be "${name}"; rename the spec`,
+      );
     const other = byName.get(name);
     if (other !== undefined)
       throw new CliError(

@@ -234,7 +234,11 @@ describe("attnc compare", () => {
       [["--jobs", "x"], /--jobs must be a whole number/],
       [["--epochs", "1.5"], /--epochs must be a whole number/],
       [["other/wave.attn"], /wave\.attn and other\/wave\.attn would share runs\/compare\/wave/],
+      // A spec whose name without the extension is ".." would file its runs outside --out.
+      [["...attn"], /\.\.\.attn: compare files a spec's runs under its name without the extension, which must not be "\.\."/],
+      [["--out", ""], /--out must name a directory, not be empty/],
     ];
+    writeFileSync(join(cwd, "...attn"), SERIES);
     for (const [args, message] of cases) {
       const r = await attncIn(cwd, "compare", "wave.attn", ...args);
       expect(r.code, args.join(" ")).toBe(2);
