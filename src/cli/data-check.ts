@@ -7,7 +7,7 @@
 import type { CodeName } from "../diagnostics/catalogue.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import type { Attrs } from "../ir/types.js";
-import { dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, type SplitConfig } from "../runtime/cells.js";
+import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, type SplitConfig } from "../runtime/cells.js";
 import type { CellValue, Row } from "../runtime/csv.js";
 import { calendarTime, historyRows, isWindowRow, type DeriveSpec } from "../runtime/derive.js";
 
@@ -112,6 +112,13 @@ export class DataFileCheck {
         if (typeof n === "string") {
           this.reported.add(c.name);
           this.add({ code: "DataNotNumber", path: c.path, line: row.line, message: `${this.file}:${row.line} (column ${JSON.stringify(c.name)}): ${n}` });
+        }
+      } else {
+        // Text, label and time cells: what training accepts (a string; a time may be a JSONL number).
+        const problem = cellTypeProblem(v, c.name === this.time ? "time" : "text");
+        if (problem !== null) {
+          this.reported.add(c.name);
+          this.add({ code: "DataNotText", path: c.path, line: row.line, message: `${this.file}:${row.line} (column ${JSON.stringify(c.name)}): ${problem}` });
         }
       }
     }

@@ -75,6 +75,10 @@ export const Codes = {
   FewTestWindows: entry("ATN4019", "fewer than 30 test windows or examples: metrics on them mean little", "warning"),
   DataFileNotRead: entry("ATN4020", "check did not read the data file: it does not exist yet, or lies outside the working directory", "warning"),
   DataFileInvalid: entry("ATN4021", "the data file cannot be read as the data block says (CSV or JSONL syntax, encoding, record size, too few rows)"),
+  DataNotText: entry(
+    "ATN4022",
+    "a text, label or time cell that training cannot read: null, or a JSONL number, boolean, object or array where a string is needed",
+  ),
   // --- limits
   TooLarge: entry("ATN5001", "a model with more parameters than training can hold in memory"),
   TooMuchMemory: entry("ATN5002", "a model whose activations for one training batch would not fit in memory"),

@@ -88,6 +88,16 @@ export function dataNumber(raw: unknown): number | string {
 }
 
 /**
+ * Why a cell cannot be read as a text or label (a string), or as a time (a string, or a JSONL number); null when
+ * it can. JSONL numbers, booleans, objects, arrays and null are refused, not converted.
+ */
+export function cellTypeProblem(v: unknown, kind: "text" | "time"): string | null {
+  if (v === null) return "is null";
+  if (typeof v === "string" || (kind === "time" && typeof v === "number")) return null;
+  return `must be a string${kind === "time" ? " or a number" : ""}, not ${jsonKind(v)} (${shownValue(v)})`;
+}
+
+/**
  * A time cell's sort key: a number if it is one, else a date if it parses (read as the calendar reads it: a time
  * without a zone is UTC wall-clock time, so the order does not depend on the machine's zone, and the hour a
  * daylight-saving change skips is no duplicate), else the text.

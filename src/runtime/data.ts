@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DataError, readRows, type CellValue, type Row, type SourceConfig } from "./csv.js";
-import { dataNumber, jsonKind, shownValue, splitOf, splitWithDefaults, timeKey, type SplitConfig } from "./cells.js";
+import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, type SplitConfig } from "./cells.js";
 import { calendarTime, calendarValues, DeriveHistory, derivedNames, historyRows, isWindowRow, type DeriveSpec } from "./derive.js";
 
 export interface DataConfig {
@@ -154,16 +154,17 @@ function present(row: Row, column: string, file: DataFile): CellValue {
 /** A text or label cell: a string (JSONL numbers, booleans, objects and arrays are refused, not converted). */
 function cell(row: Row, column: string, file: DataFile): string {
   const v = present(row, column, file);
-  if (typeof v !== "string") throw located(file, row, column, `must be a string, not ${jsonKind(v)} (${shownValue(v)})`);
-  return v;
+  const problem = cellTypeProblem(v, "text");
+  if (problem !== null) throw located(file, row, column, problem);
+  return v as string;
 }
 
 /** A time cell: a string, or a JSONL number. */
 function timeCell(row: Row, column: string, file: DataFile): string {
   const v = present(row, column, file);
-  if (typeof v === "number") return String(v);
-  if (typeof v !== "string") throw located(file, row, column, `must be a string or a number, not ${jsonKind(v)} (${shownValue(v)})`);
-  return v;
+  const problem = cellTypeProblem(v, "time");
+  if (problem !== null) throw located(file, row, column, problem);
+  return typeof v === "number" ? String(v) : (v as string);
 }
 
 function checkColumns(first: Row | undefined, columns: string[], file: DataFile): void {

@@ -58,6 +58,26 @@ describe("data checks on rows", () => {
     ]);
   });
 
+  it("text, label and time cells of another JSON type are errors at their lines, as training refuses them", () => {
+    const text: Attrs = {
+      source: { kind: "jsonl", path: "d.jsonl", text: "text", label: "label" },
+      split: { order: "shuffled", train: 0.5, validation: 0.25, test: 0.25, seed: 0 },
+    };
+    const jsonl = (objs: Record<string, unknown>[]): Row[] => objs.map((o, i) => ({ values: new Map(Object.entries(o)) as Row["values"], line: i + 1 }));
+    const ok = Array.from({ length: 6 }, (_, i) => ({ text: `t ${i}`, label: i % 2 ? "a" : "b" }));
+    expect(checkDataRows(text, undefined, "d.jsonl", jsonl(ok)).filter((x) => x.code !== "FewTestWindows")).toEqual([]);
+    const bad = [...ok, { text: 5, label: "a" }, { text: "x", label: 0 }, { text: "y", label: null }];
+    const found = checkDataRows(text, undefined, "d.jsonl", jsonl(bad)).filter((x) => x.code !== "FewTestWindows");
+    expect(found.map((x) => [x.code, x.path, x.message])).toEqual([
+      ["DataNotText", "/data/source/text", 'd.jsonl:7 (column "text"): must be a string, not a number (5)'],
+      ["DataNotText", "/data/source/label", 'd.jsonl:8 (column "label"): must be a string, not a number (0)'],
+    ]);
+    // A time may be a JSONL number, not null or a boolean.
+    const times = days(8).map((r, i) => ({ t: i === 5 ? null : i === 6 ? true : i, load: r[1], temp: r[2] }));
+    const timeFound = checkDataRows(series(), undefined, "d.jsonl", jsonl(times)).filter((x) => x.code !== "FewTestWindows");
+    expect(timeFound.map((x) => [x.code, x.message])).toEqual([["DataNotText", 'd.jsonl:6 (column "t"): is null']]);
+  });
+
   it("time out of order and a repeated time are errors at their lines", () => {
     const back = days(8);
     back[4]![0] = "2024-01-02";

@@ -33,9 +33,19 @@ const range = (s: CheckSpan) => ({ start: { line: s.line - 1, character: s.colum
 /** What `attnc check --format json` reports, in the shape an editor receives. */
 /** The codes of attnc check's data-file checks, which the server leaves to attnc check (it does not read data files as you type). */
 const DATA_FILE_CODES = new Set(
-  (["DataColumnMissing", "DataNotNumber", "DataTimeOrder", "DataNotDate", "EmptySplit", "FewTestWindows", "DataFileNotRead", "DataFileInvalid"] as const).map(
-    (n) => Codes[n].code,
-  ),
+  (
+    [
+      "DataColumnMissing",
+      "DataNotNumber",
+      "DataTimeOrder",
+      "DataNotDate",
+      "EmptySplit",
+      "FewTestWindows",
+      "DataFileNotRead",
+      "DataFileInvalid",
+      "DataNotText",
+    ] as const
+  ).map((n) => Codes[n].code),
 );
 async function checkAsLsp(path: string, uri: string) {
   const r = await attnc("check", "--format", "json", path);
