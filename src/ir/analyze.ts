@@ -360,6 +360,8 @@ class Analysis {
     const d = x.shape[x.shape.length - 1]!;
     const s = this.size(d);
     if (s !== null) return s;
+    // A data block with errors binds nothing; its own errors say what to fix, and F = 3 would be a wrong hint.
+    if (this.ir.data && this.isFailed("/data")) return undefined;
     this.bag.report(
       "UnboundDimension",
       this.span(path),
