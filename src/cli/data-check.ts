@@ -7,7 +7,7 @@
 import type { CodeName } from "../diagnostics/catalogue.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import type { Attrs } from "../ir/types.js";
-import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, type SplitConfig } from "../runtime/cells.js";
+import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, timeOrderProblem, type SplitConfig } from "../runtime/cells.js";
 import type { CellValue, Row } from "../runtime/csv.js";
 import { calendarTime, historyRows, isWindowRow, type DeriveSpec } from "../runtime/derive.js";
 
@@ -157,20 +157,11 @@ export class DataFileCheck {
       });
     }
     const t = timeKey(raw);
-    if (this.prevTime !== null && !this.timeReported) {
+    const problem = this.timeReported ? null : timeOrderProblem(t, raw, this.prevTime, this.prevRaw);
+    if (problem !== null) {
+      this.timeReported = true;
       const where = `${this.file}:${row.line} (column ${JSON.stringify(this.time)})`;
-      if (t === this.prevTime) {
-        this.timeReported = true;
-        this.add({ code: "DataTimeOrder", path: "/data/source/time", line: row.line, message: `${where}: duplicate timestamp ${JSON.stringify(raw)}` });
-      } else if (typeof t === typeof this.prevTime && t < this.prevTime) {
-        this.timeReported = true;
-        this.add({
-          code: "DataTimeOrder",
-          path: "/data/source/time",
-          line: row.line,
-          message: `${where}: ${JSON.stringify(raw)} comes before ${JSON.stringify(this.prevRaw)}: rows must be in time order`,
-        });
-      }
+      this.add({ code: "DataTimeOrder", path: "/data/source/time", line: row.line, message: `${where}: ${problem}` });
     }
     this.prevTime = t;
     this.prevRaw = raw;

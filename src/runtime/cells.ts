@@ -97,6 +97,14 @@ export function cellTypeProblem(v: unknown, kind: "text" | "time"): string | nul
   return `must be a string${kind === "time" ? " or a number" : ""}, not ${jsonKind(v)} (${shownValue(v)})`;
 }
 
+/** Why a time value cannot follow the previous one (a repeat, or earlier in time), or null when it can. */
+export function timeOrderProblem(t: number | string, raw: string, prev: number | string | null, prevRaw: string): string | null {
+  if (prev === null) return null;
+  if (t === prev) return `duplicate timestamp ${JSON.stringify(raw)}`;
+  if (typeof t === typeof prev && t < prev) return `${JSON.stringify(raw)} comes before ${JSON.stringify(prevRaw)}: rows must be in time order`;
+  return null;
+}
+
 /**
  * A time cell's sort key: a number if it is one, else a date if it parses (read as the calendar reads it: a time
  * without a zone is UTC wall-clock time, so the order does not depend on the machine's zone, and the hour a

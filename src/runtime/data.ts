@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { DataError, readRows, type CellValue, type Row, type SourceConfig } from "./csv.js";
-import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, type SplitConfig } from "./cells.js";
+import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, timeOrderProblem, type SplitConfig } from "./cells.js";
 import { calendarTime, calendarValues, DeriveHistory, derivedNames, historyRows, isWindowRow, type DeriveSpec } from "./derive.js";
 
 export interface DataConfig {
@@ -357,16 +357,8 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     if (time) {
       const raw = timeCell(row, time, file);
       const t = timeKey(raw);
-      if (prevTime !== null) {
-        if (t === prevTime) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, `duplicate timestamp ${JSON.stringify(raw)}`);
-        if (typeof t === typeof prevTime && t < prevTime)
-          throw new DataError(
-            file.display,
-            row.line,
-            `column ${JSON.stringify(time)}`,
-            `${JSON.stringify(raw)} comes before ${JSON.stringify(prevRaw)}: rows must be in time order`,
-          );
-      }
+      const problem = timeOrderProblem(t, raw, prevTime, prevRaw);
+      if (problem !== null) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, problem);
       prevTime = t;
       prevRaw = raw;
     }
