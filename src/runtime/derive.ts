@@ -61,6 +61,12 @@ const HAS_ZONE = /(?:\d[Zz]|[+-]\d{2}:?\d{2}|\b(?:UTC|GMT|UT|[ECMP][SD]T)(?:[+-]
 export function calendarTime(raw: string): number | undefined {
   const s = raw.trim();
   if (s === "" || /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(s)) return undefined;
+  // Date.parse rolls a day the month lacks over into the next month (2020-02-30 is 1 March): not a date.
+  const ymd = /^([+-]?\d{4,6})-(\d{2})-(\d{2})/.exec(s);
+  if (ymd) {
+    const [y, m, d] = [Number(ymd[1]), Number(ymd[2]), Number(ymd[3])];
+    if (m < 1 || m > 12 || d < 1 || d > new Date(Date.UTC(y, m, 0)).getUTCDate()) return undefined;
+  }
   if (ISO_LOCAL.test(s)) return utcOrUndefined(Date.parse(`${s.replace(" ", "T")}Z`));
   if (ISO_DATE.test(s) || HAS_ZONE.test(s)) return utcOrUndefined(Date.parse(s));
   const asUtc = Date.parse(`${s} UTC`);

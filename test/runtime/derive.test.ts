@@ -81,6 +81,11 @@ describe("calendar features", () => {
     const keys = ["2021-03-28T01:00:00", "2021-03-28T02:00:00", "2021-03-28T03:00:00"].map(timeKey);
     expect(new Set(keys).size).toBe(3);
     expect(keys).toEqual([utc(2021, 3, 28, 1), utc(2021, 3, 28, 2), utc(2021, 3, 28, 3)]);
+    // A day the month lacks is not a date (Date.parse would roll it over into the next month); 29 February of a leap year is.
+    expect(calendarTime("2020-02-30")).toBeUndefined();
+    expect(calendarTime("2021-02-29T10:00")).toBeUndefined();
+    expect(calendarTime("2020-04-31T00:00Z")).toBeUndefined();
+    expect(calendarTime("2020-02-29")).toBe(utc(2020, 2, 29));
     // A zone in the value is honoured: 02:30 at +02:00 is 00:30 UTC.
     expect(calendarTime("2021-06-01T02:30+02:00")).toBe(utc(2021, 6, 1, 0, 30));
     expect(calendarTime("2021-06-01T02:30Z")).toBe(utc(2021, 6, 1, 2, 30));
