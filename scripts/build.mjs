@@ -15,9 +15,23 @@ import { irSchema } from "../dist/ir/schema.js";
 import { formatTypeScript } from "../dist/codegen/format.js";
 import { bundleRuntime } from "./bundle-runtime.mjs";
 
+/**
+ * ajv's standalone ESM output still calls require() for its runtime helpers (ucs2length, for maxLength), which
+ * an ES module has no binding for, in Node or in a browser bundle: each becomes an import.
+ */
+function esmOnly(code) {
+  const imports = [];
+  const body = code.replace(/require\("([^"]+)"\)/g, (_, mod) => {
+    const name = `__ajvRuntime${imports.length}`;
+    imports.push(`import ${name} from "${mod.endsWith(".js") ? mod : `${mod}.js`}";`);
+    return name;
+  });
+  return `${imports.join("")}${body}`;
+}
+
 const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, code: { source: true, esm: true } });
 const validate = ajv.compile(irSchema());
-writeFileSync(new URL("../dist/ir/validator.generated.js", import.meta.url), standaloneCode.default(ajv, validate));
+writeFileSync(new URL("../dist/ir/validator.generated.js", import.meta.url), esmOnly(standaloneCode.default(ajv, validate)));
 
 const { DIR_SCHEMAS, SCHEMA_BASE } = await import("../dist/modeldir/validate.js");
 const dirAjv = new Ajv2020({ allErrors: false, discriminator: true, strict: true, strictTuples: false, code: { source: true, esm: true } });
@@ -26,7 +40,7 @@ for (const file of Object.values(DIR_SCHEMAS)) dirAjv.addSchema(JSON.parse(readF
 mkdirSync(new URL("../dist/modeldir/", import.meta.url), { recursive: true });
 writeFileSync(
   new URL("../dist/modeldir/validators.generated.js", import.meta.url),
-  standaloneCode.default(dirAjv, Object.fromEntries(Object.entries(DIR_SCHEMAS).map(([k, f]) => [k, SCHEMA_BASE + f]))),
+  esmOnly(standaloneCode.default(dirAjv, Object.fromEntries(Object.entries(DIR_SCHEMAS).map(([k, f]) => [k, SCHEMA_BASE + f])))),
 );
 
 // The runtime module's header names its content hash (its version) and the TensorFlow.js release it is made for,
