@@ -6,7 +6,8 @@
  */
 import { readRows } from "./csv.js";
 import { splitOf } from "./cells.js";
-import { examples, number, unscaleTarget, type DataConfig, type DataFile, type SeasonInfo, type SeriesPrep, type Split } from "./data.js";
+import { examples, number, type DataConfig, type DataFile } from "./data.js";
+import { unscaleTarget, type SeasonInfo, type SeriesPrep, type Split } from "./prep.js";
 import { calendarTime, DAY_MS, isWindowRow } from "./derive.js";
 import { RegressionMetrics, type RegressionReport } from "./metrics.js";
 

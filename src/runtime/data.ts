@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { DataError, readRows, type CellValue, type Row, type SourceConfig } from "./csv.js";
 import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, timeOrderProblem, type SplitConfig } from "./cells.js";
 import { calendarTime, calendarValues, DeriveHistory, derivedNames, historyRows, isWindowRow, type DeriveSpec } from "./derive.js";
+import { encodeText, OOV, PAD, tokenize, vocabIndex, type Prep, type SeriesPrep, type Split, type TextPrep } from "./prep.js";
 
 export interface DataConfig {
   source: SourceConfig & { text?: string; label?: string; time?: string; features?: string[]; target?: string };
@@ -19,72 +20,11 @@ export interface DataConfig {
   derive?: DeriveSpec[];
 }
 
-export type Split = "train" | "validation" | "test";
-export const SPLITS: readonly Split[] = ["train", "validation", "test"];
-
 /** Where the file is and how messages name it. */
 export interface DataFile {
   readonly path: string;
   readonly display: string;
 }
-
-export const PAD = "<pad>";
-export const OOV = "<oov>";
-
-/** Fitted text preprocessing: ids are positions in `vocab` (0 padding, 1 out of vocabulary). */
-export interface TextPrep {
-  kind: "text";
-  tokenizer: "words" | "chars";
-  lowercase: boolean;
-  maxLen: number;
-  vocab: string[];
-  labels: string[];
-  textColumn: string;
-  labelColumn: string;
-  split: { order: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
-  rows: number;
-  /** Examples per split. */
-  counts: Record<Split, number>;
-}
-
-/** Fitted series preprocessing: x' = (x - offset) / scale per feature, fitted on the training rows only. */
-export interface SeriesPrep {
-  kind: "series";
-  /** The model's F input columns: the source's features, then the derived ones (calendar, then derive). */
-  features: string[];
-  target: string;
-  time: string | null;
-  window: number;
-  horizon: number;
-  stride: number;
-  scaling: "standard" | "minmax" | "none";
-  offset: number[];
-  scale: number[];
-  /** What the model's output means: the target, or its change since the window's last step. */
-  predict: "value" | "delta";
-  /** Scaling of the model's output (of the target, or of its change). */
-  targetOffset: number;
-  targetScale: number;
-  split: { order: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
-  rows: number;
-  /** Windows per split. */
-  counts: Record<Split, number>;
-  /** The season of the seasonal naive baseline (see baselines.ts); absent in model directories written before it. */
-  season?: SeasonInfo;
-  /** Calendar cycles and derived features, as the data block gives them (absent in model directories written before them). */
-  calendar?: string[];
-  derive?: DeriveSpec[];
-}
-
-/** A season length in steps and where it came from: the spec, or the time column's median step (null: none). */
-export interface SeasonInfo {
-  period: number | null;
-  source: "spec" | "time";
-  /** For a season from the time column: the step it found (hourly, daily, weekly, monthly, quarterly, yearly, unknown; none without a time column). */
-  step?: string;
-}
-
-export type Prep = TextPrep | SeriesPrep;
 
 /** One example: model input values and the target (class id, or scaled value). */
 export interface Example {
@@ -107,37 +47,6 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-// ---- text
-
-/** A word: letters (with their combining marks) and digits, then any apostrophe + letters parts. */
-const WORD = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}]+)*/gu;
-
-/** Text to tokens; the text is first put in Unicode normal form C, so "café" is one token however it was typed. */
-export function tokenize(prep: Pick<TextPrep, "tokenizer" | "lowercase">, text: string): string[] {
-  const nfc = text.normalize("NFC");
-  const t = prep.lowercase ? nfc.toLowerCase() : nfc;
-  return prep.tokenizer === "chars" ? Array.from(t) : (t.match(WORD) ?? []);
-}
-
-/** Token ids, truncated to max_len (the first tokens are kept) and padded with 0 at the end. */
-export function encodeText(prep: TextPrep, text: string, index?: Map<string, number>): Int32Array {
-  const ids = index ?? vocabIndex(prep);
-  const out = new Int32Array(prep.maxLen);
-  const toks = tokenize(prep, text);
-  for (let i = 0; i < Math.min(toks.length, prep.maxLen); i++) out[i] = ids.get(toks[i]!) ?? 1;
-  return out;
-}
-
-const indexCache = new WeakMap<TextPrep, Map<string, number>>();
-export function vocabIndex(prep: TextPrep): Map<string, number> {
-  let m = indexCache.get(prep);
-  if (!m) {
-    m = new Map(prep.vocab.map((w, i) => [w, i]));
-    indexCache.set(prep, m);
-  }
-  return m;
 }
 
 function located(file: DataFile, row: Row, column: string, detail: string): DataError {
@@ -438,19 +347,6 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
 /** Reads the file once (twice for the row count) and fits the preprocessing the data block describes. */
 export async function fit(config: DataConfig, file: DataFile): Promise<Prep> {
   return config.tokenizer ? fitText(config, file) : fitSeries(config, file);
-}
-
-/** Raw feature rows (T x F) to the model's scaled input. */
-export function scaleWindow(prep: SeriesPrep, rows: readonly (readonly number[])[]): Float32Array {
-  const F = prep.features.length;
-  const out = new Float32Array(prep.window * F);
-  rows.forEach((r, t) => r.forEach((v, k) => (out[t * F + k] = (v - prep.offset[k]!) / prep.scale[k]!)));
-  return out;
-}
-
-/** A model output (or scaled target) back in the data's units; `base` is the window's last target value for a forecast of the change. */
-export function unscaleTarget(prep: SeriesPrep, v: number, base = 0): number {
-  return v * prep.targetScale + prep.targetOffset + (prep.predict === "delta" ? base : 0);
 }
 
 /** The examples of one split, in file order. */

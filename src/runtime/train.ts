@@ -4,10 +4,12 @@
  * epoch, resume, a clean stop on interrupt, and a stop with a clear message when the loss becomes NaN or Inf.
  */
 import * as tf from "@tensorflow/tfjs";
-import { batches, examples, shuffled, unscaleTarget, type DataConfig, type DataFile, type Prep, type Split } from "./data.js";
+import { batches, examples, shuffled, type DataConfig, type DataFile } from "./data.js";
+import { unscaleTarget, type Prep, type Split } from "./prep.js";
 import { Dropout } from "./layers.js";
 import { ClassificationMetrics, higherIsBetter, RegressionMetrics, type ClassificationReport, type RegressionReport } from "./metrics.js";
-import { adamPowers, saveCheckpoint, type EpochRecord, type TrainState } from "./modeldir.js";
+import { adamPowers, saveCheckpoint } from "./modeldir.js";
+import { type EpochRecord, type TrainState } from "./modeldir-format.js";
 import type { Progress } from "./progress.js";
 
 export interface TrainConfig {

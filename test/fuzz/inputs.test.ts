@@ -5,7 +5,8 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
 import { DataError } from "../../src/runtime/csv.js";
-import { examples, fit, SPLITS, type DataConfig } from "../../src/runtime/data.js";
+import { examples, fit, type DataConfig } from "../../src/runtime/data.js";
+import { SPLITS } from "../../src/runtime/prep.js";
 import { attnc } from "../in-process.js";
 import { head, mutatedData, mutatedRequest, type DataSeed } from "./inputs.js";
 

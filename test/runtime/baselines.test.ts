@@ -12,7 +12,8 @@ import {
   seasonFromTime,
   seasonOfStep,
 } from "../../src/runtime/baselines.js";
-import { fit, type DataConfig, type SeriesPrep } from "../../src/runtime/data.js";
+import { fit, type DataConfig } from "../../src/runtime/data.js";
+import { type SeriesPrep } from "../../src/runtime/prep.js";
 import { mapeDefined, mapeText, RegressionMetrics } from "../../src/runtime/metrics.js";
 
 const dir = mkdtempSync(join(tmpdir(), "attnc-baselines-"));

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { parse as csvParse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
 import { csvRecords, DataError } from "../../src/runtime/csv.js";
-import { encodeText, examples, fit, shuffled, tokenize, type DataConfig, type SeriesPrep, type TextPrep } from "../../src/runtime/data.js";
+import { examples, fit, shuffled, type DataConfig } from "../../src/runtime/data.js";
+import { encodeText, tokenize, type SeriesPrep, type TextPrep } from "../../src/runtime/prep.js";
 
 const dir = mkdtempSync(join(tmpdir(), "attnc-data-"));
 function file(name: string, text: string | Buffer): { path: string; display: string } {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/main.js";
-import { encodeText, type TextPrep } from "../../src/runtime/data.js";
+import { encodeText, type TextPrep } from "../../src/runtime/prep.js";
 import { attnc } from "../in-process.js";
 
 const BAD = "test/fixtures/bad-data";
