@@ -7,7 +7,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
-import { damagedDir, MODELDIR_LIMITS, type Manifest } from "../runtime/modeldir.js";
+import { damagedDir, MODELDIR_LIMITS, type Manifest } from "../runtime/modeldir-format.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 

@@ -16,7 +16,8 @@ import type { IrModel, OpName } from "../../src/ir/types.js";
 import { selectBackend } from "../../src/runtime/backend.js";
 import { registerKernels } from "../../src/runtime/kernels.js";
 import { registerLayers } from "../../src/runtime/layers.js";
-import { loadModelDir, saveCheckpoint, type TrainState } from "../../src/runtime/modeldir.js";
+import { loadModelDir, saveCheckpoint } from "../../src/runtime/modeldir.js";
+import { type TrainState } from "../../src/runtime/modeldir-format.js";
 import { attnc } from "../in-process.js";
 
 /** Values of a parameter worth iterating: every enum value, both booleans, every call of a family. */

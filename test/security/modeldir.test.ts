@@ -7,8 +7,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { attnc, attncIn } from "../in-process.js";
-import { loadDirValidators, schemaProblem } from "../../src/modeldir/validate.js";
-import { loadModelDir, ModelDirError } from "../../src/runtime/modeldir.js";
+import { loadDirValidators } from "../../src/modeldir/validate.js";
+import { schemaProblem } from "../../src/modeldir/schemas.js";
+import { loadModelDir } from "../../src/runtime/modeldir.js";
+import { ModelDirError } from "../../src/runtime/modeldir-format.js";
 import { CANARY, copyOf, editJson, hasStackTrace, snapshot, trainedWorkspace, type Workspace } from "./modeldir-kit.js";
 
 const TEXT = "test/fixtures/specs/tiny_text.attn";
