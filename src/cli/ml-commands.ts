@@ -15,29 +15,21 @@ import * as tf from "@tensorflow/tfjs";
 import { compile } from "../compile.js";
 import type { IrModel } from "../ir/types.js";
 import { renderDiagnostics } from "../diagnostics/render.js";
-import { attentionOutputs, buildModel, explainModel, type AttentionOutput } from "../engine/build-model.js";
+import { buildModel, type AttentionOutput } from "../engine/build-model.js";
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
 import { dataFileProblem, DataError } from "../runtime/csv.js";
 import { mapeText } from "../runtime/metrics.js";
 import { baselineAdvice, baselineLabel, baselineReports, baselinesBetter, seasonFromTime, seasonText } from "../runtime/baselines.js";
-import {
-  batches,
-  encodeText,
-  examples,
-  scaleWindow,
-  tokenize,
-  unscaleTarget,
-  type DataConfig,
-  type DataFile,
-  type SeasonInfo,
-  type Split,
-} from "../runtime/data.js";
-import { dataNumber, jsonKind } from "../runtime/cells.js";
+import { batches, examples, type DataConfig, type DataFile } from "../runtime/data.js";
+import type { SeasonInfo, Split } from "../runtime/prep.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { LayerConfigError, registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";
-import { loadModelDir, ModelDirError, outDirProblem, readManifest, writeFileAtomic } from "../runtime/modeldir.js";
-import { validateModelDir } from "../modeldir/validate.js";
+import { loadModelDir, outDirProblem, readDirFiles, readManifest, writeFileAtomic } from "../runtime/modeldir.js";
+import { ModelDirError, modelFromFiles } from "../runtime/modeldir-format.js";
+import { loadDirValidators, validateModelDir } from "../modeldir/validate.js";
+import { checkDirFiles } from "../modeldir/schemas.js";
+import { AttncModel } from "../api/model.js";
 import { heatmapSvg } from "../runtime/plots.js";
 import { printable } from "../runtime/progress.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
@@ -45,7 +37,7 @@ import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
 import { safeFileName } from "../runtime/paths.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
 import { checkDirTarget, ioError, makeDir, within, writing } from "./paths.js";
-import { openRequests, type RequestLine } from "./requests.js";
+import { openRequests } from "./requests.js";
 
 /** attnc.json, whose IR attnc wrote in full. */
 type ModelMeta = RunMeta & { ir: IrModel };
@@ -220,8 +212,10 @@ async function load(
   const abs = within(io, dir, "the model directory", allowOutside);
   await backend(io, choice);
   try {
-    await validateModelDir(abs);
-    const l = await loadModelDir(abs);
+    // Each file is read once, checked against its schema and the others, then built.
+    const files = readDirFiles(abs);
+    checkDirFiles(await loadDirValidators(), files);
+    const l = await modelFromFiles(files);
     return { model: l.model, meta: l.meta as unknown as ModelMeta, dir: abs };
   } catch (e) {
     if (e instanceof LayerConfigError) throw new CliError(`${displayPath(io, join(dir, "model.json"))}: ${e.message}; the model directory is damaged`, 2);
@@ -297,78 +291,6 @@ export async function evaluateCommand(
   }
 }
 
-/** A request that cannot be answered; the message is located by the caller. */
-class BadRequest extends Error {}
-
-/** A request's own field (never one inherited from Object.prototype, such as "constructor"). */
-function field(o: unknown, key: string): unknown {
-  return o !== null && typeof o === "object" && Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined;
-}
-
-/** One request to a model input: text, token ids, or a window of raw feature rows. */
-function encode(meta: ModelMeta, value: Record<string, unknown>): { x: Int32Array | Float32Array; tokens?: string[]; base: number } {
-  const p = meta.prep;
-  if (p.kind === "text") {
-    const ids = field(value, "ids");
-    // Token ids given directly (unless the text column itself is called "ids" and holds text).
-    if (ids !== undefined && !(p.textColumn === "ids" && typeof ids === "string")) {
-      // Each must be a row of the embedding.
-      if (!Array.isArray(ids) || ids.length > p.maxLen) throw new BadRequest(`"ids" must be a list of at most ${p.maxLen} token ids`);
-      const x = new Int32Array(p.maxLen);
-      ids.forEach((id: unknown, k) => {
-        if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= p.vocab.length) {
-          throw new BadRequest(
-            `id ${JSON.stringify(id)?.slice(0, 40) ?? String(id)} at position ${k + 1} is not in the vocabulary (0 to ${p.vocab.length - 1})`,
-          );
-        }
-        x[k] = id;
-      });
-      return { x, tokens: ids.map((id: number) => p.vocab[id]!), base: 0 };
-    }
-    const t = field(value, p.textColumn) ?? field(value, "text");
-    if (typeof t !== "string")
-      throw new BadRequest(`needs a string field ${JSON.stringify(p.textColumn)} (or "text")${t === undefined ? "" : `, not ${jsonKind(t)}`}`);
-    return { x: encodeText(p, t), tokens: tokenize(p, t).slice(0, p.maxLen), base: 0 };
-  }
-  const w = field(value, "window");
-  const shape = `needs "window": ${p.window} rows of [${p.features.join(", ")}]`;
-  if (!Array.isArray(w) || w.length !== p.window) throw new BadRequest(Array.isArray(w) ? `${shape}, not ${w.length}` : shape);
-  const rows = w.map((row: unknown, t) => {
-    if (row === null || typeof row !== "object")
-      throw new BadRequest(
-        `window row ${t + 1} must be a list of ${p.features.length} numbers or an object with ${p.features.map((f) => JSON.stringify(f)).join(", ")}`,
-      );
-    const vals = Array.isArray(row) ? row : p.features.map((f) => field(row, f));
-    if (vals.length !== p.features.length)
-      throw new BadRequest(`window row ${t + 1} must hold ${p.features.length} finite numbers (${p.features.join(", ")}), not ${vals.length}`);
-    return vals.map((v: unknown, k) => {
-      const n = typeof v === "number" ? dataNumber(v) : `${v === undefined ? "missing" : `${jsonKind(v)}, not a number`}`;
-      if (typeof n === "string") throw new BadRequest(`window row ${t + 1}, ${JSON.stringify(p.features[k])}: ${n}`);
-      return n;
-    });
-  });
-  const x = scaleWindow(p, rows);
-  const at = x.findIndex((v) => !Number.isFinite(v));
-  if (at >= 0)
-    throw new BadRequest(
-      `window row ${Math.floor(at / p.features.length) + 1}, ${JSON.stringify(p.features[at % p.features.length])}: scaled by the training statistics, the value is beyond the float32 range`,
-    );
-  return { x, base: p.predict === "delta" ? rows[rows.length - 1]![p.features.indexOf(p.target)]! : 0 };
-}
-
-/** Encodes each request of a batch, or says why it cannot be. */
-function encodeAll(meta: ModelMeta, reqs: RequestLine[]): ({ e: ReturnType<typeof encode> } | { error: string })[] {
-  return reqs.map((r) => {
-    if ("error" in r) return { error: r.error };
-    try {
-      return { e: encode(meta, r.value) };
-    } catch (x) {
-      if (x instanceof BadRequest) return { error: x.message };
-      throw x;
-    }
-  });
-}
-
 /**
  * A bad request line: a located message on stderr, and an error record in its place on stdout, so that a
  * program that writes one request and waits for one answer is never left waiting.
@@ -377,30 +299,6 @@ function reportBad(io: CliIo, name: string, line: number, detail: string): void 
   const message = `${name}:${line}: ${detail}`;
   io.stderr.write(`attnc: ${printable(message)}\n`);
   io.stdout.write(`${JSON.stringify({ line, error: message })}\n`);
-}
-
-function batchTensor(meta: ModelMeta, xs: (Int32Array | Float32Array)[]): tf.Tensor {
-  const p = meta.prep;
-  const per = xs[0]!.length;
-  const flat = p.kind === "text" ? new Int32Array(xs.length * per) : new Float32Array(xs.length * per);
-  xs.forEach((x, i) => flat.set(x, i * per));
-  return p.kind === "text" ? tf.tensor2d(flat, [xs.length, per], "int32") : tf.tensor3d(flat, [xs.length, p.window, p.features.length], "float32");
-}
-
-/** The answer to one request, or why the model's output cannot be one (a non-finite output). */
-function outputRecord(meta: ModelMeta, pred: Float32Array | number[], base: number): Record<string, unknown> | string {
-  const p = meta.prep;
-  if (!Array.from(pred).every(Number.isFinite)) return "the model's output is not a finite number";
-  if (p.kind === "series") {
-    const v = unscaleTarget(p, pred[0]!, base);
-    return Number.isFinite(v) ? { prediction: v } : "the prediction, back in the data's units, is not a finite number";
-  }
-  const probs = pred.length === 1 ? [1 - pred[0]!, pred[0]!] : Array.from(pred);
-  const best = probs.indexOf(Math.max(...probs));
-  // Labels are the user's strings: a null-prototype object keeps "__proto__" or "constructor" as plain keys.
-  const probabilities = Object.create(null) as Record<string, number>;
-  p.labels.forEach((l, i) => (probabilities[l] = Math.round(probs[i]! * 1e6) / 1e6));
-  return { label: p.labels[best], probabilities };
 }
 
 /**
@@ -417,32 +315,22 @@ export async function predictCommand(io: CliIo, dir: string, opts: { input: stri
     reader.close();
     throw e;
   }
-  const { model, meta } = loaded;
+  const model = new AttncModel(loaded);
   let bad = 0;
   for (;;) {
     const reqs = await reader.next(64);
     if (reqs.length === 0) break;
-    const slots = encodeAll(meta, reqs);
-    const good = slots.flatMap((s) => ("e" in s ? [s.e] : []));
-    let rows: number[][] = [];
-    if (good.length > 0) {
-      const x = batchTensor(
-        meta,
-        good.map((c) => c.x),
-      );
-      const pred = model.predict(x) as tf.Tensor;
-      rows = pred.arraySync() as number[][];
-      tf.dispose([x, pred]);
-    }
+    // A line that is not JSON has no value to answer; the others go through the model as one batch.
+    const values = reqs.flatMap((r) => ("error" in r ? [] : [r.value]));
+    const answers = await model.answer(values);
     let k = 0;
-    reqs.forEach((r, i) => {
-      const s = slots[i]!;
-      const rec = "e" in s ? outputRecord(meta, rows[k++]!, s.e.base) : s.error;
-      if (typeof rec === "string") {
+    for (const r of reqs) {
+      const a = "error" in r ? { error: r.error } : answers[k++]!;
+      if ("error" in a) {
         bad++;
-        reportBad(io, reader.name, r.line, rec);
-      } else io.stdout.write(`${JSON.stringify(rec)}\n`);
-    });
+        reportBad(io, reader.name, r.line, a.error);
+      } else io.stdout.write(`${JSON.stringify(a)}\n`);
+    }
   }
   return bad > 0 ? 1 : 0;
 }
@@ -499,13 +387,12 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
     reader.close();
     throw e;
   }
-  const { model, meta } = loaded;
-  const attention = attentionOutputs(meta.ir);
-  if (attention.length === 0) {
+  const model = new AttncModel(loaded);
+  const meta = model.meta;
+  if (model.attention.length === 0) {
     reader.close();
     throw new CliError(`model ${meta.model} has no attention layer to explain`, 1);
   }
-  const ex = explainModel(model, attention);
   makeDir(io, outDir);
   let index = 0;
   let bad = 0;
@@ -514,36 +401,19 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
     if (reqs.length === 0) break;
     const req = reqs[0]!;
     index++;
-    const s = encodeAll(meta, reqs)[0]!;
-    if ("error" in s) {
+    const a = "error" in req ? { error: req.error } : (await model.explainEach([req.value]))[0]!;
+    if ("error" in a) {
       bad++;
-      reportBad(io, reader.name, req.line, s.error);
+      reportBad(io, reader.name, req.line, a.error);
       continue;
     }
-    const e = s.e;
-    const x = batchTensor(meta, [e.x]);
-    const outs = ex.predict(x) as tf.Tensor[];
-    const answer = outputRecord(meta, outs[0]!.dataSync() as Float32Array, e.base);
-    if (typeof answer === "string") {
-      tf.dispose([x, ...outs]);
-      bad++;
-      reportBad(io, reader.name, req.line, answer);
-      continue;
-    }
-    const record: Record<string, unknown> = { ...answer, ...(e.tokens ? { tokens: e.tokens } : {}) };
-    const weights: Record<string, unknown> = {};
-    attention.forEach((a, k) => {
-      const w = (outs[k + 1]!.arraySync() as number[][] | number[][][])[0]!;
-      const trimmed = a.kind === "pool" && e.tokens ? (w as number[]).slice(0, Math.max(1, e.tokens.length)) : w;
-      weights[a.node] = trimmed;
+    for (const at of model.attention) {
       // Node names come from the model directory: only safe characters reach the file name.
-      const svg = join(outDir, `example-${index}-${safeFileName(a.node)}.svg`);
-      writing(io, svg, () => writeFileAtomic(svg, heatmapFor(meta, a, w as number[] | number[][], e.tokens, index)));
+      const svg = join(outDir, `example-${index}-${safeFileName(at.node)}.svg`);
+      writing(io, svg, () => writeFileAtomic(svg, heatmapFor(meta, at, a.attention[at.node]!, a.tokens, index)));
       pngBeside(svg);
-    });
-    record["attention"] = weights;
-    io.stdout.write(`${JSON.stringify(record)}\n`);
-    tf.dispose([x, ...outs]);
+    }
+    io.stdout.write(`${JSON.stringify(a)}\n`);
   }
   io.stderr.write(`attnc: heatmaps in ${displayPath(io, outDir)}${renderer ? " (SVG and PNG)" : " (SVG; install rsvg-convert for PNG too)"}\n`);
   return bad > 0 ? 1 : 0;

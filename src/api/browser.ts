@@ -1,0 +1,76 @@
+/**
+ * attnc's runtime for a web page (`import { loadModel } from "attnc/runtime"`): loads a model directory from a
+ * URL (the folder `attnc train` wrote, served as static files) and predicts and explains in data units, as the
+ * Node entry does. No Node built-ins, so a bundler can put it in a page. TensorFlow.js picks its backend as the
+ * page sets it (webgl, wasm or cpu); attnc's layers run on any of them.
+ */
+import { checkDirFiles } from "../modeldir/schemas.js";
+import * as validators from "../modeldir/validators.generated.js";
+import { registerLayers } from "../runtime/layers.js";
+import { checkManifest, damagedDir, isPlainFileName, MANIFEST, MODELDIR_LIMITS, ModelDirError, modelFromFiles } from "../runtime/modeldir-format.js";
+import { AttncModel } from "./model.js";
+
+export { AttncModel, RequestError } from "./model.js";
+export type { Answer, AttentionWeights, ClassPrediction, Explanation, ForecastPrediction, ModelInput, ModelRequest, Prediction } from "./model.js";
+export { ModelDirError } from "../runtime/modeldir-format.js";
+export { registerLayers };
+
+export interface UrlLoadOptions {
+  /** The fetch to use (the page's by default); for headers, credentials or a cache. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Loads the model directory at `url` (a folder URL; relative URLs resolve against the page). Each file is fetched
+ * once, checked against its schema, its limits and the other files, then built; a damaged or unreachable
+ * directory throws ModelDirError.
+ */
+export async function loadModel(url: string | URL, options: UrlLoadOptions = {}): Promise<AttncModel> {
+  registerLayers();
+  const get = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
+  let base: URL;
+  try {
+    base = new URL(String(url).endsWith("/") ? String(url) : `${String(url)}/`, page);
+  } catch {
+    throw new ModelDirError(`${JSON.stringify(String(url))} is not a URL${page === undefined ? " (outside a page, give an absolute one)" : ""}`);
+  }
+  const dir = base.href;
+  const bytes = async (name: unknown, where: string, max: number): Promise<Uint8Array> => {
+    // Only plain names in the folder itself: a manifest cannot send the page elsewhere.
+    if (!isPlainFileName(name)) throw damagedDir(dir, `${where} ${JSON.stringify(name)} is not a plain file name in the directory`);
+    let res: Response;
+    try {
+      res = await get(new URL(name, base));
+    } catch (e) {
+      throw new ModelDirError(`cannot fetch ${new URL(name, base).href}: ${(e as Error).message}`);
+    }
+    if (!res.ok)
+      throw name === MANIFEST
+        ? new ModelDirError(`${dir} is not an attnc model directory (${MANIFEST}: HTTP ${res.status})`)
+        : damagedDir(dir, `${name}: HTTP ${res.status}`);
+    const declared = Number(res.headers.get("content-length") ?? "0");
+    if (declared > max) throw damagedDir(dir, `${name} is ${declared} bytes, more than the ${max} a model directory may hold there`);
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (body.byteLength > max) throw damagedDir(dir, `${name} is ${body.byteLength} bytes, more than the ${max} a model directory may hold there`);
+    return body;
+  };
+  const json = async (name: unknown, where: string): Promise<unknown> => {
+    const text = new TextDecoder().decode(await bytes(name, where, MODELDIR_LIMITS.jsonBytes));
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (e) {
+      throw damagedDir(dir, `${String(name)} is not valid JSON (${(e as Error).message})`);
+    }
+  };
+  const manifest = checkManifest(dir, await json(MANIFEST, "the directory's"));
+  const [modelJson, meta, state, weights] = await Promise.all([
+    json(manifest.model, `${MANIFEST}: model`),
+    json("attnc.json", "the directory's"),
+    json(manifest.state, `${MANIFEST}: state`),
+    bytes(manifest.weights, `${MANIFEST}: weights`, MODELDIR_LIMITS.binBytes),
+  ]);
+  const files = { dir, manifest, modelJson, meta, state, weightBytes: weights.byteLength, readWeights: () => Promise.resolve(weights) };
+  checkDirFiles(validators, files);
+  return new AttncModel(await modelFromFiles(files));
+}
