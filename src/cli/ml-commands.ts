@@ -17,7 +17,7 @@ import type { IrModel } from "../ir/types.js";
 import { renderDiagnostics } from "../diagnostics/render.js";
 import { attentionOutputs, buildModel, explainModel, type AttentionOutput } from "../engine/build-model.js";
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
-import { dataFileProblem, DataError } from "../runtime/csv.js";
+import { DataError } from "../runtime/csv.js";
 import { mapeText } from "../runtime/metrics.js";
 import { baselineAdvice, baselineLabel, baselineReports, baselinesBetter, seasonFromTime, seasonText } from "../runtime/baselines.js";
 import {
@@ -44,7 +44,7 @@ import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from ".
 import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
 import { safeFileName } from "../runtime/paths.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
-import { checkDirTarget, ioError, makeDir, within, writing } from "./paths.js";
+import { checkDirTarget, dataFile, ioError, makeDir, within, writing } from "./paths.js";
 import { openRequests, type RequestLine } from "./requests.js";
 
 /** attnc.json, whose IR attnc wrote in full. */
@@ -105,14 +105,6 @@ function int(v: string | undefined, flag: string, min: number): number | undefin
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} must be a whole number >= ${min}, not ${JSON.stringify(v)}`);
   return n;
-}
-
-/** A data file: inside the working directory unless allowed, and a regular file if it exists (never a device or a directory). */
-function dataFile(io: CliIo, path: string, allowOutside: boolean | undefined): string {
-  const abs = within(io, path, "the data file", allowOutside);
-  const why = dataFileProblem(abs);
-  if (why !== undefined) throw new CliError(`${displayPath(io, path)}: ${why}`, 1);
-  return abs;
 }
 
 /** Compiles a spec for a command that needs its IR; diagnostics, if any, go to stderr. */
