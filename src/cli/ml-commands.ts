@@ -46,6 +46,7 @@ import { safeFileName } from "../runtime/paths.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
 import { checkDirTarget, dataFile, ioError, makeDir, within, writing } from "./paths.js";
 import { openRequests, type RequestLine } from "./requests.js";
+import { tailRequests, withAfter, type TailOptions } from "./predict-csv.js";
 
 /** attnc.json, whose IR attnc wrote in full. */
 type ModelMeta = RunMeta & { ir: IrModel };
@@ -400,8 +401,9 @@ function outputRecord(meta: ModelMeta, pred: Float32Array | number[], base: numb
  * batch and each answer is written at once. A bad line gets a located error and the run goes on; the exit code
  * is then 1. A line over 1 MiB stops the run (exit 1); an unreadable input, exit 2.
  */
-export async function predictCommand(io: CliIo, dir: string, opts: { input: string; backend?: string; allowOutside?: boolean }): Promise<number> {
-  const reader = openRequests(io, opts.input, opts.allowOutside);
+export async function predictCommand(io: CliIo, dir: string, opts: TailOptions & { backend?: string }): Promise<number> {
+  const tail = tailRequests(io, opts);
+  const reader = tail ?? openRequests(io, opts.input!, opts.allowOutside);
   let loaded: Awaited<ReturnType<typeof load>>;
   try {
     loaded = await load(io, dir, opts.backend, opts.allowOutside);
@@ -410,9 +412,10 @@ export async function predictCommand(io: CliIo, dir: string, opts: { input: stri
     throw e;
   }
   const { model, meta } = loaded;
+  await tail?.read(meta);
   let bad = 0;
   for (;;) {
-    const reqs = await reader.next(64);
+    const reqs: RequestLine[] = await reader.next(64);
     if (reqs.length === 0) break;
     const slots = encodeAll(meta, reqs);
     const good = slots.flatMap((s) => ("e" in s ? [s.e] : []));
@@ -433,7 +436,7 @@ export async function predictCommand(io: CliIo, dir: string, opts: { input: stri
       if (typeof rec === "string") {
         bad++;
         reportBad(io, reader.name, r.line, rec);
-      } else io.stdout.write(`${JSON.stringify(rec)}\n`);
+      } else io.stdout.write(`${JSON.stringify(withAfter(rec, r))}\n`);
     });
   }
   return bad > 0 ? 1 : 0;
