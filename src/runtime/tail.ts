@@ -37,7 +37,8 @@ interface TailRow {
  * rows it has and needs.
  */
 export async function tailWindows(config: DataConfig, prep: SeriesPrep, file: DataFile, count = 1): Promise<TailWindow[]> {
-  if (!Number.isInteger(count) || count < 1 || count > TAIL_MAX_WINDOWS) throw new RangeError(`tailWindows: count must be 1 to ${TAIL_MAX_WINDOWS}, not ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > TAIL_MAX_WINDOWS)
+    throw new RangeError(`tailWindows: count must be 1 to ${TAIL_MAX_WINDOWS}, not ${count}`);
   const sources = sourceFeatures(prep);
   const derive = prep.derive ?? [];
   const time = prep.time;
