@@ -209,6 +209,38 @@ describe("attnc predict --csv", () => {
     expect(readFileSync(join(work, "badcell.csv"), "utf8")).toContain("12,5");
   });
 
+  it("a window whose scaled value is beyond float32 gets an error record at the line of its last row; the others are answered", async () => {
+    const lines = series(ROWS, ";");
+    // temp varies by about 1, so its scale is below 1 and 3.3e38 (within float32) scaled is beyond it.
+    expect(meta.prep.scale[1]).toBeLessThan(1);
+    const hugeLine = lines.length - 2; // the third row from the end (lines[k] is file line k + 1)
+    lines[hugeLine - 1] = lines[hugeLine - 1]!.replace(/;[^;]+$/, ";3.3e38");
+    writeFileSync(join(work, "huge.csv"), csv(lines));
+    const r = await run("predict", "m", "--csv", "huge.csv", "--last", "6");
+    expect(r.code).toBe(1);
+    const out = r.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { prediction?: number; after?: string; line?: number; error?: string });
+    expect(out).toHaveLength(6);
+    out.forEach((o, k) => {
+      const end = lines.length - 5 + k; // the file line of window k's last row
+      if (end < hugeLine) {
+        expect(Number.isFinite(o.prediction)).toBe(true);
+        expect(o.after).toBe(lines[end - 1]!.split(";")[0]);
+      } else {
+        // The window holds the row as its row 5, 4, 3 (T = 5).
+        const at = hugeLine - (end - 4) + 1;
+        expect(o).toEqual({
+          line: end,
+          error: `huge.csv:${end}: window row ${at}, "temp": scaled by the training statistics, the value is beyond the float32 range`,
+        });
+        expect(r.err).toContain(`attnc: huge.csv:${end}: window row ${at}, "temp"`);
+      }
+    });
+    expect(out.filter((o) => o.error !== undefined)).toHaveLength(3);
+  });
+
   it("usage: one of --input and --csv, --last only with --csv and a whole number (exit 2, before any model loads)", async () => {
     const cases: [string[], string][] = [
       [["--csv", "load.csv", "--input", "req.jsonl"], "--csv and --input cannot be used together"],
