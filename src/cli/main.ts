@@ -134,12 +134,14 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
 
   program
     .command("predict")
-    .description('predict for JSONL requests ({"text": ...} or {"window": [[...], ...]}); prints JSONL')
+    .description('predict for JSONL requests ({"text": ...} or {"window": [[...], ...]}), or from the last windows of a data file; prints JSONL')
     .argument("<model-dir>", "directory written by attnc train")
-    .requiredOption("--input <file>", "JSONL file, or - for standard input")
+    .option("--input <file>", "JSONL file, or - for standard input")
+    .option("--csv <file>", "forecast from the last window of this data file (read as the model's data block reads its data), instead of --input")
+    .option("--last <n>", "with --csv: forecast from each of the last N windows, oldest first (default 1)")
     .addOption(backendOption())
-    .option("--allow-outside", "allow a model directory and input file outside the working directory")
-    .action(async (dir: string, opts: { input: string; backend?: string; allowOutside?: boolean }) => {
+    .option("--allow-outside", "allow a model directory and input or data file outside the working directory")
+    .action(async (dir: string, opts: import("./predict-csv.js").TailOptions & { backend?: string }) => {
       code = await (await ml()).predictCommand(io, dir, opts);
     });
 

@@ -17,7 +17,7 @@ import type { IrModel } from "../ir/types.js";
 import { renderDiagnostics } from "../diagnostics/render.js";
 import { buildModel, type AttentionOutput } from "../engine/build-model.js";
 import { selectBackend, BackendError, type BackendChoice } from "../runtime/backend.js";
-import { dataFileProblem, DataError } from "../runtime/csv.js";
+import { DataError } from "../runtime/csv.js";
 import { mapeText } from "../runtime/metrics.js";
 import { baselineAdvice, baselineLabel, baselineReports, baselinesBetter, seasonFromTime, seasonText } from "../runtime/baselines.js";
 import { batches, examples, type DataConfig, type DataFile } from "../runtime/data.js";
@@ -36,8 +36,9 @@ import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from ".
 import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
 import { safeFileName } from "../runtime/paths.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
-import { checkDirTarget, ioError, makeDir, within, writing } from "./paths.js";
-import { openRequests } from "./requests.js";
+import { checkDirTarget, dataFile, ioError, makeDir, within, writing } from "./paths.js";
+import { openRequests, type RequestLine } from "./requests.js";
+import { tailRequests, withAfter, type TailOptions } from "./predict-csv.js";
 
 /** attnc.json, whose IR attnc wrote in full. */
 type ModelMeta = RunMeta & { ir: IrModel };
@@ -97,14 +98,6 @@ function int(v: string | undefined, flag: string, min: number): number | undefin
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} must be a whole number >= ${min}, not ${JSON.stringify(v)}`);
   return n;
-}
-
-/** A data file: inside the working directory unless allowed, and a regular file if it exists (never a device or a directory). */
-function dataFile(io: CliIo, path: string, allowOutside: boolean | undefined): string {
-  const abs = within(io, path, "the data file", allowOutside);
-  const why = dataFileProblem(abs);
-  if (why !== undefined) throw new CliError(`${displayPath(io, path)}: ${why}`, 1);
-  return abs;
 }
 
 /** Compiles a spec for a command that needs its IR; diagnostics, if any, go to stderr. */
@@ -306,8 +299,9 @@ function reportBad(io: CliIo, name: string, line: number, detail: string): void 
  * batch and each answer is written at once. A bad line gets a located error and the run goes on; the exit code
  * is then 1. A line over 1 MiB stops the run (exit 1); an unreadable input, exit 2.
  */
-export async function predictCommand(io: CliIo, dir: string, opts: { input: string; backend?: string; allowOutside?: boolean }): Promise<number> {
-  const reader = openRequests(io, opts.input, opts.allowOutside);
+export async function predictCommand(io: CliIo, dir: string, opts: TailOptions & { backend?: string }): Promise<number> {
+  const tail = tailRequests(io, opts);
+  const reader = tail ?? openRequests(io, opts.input!, opts.allowOutside);
   let loaded: Awaited<ReturnType<typeof load>>;
   try {
     loaded = await load(io, dir, opts.backend, opts.allowOutside);
@@ -316,9 +310,10 @@ export async function predictCommand(io: CliIo, dir: string, opts: { input: stri
     throw e;
   }
   const model = new AttncModel(loaded);
+  await tail?.read(model.meta);
   let bad = 0;
   for (;;) {
-    const reqs = await reader.next(64);
+    const reqs: RequestLine[] = await reader.next(64);
     if (reqs.length === 0) break;
     // A line that is not JSON has no value to answer; the others go through the model as one batch.
     const values = reqs.flatMap((r) => ("error" in r ? [] : [r.value]));
@@ -329,7 +324,7 @@ export async function predictCommand(io: CliIo, dir: string, opts: { input: stri
       if ("error" in a) {
         bad++;
         reportBad(io, reader.name, r.line, a.error);
-      } else io.stdout.write(`${JSON.stringify(a)}\n`);
+      } else io.stdout.write(`${JSON.stringify(withAfter(a, r))}\n`);
     }
   }
   return bad > 0 ? 1 : 0;

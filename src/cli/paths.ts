@@ -7,6 +7,7 @@
  */
 import { lstatSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { dataFileProblem } from "../runtime/csv.js";
 import { fsFailure, fsReason, outsideMessage, placePath } from "../runtime/paths.js";
 import { CliError, displayPath, readCapped, type CliIo } from "./io.js";
 
@@ -23,6 +24,14 @@ export function within(io: CliIo, path: string, what: string, allowOutside: bool
   }
   if (!placed.inside && allowOutside !== true) throw new CliError(outsideMessage(what, displayPath(io, path), placed.real));
   return placed.abs;
+}
+
+/** A data file: inside the working directory unless allowed, and a regular file if it exists (never a device or a directory). */
+export function dataFile(io: CliIo, path: string, allowOutside: boolean | undefined): string {
+  const abs = within(io, path, "the data file", allowOutside);
+  const why = dataFileProblem(abs);
+  if (why !== undefined) throw new CliError(`${displayPath(io, path)}: ${why}`, 1);
+  return abs;
 }
 
 /** Turns a file-system error from a write (or a read) into an exit-2 message; other errors pass unchanged. */

@@ -69,14 +69,14 @@ function cell(row: Row, column: string, file: DataFile): string {
 }
 
 /** A time cell: a string, or a JSONL number. */
-function timeCell(row: Row, column: string, file: DataFile): string {
+export function timeCell(row: Row, column: string, file: DataFile): string {
   const v = present(row, column, file);
   const problem = cellTypeProblem(v, "time");
   if (problem !== null) throw located(file, row, column, problem);
   return typeof v === "number" ? String(v) : (v as string);
 }
 
-function checkColumns(first: Row | undefined, columns: string[], file: DataFile): void {
+export function checkColumns(first: Row | undefined, columns: string[], file: DataFile): void {
   if (!first) throw new DataError(file.display, null, null, "the file has no data rows");
   for (const c of columns) {
     if (!first.values.has(c)) {
@@ -186,7 +186,7 @@ export function sourceFeatures(prep: Pick<SeriesPrep, "features" | "calendar" | 
  * Reads a series row's model features in the data's units: the source's features, the calendar features of the
  * time column, then the derived ones (NaN while a lag or difference lacks its history). Rows must come in file order.
  */
-function seriesReader(
+export function seriesReader(
   layout: { sources: readonly string[]; time: string | null; calendar: readonly string[]; derive: readonly DeriveSpec[] },
   file: DataFile,
 ): (row: Row) => number[] {
