@@ -3,6 +3,8 @@
  * URL (the folder `attnc train` wrote, served as static files) and predicts and explains in data units, as the
  * Node entry does. No Node built-ins, so a bundler can put it in a page. TensorFlow.js picks its backend as the
  * page sets it (webgl, wasm or cpu); attnc's layers run on any of them.
+ *
+ * @module attnc/runtime
  */
 import { checkDirFiles } from "../modeldir/schemas.js";
 import * as validators from "../modeldir/validators.generated.js";

@@ -8,8 +8,12 @@
  * ```
  *
  * The browser entry is `attnc/runtime` (./browser.ts): the same model class, loaded from a URL, with no Node built-ins.
+ *
+ * @module attnc
  */
-import { compile as compileSource, type CompileResult } from "../compile.js";
+import { compile as compileSource } from "../compile.js";
+import type { Diagnostic } from "../diagnostics/diagnostic.js";
+import type { IrModel } from "../ir/types.js";
 import type { Source } from "../diagnostics/span.js";
 import { checkDirFiles } from "../modeldir/schemas.js";
 import { loadDirValidators } from "../modeldir/validate.js";
@@ -23,9 +27,18 @@ import { AttncModel } from "./model.js";
 export { AttncModel, RequestError } from "./model.js";
 export type { Answer, AttentionWeights, ClassPrediction, Explanation, ForecastPrediction, ModelInput, ModelRequest, Prediction } from "./model.js";
 export { ModelDirError } from "../runtime/modeldir-format.js";
-export type { CompileResult } from "../compile.js";
-export type { Diagnostic } from "../diagnostics/diagnostic.js";
-export type { IrModel } from "../ir/types.js";
+export type { Diagnostic, RelatedInfo } from "../diagnostics/diagnostic.js";
+export type { Severity } from "../diagnostics/catalogue.js";
+export type { Source, Span } from "../diagnostics/span.js";
+export type { AttrValue, Attrs, IrDim, IrInput, IrModel, IrNode, IrWeight } from "../ir/types.js";
+export type { AttentionOutput } from "../engine/build-model.js";
+export type { ModelMeta, RunIr } from "../runtime/session.js";
+export type { DataConfig } from "../runtime/data.js";
+export type { TrainConfig } from "../runtime/train.js";
+export type { Prep, SeasonInfo, SeriesPrep, Split, TextPrep } from "../runtime/prep.js";
+export type { DeriveSpec } from "../runtime/derive.js";
+export type { SourceConfig } from "../runtime/csv.js";
+export type { SpecFingerprint } from "../runtime/fingerprint.js";
 export type { BackendChoice } from "../runtime/backend.js";
 export { registerLayers };
 
@@ -33,8 +46,17 @@ export { registerLayers };
  * Parses, lowers, validates and shape-checks a spec: every model's IR and every diagnostic (with its location).
  * `spec` is the spec's text (named `name` in diagnostics) or a `{name, text}` source.
  */
-export async function compile(spec: string | Source, name = "spec.attn"): Promise<CompileResult> {
-  return compileSource(typeof spec === "string" ? { name, text: spec } : spec);
+export async function compile(spec: string | Source, name = "spec.attn"): Promise<Compiled> {
+  const r = await compileSource(typeof spec === "string" ? { name, text: spec } : spec);
+  return { ok: r.ok, models: r.models, diagnostics: r.diagnostics };
+}
+
+/** What compile found: the IR of every model that lowered (complete only when `ok`) and every diagnostic, sorted. */
+export interface Compiled {
+  /** No error among the diagnostics. */
+  ok: boolean;
+  models: readonly IrModel[];
+  diagnostics: readonly Diagnostic[];
 }
 
 export interface LoadOptions {

@@ -37,6 +37,24 @@ describe("generated programs", () => {
     expect(typecheck(programs.map((f) => `generated/${f}`))).toEqual([]);
   });
 
+  it("compile with tsc -p and the tsconfig.json the README gives, and the output runs", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const at = readme.indexOf("put this `tsconfig.json`");
+    const block = /```json\n([\s\S]*?)```/.exec(readme.slice(at))!;
+    expect(at).toBeGreaterThan(0);
+    const dir = mkdtempSync(join(tmpdir(), "attnc-tsc-"));
+    writeFileSync(join(dir, "tsconfig.json"), block[1]!);
+    writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+    symlinkSync(resolve("node_modules"), join(dir, "node_modules"));
+    for (const f of ["Forecast.ts", "attnc-runtime.ts"]) writeFileSync(join(dir, f), readFileSync(join("generated", f)));
+    const tsc = spawnSync(process.execPath, [resolve("node_modules/typescript/bin/tsc"), "-p", dir], { encoding: "utf8" });
+    expect(tsc.stdout + tsc.stderr).toBe("");
+    expect(tsc.status).toBe(0);
+    const help = spawnSync(process.execPath, [join(dir, "js", "Forecast.js"), "--help"], { cwd: dir, encoding: "utf8" });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/--data/);
+  });
+
   it.each(models)("%s holds only what is specific to its model: under 400 lines, importing tfjs and the runtime module", (f) => {
     const text = readFileSync(`generated/${f}`, "utf8");
     expect(text.split("\n").length).toBeLessThan(400);
