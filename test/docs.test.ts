@@ -108,7 +108,11 @@ function anchors(md: string): Set<string> {
       .slice(m.index, m.index + m[0].length)
       .replace(/^#{1,6}[ \t]+/, "")
       .replace(/[ \t#]*$/, "");
-    out.add(slug(original));
+    // A heading whose slug came before gets -1, -2, ... as on GitHub.
+    const base = slug(original);
+    let id = base;
+    for (let n = 1; out.has(id); n++) id = `${base}-${n}`;
+    out.add(id);
   }
   return out;
 }
