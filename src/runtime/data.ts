@@ -76,6 +76,21 @@ export function timeCell(row: Row, column: string, file: DataFile): string {
   return typeof v === "number" ? String(v) : (v as string);
 }
 
+/** Reads each row's time cell and checks that it comes after the previous row's (timeOrderProblem); returns the cell as text. */
+export function timeOrder(time: string, file: DataFile): (row: Row) => string {
+  let prevTime: number | string | null = null;
+  let prevRaw = "";
+  return (row) => {
+    const raw = timeCell(row, time, file);
+    const t = timeKey(raw);
+    const problem = timeOrderProblem(t, raw, prevTime, prevRaw);
+    if (problem !== null) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, problem);
+    prevTime = t;
+    prevRaw = raw;
+    return raw;
+  };
+}
+
 export function checkColumns(first: Row | undefined, columns: string[], file: DataFile): void {
   if (!first) throw new DataError(file.display, null, null, "the file has no data rows");
   for (const c of columns) {
@@ -252,8 +267,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   let dMin = Infinity;
   let dMax = -Infinity;
   let dN = 0;
-  let prevTime: number | string | null = null;
-  let prevRaw = "";
+  const inOrder = time ? timeOrder(time, file) : undefined;
   let first: Row | undefined;
   const read = seriesReader({ sources, time, calendar, derive }, file);
   for await (const row of readRows(config.source, file.path, file.display)) {
@@ -263,14 +277,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     }
     const values = read(row);
     values.push(number(row, target, file));
-    if (time) {
-      const raw = timeCell(row, time, file);
-      const t = timeKey(raw);
-      const problem = timeOrderProblem(t, raw, prevTime, prevRaw);
-      if (problem !== null) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, problem);
-      prevTime = t;
-      prevRaw = raw;
-    }
+    inOrder?.(row);
     recent.push(values[F]!);
     if (recent.length > win.horizon + 1) recent.shift();
     // Statistics from the training rows only.

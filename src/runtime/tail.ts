@@ -5,9 +5,8 @@
  * the same rows. Only Node built-ins.
  */
 import { DataError, readRows } from "./csv.js";
-import { timeKey, timeOrderProblem } from "./cells.js";
 import { historyRows } from "./derive.js";
-import { checkColumns, seriesReader, sourceFeatures, timeCell, type DataConfig, type DataFile } from "./data.js";
+import { checkColumns, seriesReader, sourceFeatures, timeOrder, type DataConfig, type DataFile } from "./data.js";
 import type { SeriesPrep } from "./prep.js";
 
 /** The most windows one read of a file returns (the rows they need are held in memory). */
@@ -51,8 +50,7 @@ export async function tailWindows(config: DataConfig, prep: SeriesPrep, file: Da
   const ring: TailRow[] = [];
   let n = 0;
   let first = true;
-  let prevTime: number | string | null = null;
-  let prevRaw = "";
+  const inOrder = time !== null ? timeOrder(time, file) : undefined;
   for await (const row of readRows(config.source, file.path, file.display)) {
     if (first) {
       checkColumns(row, columns, file);
@@ -61,12 +59,7 @@ export async function tailWindows(config: DataConfig, prep: SeriesPrep, file: Da
     const values = read(row);
     let after: string | number = n + 1;
     if (time !== null) {
-      const raw = timeCell(row, time, file);
-      const t = timeKey(raw);
-      const problem = timeOrderProblem(t, raw, prevTime, prevRaw);
-      if (problem !== null) throw new DataError(file.display, row.line, `column ${JSON.stringify(time)}`, problem);
-      prevTime = t;
-      prevRaw = raw;
+      const raw = inOrder!(row);
       const cell = row.values.get(time);
       after = typeof cell === "number" ? cell : raw;
     }
