@@ -43,7 +43,8 @@ export async function loadModel(url: string | URL, options: UrlLoadOptions = {})
     if (!isPlainFileName(name)) throw damagedDir(dir, `${where} ${JSON.stringify(name)} is not a plain file name in the directory`);
     let res: Response;
     try {
-      res = await get(new URL(name, base));
+      // A redirect could lead anywhere: the files are read from the folder itself only.
+      res = await get(new URL(name, base), { redirect: "error" });
     } catch (e) {
       throw new ModelDirError(`cannot fetch ${new URL(name, base).href}: ${(e as Error).message}`);
     }

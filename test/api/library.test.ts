@@ -137,6 +137,10 @@ describe('import "attnc/runtime" (a web page)', () => {
     server = createServer((req, res) => {
       const path = decodeURIComponent(new URL(req.url!, "http://x").pathname);
       hits.push(path);
+      if (path.startsWith("/moved/")) {
+        res.writeHead(302, { location: path.replace("/moved/", "/text/") }).end();
+        return;
+      }
       try {
         const body = readFileSync(join(dir, path));
         res.writeHead(200, { "content-type": "application/octet-stream" }).end(body);
@@ -180,6 +184,7 @@ describe('import "attnc/runtime" (a web page)', () => {
       JSON.stringify(TEXT_REQS),
       `${base}/nothing-here/`,
       `${base}/evil/`,
+      `${base}/moved/`,
     );
     const page = JSON.parse(out.trim().split("\n").pop()!) as { predict: any[]; explain: any[]; errors: [boolean, string][] };
     const p = await attnc("predict", text, "--input", join(dir, "text.jsonl"), "--allow-outside");
@@ -193,8 +198,11 @@ describe('import "attnc/runtime" (a web page)', () => {
     expect(page.errors[0]).toEqual([true, expect.stringMatching(/nothing-here\/ is not an attnc model directory \(manifest\.json: HTTP 404\)/)]);
     expect(page.errors[1]![0]).toBe(true);
     expect(page.errors[1]![1]).toMatch(/damaged model directory .*evil\/: manifest\.json: weights .*\.\.\/text\/weights\.g\d+\.bin.* is not a plain file name/);
+    // A redirect is not followed: the files come from the folder given only.
+    expect(page.errors[2]![0]).toBe(true);
+    expect(page.errors[2]![1]).toMatch(/cannot fetch .*\/moved\/manifest\.json/);
     // Nothing outside the folders asked for was fetched.
-    expect(hits.filter((h) => !h.startsWith("/text/") && !h.startsWith("/nothing-here/") && !h.startsWith("/evil/"))).toEqual([]);
+    expect(hits.filter((h) => !["/text/", "/nothing-here/", "/evil/", "/moved/manifest.json"].some((p) => h.startsWith(p)))).toEqual([]);
   }, 120_000);
 });
 
