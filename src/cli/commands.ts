@@ -33,6 +33,35 @@ export function pytorchRuntimeModule(): string {
   return pyRuntimeText;
 }
 
+/**
+ * model.json's topology for a model (docs/model-directory.md), which a PyTorch program writes into its model
+ * directory beside its weights: from the TensorFlow.js model attnc builds with the train block's seed, so the
+ * layer configs are exactly attnc's.
+ */
+async function topologyJson(ir: IrModel): Promise<string> {
+  const tf = await import("@tensorflow/tfjs");
+  const { buildModel } = await import("../engine/build-model.js");
+  const { selectBackend } = await import("../runtime/backend.js");
+  await selectBackend("cpu");
+  // The cpu backend greets Node users once, at its first tensor; the command's output stays its own.
+  const warn = console.warn;
+  console.warn = () => undefined;
+  let topology: unknown;
+  try {
+    const model = buildModel(ir, Number(ir.train?.["seed"] ?? 0));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        topology = a.modelTopology;
+        return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: "JSON" } };
+      }),
+    );
+    model.dispose();
+  } finally {
+    console.warn = warn;
+  }
+  return `${JSON.stringify({ format: "layers-model", generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`, convertedBy: null, modelTopology: topology })}\n`;
+}
+
 /** What `attnc build --target` writes for a model with data and train blocks. */
 export type BuildTarget = "typescript" | "pytorch";
 
@@ -170,6 +199,7 @@ export async function buildCommand(
         const emitOptions = { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) };
         if (target === "pytorch") {
           planned.push({ path: claim(join(dir, `${m.model}.py`)), kind: "program", make: async () => emitPytorchProgram(m, emitOptions) });
+          planned.push({ path: claim(join(dir, `${m.model}.model.json`)), kind: "topology", make: async () => topologyJson(m) });
         } else {
           planned.push({ path: claim(join(dir, `${m.model}.ts`)), kind: "program", make: async () => formatTypeScript(emitProgram(m, emitOptions)) });
         }

@@ -5,9 +5,14 @@ The programs `attnc build --target pytorch` writes import this module from their
 torch, numpy and the Python standard library.
 """
 
+import calendar
 import json
 import math
 import os
+import re
+import sys
+import time
+import unicodedata
 
 import numpy as np
 import torch
@@ -449,3 +454,1009 @@ def load_weights(model, directory):
     missing = [n for n in params if n not in seen]
     if missing:
         raise AttncError("%s/%s lacks weight %s" % (shown, model_file, missing[0]))
+
+
+# ---- data (docs/data.md; the same rows, splits, vocabulary, windows and scaling as attnc's src/runtime/data.ts)
+
+MAX_RECORD_CHARS = 1 << 20
+
+
+def data_error(display, line, where, detail):
+    """A data problem, named as attnc names it: `file:line: column "x": detail` (exit code 1)."""
+    at = display + (":%d" % line if line is not None else "")
+    return AttncError("%s: %s%s" % (at, (where + ": ") if where else "", detail), 1)
+
+
+def read_text_file(path, display):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise AttncError("cannot read %s: %s" % (display, e.strerror or e))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise data_error(display, line, None, "invalid UTF-8 (byte 0x%02x)" % data[e.start])
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def csv_records(text, display, delimiter=","):
+    """CSV records as attnc reads them: quotes double inside quoted fields, LF, CRLF or CR end a record."""
+    field, fields = [], []
+    quoted = after_quote = pending_cr = any_char = False
+    line = start = 1
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        i += 1
+        if pending_cr:
+            pending_cr = False
+            if ch == "\n":
+                continue
+        if quoted:
+            if ch == '"':
+                if i < n and text[i] == '"':
+                    field.append('"')
+                    i += 1
+                else:
+                    quoted = False
+                    after_quote = True
+            else:
+                if ch == "\n":
+                    line += 1
+                field.append(ch)
+            continue
+        if ch == delimiter:
+            fields.append("".join(field))
+            field = []
+            after_quote = False
+            any_char = True
+        elif ch == "\n" or ch == "\r":
+            fields.append("".join(field))
+            if not (len(fields) == 1 and fields[0] == "" and not after_quote):
+                yield fields, start
+            fields, field = [], []
+            after_quote = any_char = False
+            line += 1
+            start = line
+            pending_cr = ch == "\r"
+        elif ch == '"' and not field and not after_quote:
+            quoted = any_char = True
+        else:
+            if after_quote:
+                raise data_error(display, line, "field %d" % (len(fields) + 1), "unexpected character after a closing quote")
+            field.append(ch)
+            any_char = True
+    if quoted:
+        raise data_error(display, start, "field %d" % (len(fields) + 1), "a quoted field is never closed")
+    if any_char or field or fields:
+        fields.append("".join(field))
+        yield fields, start
+
+
+def read_rows(source, path, display):
+    """The rows of the data file: (values by column, line)."""
+    text = read_text_file(path, display)
+    rows = []
+    if source["kind"] == "csv":
+        header = None
+        for fields, line in csv_records(text, display, source.get("delimiter", ",")):
+            if header is None:
+                header = [f.strip() for f in fields]
+                if len(set(header)) != len(header):
+                    dup = [h for h in header if header.count(h) > 1][0]
+                    raise data_error(display, line, "column %s" % json.dumps(dup), "the header names this column twice")
+                continue
+            if len(fields) != len(header):
+                raise data_error(
+                    display, line, None, "this row has %d field%s, the header has %d" % (len(fields), "" if len(fields) == 1 else "s", len(header))
+                )
+            rows.append((dict(zip(header, fields)), line))
+        if header is None:
+            raise data_error(display, None, None, "the file is empty: a header line is needed")
+        return rows
+    for k, raw in enumerate(text.split("\n")):
+        raw = raw[:-1] if raw.endswith("\r") else raw
+        if raw.strip() == "":
+            continue
+        try:
+            v = json.loads(raw)
+        except ValueError as e:
+            raise data_error(display, k + 1, None, "not valid JSON: %s" % e)
+        if not isinstance(v, dict):
+            raise data_error(display, k + 1, None, "each line must be a JSON object")
+        rows.append((v, k + 1))
+    return rows
+
+
+def imul(a, b):
+    """JavaScript's Math.imul: the low 32 bits of a * b, as a signed 32-bit integer."""
+    r = ((a & 0xFFFFFFFF) * (b & 0xFFFFFFFF)) & 0xFFFFFFFF
+    return r - (1 << 32) if r >= 1 << 31 else r
+
+
+def unit_hash(seed, index):
+    h = imul(index ^ 0x9E3779B9, 0x85EBCA6B) ^ imul(seed + 0x7F4A7C15, 0xC2B2AE35)
+    h &= 0xFFFFFFFF
+    h ^= h >> 16
+    h = imul(h, 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = imul(h, 0xC2B2AE35) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h / 4294967296
+
+
+def split_with_defaults(s, series):
+    s = s or {}
+    return {
+        "order": s.get("order", "chronological" if series else "shuffled"),
+        "train": s.get("train", 0.8),
+        "validation": s.get("validation", 0.1),
+        "test": s.get("test", 0.1),
+        "seed": s.get("seed", 0),
+    }
+
+
+def split_of(s, index, rows):
+    u = index / rows if s["order"] == "chronological" else unit_hash(s["seed"], index)
+    return "train" if u < s["train"] else "validation" if u < s["train"] + s["validation"] else "test"
+
+
+def prng(seed):
+    """mulberry32, as attnc's prng: the same stream on every machine."""
+    state = [seed & 0xFFFFFFFF]
+
+    def next_value():
+        state[0] = (state[0] + 0x6D2B79F5) & 0xFFFFFFFF
+        t = state[0]
+        t = imul(t ^ (t >> 15), t | 1) & 0xFFFFFFFF
+        t ^= (t + imul(t ^ (t >> 7), t | 61)) & 0xFFFFFFFF
+        return ((t ^ (t >> 14)) & 0xFFFFFFFF) / 4294967296
+
+    return next_value
+
+
+def js_order(s):
+    """JavaScript's string order (UTF-16 code units)."""
+    return s.encode("utf-16-be")
+
+
+def is_word_char(ch, marks_only=False):
+    cat = unicodedata.category(ch)
+    return cat[0] in "LM" or (not marks_only and cat[0] == "N")
+
+
+def tokenize(tokenizer, lowercase, text):
+    """Words: letters, marks and digits, then any apostrophe + letters parts (NFC first); or characters."""
+    t = unicodedata.normalize("NFC", text)
+    if lowercase:
+        t = t.lower()
+    if tokenizer == "chars":
+        return list(t)
+    out, i, n = [], 0, len(t)
+    while i < n:
+        if not is_word_char(t[i]):
+            i += 1
+            continue
+        j = i
+        while j < n and is_word_char(t[j]):
+            j += 1
+        while j + 1 < n and t[j] in "'\u2019" and is_word_char(t[j + 1], True):
+            j += 2
+            while j < n and is_word_char(t[j], True):
+                j += 1
+        out.append(t[i:j])
+        i = j
+    return out
+
+
+def cell_text(row, column, display, line):
+    v = row.get(column)
+    if v is None:
+        raise data_error(display, line, "column %s" % json.dumps(column), "missing" if column not in row else "is null")
+    if not isinstance(v, str):
+        raise data_error(display, line, "column %s" % json.dumps(column), "must be a string, not %s" % type(v).__name__)
+    return v
+
+
+DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def cell_number(row, column, display, line):
+    v = row.get(column)
+    where = "column %s" % json.dumps(column)
+    if v is None and column not in row:
+        raise data_error(display, line, where, "missing")
+    if isinstance(v, str):
+        if not DECIMAL.match(v.strip()):
+            raise data_error(display, line, where, "%s is not a finite number" % json.dumps(v))
+        v = float(v.strip())
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise data_error(display, line, where, "%s is not a number" % json.dumps(v))
+    if not math.isfinite(float(np.float32(v))):
+        raise data_error(display, line, where, "%s is beyond the float32 range (about \u00b13.4e38)" % v)
+    return float(v)
+
+
+ISO_LOCAL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?$")
+ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+ISO_ZONED = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|z|[+-]\d{2}:?\d{2})$")
+
+
+def calendar_time(raw):
+    """A time cell as seconds since 1970 UTC, or None: ISO dates and times, read as UTC unless a zone is given."""
+    s = raw.strip()
+    if s == "" or DECIMAL.match(s):
+        return None
+    m = ISO_LOCAL.match(s) or ISO_ZONED.match(s)
+    zone = None
+    if m:
+        y, mo, d, hh, mi = (int(m.group(k)) for k in range(1, 6))
+        sec = int(m.group(6) or 0) + float(m.group(7) or 0)
+        zone = m.group(8) if m.re is ISO_ZONED else None
+    else:
+        m = ISO_DATE.match(s)
+        if not m:
+            return None
+        y, mo, d, hh, mi, sec = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1), 0, 0, 0.0
+    if not (1 <= mo <= 12) or not (1 <= d <= calendar.monthrange(y, mo)[1]) or hh > 23 or mi > 59 or sec >= 60:
+        return None
+    t = calendar.timegm((y, mo, d, hh, mi, 0, 0, 0, 0)) + sec
+    if zone and zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        t -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return t
+
+
+CALENDAR_PERIODS = {"hour": 24, "weekday": 7, "yearday": 365.25, "month": 12}
+
+
+def calendar_phase(cycle, t):
+    whole = math.floor(t)
+    tm = time.gmtime(whole)
+    if cycle == "hour":
+        return (tm.tm_hour + tm.tm_min / 60) / 24
+    if cycle == "weekday":
+        return ((tm.tm_wday + 1) % 7) / 7
+    if cycle == "yearday":
+        return (t - calendar.timegm((tm.tm_year, 1, 1, 0, 0, 0, 0, 0, 0))) / 86400 / 365.25
+    return (tm.tm_mon - 1) / 12
+
+
+def derived_names(cal, derive):
+    out = []
+    for c in cal or []:
+        out += [c + "_sin", c + "_cos"]
+    for d in derive or []:
+        out.append(d["column"] + "_diff" if d["kind"] == "diff" else "%s_lag%d" % (d["column"], d.get("steps", 1)))
+    return out
+
+
+def derive_history(d):
+    return 1 if d["kind"] == "diff" else d.get("steps", 1)
+
+
+def history_rows(derive):
+    return max([derive_history(d) for d in derive or []] or [0])
+
+
+def is_window_row(window, horizon, stride, derive, r):
+    start = r - horizon - window + 1
+    return start >= history_rows(derive) and start % stride == 0
+
+
+def series_values(rows, sources, time_col, cal, derive, display):
+    """Each row's model features in the data's units: the source's, the calendar's, then the derived ones (NaN
+    while a lag or difference lacks its history)."""
+    out = []
+    past = []
+    keep = history_rows(derive) + 1
+    for row, line in rows:
+        values = [cell_number(row, c, display, line) for c in sources]
+        if cal:
+            raw = row.get(time_col)
+            t = calendar_time(raw) if isinstance(raw, str) else None
+            if t is None:
+                raise data_error(
+                    display, line, "column %s" % json.dumps(time_col), "%s is not a date this program reads (ISO dates such as 2024-03-01 or 2024-03-01T13:00)" % json.dumps(raw)
+                )
+            for c in cal:
+                a = 2 * math.pi * calendar_phase(c, t)
+                values += [math.sin(a), math.cos(a)]
+        if derive:
+            now = [cell_number(row, d["column"], display, line) for d in derive]
+            past.append(now)
+            if len(past) > keep:
+                past.pop(0)
+            last = len(past) - 1
+            for i, d in enumerate(derive):
+                back = derive_history(d)
+                then = past[last - back][i] if last - back >= 0 else float("nan")
+                values.append(now[i] - then if d["kind"] == "diff" else then)
+        out.append(values)
+    return out
+
+
+def time_key(raw):
+    s = raw.strip()
+    if DECIMAL.match(s):
+        return float(s)
+    t = calendar_time(s)
+    return t if t is not None else s
+
+
+def fit_text(config, rows, display):
+    tok = config["tokenizer"]
+    src = config["source"]
+    text_col, label_col = src["text"], src["label"]
+    split = split_with_defaults(config.get("split"), False)
+    n = len(rows)
+    counts, labels = {}, set()
+    for index, (row, line) in enumerate(rows):
+        label = cell_text(row, label_col, display, line).strip()
+        if label == "":
+            raise data_error(display, line, "column %s" % json.dumps(label_col), "the label is empty")
+        text = cell_text(row, text_col, display, line)
+        if split_of(split, index, n) == "train":
+            labels.add(label)
+            for t in tokenize(tok["kind"], tok["lowercase"], text):
+                counts[t] = counts.get(t, 0) + 1
+    for index, (row, line) in enumerate(rows):
+        label = cell_text(row, label_col, display, line).strip()
+        if split_of(split, index, n) != "train" and label not in labels:
+            raise data_error(display, line, "column %s" % json.dumps(label_col), "label %s never appears in the training split" % json.dumps(label))
+    if len(labels) < 2:
+        raise data_error(display, None, "column %s" % json.dumps(label_col), "the training split has %d label(s); classification needs at least 2" % len(labels))
+    words = sorted(((w, c) for w, c in counts.items() if c >= tok["min_count"]), key=lambda wc: (-wc[1], js_order(wc[0])))
+    vocab = ["<pad>", "<oov>"] + [w for w, _ in words[: max(0, tok["vocab"] - 2)]]
+    split_counts = {"train": 0, "validation": 0, "test": 0}
+    for i in range(n):
+        split_counts[split_of(split, i, n)] += 1
+    return {
+        "kind": "text",
+        "tokenizer": tok["kind"],
+        "lowercase": tok["lowercase"],
+        "maxLen": tok["max_len"],
+        "vocab": vocab,
+        "labels": sorted(labels, key=js_order),
+        "textColumn": text_col,
+        "labelColumn": label_col,
+        "split": split,
+        "rows": n,
+        "counts": split_counts,
+    }
+
+
+def fit_series(config, rows, display):
+    src = config["source"]
+    sources, target, time_col = src["features"], src["target"], src.get("time")
+    cal, derive = config.get("calendar") or [], config.get("derive") or []
+    features = sources + derived_names(cal, derive)
+    win = config["window"]
+    split = split_with_defaults(config.get("split"), True)
+    scaling = config.get("scale", "standard")
+    n = len(rows)
+    needed = history_rows(derive) + win["size"] + win["horizon"]
+    if n < needed:
+        raise data_error(display, None, None, "the series has %d rows, shorter than the window plus the horizon (%d)" % (n, needed))
+    f = len(features)
+    values = series_values(rows, sources, time_col, cal, derive, display)
+    prev = None
+    for (row, line), v in zip(rows, values):
+        v.append(cell_number(row, target, display, line))
+        if time_col:
+            raw = row.get(time_col)
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                raw = json.dumps(raw)
+            if not isinstance(raw, str):
+                raise data_error(display, line, "column %s" % json.dumps(time_col), "must be a string or a number")
+            t = time_key(raw)
+            if prev is not None:
+                if t == prev[0]:
+                    raise data_error(display, line, "column %s" % json.dumps(time_col), "duplicate timestamp %s" % json.dumps(raw))
+                if type(t) is type(prev[0]) and t < prev[0]:
+                    raise data_error(display, line, "column %s" % json.dumps(time_col), "%s comes before %s: rows must be in time order" % (json.dumps(raw), json.dumps(prev[1])))
+            prev = (t, raw)
+    predict = win.get("predict") or ("delta" if target in sources and win["horizon"] >= 1 else "value")
+    s = [0.0] * (f + 1)
+    sq = [0.0] * (f + 1)
+    lo = [math.inf] * (f + 1)
+    hi = [-math.inf] * (f + 1)
+    cnt = [0] * (f + 1)
+    d_sum = d_sq = 0.0
+    d_min, d_max, d_n = math.inf, -math.inf, 0
+    h = win["horizon"]
+    for index, v in enumerate(values):
+        if split_of(split, index, n) != "train":
+            continue
+        if index >= h:
+            d = v[f] - values[index - h][f]
+            d_sum += d
+            d_sq += d * d
+            d_min, d_max = min(d_min, d), max(d_max, d)
+            d_n += 1
+        for k, x in enumerate(v):
+            if math.isnan(x):
+                continue
+            s[k] += x
+            sq[k] += x * x
+            lo[k], hi[k] = min(lo[k], x), max(hi[k], x)
+            cnt[k] += 1
+    if cnt[f] == 0:
+        raise data_error(display, None, None, "the training split has no rows")
+    offset, scale = [], []
+    for k in range(f + 1):
+        if scaling == "standard" and cnt[k] > 0:
+            mean = s[k] / cnt[k]
+            sd = math.sqrt(max(0.0, sq[k] / cnt[k] - mean * mean))
+            offset.append(mean)
+            scale.append(sd if sd > 1e-12 else 1)
+        elif scaling == "minmax" and cnt[k] > 0:
+            offset.append(lo[k])
+            scale.append(hi[k] - lo[k] if hi[k] - lo[k] > 1e-12 else 1)
+        else:
+            offset.append(0)
+            scale.append(1)
+    target_offset, target_scale = offset[f], scale[f]
+    if predict == "delta":
+        mean = d_sum / d_n if d_n else 0
+        sd = math.sqrt(max(0.0, d_sq / d_n - mean * mean)) if d_n else 1
+        if scaling == "standard":
+            target_offset, target_scale = mean, (sd if sd > 1e-12 else 1)
+        elif scaling == "minmax":
+            target_offset, target_scale = (d_min, d_max - d_min if d_max - d_min > 1e-12 else 1) if d_n > 0 else (0, 1)
+        else:
+            target_offset, target_scale = 0, 1
+    counts = {"train": 0, "validation": 0, "test": 0}
+    for r in range(win["size"] + h - 1, n):
+        if is_window_row(win["size"], h, win["stride"], derive, r):
+            counts[split_of(split, r, n)] += 1
+    prep = {
+        "kind": "series",
+        "counts": counts,
+        "features": features,
+        "target": target,
+        "time": time_col,
+        "window": win["size"],
+        "horizon": h,
+        "stride": win["stride"],
+        "scaling": scaling,
+        "offset": offset[:f],
+        "scale": scale[:f],
+        "predict": predict,
+        "targetOffset": target_offset,
+        "targetScale": target_scale,
+        "split": split,
+        "rows": n,
+    }
+    if cal:
+        prep["calendar"] = cal
+    if derive:
+        prep["derive"] = derive
+    return prep
+
+
+def fit(config, rows, display):
+    """The preprocessing the data block describes, fitted on the training split only."""
+    return fit_text(config, rows, display) if config.get("tokenizer") else fit_series(config, rows, display)
+
+
+def encode(config, prep, rows, display):
+    """Every example of the file, in file order: (x, y, base, line, split), x as a numpy array (int64 ids or
+    float32 [T, F]), y the class id or the scaled target, as attnc encodes them."""
+    out = []
+    n = len(rows)
+    if prep["kind"] == "text":
+        index = {w: i for i, w in enumerate(prep["vocab"])}
+        label_id = {l: i for i, l in enumerate(prep["labels"])}
+        for i, (row, line) in enumerate(rows):
+            split = split_of(prep["split"], i, n)
+            label = cell_text(row, prep["labelColumn"], display, line).strip()
+            if label not in label_id:
+                raise data_error(display, line, "column %s" % json.dumps(prep["labelColumn"]), "label %s never appears in the training split" % json.dumps(label))
+            ids = np.zeros(prep["maxLen"], dtype=np.int64)
+            toks = tokenize(prep["tokenizer"], prep["lowercase"], cell_text(row, prep["textColumn"], display, line))
+            for k, t in enumerate(toks[: prep["maxLen"]]):
+                ids[k] = index.get(t, 1)
+            out.append((ids, label_id[label], 0.0, line, split))
+        return out
+    f = len(prep["features"])
+    t_len, h = prep["window"], prep["horizon"]
+    cal, derive = prep.get("calendar") or [], prep.get("derive") or []
+    sources = prep["features"][: f - len(derived_names(cal, derive))]
+    values = series_values(rows, sources, prep["time"], cal, derive, display)
+    offset = np.array(prep["offset"], dtype=np.float64)
+    scale = np.array(prep["scale"], dtype=np.float64)
+    scaled = ((np.array(values, dtype=np.float64).reshape(n, f) - offset) / scale).astype(np.float32)
+    target = np.array([cell_number(row, prep["target"], display, line) for row, line in rows], dtype=np.float32)
+    for r in range(t_len + h - 1, n):
+        if not is_window_row(t_len, h, prep["stride"], derive, r):
+            continue
+        x = scaled[r - h - t_len + 1 : r - h + 1]
+        base = float(target[r - h]) if prep["predict"] == "delta" else 0.0
+        y = (float(target[r]) - base - prep["targetOffset"]) / prep["targetScale"]
+        out.append((x, y, base, rows[r][1], split_of(prep["split"], r, n)))
+    return out
+
+
+def shuffled(items, seed, size):
+    """attnc's seeded shuffle through a buffer of `size` (a full shuffle when the split fits)."""
+    rand = prng(seed)
+    buf, out = [], []
+    for e in items:
+        if len(buf) < size:
+            buf.append(e)
+            continue
+        j = math.floor(rand() * size)
+        out.append(buf[j])
+        buf[j] = e
+    for i in range(len(buf) - 1, 0, -1):
+        j = math.floor(rand() * (i + 1))
+        buf[i], buf[j] = buf[j], buf[i]
+    return out + buf
+
+
+def epoch_seed(seed, epoch):
+    return (imul(seed + 1, 0x9E3779B1) ^ imul(epoch, 0x85EBCA6B)) & 0xFFFFFFFF
+
+
+SHUFFLE_BUFFER = 8192
+
+
+# ---- training (docs/language.md, "Training")
+
+
+def loss_of(kind, pred, y, reduce_sum=False):
+    """The loss of each example summed (reduce_sum) or averaged, as attnc's lossOf."""
+    if kind == "cross_entropy":
+        p = torch.clamp(pred, 1e-7, 1 - 1e-7)
+        if p.shape[-1] == 1:
+            t = y.to(p.dtype).reshape(-1, 1)
+            per = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).reshape(-1)
+        else:
+            per = -torch.log(p.gather(1, y.long().reshape(-1, 1))).reshape(-1)
+    else:
+        e = pred.reshape(-1) - y.to(pred.dtype)
+        if kind == "mse":
+            per = e * e
+        elif kind == "mae":
+            per = e.abs()
+        else:
+            a = e.abs()
+            q = torch.clamp(a, max=1.0)
+            per = 0.5 * q * q + (a - q)
+    return per.sum() if reduce_sum else per.mean()
+
+
+def make_optimizer(cfg, params):
+    cfg = cfg or {"kind": "adam", "lr": 0.001}
+    if cfg["kind"] == "sgd":
+        return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg.get("momentum", 0))
+    if cfg["kind"] == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg["lr"], alpha=cfg.get("rho", 0.9), eps=1e-7)
+    return torch.optim.Adam(params, lr=cfg["lr"], betas=(cfg.get("beta1", 0.9), cfg.get("beta2", 0.999)), eps=cfg.get("epsilon", 1e-7))
+
+
+def clip_each(params, norm):
+    """Keras' clipnorm: each gradient on its own, g * norm / max(|g|, norm)."""
+    if not norm:
+        return
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p.grad.mul_(norm / torch.clamp(torch.linalg.vector_norm(p.grad), min=norm))
+
+
+def batch_tensors(items, kind, device):
+    xs = np.stack([e[0] for e in items])
+    x = torch.from_numpy(xs).to(device)
+    y = torch.tensor([e[1] for e in items], dtype=torch.long if kind == "text" else torch.float32, device=device)
+    return x, y
+
+
+def unscale(prep, v, base):
+    return v * prep["targetScale"] + prep["targetOffset"] + (base if prep["predict"] == "delta" else 0)
+
+
+def evaluate(model, items, prep, loss, batch, device):
+    """Loss and metrics on examples, in inference mode (forecasts compared in the data's units)."""
+    model.eval()
+    total, n = 0.0, 0
+    truth, guess, bases = [], [], []
+    with torch.no_grad():
+        for k in range(0, len(items), batch):
+            part = items[k : k + batch]
+            x, y = batch_tensors(part, prep["kind"], device)
+            pred, _ = model(x)
+            total += float(loss_of(loss, pred, y, reduce_sum=True))
+            n += len(part)
+            if prep["kind"] == "text":
+                guess += (pred.reshape(-1) > 0.5).long().tolist() if pred.shape[1] == 1 else pred.argmax(dim=1).tolist()
+                truth += y.tolist()
+            else:
+                guess += pred.reshape(-1).double().tolist()
+                truth += y.double().tolist()
+                bases += [e[2] for e in part]
+    out = {"loss": total / n if n else float("nan")}
+    if prep["kind"] == "text":
+        c = len(prep["labels"])
+        out["accuracy"] = sum(1 for a, b in zip(truth, guess) if a == b) / n if n else 0
+        f1 = []
+        for label in range(c):
+            tp = sum(1 for a, b in zip(truth, guess) if a == label and b == label)
+            actual = sum(1 for a in truth if a == label)
+            predicted = sum(1 for b in guess if b == label)
+            f1.append(2 * tp / (actual + predicted) if tp > 0 else 0)
+        out["macro_f1"] = sum(f1) / c
+    else:
+        t = [unscale(prep, v, b) for v, b in zip(truth, bases)]
+        p = [unscale(prep, v, b) for v, b in zip(guess, bases)]
+        err = [b - a for a, b in zip(t, p)]
+        out["rmse"] = math.sqrt(sum(e * e for e in err) / n) if n else 0
+        out["mae"] = sum(abs(e) for e in err) / n if n else 0
+        absolute = [abs(a) for a in t]
+        if n and min(absolute) > 0 and min(absolute) >= 1e-3 * sum(absolute) / n:
+            out["mape"] = 100 * sum(abs(e) / a for e, a in zip(err, absolute)) / n
+    return out
+
+
+def metrics_of(report, names, prefix):
+    out = {prefix + "loss": report["loss"]}
+    for m in names:
+        if m in report:
+            out[prefix + m] = report[m]
+    return out
+
+
+# ---- the model directory (docs/model-directory.md)
+
+
+def write_atomic(path, data):
+    tmp = "%s.%s.tmp" % (path, os.urandom(6).hex())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def js_json(v, indent=None):
+    """JSON as JavaScript writes it: integral floats without a fraction."""
+
+    def plain(x):
+        if isinstance(x, float) and math.isfinite(x) and x == int(x) and abs(x) < 2**53:
+            return int(x)
+        if isinstance(x, dict):
+            return {k: plain(y) for k, y in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [plain(y) for y in x]
+        return x
+
+    return json.dumps(plain(v), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+OWN_FILE = re.compile(r"^(manifest\.json|model\.json|attnc\.json|history\.(json|svg|png)|(weights|optimizer)\.g\d+\.bin|(optimizer|state)\.g\d+\.json)$")
+OWN_TMP = re.compile(r"^.+\.[0-9a-f]{12}\.tmp$")
+
+
+def check_out_dir(directory):
+    """The output directory must be new, empty, or attnc's own model directory."""
+    if not os.path.exists(directory):
+        return
+    if not os.path.isdir(directory):
+        raise AttncError("%s is not a directory" % directory)
+    foreign = [f for f in os.listdir(directory) if not (OWN_FILE.match(f) or OWN_TMP.match(f) or f == "explain")]
+    if foreign:
+        raise AttncError("refusing to write into %s: it holds %s, which attnc did not write" % (directory, foreign[0]))
+
+
+def optimizer_slots(optimizer, named):
+    """The optimizer's per-weight state as attnc names slots (`<weight>/<slot>`), and its step as `iter`."""
+    slots, step = [], 0
+    names = {"exp_avg": "m", "exp_avg_sq": "v", "momentum_buffer": "momentum", "square_avg": "rms"}
+    for name, p in named:
+        st = optimizer.state.get(p, {})
+        for key in ("exp_avg", "exp_avg_sq", "momentum_buffer", "square_avg"):
+            if key in st and st[key] is not None:
+                slots.append((name + "/" + names[key], st[key]))
+        if "step" in st:
+            step = int(st["step"])
+    return slots, step
+
+
+def restore_optimizer(optimizer, named, directory, manifest):
+    if not manifest.get("optimizer"):
+        return
+    specs = read_json(os.path.join(directory, manifest["optimizer"].replace(".bin", ".json")), "the optimizer specs")
+    with open(os.path.join(directory, manifest["optimizer"]), "rb") as f:
+        data = f.read()
+    params = dict(named)
+    keys = {"m": "exp_avg", "v": "exp_avg_sq", "momentum": "momentum_buffer", "rms": "square_avg"}
+    offset, step = 0, 0
+    for s in specs:
+        n = int(np.prod(s["shape"])) if s["shape"] else 1
+        values = np.frombuffer(data, dtype="<f4", count=n, offset=offset).reshape(s["shape"])
+        offset += 4 * n
+        if s["name"] == "iter":
+            step = int(values)
+            continue
+        base, slot = s["name"].rsplit("/", 1)
+        p = params[base]
+        optimizer.state[p][keys[slot]] = torch.from_numpy(values.copy()).to(p.device)
+    for p in params.values():
+        st = optimizer.state[p]
+        if st:
+            st["step"] = torch.tensor(float(step))
+
+
+def save_checkpoint(directory, model, topology, optimizer, meta, state):
+    os.makedirs(directory, exist_ok=True)
+    prev = None
+    if os.path.exists(os.path.join(directory, "manifest.json")):
+        prev = read_json(os.path.join(directory, "manifest.json"), "manifest.json")
+    g = (prev or {}).get("generation", 0) + 1
+    named = model.ir_weights()
+    weights = "weights.g%d.bin" % g
+    write_atomic(os.path.join(directory, weights), b"".join(p.detach().cpu().float().numpy().astype("<f4").tobytes() for _, p in named))
+    slots, step = optimizer_slots(optimizer, named)
+    opt_file = None
+    if slots:
+        opt_file = "optimizer.g%d.bin" % g
+        blob = b"".join(t.detach().cpu().float().numpy().astype("<f4").tobytes() for _, t in slots) + np.array([step], dtype="<f4").tobytes()
+        specs = [{"name": n, "shape": list(t.shape), "dtype": "float32"} for n, t in slots] + [{"name": "iter", "shape": [], "dtype": "float32"}]
+        write_atomic(os.path.join(directory, opt_file), blob)
+        write_atomic(os.path.join(directory, opt_file.replace(".bin", ".json")), js_json(specs))
+    state_file = "state.g%d.json" % g
+    state["variables"] = [n for n, _ in named]
+    write_atomic(os.path.join(directory, state_file), js_json(state, 1) + "\n")
+    write_atomic(os.path.join(directory, "attnc.json"), js_json(meta, 1) + "\n")
+    write_atomic(os.path.join(directory, "history.json"), js_json(state["history"], 1) + "\n")
+    model_json = dict(topology)
+    model_json["weightsManifest"] = [{"paths": [weights], "weights": [{"name": n, "shape": list(p.shape), "dtype": "float32"} for n, p in named]}]
+    write_atomic(os.path.join(directory, "model.json"), js_json(model_json))
+    files = ["manifest.json", "model.json", "attnc.json", "history.json", weights, state_file]
+    if opt_file:
+        files += [opt_file, opt_file.replace(".bin", ".json")]
+    manifest = {"format": 1, "generation": g, "model": "model.json", "weights": weights, "optimizer": opt_file, "state": state_file, "done": state["done"], "files": files}
+    write_atomic(os.path.join(directory, "manifest.json"), js_json(manifest, 1) + "\n")
+    old = set((prev or {}).get("files") or [])
+    for f in os.listdir(directory):
+        if (f in old and f not in files) or OWN_TMP.match(f):
+            os.remove(os.path.join(directory, f))
+
+
+# ---- the entry point
+
+
+class Dist:
+    """Where this process is among the torchrun processes (one process without torchrun)."""
+
+    def __init__(self, device_flag):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = torch.cuda.is_available() if device_flag == "auto" else device_flag == "cuda"
+        if cuda and not torch.cuda.is_available():
+            raise AttncError("--device cuda: no CUDA device is available")
+        self.device = torch.device("cuda", local % torch.cuda.device_count()) if cuda else torch.device("cpu")
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.init_process_group(backend="nccl" if cuda else "gloo")
+            self.dist = dist
+        else:
+            self.dist = None
+
+    def shard(self, n):
+        """This process's rows of a global batch of n: contiguous, the first n % world processes one more."""
+        base, extra = divmod(n, self.world)
+        start = self.rank * base + min(self.rank, extra)
+        return start, start + base + (1 if self.rank < extra else 0)
+
+    def close(self):
+        if self.dist is not None:
+            self.dist.destroy_process_group()
+
+
+def parse_args(argv, default_data, train):
+    import argparse
+
+    p = argparse.ArgumentParser(description="Trains the model as its spec says and writes an attnc model directory.")
+    p.add_argument("--data", default=default_data, help="the data file (default: the spec's, relative to this program)")
+    p.add_argument("--out", default=None, help="the model directory (default: runs/<Model>)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs to train to (default: the spec's, %d)" % train["epochs"])
+    p.add_argument("--seed", type=int, default=None, help="initial weights, dropout and shuffle (default: the spec's, %d)" % train["seed"])
+    p.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
+    p.add_argument("--init", default=None, help="start from the weights of this attnc model directory")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default: cuda when available)")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many training batches in all")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="the weights' and activations' type")
+    return p.parse_args(argv)
+
+
+def main(argv, model_class, ir, data, train, default_data, program):
+    try:
+        return run(argv, model_class, ir, data, train, default_data, program)
+    except AttncError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(argv, model_class, ir, data, train, default_data, program):
+    here = os.path.dirname(os.path.abspath(program))
+    args = parse_args(argv, default_data, train)
+    data_path = args.data if args.data != default_data else os.path.join(here, default_data)
+    out = args.out or os.path.join("runs", ir["model"])
+    topology_path = os.path.join(here, ir["model"] + ".model.json")
+    topology = read_json(topology_path, topology_path)
+    if args.epochs is not None and args.epochs < 0:
+        raise AttncError("--epochs must be a whole number >= 0")
+    check_out_dir(out)
+    dist = Dist(args.device)
+    try:
+        return train_run(args, dist, model_class, ir, data, train, data_path, out, topology)
+    finally:
+        dist.close()
+
+
+def train_run(args, dist, model_class, ir, data, train, data_path, out, topology):
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    rows = read_rows(data["source"], data_path, args.data)
+    manifest_path = os.path.join(out, "manifest.json")
+    resuming = args.resume and os.path.exists(manifest_path)
+    if resuming:
+        meta = read_json(os.path.join(out, "attnc.json"), out + "/attnc.json")
+        prep = meta["prep"]
+        manifest = read_json(manifest_path, out + "/manifest.json")
+        state = read_json(os.path.join(out, manifest["state"]), out + "/" + manifest["state"])
+        seed = meta["seed"]
+    else:
+        if os.path.exists(manifest_path):
+            raise AttncError("%s already holds a model; --resume continues it" % out)
+        prep = fit(data, rows, args.data)
+        seed = train["seed"] if args.seed is None else args.seed
+        meta = {
+            "format": 1,
+            "model": ir["model"],
+            "task": prep["kind"],
+            "seed": seed,
+            "dataPath": os.path.relpath(os.path.abspath(data_path), os.path.abspath(out)).replace(os.sep, "/"),
+            "ir": ir,
+            "data": data,
+            "train": dict(train, seed=seed),
+            "prep": prep,
+        }
+        state = {"epoch": 0, "batch": 0, "history": [], "best": None, "wait": 0, "dropout": {}, "done": False}
+    check_output(ir, prep)
+    examples = encode(data, prep, rows, args.data)
+    split = {s: [e for e in examples if e[4] == s] for s in ("train", "validation", "test")}
+    torch.manual_seed(seed)
+    model = model_class(seed)
+    if resuming:
+        load_weights(model, out)
+    elif args.init:
+        load_weights(model, args.init)
+    model = model.to(dist.device, dtype)
+    named = model.ir_weights()
+    params = [p for _, p in named]
+    optimizer = make_optimizer(train.get("optimizer"), params)
+    if resuming:
+        restore_optimizer(optimizer, named, out, manifest)
+    drops = model.dropouts()
+    for name, d in drops:
+        d.calls = state["dropout"].get(name, 0)
+    net = model
+    if dist.world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+    epochs = train["epochs"] if args.epochs is None else args.epochs
+    stop = train.get("early_stop")
+    higher = stop is not None and re.search("accuracy|f1", stop["monitor"]) is not None
+    batch = train["batch"]
+    best_weights = None
+    steps = 0
+    enough = False
+    writer = dist.rank == 0
+
+    def checkpoint():
+        for name, d in drops:
+            state["dropout"][name] = d.calls
+        if writer:
+            save_checkpoint(out, model, topology, optimizer, meta, state)
+
+    epoch = state["epoch"] + 1
+    while epoch <= epochs and not enough:
+        items = split["train"]
+        if train.get("shuffle", True):
+            items = shuffled(items, epoch_seed(seed, epoch), SHUFFLE_BUFFER)
+        loss_sum, seen = 0.0, 0
+        for b, k in enumerate(range(0, len(items), batch)):
+            if b < state["batch"]:
+                continue
+            part = items[k : k + batch]
+            lo, hi = dist.shard(len(part))
+            for _, d in drops:
+                d.shard = (lo, len(part))
+            x, y = batch_tensors(part[lo:hi], prep["kind"], dist.device)
+            x = x.to(dtype) if x.is_floating_point() else x
+            model.train()
+            pred, _ = net(x)
+            # The global batch's mean: each process's sum over its rows, over the global count, times the
+            # number of processes (whose gradients DistributedDataParallel averages).
+            loss = loss_of(train["loss"], pred, y, reduce_sum=True) * (dist.world / len(part))
+            optimizer.zero_grad(set_to_none=False)
+            loss.backward()
+            clip_each(params, (train.get("optimizer") or {}).get("clipnorm"))
+            optimizer.step()
+            value = float(loss.detach()) / dist.world * len(part)
+            if dist.world > 1:
+                t = torch.tensor([value], dtype=torch.float64, device=dist.device)
+                dist.dist.all_reduce(t)
+                value = float(t[0])
+            if not math.isfinite(value):
+                raise AttncError("the loss became %s at epoch %d, batch %d; a smaller learning rate or clipnorm may help" % (value, epoch, b + 1), 1)
+            loss_sum += value
+            seen += len(part)
+            steps += 1
+            if args.max_steps is not None and steps >= args.max_steps:
+                enough = True
+                break
+        state["batch"] = 0
+        record = {"epoch": epoch, "loss": loss_sum / seen if seen else float("nan")}
+        if split["validation"]:
+            record.update(metrics_of(evaluate(model, split["validation"], prep, train["loss"], batch, dist.device), train.get("metrics", []), "val_"))
+        state["history"].append(record)
+        state["epoch"] = epoch
+        if writer:
+            print("epoch %d/%d  %s" % (epoch, epochs, "  ".join("%s %.4f" % (k, v) for k, v in record.items() if k != "epoch")), flush=True)
+        stop_now = False
+        if stop:
+            value = record.get(stop["monitor"])
+            if value is None:
+                raise AttncError("early stopping watches %s, which this run does not compute" % stop["monitor"], 1)
+            improved = state["best"] is None or (
+                value > state["best"]["value"] + stop["min_delta"] if higher else value < state["best"]["value"] - stop["min_delta"]
+            )
+            if improved:
+                state["best"] = {"value": value, "epoch": epoch}
+                state["wait"] = 0
+                best_weights = [p.detach().clone() for p in params]
+            else:
+                state["wait"] += 1
+                if state["wait"] >= stop["patience"]:
+                    stop_now = True
+                    state["stopReason"] = "%s did not improve for %d epoch%s; best %.4f at epoch %d" % (
+                        stop["monitor"], state["wait"], "" if state["wait"] == 1 else "s", state["best"]["value"], state["best"]["epoch"])
+        checkpoint()
+        if stop_now:
+            break
+        epoch += 1
+    if best_weights is not None and state["best"] and state["best"]["epoch"] != state["epoch"]:
+        with torch.no_grad():
+            for p, w in zip(params, best_weights):
+                p.copy_(w)
+    if split["test"]:
+        test = evaluate(model, split["test"], prep, train["loss"], batch, dist.device)
+        if writer:
+            print("test  %s" % "  ".join("%s %.4f" % (k, v) for k, v in test.items()), flush=True)
+    state["done"] = True
+    checkpoint()
+    if writer:
+        print("wrote %s" % out, flush=True)
+    return 0
+
+
+def check_output(ir, prep):
+    """The data must fit the model's head: C classes for a softmax (2 for a sigmoid), 1 value for a forecast."""
+    head = [n for n in ir["nodes"] if n["name"] == ir["outputs"][-1]][0]
+    units = head["shape"][-1]
+    if prep["kind"] == "text":
+        c = len(prep["labels"])
+        if (units == 1 and c != 2) or (units > 1 and units != c):
+            raise AttncError("the training split has %d labels, the model's output %s has %d units" % (c, head["name"], units), 1)
