@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { emitProgram, RUNTIME_MODULE } from "../codegen/emit.js";
 import { formatTypeScript } from "../codegen/format.js";
-import { emitPytorchProgram, PY_RUNTIME_MODULE } from "../codegen/pytorch.js";
+import { emitPytorchProgram, PY_RUNTIME_MODULE, topologyFile } from "../codegen/pytorch.js";
 import { compile, serializeIr, type CompileResult } from "../compile.js";
 import { DiagnosticBag, sortDiagnostics, type Diagnostic } from "../diagnostics/diagnostic.js";
 import { renderDiagnostics, type DiagnosticFormat } from "../diagnostics/render.js";
@@ -31,35 +31,6 @@ let pyRuntimeText: string | undefined;
 export function pytorchRuntimeModule(): string {
   pyRuntimeText ??= readFileSync(join(packageRoot(), "dist", PY_RUNTIME_MODULE), "utf8");
   return pyRuntimeText;
-}
-
-/**
- * model.json's topology for a model (docs/model-directory.md), which a PyTorch program writes into its model
- * directory beside its weights: from the TensorFlow.js model attnc builds with the train block's seed, so the
- * layer configs are exactly attnc's.
- */
-async function topologyJson(ir: IrModel): Promise<string> {
-  const tf = await import("@tensorflow/tfjs");
-  const { buildModel } = await import("../engine/build-model.js");
-  const { selectBackend } = await import("../runtime/backend.js");
-  await selectBackend("cpu");
-  // The cpu backend greets Node users once, at its first tensor; the command's output stays its own.
-  const warn = console.warn;
-  console.warn = () => undefined;
-  let topology: unknown;
-  try {
-    const model = buildModel(ir, Number(ir.train?.["seed"] ?? 0));
-    await model.save(
-      tf.io.withSaveHandler(async (a) => {
-        topology = a.modelTopology;
-        return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: "JSON" } };
-      }),
-    );
-    model.dispose();
-  } finally {
-    console.warn = warn;
-  }
-  return `${JSON.stringify({ format: "layers-model", generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`, convertedBy: null, modelTopology: topology })}\n`;
 }
 
 /** What `attnc build --target` writes for a model with data and train blocks. */
@@ -199,7 +170,7 @@ export async function buildCommand(
         const emitOptions = { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) };
         if (target === "pytorch") {
           planned.push({ path: claim(join(dir, `${m.model}.py`)), kind: "program", make: async () => emitPytorchProgram(m, emitOptions) });
-          planned.push({ path: claim(join(dir, `${m.model}.model.json`)), kind: "topology", make: async () => topologyJson(m) });
+          planned.push({ path: claim(join(dir, `${m.model}.model.json`)), kind: "topology", make: async () => topologyFile(m) });
         } else {
           planned.push({ path: claim(join(dir, `${m.model}.ts`)), kind: "program", make: async () => formatTypeScript(emitProgram(m, emitOptions)) });
         }

@@ -244,3 +244,91 @@ export function emitPytorchProgram(ir: IrModel, o: EmitOptions): string {
   L.push(pyCall("rt.main", ["sys.argv[1:]", cls, "ir=IR", "data=DATA", "train=TRAIN", "default_data=DEFAULT_DATA", "program=__file__"], 4, "sys.exit(", ")"));
   return `${L.join("\n")}\n`;
 }
+
+/**
+ * model.json's `modelTopology` for a model, as TensorFlow.js writes it for the layers attnc builds with `seed`
+ * (docs/model-directory.md), computed from the IR without building the model. A PyTorch program writes it into
+ * its model directory beside its weights. test/pytorch/numerics.test.ts checks it against TensorFlow.js' own.
+ */
+export function modelTopology(ir: IrModel, seed: number): object {
+  const layerSeed = (index: number): number => ((seed + 1) * 7919 + index * 104729) % 2147483647;
+  const layers: object[] = ir.inputs.map((i) => ({
+    name: i.name,
+    class_name: "InputLayer",
+    config: {
+      batch_input_shape: [null, ...i.shape.slice(1).map((d) => (typeof d === "number" ? d : (ir.dims[d] ?? null)))],
+      dtype: i.dtype,
+      sparse: false,
+      name: i.name,
+    },
+    inbound_nodes: [],
+  }));
+  ir.nodes.forEach((n, index) => {
+    const a = n.attrs as Record<string, unknown>;
+    const [src, port] = n.inputs[0]!.split(".") as [string, string | undefined];
+    const base = { name: n.name, trainable: true };
+    let cls: string;
+    let config: object;
+    switch (n.op) {
+      case "embedding":
+        [cls, config] = ["AttnEmbedding", { ...base, vocab: a["vocab"], dim: a["dim"], mask_zero: a["mask_zero"], seed: layerSeed(index) }];
+        break;
+      case "lstm":
+        cls = "AttnLSTM";
+        config = {
+          ...base,
+          units: a["units"],
+          recurrent_activation: a["recurrent_activation"],
+          unit_forget_bias: a["unit_forget_bias"],
+          input_attention: a["input_attention"] ?? null,
+          seed: layerSeed(index),
+        };
+        break;
+      case "bilstm":
+        cls = "AttnBiLSTM";
+        config = {
+          ...base,
+          units: a["units"],
+          merge: a["merge"],
+          recurrent_activation: a["recurrent_activation"],
+          unit_forget_bias: a["unit_forget_bias"],
+          seed: layerSeed(index),
+        };
+        break;
+      case "attention_pool":
+        [cls, config] = ["AttnAttentionPool", { ...base, units: a["units"] ?? null, score: a["score"], seed: layerSeed(index) }];
+        break;
+      case "last":
+      case "mean_pool":
+      case "max_pool":
+        [cls, config] = ["AttnReduce", { ...base, mode: n.op === "last" ? "last" : n.op === "mean_pool" ? "mean" : "max" }];
+        break;
+      case "dropout":
+        [cls, config] = ["AttnDropout", { ...base, rate: a["rate"], seed: layerSeed(index) }];
+        break;
+      case "dense":
+        [cls, config] = ["AttnDense", { ...base, units: a["units"], activation: a["activation"], seed: layerSeed(index) }];
+        break;
+      default:
+        return assertNever(n.op);
+    }
+    layers.push({ name: n.name, class_name: cls, config, inbound_nodes: [[[src, 0, port ? 1 : 0, {}]]] });
+  });
+  return {
+    class_name: "Model",
+    config: {
+      name: ir.model,
+      layers,
+      input_layers: ir.inputs.map((i) => [i.name, 0, 0]),
+      output_layers: ir.outputs.map((o) => [o, 0, 0]),
+    },
+    keras_version: "tfjs-layers 4.22.0",
+    backend: "tensor_flow.js",
+  };
+}
+
+/** `<Model>.model.json`: the topology a PyTorch program writes into its model directory (model.json without weights). */
+export function topologyFile(ir: IrModel): string {
+  const seed = Number(ir.train?.["seed"] ?? 0);
+  return `${JSON.stringify({ format: "layers-model", generatedBy: "TensorFlow.js tfjs-layers v4.22.0", convertedBy: null, modelTopology: modelTopology(ir, seed) })}\n`;
+}

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emitPytorchProgram } from "../../src/codegen/pytorch.js";
+import { emitPytorchProgram, modelTopology } from "../../src/codegen/pytorch.js";
 import { compile } from "../../src/compile.js";
 import { attentionOutputs, buildModel, explainModel } from "../../src/engine/build-model.js";
 import type { IrModel } from "../../src/ir/types.js";
@@ -88,6 +88,7 @@ interface Case {
 
 const dir = mkdtempSync(join(tmpdir(), "attnc-pt-num-"));
 const cases: Case[] = [];
+const topologies: [string, unknown, object][] = [];
 const results = new Map<string, { output: number[]; attention: Record<string, number[]> }>();
 
 beforeAll(async () => {
@@ -120,6 +121,7 @@ beforeAll(async () => {
       const expected = (Array.isArray(outs) ? outs : [outs]).map((t) => Array.from(t.dataSync()));
       await model.save(
         tf.io.withSaveHandler(async (a) => {
+          topologies.push([name, a.modelTopology, modelTopology(ir, 11)]);
           writeFileSync(
             join(caseDir, "model.json"),
             JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ["weights.bin"], weights: a.weightSpecs }] }),
@@ -150,6 +152,10 @@ const maxAbs = (a: readonly number[], b: readonly number[]): number => {
 describe("PyTorch programs predict what attnc predicts, given attnc's weights", () => {
   it("covers every model of specs/ and examples/", () => {
     expect(cases.length).toBeGreaterThanOrEqual(21);
+  });
+
+  it("the topology build writes for the programs is the one TensorFlow.js writes for attnc's model", () => {
+    for (const [name, tfjs, ours] of topologies) expect(ours, name).toEqual(tfjs);
   });
 
   it("each model's output head and attention weights are within 1e-5 (float32)", () => {
