@@ -1,5 +1,5 @@
 /**
- * Generated PyTorch programs train and write model directories attnc reads: `attnc evaluate` and `attnc predict`
+ * Generated PyTorch programs train and write model directories attnc reads: `attnc evaluate`, `predict` and `explain`
  * succeed on them and they pass attnc's model-directory validation; --resume continues a run, --init starts from
  * another directory's weights; bad input is one line and an exit code; and a 2-process DistributedDataParallel run
  * (torchrun on loopback, gloo) equals a 1-process run of the same global batch after 20 steps.
@@ -87,7 +87,7 @@ beforeAll(async () => {
 });
 
 describe("a generated PyTorch program", () => {
-  it("trains a classifier into a model directory that attnc validates, evaluates and predicts from", async () => {
+  it("trains a classifier into a model directory that attnc validates, evaluates, predicts from and explains", async () => {
     const r = program("Tiny", ["--out", "tiny", "--epochs", "1", "--max-steps", "6"]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/epoch 1\/1 .*val_accuracy/);
@@ -101,6 +101,9 @@ describe("a generated PyTorch program", () => {
     const pr = await attncIn(dir, "predict", "tiny", "--input", "req.jsonl");
     expect(pr.code, pr.err).toBe(0);
     expect(JSON.parse(pr.out.trim().split("\n")[0]!)).toHaveProperty("label");
+    const ex = await attncIn(dir, "explain", "tiny", "--input", "req.jsonl", "--out", "explained");
+    expect(ex.code, ex.err).toBe(0);
+    expect(Object.keys((JSON.parse(ex.out.trim().split("\n")[0]!) as { attention: object }).attention)).toEqual(["attn"]);
     expect(readdirSync(join(dir, "tiny")).sort()).toEqual(
       ["attnc.json", "history.json", "manifest.json", "model.json", "optimizer.g2.bin", "optimizer.g2.json", "state.g2.json", "weights.g2.bin"].sort(),
     );
