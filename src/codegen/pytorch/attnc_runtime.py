@@ -100,8 +100,48 @@ def masked_softmax(e, mask):
     return ex / torch.clamp(ex.sum(dim=-1, keepdim=True), min=1e-30)
 
 
+def trailing_mask(mask):
+    """Whether every row of the mask is real steps then padding (what the tokenizer makes)."""
+    return mask is None or bool(torch.all(mask[:, 1:] <= mask[:, :-1]))
+
+
+def fused_lstm_sequence(x, kernel, recurrent_kernel, bias, mask, reverse):
+    """The same LSTM on torch's fused kernel, which has attnc's gate order (i, f, g, o): W_ih = kernel^T,
+    W_hh = recurrent_kernel^T, b_ih = bias, b_hh = 0. A trailing-padding mask is a packed sequence: the forward
+    direction's padding steps then take the last real step's h, the backward direction starts at the last real
+    step with the zero state (which is what carrying the state over masked steps gives)."""
+    b_size, steps, _ = x.shape
+    units = recurrent_kernel.shape[0]
+    params = [kernel.t(), recurrent_kernel.t(), bias, torch.zeros_like(bias)]
+    h0 = x.new_zeros((1, b_size, units))
+    if mask is None:
+        xs = x.flip(1) if reverse else x
+        y = torch.lstm(xs, (h0, h0), params, True, 1, 0.0, False, False, True)[0]
+        return y.flip(1) if reverse else y
+    lengths = mask.sum(dim=1).long()
+    t = torch.arange(steps, device=x.device).unsqueeze(0)
+    if reverse:
+        idx = torch.where(t < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - t, t)
+        x = x.gather(1, idx.unsqueeze(2).expand(-1, -1, x.shape[2]))
+    packed = nn.utils.rnn.pack_padded_sequence(x, torch.clamp(lengths, min=1).cpu(), batch_first=True, enforce_sorted=False)
+    out = torch.lstm(packed.data, packed.batch_sizes, (h0, h0), params, True, 1, 0.0, False, False)[0]
+    y, _ = nn.utils.rnn.pad_packed_sequence(
+        nn.utils.rnn.PackedSequence(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+        batch_first=True,
+        total_length=steps,
+    )
+    if reverse:
+        y = y.gather(1, idx.unsqueeze(2).expand(-1, -1, units))
+    else:
+        last = torch.clamp(lengths - 1, min=0)
+        y = torch.where(t.unsqueeze(2) < lengths.view(-1, 1, 1), y, y[torch.arange(b_size, device=x.device), last].unsqueeze(1))
+    return y * (lengths > 0).to(y.dtype).view(-1, 1, 1)
+
+
 def lstm_sequence(x, kernel, recurrent_kernel, bias, mask, activation, reverse=False):
     """Every step's h of an LSTM over x [B, T, F]; masked steps carry h and c over."""
+    if activation == "sigmoid" and x.shape[0] > 0 and trailing_mask(mask):
+        return fused_lstm_sequence(x, kernel, recurrent_kernel, bias, mask, reverse)
     b_size, steps, _ = x.shape
     units = recurrent_kernel.shape[0]
     xw = torch.matmul(x, kernel) + bias
