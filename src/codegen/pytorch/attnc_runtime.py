@@ -107,9 +107,10 @@ def trailing_mask(mask):
 
 def fused_lstm_sequence(x, kernel, recurrent_kernel, bias, mask, reverse):
     """The same LSTM on torch's fused kernel, which has attnc's gate order (i, f, g, o): W_ih = kernel^T,
-    W_hh = recurrent_kernel^T, b_ih = bias, b_hh = 0. A trailing-padding mask is a packed sequence: the forward
-    direction's padding steps then take the last real step's h, the backward direction starts at the last real
-    step with the zero state (which is what carrying the state over masked steps gives)."""
+    W_hh = recurrent_kernel^T, b_ih = bias, b_hh = 0. With trailing padding, a step's output depends only on the
+    steps before it, so the forward direction runs over the padded rows as they are and its padding steps then
+    take the last real step's h; the backward direction reads each row's real steps reversed (the padding after
+    them) and its padding steps are 0, the zero state carried over them."""
     b_size, steps, _ = x.shape
     units = recurrent_kernel.shape[0]
     params = [kernel.t(), recurrent_kernel.t(), bias, torch.zeros_like(bias)]
@@ -118,24 +119,17 @@ def fused_lstm_sequence(x, kernel, recurrent_kernel, bias, mask, reverse):
         xs = x.flip(1) if reverse else x
         y = torch.lstm(xs, (h0, h0), params, True, 1, 0.0, False, False, True)[0]
         return y.flip(1) if reverse else y
-    lengths = mask.sum(dim=1).long()
+    lengths = mask.sum(dim=1).long().unsqueeze(1)
     t = torch.arange(steps, device=x.device).unsqueeze(0)
+    real = t < lengths
     if reverse:
-        idx = torch.where(t < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - t, t)
+        idx = torch.where(real, lengths - 1 - t, t)
         x = x.gather(1, idx.unsqueeze(2).expand(-1, -1, x.shape[2]))
-    packed = nn.utils.rnn.pack_padded_sequence(x, torch.clamp(lengths, min=1).cpu(), batch_first=True, enforce_sorted=False)
-    out = torch.lstm(packed.data, packed.batch_sizes, (h0, h0), params, True, 1, 0.0, False, False)[0]
-    y, _ = nn.utils.rnn.pad_packed_sequence(
-        nn.utils.rnn.PackedSequence(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
-        batch_first=True,
-        total_length=steps,
-    )
+    y = torch.lstm(x, (h0, h0), params, True, 1, 0.0, False, False, True)[0]
     if reverse:
-        y = y.gather(1, idx.unsqueeze(2).expand(-1, -1, units))
-    else:
-        last = torch.clamp(lengths - 1, min=0)
-        y = torch.where(t.unsqueeze(2) < lengths.view(-1, 1, 1), y, y[torch.arange(b_size, device=x.device), last].unsqueeze(1))
-    return y * (lengths > 0).to(y.dtype).view(-1, 1, 1)
+        return y.gather(1, idx.unsqueeze(2).expand(-1, -1, units)) * real.unsqueeze(2).to(y.dtype)
+    last = y[torch.arange(b_size, device=x.device), torch.clamp(lengths[:, 0] - 1, min=0)].unsqueeze(1)
+    return torch.where(real.unsqueeze(2), y, last) * (lengths > 0).to(y.dtype).unsqueeze(2)
 
 
 def lstm_sequence(x, kernel, recurrent_kernel, bias, mask, activation, reverse=False):
