@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { attncIn } from "../in-process.js";
-import { python, runPythonOk } from "./python.js";
+import { python, runPython, runPythonOk } from "./python.js";
 
 const root = process.cwd();
 const specs = readdirSync("specs")
@@ -72,6 +72,13 @@ describe("attnc build --target pytorch", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/refusing to overwrite .*Forecast\.py: not written by attnc/);
     expect(readFileSync(join(out, "Forecast.py"), "utf8")).toBe("print('mine')\n");
+  });
+
+  it("a program run where torch is missing says what to install, with exit code 2", () => {
+    // -S leaves site-packages (and so torch) out.
+    const r = runPython(["-S", "generated/pytorch/Forecast.py", "--help"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("error: this program needs torch and numpy (No module named 'numpy'): python3 -m pip install torch numpy\n");
   });
 
   it("an unknown target is a usage error", async () => {

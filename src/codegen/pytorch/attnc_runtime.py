@@ -14,9 +14,13 @@ import sys
 import time
 import unicodedata
 
-import numpy as np
-import torch
-from torch import nn
+try:
+    import numpy as np
+    import torch
+    from torch import nn
+except ImportError as missing:
+    sys.stderr.write("error: this program needs torch and numpy (%s): python3 -m pip install torch numpy\n" % missing)
+    raise SystemExit(2)
 
 # Large enough that exp(-MASK_NEG) is exactly 0 in float32 (as attnc's masked softmax).
 MASK_NEG = 1e9
@@ -193,7 +197,15 @@ class Lstm(Layer):
         self.activation = recurrent_activation
         self.attention = input_attention
         kind = input_attention["kind"] if input_attention else None
-        names = list(add_cell(self, "", features, units, unit_forget_bias, seed, features if kind == "features" else 1.0))
+        names = list(add_cell(
+            self,
+            "",
+            features,
+            units,
+            unit_forget_bias,
+            seed,
+            features if kind == "features" else 1.0,
+        ))
         if kind == "temporal":
             a = input_attention["units"]
             self.add_weight("attention_W_h", glorot_uniform((units, a), generator(seed + 2)))
@@ -283,9 +295,22 @@ class BiLstm(Layer):
         self.weight_names = names
 
     def forward(self, x, mask):
-        f = lstm_sequence(x, self.forward_kernel, self.forward_recurrent_kernel, self.forward_bias, mask, self.activation)
+        f = lstm_sequence(
+            x,
+            self.forward_kernel,
+            self.forward_recurrent_kernel,
+            self.forward_bias,
+            mask,
+            self.activation,
+        )
         r = lstm_sequence(
-            x, self.backward_kernel, self.backward_recurrent_kernel, self.backward_bias, mask, self.activation, reverse=True
+            x,
+            self.backward_kernel,
+            self.backward_recurrent_kernel,
+            self.backward_bias,
+            mask,
+            self.activation,
+            reverse=True,
         )
         if self.merge == "concat":
             y = torch.cat([f, r], dim=2)
@@ -474,7 +499,13 @@ def load_weights(model, directory):
             raise AttncError("%s/%s: weight %s is not one of this model's" % (shown, model_file, json.dumps(name)))
         p = params[name]
         if list(p.shape) != shape:
-            raise AttncError("%s/%s: weight %s has shape %s, the model needs %s" % (shown, model_file, name, shape, list(p.shape)))
+            raise AttncError("%s/%s: weight %s has shape %s, the model needs %s" % (
+                shown,
+                model_file,
+                name,
+                shape,
+                list(p.shape),
+            ))
         n = int(np.prod(shape)) if len(shape) > 0 else 1
         if offset + 4 * n > len(data):
             raise AttncError("%s: the weights file is shorter than %s says" % (shown, model_file))
@@ -559,7 +590,12 @@ def csv_records(text, display, delimiter=","):
             quoted = any_char = True
         else:
             if after_quote:
-                raise data_error(display, line, "field %d" % (len(fields) + 1), "unexpected character after a closing quote")
+                raise data_error(
+                    display,
+                    line,
+                    "field %d" % (len(fields) + 1),
+                    "unexpected character after a closing quote",
+                )
             field.append(ch)
             any_char = True
     if quoted:
@@ -584,7 +620,11 @@ def read_rows(source, path, display):
                 continue
             if len(fields) != len(header):
                 raise data_error(
-                    display, line, None, "this row has %d field%s, the header has %d" % (len(fields), "" if len(fields) == 1 else "s", len(header))
+                    display, line, None, "this row has %d field%s, the header has %d" % (
+                        len(fields),
+                        "" if len(fields) == 1 else "s",
+                        len(header),
+                    )
                 )
             rows.append((dict(zip(header, fields)), line))
         if header is None:
@@ -794,7 +834,11 @@ def series_values(rows, sources, time_col, cal, derive, display):
             t = calendar_time(raw) if isinstance(raw, str) else None
             if t is None:
                 raise data_error(
-                    display, line, "column %s" % json.dumps(time_col), "%s is not a date this program reads (ISO dates such as 2024-03-01 or 2024-03-01T13:00)" % json.dumps(raw)
+                    display,
+                    line,
+                    "column %s" % json.dumps(time_col),
+                    "%s is not a date this program reads (ISO dates such as 2024-03-01 or 2024-03-01T13:00)"
+                    % json.dumps(raw),
                 )
             for c in cal:
                 a = 2 * math.pi * calendar_phase(c, t)
@@ -840,10 +884,23 @@ def fit_text(config, rows, display):
     for index, (row, line) in enumerate(rows):
         label = cell_text(row, label_col, display, line).strip()
         if split_of(split, index, n) != "train" and label not in labels:
-            raise data_error(display, line, "column %s" % json.dumps(label_col), "label %s never appears in the training split" % json.dumps(label))
+            raise data_error(
+                display,
+                line,
+                "column %s" % json.dumps(label_col),
+                "label %s never appears in the training split" % json.dumps(label),
+            )
     if len(labels) < 2:
-        raise data_error(display, None, "column %s" % json.dumps(label_col), "the training split has %d label(s); classification needs at least 2" % len(labels))
-    words = sorted(((w, c) for w, c in counts.items() if c >= tok["min_count"]), key=lambda wc: (-wc[1], js_order(wc[0])))
+        raise data_error(
+            display,
+            None,
+            "column %s" % json.dumps(label_col),
+            "the training split has %d label(s); classification needs at least 2" % len(labels),
+        )
+    words = sorted(
+        ((w, c) for w, c in counts.items() if c >= tok["min_count"]),
+        key=lambda wc: (-wc[1], js_order(wc[0])),
+    )
     vocab = ["<pad>", "<oov>"] + [w for w, _ in words[: max(0, tok["vocab"] - 2)]]
     split_counts = {"train": 0, "validation": 0, "test": 0}
     for i in range(n):
@@ -874,7 +931,12 @@ def fit_series(config, rows, display):
     n = len(rows)
     needed = history_rows(derive) + win["size"] + win["horizon"]
     if n < needed:
-        raise data_error(display, None, None, "the series has %d rows, shorter than the window plus the horizon (%d)" % (n, needed))
+        raise data_error(
+            display,
+            None,
+            None,
+            "the series has %d rows, shorter than the window plus the horizon (%d)" % (n, needed),
+        )
     f = len(features)
     values = series_values(rows, sources, time_col, cal, derive, display)
     prev = None
@@ -889,9 +951,19 @@ def fit_series(config, rows, display):
             t = time_key(raw)
             if prev is not None:
                 if t == prev[0]:
-                    raise data_error(display, line, "column %s" % json.dumps(time_col), "duplicate timestamp %s" % json.dumps(raw))
+                    raise data_error(
+                        display,
+                        line,
+                        "column %s" % json.dumps(time_col),
+                        "duplicate timestamp %s" % json.dumps(raw),
+                    )
                 if type(t) is type(prev[0]) and t < prev[0]:
-                    raise data_error(display, line, "column %s" % json.dumps(time_col), "%s comes before %s: rows must be in time order" % (json.dumps(raw), json.dumps(prev[1])))
+                    raise data_error(
+                        display,
+                        line,
+                        "column %s" % json.dumps(time_col),
+                        "%s comes before %s: rows must be in time order" % (json.dumps(raw), json.dumps(prev[1])),
+                    )
             prev = (t, raw)
     predict = win.get("predict") or ("delta" if target in sources and win["horizon"] >= 1 else "value")
     s = [0.0] * (f + 1)
@@ -989,7 +1061,12 @@ def encode(config, prep, rows, display):
             split = split_of(prep["split"], i, n)
             label = cell_text(row, prep["labelColumn"], display, line).strip()
             if label not in label_id:
-                raise data_error(display, line, "column %s" % json.dumps(prep["labelColumn"]), "label %s never appears in the training split" % json.dumps(label))
+                raise data_error(
+                    display,
+                    line,
+                    "column %s" % json.dumps(prep["labelColumn"]),
+                    "label %s never appears in the training split" % json.dumps(label),
+                )
             ids = np.zeros(prep["maxLen"], dtype=np.int64)
             toks = tokenize(prep["tokenizer"], prep["lowercase"], cell_text(row, prep["textColumn"], display, line))
             for k, t in enumerate(toks[: prep["maxLen"]]):
@@ -1070,7 +1147,12 @@ def make_optimizer(cfg, params):
         return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg.get("momentum", 0))
     if cfg["kind"] == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg["lr"], alpha=cfg.get("rho", 0.9), eps=1e-7)
-    return torch.optim.Adam(params, lr=cfg["lr"], betas=(cfg.get("beta1", 0.9), cfg.get("beta2", 0.999)), eps=cfg.get("epsilon", 1e-7))
+    return torch.optim.Adam(
+        params,
+        lr=cfg["lr"],
+        betas=(cfg.get("beta1", 0.9), cfg.get("beta2", 0.999)),
+        eps=cfg.get("epsilon", 1e-7),
+    )
 
 
 def clip_each(params, norm):
@@ -1174,7 +1256,10 @@ def js_json(v, indent=None):
     return json.dumps(plain(v), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
-OWN_FILE = re.compile(r"^(manifest\.json|model\.json|attnc\.json|history\.(json|svg|png)|(weights|optimizer)\.g\d+\.bin|(optimizer|state)\.g\d+\.json)$")
+OWN_FILE = re.compile(
+    r"^(manifest\.json|model\.json|attnc\.json|history\.(json|svg|png)"
+    r"|(weights|optimizer)\.g\d+\.bin|(optimizer|state)\.g\d+\.json)$"
+)
 OWN_TMP = re.compile(r"^.+\.[0-9a-f]{12}\.tmp$")
 
 
@@ -1236,13 +1321,21 @@ def save_checkpoint(directory, model, topology, optimizer, meta, state):
     g = (prev or {}).get("generation", 0) + 1
     named = model.ir_weights()
     weights = "weights.g%d.bin" % g
-    write_atomic(os.path.join(directory, weights), b"".join(p.detach().cpu().float().numpy().astype("<f4").tobytes() for _, p in named))
+    write_atomic(
+        os.path.join(directory, weights),
+        b"".join(p.detach().cpu().float().numpy().astype("<f4").tobytes() for _, p in named),
+    )
     slots, step = optimizer_slots(optimizer, named)
     opt_file = None
     if slots:
         opt_file = "optimizer.g%d.bin" % g
-        blob = b"".join(t.detach().cpu().float().numpy().astype("<f4").tobytes() for _, t in slots) + np.array([step], dtype="<f4").tobytes()
-        specs = [{"name": n, "shape": list(t.shape), "dtype": "float32"} for n, t in slots] + [{"name": "iter", "shape": [], "dtype": "float32"}]
+        blob = b"".join(t.detach().cpu().float().numpy().astype("<f4").tobytes() for _, t in slots)
+        blob += np.array([step], dtype="<f4").tobytes()
+        specs = [{"name": n, "shape": list(t.shape), "dtype": "float32"} for n, t in slots] + [{
+            "name": "iter",
+            "shape": [],
+            "dtype": "float32",
+        }]
         write_atomic(os.path.join(directory, opt_file), blob)
         write_atomic(os.path.join(directory, opt_file.replace(".bin", ".json")), js_json(specs))
     state_file = "state.g%d.json" % g
@@ -1251,12 +1344,24 @@ def save_checkpoint(directory, model, topology, optimizer, meta, state):
     write_atomic(os.path.join(directory, "attnc.json"), js_json(meta, 1) + "\n")
     write_atomic(os.path.join(directory, "history.json"), js_json(state["history"], 1) + "\n")
     model_json = dict(topology)
-    model_json["weightsManifest"] = [{"paths": [weights], "weights": [{"name": n, "shape": list(p.shape), "dtype": "float32"} for n, p in named]}]
+    model_json["weightsManifest"] = [{
+        "paths": [weights],
+        "weights": [{"name": n, "shape": list(p.shape), "dtype": "float32"} for n, p in named],
+    }]
     write_atomic(os.path.join(directory, "model.json"), js_json(model_json))
     files = ["manifest.json", "model.json", "attnc.json", "history.json", weights, state_file]
     if opt_file:
         files += [opt_file, opt_file.replace(".bin", ".json")]
-    manifest = {"format": 1, "generation": g, "model": "model.json", "weights": weights, "optimizer": opt_file, "state": state_file, "done": state["done"], "files": files}
+    manifest = {
+        "format": 1,
+        "generation": g,
+        "model": "model.json",
+        "weights": weights,
+        "optimizer": opt_file,
+        "state": state_file,
+        "done": state["done"],
+        "files": files,
+    }
     write_atomic(os.path.join(directory, "manifest.json"), js_json(manifest, 1) + "\n")
     old = set((prev or {}).get("files") or [])
     for f in os.listdir(directory):
@@ -1303,13 +1408,33 @@ def parse_args(argv, default_data, train):
     p = argparse.ArgumentParser(description="Trains the model as its spec says and writes an attnc model directory.")
     p.add_argument("--data", default=default_data, help="the data file (default: the spec's, relative to this program)")
     p.add_argument("--out", default=None, help="the model directory (default: runs/<Model>)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs to train to (default: the spec's, %d)" % train["epochs"])
-    p.add_argument("--seed", type=int, default=None, help="initial weights, dropout and shuffle (default: the spec's, %d)" % train["seed"])
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs to train to (default: the spec's, %d)" % train["epochs"],
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="initial weights, dropout and shuffle (default: the spec's, %d)" % train["seed"],
+    )
     p.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
     p.add_argument("--init", default=None, help="start from the weights of this attnc model directory")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default: cuda when available)")
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where to train (default: cuda when available)",
+    )
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many training batches in all")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="the weights' and activations' type")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="the weights' and activations' type",
+    )
     return p.parse_args(argv)
 
 
@@ -1388,7 +1513,10 @@ def train_run(args, dist, model_class, ir, data, train, data_path, out, topology
         d.calls = state["dropout"].get(name, 0)
     net = model
     if dist.world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+        net = nn.parallel.DistributedDataParallel(
+            model,
+            device_ids=[dist.device.index] if dist.device.type == "cuda" else None,
+        )
     epochs = train["epochs"] if args.epochs is None else args.epochs
     stop = train.get("early_stop")
     higher = stop is not None and re.search("accuracy|f1", stop["monitor"]) is not None
@@ -1434,7 +1562,14 @@ def train_run(args, dist, model_class, ir, data, train, data_path, out, topology
                 dist.dist.all_reduce(t)
                 value = float(t[0])
             if not math.isfinite(value):
-                raise AttncError("the loss became %s at epoch %d, batch %d; a smaller learning rate or clipnorm may help" % (value, epoch, b + 1), 1)
+                raise AttncError(
+                    "the loss became %s at epoch %d, batch %d; a smaller learning rate or clipnorm may help" % (
+                        value,
+                        epoch,
+                        b + 1,
+                    ),
+                    1,
+                )
             loss_sum += value
             seen += len(part)
             steps += 1
@@ -1444,19 +1579,30 @@ def train_run(args, dist, model_class, ir, data, train, data_path, out, topology
         state["batch"] = 0
         record = {"epoch": epoch, "loss": loss_sum / seen if seen else float("nan")}
         if split["validation"]:
-            record.update(metrics_of(evaluate(model, split["validation"], prep, train["loss"], batch, dist.device), train.get("metrics", []), "val_"))
+            record.update(metrics_of(
+                evaluate(model, split["validation"], prep, train["loss"], batch, dist.device),
+                train.get("metrics", []),
+                "val_",
+            ))
         state["history"].append(record)
         state["epoch"] = epoch
         if writer:
-            print("epoch %d/%d  %s" % (epoch, epochs, "  ".join("%s %.4f" % (k, v) for k, v in record.items() if k != "epoch")), flush=True)
+            print(
+                "epoch %d/%d  %s" % (
+                    epoch,
+                    epochs,
+                    "  ".join("%s %.4f" % (k, v) for k, v in record.items() if k != "epoch"),
+                ),
+                flush=True,
+            )
         stop_now = False
         if stop:
             value = record.get(stop["monitor"])
             if value is None:
                 raise AttncError("early stopping watches %s, which this run does not compute" % stop["monitor"], 1)
-            improved = state["best"] is None or (
-                value > state["best"]["value"] + stop["min_delta"] if higher else value < state["best"]["value"] - stop["min_delta"]
-            )
+            best = None if state["best"] is None else state["best"]["value"]
+            margin = stop["min_delta"]
+            improved = best is None or (value > best + margin if higher else value < best - margin)
             if improved:
                 state["best"] = {"value": value, "epoch": epoch}
                 state["wait"] = 0
@@ -1466,7 +1612,12 @@ def train_run(args, dist, model_class, ir, data, train, data_path, out, topology
                 if state["wait"] >= stop["patience"]:
                     stop_now = True
                     state["stopReason"] = "%s did not improve for %d epoch%s; best %.4f at epoch %d" % (
-                        stop["monitor"], state["wait"], "" if state["wait"] == 1 else "s", state["best"]["value"], state["best"]["epoch"])
+                        stop["monitor"],
+                        state["wait"],
+                        "" if state["wait"] == 1 else "s",
+                        state["best"]["value"],
+                        state["best"]["epoch"],
+                    )
         checkpoint()
         if stop_now:
             break
@@ -1493,4 +1644,7 @@ def check_output(ir, prep):
     if prep["kind"] == "text":
         c = len(prep["labels"])
         if (units == 1 and c != 2) or (units > 1 and units != c):
-            raise AttncError("the training split has %d labels, the model's output %s has %d units" % (c, head["name"], units), 1)
+            raise AttncError(
+                "the training split has %d labels, the model's output %s has %d units" % (c, head["name"], units),
+                1,
+            )
