@@ -2,7 +2,7 @@
  * The Python the PyTorch tests run: $ATTNC_PYTHON, else .venv/bin/python. One that cannot import torch and numpy
  * fails the tests with what to do (they are never skipped).
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { execFile, execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 
@@ -31,7 +31,7 @@ export function python(): string {
 export function runPython(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
   const r = spawnSync(python(), args, {
     cwd: opts.cwd,
-    env: { ...process.env, OMP_NUM_THREADS: "1", ...opts.env },
+    env: { ...process.env, OMP_NUM_THREADS: "1", PYTHONDONTWRITEBYTECODE: "1", ...opts.env },
     encoding: "utf8",
     timeout: opts.timeout ?? 120_000,
   });
@@ -42,4 +42,24 @@ export function runPythonOk(args: readonly string[], opts: { cwd?: string; env?:
   const r = runPython(args, opts);
   if (r.status !== 0) throw new Error(`python ${args.join(" ")} exited with ${String(r.status ?? r.signal)}:\n${r.stderr}${r.error ? String(r.error) : ""}`);
   return r.stdout;
+}
+
+/** Runs Python with `args` without blocking, so that several runs overlap: its exit status, stdout and stderr. */
+export function runPythonAsync(
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      python(),
+      args,
+      {
+        cwd: opts.cwd,
+        env: { ...process.env, OMP_NUM_THREADS: "1", PYTHONDONTWRITEBYTECODE: "1", ...opts.env },
+        encoding: "utf8",
+        timeout: opts.timeout ?? 120_000,
+      },
+      (error, stdout, stderr) => done({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
+    );
+  });
 }

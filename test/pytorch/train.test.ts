@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { validateModelDir } from "../../src/modeldir/validate.js";
 import { attncIn } from "../in-process.js";
-import { python, runPython } from "./python.js";
+import { python, runPython, runPythonAsync } from "./python.js";
 
 const TEXT = `model Tiny {
   input tokens: int[T]
@@ -130,43 +130,48 @@ describe("a generated PyTorch program", () => {
     expect(ev.out).toMatch(/test RMSE/);
   });
 
-  it("reports bad input in one line with an exit code, and writes nothing", () => {
-    const missing = program("Tiny", ["--data", "nope.csv", "--out", "bad1"]);
-    expect(missing.status).toBe(2);
-    expect(missing.stderr).toMatch(/^error: cannot read nope\.csv: .+\n$/);
+  it("reports bad input in one line with an exit code, and writes nothing", async () => {
     writeFileSync(join(dir, "broken.csv"), 'review,sentiment\n"open quote,pos\n');
-    const broken = program("Tiny", ["--data", "broken.csv", "--out", "bad2"]);
-    expect(broken.status).toBe(1);
-    expect(broken.stderr).toMatch(/^error: broken\.csv:2: field 1: a quoted field is never closed\n$/);
     mkdirSync(join(dir, "mine"));
     writeFileSync(join(dir, "mine/notes.txt"), "keep");
-    const foreign = program("Tiny", ["--out", "mine"]);
+    const run = (args: string[]) => runPythonAsync([join(dir, "gen", "Tiny.py"), ...args], { cwd: dir });
+    const [missing, broken, foreign] = await Promise.all([
+      run(["--data", "nope.csv", "--out", "bad1"]),
+      run(["--data", "broken.csv", "--out", "bad2"]),
+      run(["--out", "mine"]),
+    ]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^error: cannot read nope\.csv: .+\n$/);
+    expect(broken.status).toBe(1);
+    expect(broken.stderr).toMatch(/^error: broken\.csv:2: field 1: a quoted field is never closed\n$/);
     expect(foreign.status).toBe(2);
     expect(foreign.stderr).toMatch(/refusing to write into mine: it holds notes\.txt/);
     expect(readdirSync(join(dir, "mine"))).toEqual(["notes.txt"]);
     expect(existsSync(join(dir, "bad1")) || existsSync(join(dir, "bad2"))).toBe(false);
   });
 
-  it("2 processes under torchrun (gloo, loopback) equal 1 process with the same global batch after 20 steps", () => {
-    const one = program("Tiny", ["--out", "ddp1", "--max-steps", "20"]);
+  it("2 processes under torchrun (gloo, loopback) equal 1 process with the same global batch after 20 steps", async () => {
+    const [one, two] = await Promise.all([
+      runPythonAsync([join(dir, "gen", "Tiny.py"), "--out", "ddp1", "--max-steps", "20"], { cwd: dir }),
+      runPythonAsync(
+        [
+          "-m",
+          "torch.distributed.run",
+          "--standalone",
+          "--nproc-per-node",
+          "2",
+          join(dir, "gen", "Tiny.py"),
+          "--out",
+          "ddp2",
+          "--max-steps",
+          "20",
+          "--device",
+          "cpu",
+        ],
+        { cwd: dir },
+      ),
+    ]);
     expect(one.status, one.stderr).toBe(0);
-    const two = runPython(
-      [
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        join(dir, "gen", "Tiny.py"),
-        "--out",
-        "ddp2",
-        "--max-steps",
-        "20",
-        "--device",
-        "cpu",
-      ],
-      { cwd: dir, env: { OMP_NUM_THREADS: "1" } },
-    );
     expect(two.status, two.stderr).toBe(0);
     const a = weights("ddp1");
     const b = weights("ddp2");
