@@ -5,8 +5,15 @@
 //   with a worker thread), the same network from stock tfjs-layers layers (its embedding made trainable) on
 //   the same backend, and PyTorch with 1 and 2 threads;
 // - the temporal-input-attention forecaster (T=24, F=4, H=64, A=32, B=64): attnc and PyTorch.
-// PyTorch runs where the interpreter named by ATTNC_BENCH_PYTHON (else python3) imports torch.
+// PyTorch runs where the interpreter named by ATTNC_BENCH_PYTHON (else python3) imports torch: the hand-written
+// networks of bench/torch_bench.py, and the same networks as `attnc build --target pytorch` writes them, trained as
+// the generated programs train (bench/torch_generated_bench.py).
 import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { emitPytorchProgram } from "../dist/codegen/pytorch.js";
+import { compile } from "../dist/compile.js";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../dist/runtime/backend.js";
 import { registerKernels } from "../dist/runtime/kernels.js";
@@ -164,7 +171,61 @@ function measure(model, T, seconds, data = batch(T), loss = tf.losses.softmaxCro
   return (n * x.shape[0]) / dt;
 }
 
+/** The generated PyTorch programs' samples/s by (model, T, threads), or null where torch is missing. */
+async function generatedRuns() {
+  if (args.includes("--no-torch")) return null;
+  const python = process.env.ATTNC_BENCH_PYTHON ?? "python3";
+  const dir = mkdtempSync(join(tmpdir(), "attnc-bench-py-"));
+  try {
+    const specs = [
+      ...lengths.map(
+        (T) =>
+          `model BenchText${T} {\n  input tokens: int[T = ${T}]\n  tokens -> embedding(${V}, ${E}, mask_zero: true) -> bilstm(${H}) -> attention_pool(${A}) -> dense(2, activation: softmax)\n}\n`,
+      ),
+      "model BenchForecast {\n  input w: float[T = 24, F = 4]\n  w -> lstm(64, input_attention: temporal(32, feed: replace, position: none)) -> last -> dense(1)\n}\n",
+    ];
+    for (const text of specs) {
+      const r = await compile({ name: "bench.attn", text });
+      if (!r.ok) throw new Error(`bench spec does not compile: ${r.diagnostics.map((d) => d.message).join("; ")}`);
+      const ir = r.models[0];
+      writeFileSync(join(dir, `${ir.model}.py`), emitPytorchProgram(ir, { specPath: "bench.attn", specHash: "-", dataPath: "-" }));
+    }
+    copyFileSync(new URL("../dist/attnc_runtime.py", import.meta.url), join(dir, "attnc_runtime.py"));
+    const r = spawnSync(
+      python,
+      [
+        new URL("torch_generated_bench.py", import.meta.url).pathname,
+        "--programs",
+        dir,
+        "--lengths",
+        lengths.join(","),
+        "--threads",
+        "1,2",
+        "--seconds",
+        "8",
+        "--forecaster",
+      ],
+      { encoding: "utf8" },
+    );
+    if (r.status !== 0) {
+      console.error(`(generated PyTorch programs not measured${r.stderr ? `: ${r.stderr.trim().split("\n").pop()}` : ""})`);
+      return null;
+    }
+    return r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const torch = torchRuns();
+const generated = await generatedRuns();
+const generatedBest = (model, T) => {
+  const rs = (generated ?? []).filter((r) => r.model === model && r.T === T);
+  return rs.length === 0 ? null : rs.reduce((a, b) => (b.samples_per_s > a.samples_per_s ? b : a));
+};
 const best = (model, T) => {
   const rs = (torch?.runs ?? []).filter((r) => r.model === model && r.T === T);
   if (rs.length === 0) return null;
@@ -184,6 +245,15 @@ const torchFields = (model, T, ours) => {
         torch_blas: torch.blas,
       }
     : { ratio_vs_torch: null };
+};
+const generatedFields = (model, T) => {
+  const g = generatedBest(model, T);
+  const b = best(model, T);
+  return {
+    generated_torch_samples_per_s: g?.samples_per_s ?? null,
+    generated_torch_threads: g?.threads ?? null,
+    generated_vs_torch: g && b ? round(g.samples_per_s / b.samples_per_s, 3) : null,
+  };
 };
 
 const rows = [];
@@ -206,6 +276,7 @@ for (const T of lengths) {
     stock_samples_per_s: round(stock),
     ratio_vs_stock: round(ours / stock, 2),
     ...torchFields("text-classifier", T, ours),
+    ...generatedFields("text-classifier", T),
   });
 }
 {
@@ -226,18 +297,21 @@ for (const T of lengths) {
     stock_samples_per_s: null,
     ratio_vs_stock: null,
     ...torchFields("temporal-forecaster", 24, ours),
+    ...generatedFields("temporal-forecaster", 24),
   });
 }
 if (json) for (const r of rows) console.log(JSON.stringify(r));
 else {
   console.log(`training samples/s, backend ${backend}; ${torch ? `PyTorch ${torch.version} (${torch.blas}) via ${torch.python}` : "PyTorch not measured"}`);
-  console.log("model                T    attnc 1 thr  attnc 2 thr  stock tfjs  attnc/stock  torch 1 thr  torch 2 thr  attnc/torch best");
+  console.log(
+    "model                T    attnc 1 thr  attnc 2 thr  stock tfjs  attnc/stock  torch 1 thr  torch 2 thr  attnc/torch best  generated torch  generated/torch",
+  );
   const f = (v, w) => String(v ?? "-").padStart(w);
   for (const r of rows)
     console.log(
-      `${r.model.padEnd(20)} ${String(r.T).padEnd(4)} ${f(r.samples_per_s_1_thread, 11)}  ${f(r.samples_per_s, 11)}  ${f(r.stock_samples_per_s, 10)}  ${f(r.ratio_vs_stock, 11)}  ${f(r.torch_1_thread, 11)}  ${f(r.torch_2_threads, 11)}  ${f(r.ratio_vs_torch, 16)}`,
+      `${r.model.padEnd(20)} ${String(r.T).padEnd(4)} ${f(r.samples_per_s_1_thread, 11)}  ${f(r.samples_per_s, 11)}  ${f(r.stock_samples_per_s, 10)}  ${f(r.ratio_vs_stock, 11)}  ${f(r.torch_1_thread, 11)}  ${f(r.torch_2_threads, 11)}  ${f(r.ratio_vs_torch, 16)}  ${f(r.generated_torch_samples_per_s, 15)}  ${f(r.generated_vs_torch, 15)}`,
     );
   console.log(
-    "attnc/stock and attnc/torch take attnc on 2 threads (as attnc train runs here), stock tfjs-layers on 1 (it has no other way), PyTorch at its best thread count.",
+    "attnc/stock and attnc/torch take attnc on 2 threads (as attnc train runs here), stock tfjs-layers on 1 (it has no other way), PyTorch at its best thread count; generated torch: the same networks from attnc build --target pytorch, at their best thread count.",
   );
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { emitProgram, RUNTIME_MODULE } from "../codegen/emit.js";
 import { formatTypeScript } from "../codegen/format.js";
+import { emitPytorchProgram, PY_RUNTIME_MODULE, topologyFile } from "../codegen/pytorch.js";
 import { compile, serializeIr, type CompileResult } from "../compile.js";
 import { DiagnosticBag, sortDiagnostics, type Diagnostic } from "../diagnostics/diagnostic.js";
 import { renderDiagnostics, type DiagnosticFormat } from "../diagnostics/render.js";
@@ -24,6 +25,16 @@ export function runtimeModule(): string {
   runtimeText ??= readFileSync(join(packageRoot(), "dist", RUNTIME_MODULE), "utf8");
   return runtimeText;
 }
+
+let pyRuntimeText: string | undefined;
+/** The Python runtime module PyTorch programs import, copied from src/codegen/pytorch when attnc itself is built. */
+export function pytorchRuntimeModule(): string {
+  pyRuntimeText ??= readFileSync(join(packageRoot(), "dist", PY_RUNTIME_MODULE), "utf8");
+  return pyRuntimeText;
+}
+
+/** What `attnc build --target` writes for a model with data and train blocks. */
+export type BuildTarget = "typescript" | "pytorch";
 
 interface Loaded {
   readonly path: string;
@@ -127,8 +138,9 @@ export interface BuildOutput {
 export async function buildCommand(
   io: CliIo,
   paths: string[],
-  opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean },
+  opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean; target?: BuildTarget },
 ): Promise<number> {
+  const target = opts.target ?? "typescript";
   const { sources, results, diagnostics } = await compileAll(io, paths);
   report(io, diagnostics, sources, opts.format);
   if (!results.every((r) => r.ok)) return 1;
@@ -155,15 +167,17 @@ export async function buildCommand(
       planned.push({ path: claim(join(dir, `${m.model}.ir.json`)), kind: "ir", make: async () => serializeIr(m) });
       if (m.data && m.train) {
         const dataAbs = resolve(dirname(specAbs), String((m.data["source"] as Record<string, unknown>)["path"]));
-        planned.push({
-          path: claim(join(dir, `${m.model}.ts`)),
-          kind: "program",
-          make: async () =>
-            formatTypeScript(emitProgram(m, { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) })),
-        });
+        const emitOptions = { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) };
+        if (target === "pytorch") {
+          planned.push({ path: claim(join(dir, `${m.model}.py`)), kind: "program", make: async () => emitPytorchProgram(m, emitOptions) });
+          planned.push({ path: claim(join(dir, `${m.model}.model.json`)), kind: "topology", make: async () => topologyFile(m) });
+        } else {
+          planned.push({ path: claim(join(dir, `${m.model}.ts`)), kind: "program", make: async () => formatTypeScript(emitProgram(m, emitOptions)) });
+        }
         if (!runtimeDirs.has(absDir)) {
           runtimeDirs.add(absDir);
-          planned.push({ path: claim(join(dir, RUNTIME_MODULE)), kind: "runtime", make: async () => runtimeModule() });
+          if (target === "pytorch") planned.push({ path: claim(join(dir, PY_RUNTIME_MODULE)), kind: "runtime", make: async () => pytorchRuntimeModule() });
+          else planned.push({ path: claim(join(dir, RUNTIME_MODULE)), kind: "runtime", make: async () => runtimeModule() });
         }
       }
     }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { CliError, packageRoot, processIo, type CliIo } from "./io.js";
 import { DIAGNOSTIC_FORMATS } from "../diagnostics/render.js";
 import { printable } from "../runtime/progress.js";
-import { buildCommand, checkCommand, fmtCommand, inspectCommand } from "./commands.js";
+import { buildCommand, checkCommand, fmtCommand, inspectCommand, type BuildTarget } from "./commands.js";
 
 const EXAMPLES = `
 Paths: data files and everything a verb writes must be inside the working directory (symlinks resolved)
@@ -49,8 +49,13 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option("--out <dir>", "output directory (default: beside each spec)")
     .option("--check", "write nothing; exit 1 and name the files that are missing or differ")
     .option("--allow-outside", "allow output paths outside the working directory")
+    .addOption(
+      new Option("--target <target>", "the training programs to write: typescript (<Model>.ts) or pytorch (<Model>.py)")
+        .choices(["typescript", "pytorch"])
+        .default("typescript"),
+    )
     .addOption(formatOption())
-    .action(async (specs: string[], opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean }) => {
+    .action(async (specs: string[], opts: { out?: string; check?: boolean; format?: string; allowOutside?: boolean; target?: BuildTarget }) => {
       code = await buildCommand(io, specs, opts);
     });
 

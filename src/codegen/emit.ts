@@ -48,7 +48,7 @@ function shapeText(shape: readonly IrDim[] | undefined): string {
 const group = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 
 /** The equation a layer computes, as a comment (LANGUAGE.md's notation). */
-function equation(n: IrNode): string[] {
+export function equation(n: IrNode): string[] {
   const a = n.attrs as Record<string, unknown>;
   switch (n.op) {
     case "embedding":
