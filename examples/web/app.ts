@@ -71,6 +71,7 @@ function show(maxLen: number, node: string, forText: string, e: Explanation & Cl
       return span;
     }),
   );
+  $("node").textContent = node;
   $("min").textContent = tokens.length > 0 ? min.toFixed(3) : "";
   $("max").textContent = tokens.length > 0 ? max.toFixed(3) : "";
   $("note").textContent =
