@@ -111,6 +111,14 @@ export function direct(backend: unknown): WasmDirect {
   return d;
 }
 
+/** Node's process, or undefined in a web page (the layers and kernels also run in a browser, through attnc/runtime). */
+const nodeProcess = (globalThis as { process?: { env?: Record<string, string | undefined>; stderr?: { write(s: string): unknown } } }).process;
+
+/** An environment variable's value in Node; undefined in a web page, which has no environment. */
+export function envSetting(name: string): string | undefined {
+  return nodeProcess?.env?.[name];
+}
+
 let internalsVerdict: boolean | undefined;
 /**
  * Whether the kernels may use the backends' internals: the installed TensorFlow.js is the release they were
@@ -120,10 +128,11 @@ export function internalsUsable(): boolean {
   if (internalsVerdict === undefined) {
     const problem = tfjsVersionProblem();
     internalsVerdict = problem === undefined;
-    if (problem !== undefined)
-      process.stderr.write(
-        `warning: TensorFlow.js ${tf.version_core} is not ${TFJS_VERSION}, the release attnc's kernels are made for; training uses the slower op-based path\n`,
-      );
+    if (problem !== undefined) {
+      const warning = `warning: TensorFlow.js ${tf.version_core} is not ${TFJS_VERSION}, the release attnc's kernels are made for; training uses the slower op-based path`;
+      if (nodeProcess?.stderr) nodeProcess.stderr.write(`${warning}\n`);
+      else console.warn(warning);
+    }
   }
   return internalsVerdict;
 }

@@ -6,7 +6,7 @@
  * native one) use the op-based path in ops.ts instead.
  */
 import * as tf from "@tensorflow/tfjs";
-import { cpuMemory, direct, internalsUsable, wasmMemory, type Memory, type TensorInfo, type WasmDirect } from "./backend-internals.js";
+import { cpuMemory, direct, envSetting, internalsUsable, wasmMemory, type Memory, type TensorInfo, type WasmDirect } from "./backend-internals.js";
 
 export const ADD_STEP = "AttncAddStep";
 export const CELL_FORWARD = "AttncLstmCellForward";
@@ -212,7 +212,7 @@ export function registerKernels(): void {
 /** True when the active backend runs the fused kernels; false means the op-based fallback. */
 export function fusedKernelsAvailable(): boolean {
   registerKernels();
-  return tf.getBackend() in MEMORY && process.env["ATTNC_NO_FUSED_KERNELS"] !== "1" && internalsUsable();
+  return tf.getBackend() in MEMORY && envSetting("ATTNC_NO_FUSED_KERNELS") !== "1" && internalsUsable();
 }
 
 export function runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean>): tf.Tensor[] {
@@ -562,7 +562,7 @@ export function registerSequenceKernels(): void {
 /** True when the active backend runs the whole-sequence kernels (wasm). */
 export function sequenceKernelsAvailable(): boolean {
   registerSequenceKernels();
-  return tf.getBackend() === "wasm" && process.env["ATTNC_NO_FUSED_KERNELS"] !== "1" && process.env["ATTNC_NO_SEQUENCE_KERNELS"] !== "1" && internalsUsable();
+  return tf.getBackend() === "wasm" && envSetting("ATTNC_NO_FUSED_KERNELS") !== "1" && envSetting("ATTNC_NO_SEQUENCE_KERNELS") !== "1" && internalsUsable();
 }
 
 /** Where one example's additive attention reads and writes (see attend and attendGrad). */
