@@ -1,4 +1,4 @@
-// npm run bench:serve [-- --duration 4] [-- --max-requests 4000] [-- --json]
+// npm run bench:serve [-- --duration 4] [-- --max-requests 4000] [-- --batch-delay-ms 2] [-- --json]
 // `attnc serve` under load on loopback: autocannon POSTs one-instance :predict calls at 1 and at 32 connections,
 // for the spam filter (examples/spam) and a co2 forecaster (examples/co2, trained for a few epochs), each run
 // bounded by --duration seconds and --max-requests calls. Reported: calls/s, p50 and p99 latency, errors (any
@@ -21,6 +21,7 @@ const flag = (name, d) => {
 const json = args.includes("--json");
 const duration = Number(flag("--duration", "4"));
 const maxRequests = Number(flag("--max-requests", "4000"));
+const delay = flag("--batch-delay-ms", "2");
 const root = resolve(import.meta.dirname, "..");
 const attnc = join(root, "bin/attnc.js");
 const log = (s) => process.stderr.write(`${s}\n`);
@@ -68,7 +69,10 @@ function rssMiB(pid) {
 }
 
 // The server: a child process, as a user starts it; its access log is counted, not kept.
-const server = spawn(process.execPath, [attnc, "serve", ...models.map((m) => m.dir), "--port", "0"], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+const server = spawn(process.execPath, [attnc, "serve", ...models.map((m) => m.dir), "--port", "0", "--batch-delay-ms", delay], {
+  cwd: root,
+  stdio: ["ignore", "ignore", "pipe"],
+});
 let accessLines = 0;
 let head = "";
 const url = await new Promise((res, rej) => {
@@ -154,14 +158,22 @@ for (const m of models) {
   model.dispose();
 }
 
-const result = { duration, maxRequests, rows, serverRssMiB: { afterWarmUp: rssBefore, afterRuns: rssAfter }, accessLogLines: accessLines, exitCode: stopped };
+const result = {
+  duration,
+  maxRequests,
+  batchDelayMs: Number(delay),
+  rows,
+  serverRssMiB: { afterWarmUp: rssBefore, afterRuns: rssAfter },
+  accessLogLines: accessLines,
+  exitCode: stopped,
+};
 if (json) console.log(JSON.stringify(result, null, 2));
 else {
   console.log("| model | how | requests/s | p50 ms | p99 ms | errors | requests | model calls |");
   console.log("|---|---|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.model} | ${r.how} | ${r.perSec} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.calls} | ${r.modelCalls} |`);
   console.log(
-    `\nserver RSS: ${rssBefore ?? "n/a"} MiB after warm-up, ${rssAfter ?? "n/a"} MiB after the runs; ${accessLines} access-log lines; exit code ${stopped} after SIGTERM`,
+    `\nserver (--batch-delay-ms ${delay}) RSS: ${rssBefore ?? "n/a"} MiB after warm-up, ${rssAfter ?? "n/a"} MiB after the runs; ${accessLines} access-log lines; exit code ${stopped} after SIGTERM`,
   );
 }
 if (rows.some((r) => r.errors > 0)) process.exitCode = 1;

@@ -55,7 +55,8 @@ export interface ServeStats {
  */
 export class Batcher {
   private readonly queue: Job[] = [];
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** What will start the next batch: the delay's timer, or the end of this event-loop turn. */
+  private wake: { timer: ReturnType<typeof setTimeout> } | { immediate: ReturnType<typeof setImmediate> } | null = null;
   private running = false;
   private draining = false;
   readonly stats: ServeStats = { requests: 0, instances: 0, model_calls: 0, largest_batch: 0, queued: 0 };
@@ -80,20 +81,41 @@ export class Batcher {
     this.schedule();
   }
 
-  private schedule(): void {
+  private cancel(): void {
+    if (this.wake && "timer" in this.wake) clearTimeout(this.wake.timer);
+    else if (this.wake) clearImmediate(this.wake.immediate);
+    this.wake = null;
+  }
+
+  /**
+   * Starts the next batch: at once when a full batch waits (or the server is stopping); at the end of this
+   * event-loop turn, so that the calls read in the same turn join, when `soon` or with no delay; else after the delay.
+   */
+  private schedule(soon = false): void {
     if (this.running || this.queue.length === 0) return;
-    if (this.stats.queued >= this.maxBatch || this.delayMs === 0 || this.draining) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
+    if (this.stats.queued >= this.maxBatch || this.draining) {
+      this.cancel();
       void this.flush();
+    } else if (soon || this.delayMs === 0) {
+      if (this.wake && "immediate" in this.wake) return;
+      this.cancel();
+      this.wake = {
+        immediate: setImmediate(() => {
+          this.wake = null;
+          void this.flush();
+        }),
+      };
     } else
-      this.timer ??= setTimeout(() => {
-        this.timer = null;
-        void this.flush();
-      }, this.delayMs);
+      this.wake ??= {
+        timer: setTimeout(() => {
+          this.wake = null;
+          void this.flush();
+        }, this.delayMs),
+      };
   }
 
   private async flush(): Promise<void> {
+    this.cancel();
     if (this.running || this.queue.length === 0) return;
     this.running = true;
     // The first call waiting, and the calls of the same kind right behind it that fit in one batch.
@@ -126,18 +148,9 @@ export class Batcher {
       for (const j of jobs) j.reject(e);
     } finally {
       this.running = false;
-      // Calls that arrived during the batch have waited already: the next batch goes at once.
-      if (this.queue.length > 0)
-        setImmediate(() => {
-          if (this.stats.queued >= this.maxBatch || this.draining) this.schedule();
-          else void this.flush();
-        });
+      // Calls that arrived during the batch have waited already: the next batch goes at the end of this turn.
+      this.schedule(true);
     }
-  }
-
-  /** Whether nothing waits and nothing runs. */
-  get idle(): boolean {
-    return !this.running && this.queue.length === 0;
   }
 }
 

@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AttncModel } from "../../src/api/model.js";
+import { Batcher } from "../../src/cli/serve.js";
 import { attncIn } from "../in-process.js";
 
 const root = resolve(".");
@@ -87,6 +89,55 @@ afterAll(async () => {
     await server.exit;
   }
   rmSync(work, { recursive: true, force: true });
+});
+
+describe("micro-batching", () => {
+  /** A model that answers each request with itself and records the size and kind of each call. */
+  function echo(): { model: AttncModel; calls: string[] } {
+    const calls: string[] = [];
+    const answer = (kind: string) => async (reqs: readonly unknown[]) => {
+      calls.push(`${kind} ${reqs.length}`);
+      await new Promise((r) => setTimeout(r, 5));
+      return reqs.map((r) => (r === "bad" ? { error: "bad request" } : { echo: r }));
+    };
+    return { model: { answer: answer("predict"), explainEach: answer("explain") } as unknown as AttncModel, calls };
+  }
+
+  it("gathers the calls of one turn into one model call (delay 0), and those arriving during a batch into the next", async () => {
+    const { model, calls } = echo();
+    const b = new Batcher(model, 64, 0);
+    const first = Array.from({ length: 20 }, (_, i) => b.submit("predict", [i]));
+    await new Promise((r) => setImmediate(r));
+    // The first batch runs now: these wait for it, then go together.
+    const second = Array.from({ length: 12 }, (_, i) => b.submit("predict", [100 + i, "bad"]));
+    expect(await Promise.all(first)).toEqual(Array.from({ length: 20 }, (_, i) => [{ echo: i }]));
+    expect(await Promise.all(second)).toEqual(Array.from({ length: 12 }, (_, i) => [{ echo: 100 + i }, { error: "bad request" }]));
+    expect(calls).toEqual(["predict 20", "predict 24"]);
+    expect(b.stats).toEqual({ requests: 32, instances: 44, model_calls: 2, largest_batch: 24, queued: 0 });
+  });
+
+  it("waits up to the delay, goes at once with a full batch, keeps kinds apart and cuts a large call into batches", async () => {
+    const { model, calls } = echo();
+    const b = new Batcher(model, 8, 50);
+    const t0 = performance.now();
+    const one = await b.submit("predict", ["a"]);
+    expect(one).toEqual([{ echo: "a" }]);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+    const t1 = performance.now();
+    const full = await Promise.all(Array.from({ length: 8 }, (_, i) => b.submit("predict", [i])));
+    expect(full.flat()).toEqual(Array.from({ length: 8 }, (_, i) => ({ echo: i })));
+    expect(performance.now() - t1).toBeLessThan(45);
+    const mixed = await Promise.all([
+      b.submit("predict", [1]),
+      b.submit("explain", [2]),
+      b.submit(
+        "predict",
+        Array.from({ length: 20 }, (_, i) => i),
+      ),
+    ]);
+    expect(mixed[2]).toEqual(Array.from({ length: 20 }, (_, i) => ({ echo: i })));
+    expect(calls).toEqual(["predict 1", "predict 8", "predict 1", "explain 1", "predict 8", "predict 8", "predict 4"]);
+  });
 });
 
 describe("attnc serve", () => {
