@@ -95,6 +95,6 @@ await build({
   format: "esm",
   target: "node20",
   logLevel: "warning",
-  external: ["@tensorflow/*", "prettier", "prettier/*", "esbuild"],
+  external: ["@tensorflow/*", "prettier", "prettier/*", "esbuild", "fastify"],
   banner: { js: "import { createRequire as __attncCreateRequire } from 'node:module'; const require = __attncCreateRequire(import.meta.url);" },
 });

@@ -163,6 +163,25 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     });
 
   program
+    .command("serve")
+    .description("serve models over HTTP (TF Serving's REST shape): predict, explain, metadata, health; concurrent calls batched")
+    .argument("<model-dir...>", "directories written by attnc train; each is served under its model name")
+    .option("--port <n>", "TCP port (0: any free one)", "8501")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--max-batch <n>", "instances per model call at most", "64")
+    .option("--batch-delay-ms <ms>", "how long the first waiting instance waits for others to join its batch", "2")
+    .option("--max-body <bytes>", "largest request body", "1048576")
+    .addOption(backendOption())
+    .option("--allow-outside", "allow model directories outside the working directory")
+    .addHelpText(
+      "after",
+      '\nRoutes: GET /healthz, GET /v1/models, GET /v1/models/<name>, POST /v1/models/<name>:predict and :explain\nwith {"instances": [request, ...]} (docs/serve.md). SIGTERM or SIGINT: the calls in flight are answered, then exit 0.',
+    )
+    .action(async (dirs: string[], opts: import("./serve.js").ServeOptions) => {
+      code = await (await import("./serve.js")).serveCommand(io, dirs, opts);
+    });
+
+  program
     .command("verify")
     .description("train N steps in process and through the generated program; compare weights and test predictions (within 1e-6)")
     .argument("<spec>", ".attn file")

@@ -216,6 +216,11 @@ async function load(
   }
 }
 
+/** A model directory for `attnc serve`: the same path rule and checks as predict, as the library's model. */
+export async function loadServed(io: CliIo, dir: string, choice: string | undefined, allowOutside: boolean | undefined): Promise<AttncModel> {
+  return new AttncModel(await load(io, dir, choice, allowOutside));
+}
+
 export async function evaluateCommand(
   io: CliIo,
   dir: string,
