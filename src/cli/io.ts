@@ -17,6 +17,15 @@ export interface CliIo {
 }
 
 export function processIo(): CliIo {
+  // A reader that goes away (`attnc predict ... | head -1`) is the end of the output, not an error: the process
+  // ends quietly, as a Unix tool does on SIGPIPE, instead of dying on an unhandled EPIPE with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount("error") === 0)
+      stream.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+        throw e;
+      });
+  }
   return { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr };
 }
 

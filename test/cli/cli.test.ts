@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -206,6 +206,18 @@ describe("help and version", () => {
     const r = attnc([verb, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: attnc ${verb}`);
+  });
+
+  it("a reader that goes away ends the output quietly (attnc --help | head -1): exit 0, no EPIPE stack trace", async () => {
+    for (const args of [["--help"], ["inspect", "specs/sentiment.attn"]]) {
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.destroy(); // the reader has gone before the first write
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((ok) => child.on("close", ok));
+      expect(err).toBe("");
+      expect(code).toBe(0);
+    }
   });
 
   it("--version prints the package version", () => {
