@@ -5,11 +5,11 @@
 //   with a worker thread), the same network from stock tfjs-layers layers (its embedding made trainable) on
 //   the same backend, and PyTorch with 1 and 2 threads;
 // - the temporal-input-attention forecaster (T=24, F=4, H=64, A=32, B=64): attnc and PyTorch.
-// PyTorch runs where the interpreter named by ATTNC_BENCH_PYTHON (else python3) imports torch: the hand-written
+// PyTorch runs where the interpreter named by ATTNC_BENCH_PYTHON (else .venv/bin/python, else python3) imports torch: the hand-written
 // networks of bench/torch_bench.py, and the same networks as `attnc build --target pytorch` writes them, trained as
 // the generated programs train (bench/torch_generated_bench.py).
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { emitPytorchProgram } from "../dist/codegen/pytorch.js";
@@ -89,7 +89,7 @@ function forecaster() {
 /** PyTorch's samples/s by (model, T, threads), with its version and BLAS, or null where torch is missing. */
 function torchRuns() {
   if (args.includes("--no-torch")) return null;
-  const python = process.env.ATTNC_BENCH_PYTHON ?? "python3";
+  const python = process.env.ATTNC_BENCH_PYTHON ?? (existsSync(".venv/bin/python") ? ".venv/bin/python" : "python3");
   const r = spawnSync(
     python,
     [new URL("torch_bench.py", import.meta.url).pathname, "--lengths", lengths.join(","), "--threads", "1,2", "--seconds", "8", "--forecaster"],
@@ -174,7 +174,7 @@ function measure(model, T, seconds, data = batch(T), loss = tf.losses.softmaxCro
 /** The generated PyTorch programs' samples/s by (model, T, threads), or null where torch is missing. */
 async function generatedRuns() {
   if (args.includes("--no-torch")) return null;
-  const python = process.env.ATTNC_BENCH_PYTHON ?? "python3";
+  const python = process.env.ATTNC_BENCH_PYTHON ?? (existsSync(".venv/bin/python") ? ".venv/bin/python" : "python3");
   const dir = mkdtempSync(join(tmpdir(), "attnc-bench-py-"));
   try {
     const specs = [
