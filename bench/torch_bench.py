@@ -31,6 +31,23 @@ class TextClassifier(nn.Module):
         return self.out((alpha.unsqueeze(-1) * h).sum(1))
 
 
+class TextClassifierPacked(TextClassifier):
+    """The same network with the padding masked in the LSTM as PyTorch users usually do it: packed sequences, so
+    each row's backward direction starts at its last real token (TextClassifier runs both directions over the
+    padding; attnc and the generated programs mask it, as this one does)."""
+
+    def forward(self, ids):
+        mask = ids != 0
+        lengths = mask.sum(1).clamp(min=1)
+        packed = nn.utils.rnn.pack_padded_sequence(self.emb(ids), lengths, batch_first=True, enforce_sorted=False)
+        h, _ = self.lstm(packed)
+        h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=ids.shape[1])
+        e = self.v(torch.tanh(self.W(h))).squeeze(-1)
+        e = e.masked_fill(~mask, float("-inf"))
+        alpha = torch.softmax(e, dim=1)
+        return self.out((alpha.unsqueeze(-1) * h).sum(1))
+
+
 class TemporalAttentionLSTM(nn.Module):
     """The seed's temporal input attention: e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b); x~_t = sum_i a_{t,i} x_i."""
 
@@ -93,6 +110,8 @@ def main():
             y = torch.randint(0, 2, (B,))
             sps = measure(TextClassifier(), ids, y, nn.CrossEntropyLoss(), a.seconds)
             print(json.dumps({"model": "text-classifier", "T": T, "threads": threads, "samples_per_s": round(sps, 1)}), flush=True)
+            sps = measure(TextClassifierPacked(), ids, y, nn.CrossEntropyLoss(), a.seconds)
+            print(json.dumps({"model": "text-classifier-packed", "T": T, "threads": threads, "samples_per_s": round(sps, 1)}), flush=True)
         if a.forecaster:
             x = torch.randn(64, 24, 4)
             y = torch.randn(64, 1)

@@ -246,6 +246,11 @@ const torchFields = (model, T, ours) => {
       }
     : { ratio_vs_torch: null };
 };
+/** The hand-written text classifier with its padding masked by packed sequences, as the generated programs mask it. */
+const packedFields = (T, g) => {
+  const p = best("text-classifier-packed", T);
+  return { torch_packed_samples_per_s: p?.samples_per_s ?? null, generated_vs_torch_packed: g && p ? round(g.samples_per_s / p.samples_per_s, 3) : null };
+};
 const generatedFields = (model, T) => {
   const g = generatedBest(model, T);
   const b = best(model, T);
@@ -253,6 +258,7 @@ const generatedFields = (model, T) => {
     generated_torch_samples_per_s: g?.samples_per_s ?? null,
     generated_torch_threads: g?.threads ?? null,
     generated_vs_torch: g && b ? round(g.samples_per_s / b.samples_per_s, 3) : null,
+    ...(model === "text-classifier" ? packedFields(T, g) : {}),
   };
 };
 
@@ -304,14 +310,14 @@ if (json) for (const r of rows) console.log(JSON.stringify(r));
 else {
   console.log(`training samples/s, backend ${backend}; ${torch ? `PyTorch ${torch.version} (${torch.blas}) via ${torch.python}` : "PyTorch not measured"}`);
   console.log(
-    "model                T    attnc 1 thr  attnc 2 thr  stock tfjs  attnc/stock  torch 1 thr  torch 2 thr  attnc/torch best  generated torch  generated/torch",
+    "model                T    attnc 1 thr  attnc 2 thr  stock tfjs  attnc/stock  torch 1 thr  torch 2 thr  attnc/torch best  generated torch  generated/torch  torch packed  generated/packed",
   );
   const f = (v, w) => String(v ?? "-").padStart(w);
   for (const r of rows)
     console.log(
-      `${r.model.padEnd(20)} ${String(r.T).padEnd(4)} ${f(r.samples_per_s_1_thread, 11)}  ${f(r.samples_per_s, 11)}  ${f(r.stock_samples_per_s, 10)}  ${f(r.ratio_vs_stock, 11)}  ${f(r.torch_1_thread, 11)}  ${f(r.torch_2_threads, 11)}  ${f(r.ratio_vs_torch, 16)}  ${f(r.generated_torch_samples_per_s, 15)}  ${f(r.generated_vs_torch, 15)}`,
+      `${r.model.padEnd(20)} ${String(r.T).padEnd(4)} ${f(r.samples_per_s_1_thread, 11)}  ${f(r.samples_per_s, 11)}  ${f(r.stock_samples_per_s, 10)}  ${f(r.ratio_vs_stock, 11)}  ${f(r.torch_1_thread, 11)}  ${f(r.torch_2_threads, 11)}  ${f(r.ratio_vs_torch, 16)}  ${f(r.generated_torch_samples_per_s, 15)}  ${f(r.generated_vs_torch, 15)}  ${f(r.torch_packed_samples_per_s ?? null, 12)}  ${f(r.generated_vs_torch_packed ?? null, 16)}`,
     );
   console.log(
-    "attnc/stock and attnc/torch take attnc on 2 threads (as attnc train runs here), stock tfjs-layers on 1 (it has no other way), PyTorch at its best thread count; generated torch: the same networks from attnc build --target pytorch, at their best thread count.",
+    "attnc/stock and attnc/torch take attnc on 2 threads (as attnc train runs here), stock tfjs-layers on 1 (it has no other way), PyTorch at its best thread count; generated torch: the same networks from attnc build --target pytorch, at their best thread count; torch packed: the hand-written classifier with its padding masked by packed sequences (the torch column's runs both directions over the padding).",
   );
 }
