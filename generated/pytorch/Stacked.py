@@ -6,12 +6,22 @@
 # One process: python <file>.py [options]. Several (DistributedDataParallel, gloo on CPU, nccl on GPUs):
 # torchrun --standalone --nproc-per-node N <file>.py [options]. `--help` lists the options.
 
+import importlib.util
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import attnc_runtime as rt  # noqa: E402
+# attnc_runtime.py is loaded from this program's folder by its path. Run as a program, the folder comes
+# first on the module path, where a program named like a module (torch.py, json.py) would stand in for it:
+# it is taken off.
+_here = os.path.dirname(os.path.abspath(__file__))
+if __name__ == "__main__":
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+rt = sys.modules.get("attnc_runtime")
+if rt is None or os.path.abspath(rt.__file__) != os.path.join(_here, "attnc_runtime.py"):
+    _spec = importlib.util.spec_from_file_location("attnc_runtime", os.path.join(_here, "attnc_runtime.py"))
+    rt = importlib.util.module_from_spec(_spec)
+    sys.modules["attnc_runtime"] = rt
+    _spec.loader.exec_module(rt)
 
 # ---- model Stacked
 

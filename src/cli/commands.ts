@@ -169,6 +169,11 @@ export async function buildCommand(
         const dataAbs = resolve(dirname(specAbs), String((m.data["source"] as Record<string, unknown>)["path"]));
         const emitOptions = { specPath: posix(relative(absDir, specAbs)), specHash: hash, dataPath: posix(relative(absDir, dataAbs)) };
         if (target === "pytorch") {
+          if (`${m.model}.py` === PY_RUNTIME_MODULE)
+            throw new CliError(
+              `${src.name}: model ${m.model}: its PyTorch program would be ${PY_RUNTIME_MODULE}, the name of the runtime module beside it; rename the model`,
+              1,
+            );
           planned.push({ path: claim(join(dir, `${m.model}.py`)), kind: "program", make: async () => emitPytorchProgram(m, emitOptions) });
           planned.push({ path: claim(join(dir, `${m.model}.model.json`)), kind: "topology", make: async () => topologyFile(m) });
         } else {

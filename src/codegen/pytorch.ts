@@ -20,7 +20,9 @@ const WIDTH = 110;
 const PY_RESERVED = new Set(
   (
     "False None True and as assert async await break class continue def del elif else except finally for from global if import in is " +
-    "lambda nonlocal not or pass raise return try while with yield match case type _ self rt torch seed layers weights"
+    "lambda nonlocal not or pass raise return try while with yield match case type _ self rt torch seed layers weights " +
+    // The program's own module-level names.
+    "os sys importlib _here _spec DATA TRAIN IR DEFAULT_DATA TOPOLOGY main"
   ).split(" "),
 );
 
@@ -165,7 +167,6 @@ export function emitPytorchProgram(ir: IrModel, o: EmitOptions): string {
   const producers = new Map<string, IrNode>(ir.nodes.map((n) => [n.name, n]));
   const inputShapes = new Map(ir.inputs.map((i) => [i.name, i.shape]));
   const cls = names.of(ir.model);
-  for (const reserved of ["DATA", "TRAIN", "IR", "DEFAULT_DATA", "TOPOLOGY", "main"]) names.of(reserved);
   const L: string[] = [];
   L.push(`${PY_GENERATED_HEADER} from ${commentText(o.specPath)}. DO NOT EDIT.`);
   L.push(`# Spec sha256: ${o.specHash}`);
@@ -175,12 +176,22 @@ export function emitPytorchProgram(ir: IrModel, o: EmitOptions): string {
   L.push("# One process: python <file>.py [options]. Several (DistributedDataParallel, gloo on CPU, nccl on GPUs):");
   L.push("# torchrun --standalone --nproc-per-node N <file>.py [options]. `--help` lists the options.");
   L.push("");
+  L.push("import importlib.util");
   L.push("import os");
   L.push("import sys");
   L.push("");
-  L.push("sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))");
-  L.push("");
-  L.push("import attnc_runtime as rt  # noqa: E402");
+  L.push(`# ${PY_RUNTIME_MODULE} is loaded from this program's folder by its path. Run as a program, the folder comes`);
+  L.push("# first on the module path, where a program named like a module (torch.py, json.py) would stand in for it:");
+  L.push("# it is taken off.");
+  L.push("_here = os.path.dirname(os.path.abspath(__file__))");
+  L.push('if __name__ == "__main__":');
+  L.push("    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]");
+  L.push(`rt = sys.modules.get("${PY_RUNTIME_MODULE.replace(/\.py$/, "")}")`);
+  L.push(`if rt is None or os.path.abspath(rt.__file__) != os.path.join(_here, "${PY_RUNTIME_MODULE}"):`);
+  L.push(`    _spec = importlib.util.spec_from_file_location("${PY_RUNTIME_MODULE.replace(/\.py$/, "")}", os.path.join(_here, "${PY_RUNTIME_MODULE}"))`);
+  L.push("    rt = importlib.util.module_from_spec(_spec)");
+  L.push(`    sys.modules["${PY_RUNTIME_MODULE.replace(/\.py$/, "")}"] = rt`);
+  L.push("    _spec.loader.exec_module(rt)");
   L.push("");
   L.push(`# ---- model ${ir.model}`);
   L.push("");

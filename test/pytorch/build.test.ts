@@ -81,6 +81,20 @@ describe("attnc build --target pytorch", () => {
     expect(r.stderr).toBe("error: this program needs torch and numpy (No module named 'numpy'): python3 -m pip install torch numpy\n");
   });
 
+  it("a model named like a module the program imports (torch, sys, json) runs; one named attnc_runtime is refused", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "attnc-pt-names-"));
+    const spec = readFileSync("specs/forecast.attn", "utf8");
+    for (const name of ["torch", "sys", "json"]) writeFileSync(join(tmp, `${name}.attn`), spec.replace(/\bForecast\b/g, name));
+    const r = await attncIn(tmp, "build", "torch.attn", "sys.attn", "json.attn", "--target", "pytorch", "--out", "py");
+    expect(r.code, r.err).toBe(0);
+    // python py/torch.py: the program's folder comes first on the module path, where torch.py would stand in for torch.
+    for (const name of ["torch", "sys", "json"]) expect(runPythonOk([join(tmp, "py", `${name}.py`), "--help"], { cwd: tmp })).toContain("--data");
+    writeFileSync(join(tmp, "rt.attn"), spec.replace(/\bForecast\b/g, "attnc_runtime"));
+    const bad = await attncIn(tmp, "build", "rt.attn", "--target", "pytorch", "--out", "py");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/model attnc_runtime: its PyTorch program would be attnc_runtime\.py, the name of the runtime module beside it/);
+  });
+
   it("an unknown target is a usage error", async () => {
     const r = await attncIn(root, "build", join(root, "specs/forecast.attn"), "--target", "jax", "--check");
     expect(r.code).toBe(2);
