@@ -4,7 +4,8 @@
  * another directory's weights; bad input is one line and an exit code; and a 2-process DistributedDataParallel run
  * (torchrun on loopback, gloo) equals a 1-process run of the same global batch after 20 steps.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -128,6 +129,9 @@ describe("a generated PyTorch program", () => {
     const ev = await attncIn(dir, "evaluate", "wave");
     expect(ev.code, ev.err).toBe(0);
     expect(ev.out).toMatch(/test RMSE/);
+    // MAPE as attnc prints it: percent with two decimals, or n/a.
+    expect(r.stdout).toMatch(/^test .*  (MAPE \d+\.\d{2}%|MAPE n\/a \(target near zero\))$/m);
+    expect(r.stdout).not.toMatch(/mape \d/);
   });
 
   it("reports bad input in one line with an exit code, and writes nothing", async () => {
@@ -148,6 +152,60 @@ describe("a generated PyTorch program", () => {
     expect(foreign.stderr).toMatch(/refusing to write into mine: it holds notes\.txt/);
     expect(readdirSync(join(dir, "mine"))).toEqual(["notes.txt"]);
     expect(existsSync(join(dir, "bad1")) || existsSync(join(dir, "bad2"))).toBe(false);
+  });
+
+  it("refuses a pipe or device as data, paths outside the working directory, and damaged --init/--resume directories", async () => {
+    const away = mkdtempSync(join(tmpdir(), "attnc-pt-away-"));
+    try {
+      execFileSync("mkfifo", [join(dir, "fifo.csv")]);
+      copyFileSync(join(dir, "reviews.csv"), join(away, "reviews.csv"));
+      symlinkSync(join(away, "reviews.csv"), join(dir, "leaving.csv"));
+      // A model directory whose weights file is a symbolic link leading outside it; one whose weights file is
+      // longer than its manifest needs; one whose state file leaves it (read by --resume).
+      const m = JSON.parse(readFileSync(join(dir, "tiny/manifest.json"), "utf8")) as { weights: string; state: string };
+      for (const d of ["evil", "long", "evil-resume"]) cpSync(join(dir, "tiny"), join(dir, d), { recursive: true });
+      copyFileSync(join(dir, "tiny", m.weights), join(away, m.weights));
+      rmSync(join(dir, "evil", m.weights));
+      symlinkSync(join(away, m.weights), join(dir, "evil", m.weights));
+      appendFileSync(join(dir, "long", m.weights), Buffer.alloc(4));
+      copyFileSync(join(dir, "tiny", m.state), join(away, m.state));
+      rmSync(join(dir, "evil-resume", m.state));
+      symlinkSync(join(away, m.state), join(dir, "evil-resume", m.state));
+      const run = (args: string[]) => runPythonAsync([join(dir, "gen", "Tiny.py"), ...args], { cwd: dir, timeout: 60_000 });
+      const [fifo, device, zero, leaving, outside, initOutside, evil, long, resume] = await Promise.all([
+        run(["--data", "fifo.csv", "--out", "r-fifo"]),
+        run(["--data", "/dev/zero", "--out", "r-dev", "--allow-outside"]),
+        run(["--data", "/dev/zero", "--out", "r-zero"]),
+        run(["--data", "leaving.csv", "--out", "r-leave"]),
+        run(["--out", join(away, "elsewhere")]),
+        run(["--out", "r-init", "--init", away]),
+        run(["--out", "r-evil", "--epochs", "0", "--init", "evil"]),
+        run(["--out", "r-long", "--epochs", "0", "--init", "long"]),
+        run(["--out", "evil-resume", "--epochs", "3", "--resume"]),
+      ]);
+      const outsideLine = (what: string, shown: string) =>
+        new RegExp(`^error: ${what} ${shown} is outside the working directory \\(it resolves to .+\\); pass --allow-outside to use it\n$`);
+      expect([fifo.status, fifo.stderr]).toEqual([1, "error: fifo.csv: is a pipe (FIFO); a data file is read more than once, so it must be a regular file\n"]);
+      expect([device.status, device.stderr]).toEqual([1, "error: /dev/zero: is a device; a data file is read more than once, so it must be a regular file\n"]);
+      expect(zero.status).toBe(2);
+      expect(zero.stderr).toMatch(outsideLine("the data file", "/dev/zero"));
+      expect(leaving.status).toBe(2);
+      expect(leaving.stderr).toMatch(outsideLine("the data file", "leaving\\.csv"));
+      expect(outside.status).toBe(2);
+      expect(outside.stderr).toMatch(outsideLine("the output directory", ".+/elsewhere"));
+      expect(initOutside.status).toBe(2);
+      expect(initOutside.stderr).toMatch(outsideLine("the model directory", ".+"));
+      expect([evil.status, evil.stderr]).toEqual([2, `error: damaged model directory evil: ${m.weights} is a symbolic link leading outside the directory\n`]);
+      expect(long.status).toBe(2);
+      expect(long.stderr).toMatch(/^error: damaged model directory long: model\.json: the weights manifest needs \d+ bytes, but weights\.g\d+\.bin holds \d+\n$/);
+      expect([resume.status, resume.stderr]).toEqual([2, `error: damaged model directory evil-resume: ${m.state} is a symbolic link leading outside the directory\n`]);
+      // Nothing written: no run directory here, nothing new outside.
+      for (const d of ["r-fifo", "r-dev", "r-zero", "r-leave", "r-init", "r-evil", "r-long"]) expect(existsSync(join(dir, d)), d).toBe(false);
+      expect(readdirSync(away).sort()).toEqual([m.state, m.weights, "reviews.csv"].sort());
+      expect(readdirSync(join(dir, "evil-resume")).sort()).toEqual(readdirSync(join(dir, "tiny")).sort());
+    } finally {
+      rmSync(away, { recursive: true, force: true });
+    }
   });
 
   it("2 processes under torchrun (gloo, loopback) equal 1 process with the same global batch after 20 steps", async () => {

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import time
 import unicodedata
@@ -457,68 +458,150 @@ def read_json(path, what):
         raise AttncError("%s is not valid JSON (%s)" % (what, e))
 
 
+# The limits attnc's loader puts on a model directory (src/runtime/modeldir-format.ts MODELDIR_LIMITS).
+JSON_BYTES = 64 * 2**20
+BIN_BYTES = 2**31 - 1
+WEIGHT_ELEMENTS = 2**30
+PLAIN_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
 def plain_name(name):
-    return isinstance(name, str) and name != "" and "/" not in name and "\\" not in name and not name.startswith(".")
+    return isinstance(name, str) and PLAIN_FILE.match(name) is not None
+
+
+def damaged(directory, detail):
+    """A damaged or tampered model directory, named as attnc names it (exit code 2)."""
+    return AttncError("damaged model directory %s: %s" % (directory, detail))
+
+
+def dir_file(directory, name, where, limit):
+    """The path of a file a model directory names, after attnc's checks (src/runtime/modeldir.ts dirFile): a
+    plain name in the directory, a regular file (a symbolic link must stay inside the directory), at most `limit`
+    bytes. Returns (path, size)."""
+    if not plain_name(name):
+        raise damaged(directory, "%s %s is not a plain file name in the directory" % (where, json.dumps(name)))
+    path = os.path.join(directory, name)
+    try:
+        st = os.lstat(path)
+    except OSError:
+        raise damaged(directory, "%s names %s, which is missing" % (where, name))
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            real = os.path.realpath(path, strict=True)
+            root = os.path.realpath(directory, strict=True)
+        except (OSError, RuntimeError):
+            raise damaged(directory, "%s is a symbolic link to nothing" % name)
+        if not real.startswith(root + os.sep):
+            raise damaged(directory, "%s is a symbolic link leading outside the directory" % name)
+        st = os.stat(real)
+    if not stat.S_ISREG(st.st_mode):
+        raise damaged(directory, "%s is not a regular file" % name)
+    if st.st_size > limit:
+        raise damaged(directory, "%s is %d bytes, more than the %d a model directory may hold there" % (
+            name,
+            st.st_size,
+            limit,
+        ))
+    return path, st.st_size
+
+
+def read_dir_bytes(directory, name, where, limit):
+    path, _ = dir_file(directory, name, where, limit)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise damaged(directory, "%s cannot be read (%s)" % (name, e.strerror or e))
+    if len(data) > limit:
+        raise damaged(directory, "%s grew past the %d bytes a model directory may hold there" % (name, limit))
+    return data
+
+
+def read_dir_json(directory, name, where):
+    """A JSON file a model directory names, with attnc's checks (plain name, inside, size)."""
+    data = read_dir_bytes(directory, name, where, JSON_BYTES)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise damaged(directory, "%s is not valid JSON (%s)" % (name, e))
+
+
+def read_manifest(directory):
+    manifest = read_dir_json(directory, "manifest.json", "the directory")
+    if not isinstance(manifest, dict):
+        raise damaged(directory, "manifest.json: must be a JSON object")
+    return manifest
 
 
 def load_weights(model, directory):
-    """Loads the weights of an attnc model directory (its current checkpoint) into `model`: every weight the
-    model has must be there with its shape; the weights file must be exactly the size its manifest says."""
-    shown = directory
-    manifest = read_json(os.path.join(directory, "manifest.json"), shown + "/manifest.json")
-    model_file = manifest.get("model") if isinstance(manifest, dict) else None
+    """Loads the weights of an attnc model directory (its current checkpoint) into `model`: every file it reads
+    passes attnc's checks (dir_file), every weight the model has must be there with its shape, and the weights
+    file must hold exactly the bytes its manifest needs (checked before it is read)."""
+    shown = shown_path(directory)
+    manifest = read_manifest(shown)
+    model_file = manifest.get("model")
     if not plain_name(model_file):
-        raise AttncError("%s/manifest.json names no model file" % shown)
-    topo = read_json(os.path.join(directory, model_file), "%s/%s" % (shown, model_file))
+        raise damaged(shown, "manifest.json: model %s is not a plain file name in the directory" % json.dumps(model_file))
+    topo = read_dir_json(shown, model_file, "manifest.json's model")
     groups = topo.get("weightsManifest") if isinstance(topo, dict) else None
     if not isinstance(groups, list) or len(groups) == 0:
-        raise AttncError("%s/%s has no weightsManifest" % (shown, model_file))
-    specs, blobs = [], []
+        raise damaged(shown, "%s: has no weightsManifest" % model_file)
+    specs, files = [], []
     for g in groups:
         paths = g.get("paths") if isinstance(g, dict) else None
         if not isinstance(paths, list) or not isinstance(g.get("weights"), list):
-            raise AttncError("%s/%s: a weights group needs paths and weights" % (shown, model_file))
+            raise damaged(shown, "%s: a weights group needs paths and weights" % model_file)
         for p in paths:
-            if not plain_name(p):
-                raise AttncError("%s/%s: weights path %s is not a plain file name" % (shown, model_file, json.dumps(p)))
-            try:
-                with open(os.path.join(directory, p), "rb") as f:
-                    blobs.append(f.read())
-            except OSError as e:
-                raise AttncError("cannot read %s/%s: %s" % (shown, p, e.strerror or e))
+            files.append((p, dir_file(shown, p, "%s's weightsManifest path" % model_file, BIN_BYTES)))
         specs += g["weights"]
-    data = b"".join(blobs)
     params = dict(model.ir_weights())
-    offset = 0
-    seen = set()
+    needed = 0
     for s in specs:
-        name, shape = s.get("name"), s.get("shape")
-        if s.get("dtype", "float32") != "float32" or not isinstance(shape, list):
-            raise AttncError("%s/%s: weight %s is not a float32 tensor" % (shown, model_file, json.dumps(name)))
+        name, shape = (s.get("name"), s.get("shape")) if isinstance(s, dict) else (None, None)
+        if (
+            s.get("dtype", "float32") != "float32"
+            or not isinstance(shape, list)
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        ):
+            raise damaged(shown, "%s: weight %s is not a float32 tensor" % (model_file, json.dumps(name)))
+        n = int(np.prod(shape)) if len(shape) > 0 else 1
+        if n > WEIGHT_ELEMENTS:
+            raise damaged(shown, "%s: weight %s has more than %d elements" % (model_file, json.dumps(name), WEIGHT_ELEMENTS))
         if name not in params:
-            raise AttncError("%s/%s: weight %s is not one of this model's" % (shown, model_file, json.dumps(name)))
-        p = params[name]
-        if list(p.shape) != shape:
-            raise AttncError("%s/%s: weight %s has shape %s, the model needs %s" % (
-                shown,
+            raise damaged(shown, "%s: weight %s is not one of this model's" % (model_file, json.dumps(name)))
+        if list(params[name].shape) != shape:
+            raise damaged(shown, "%s: weight %s has shape %s, the model needs %s" % (
                 model_file,
                 name,
                 shape,
-                list(p.shape),
+                list(params[name].shape),
             ))
+        needed += 4 * n
+    size = sum(f[1][1] for f in files)
+    if size != needed:
+        raise damaged(shown, "%s: the weights manifest needs %d bytes, but %s holds %d" % (
+            model_file,
+            needed,
+            ", ".join(f[0] for f in files),
+            size,
+        ))
+    data = b"".join(read_dir_bytes(shown, p, "%s's weightsManifest path" % model_file, BIN_BYTES) for p, _ in files)
+    if len(data) != needed:
+        raise damaged(shown, "%s: the weights files changed while they were read" % model_file)
+    offset = 0
+    seen = set()
+    for s in specs:
+        name, shape = s["name"], s["shape"]
+        p = params[name]
         n = int(np.prod(shape)) if len(shape) > 0 else 1
-        if offset + 4 * n > len(data):
-            raise AttncError("%s: the weights file is shorter than %s says" % (shown, model_file))
         values = np.frombuffer(data, dtype="<f4", count=n, offset=offset).reshape(shape)
         with torch.no_grad():
             p.copy_(torch.from_numpy(values.copy()).to(p.dtype))
         offset += 4 * n
         seen.add(name)
-    if offset != len(data):
-        raise AttncError("%s: the weights file is longer than %s says" % (shown, model_file))
     missing = [n for n in params if n not in seen]
     if missing:
-        raise AttncError("%s/%s lacks weight %s" % (shown, model_file, missing[0]))
+        raise damaged(shown, "%s: lacks weight %s" % (model_file, missing[0]))
 
 
 # ---- data (docs/data.md; the same rows, splits, vocabulary, windows and scaling as attnc's src/runtime/data.ts)
@@ -532,12 +615,69 @@ def data_error(display, line, where, detail):
     return AttncError("%s: %s%s" % (at, (where + ": ") if where else "", detail), 1)
 
 
-def read_text_file(path, display):
+# The largest data file attnc reads (src/runtime/csv.ts MAX_DATA_BYTES).
+MAX_DATA_BYTES = 4 * 1024**3
+
+
+def entry_kind(mode):
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def not_regular(mode):
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a data file"
+    return "is %s; a data file is read more than once, so it must be a regular file" % entry_kind(mode)
+
+
+def data_file_problem(st):
+    """Why a file with this stat cannot be a data file, or None (src/runtime/csv.ts dataFileProblem)."""
+    if not stat.S_ISREG(st.st_mode):
+        return not_regular(st.st_mode)
+    if st.st_size > MAX_DATA_BYTES:
+        return "is %d bytes, more than the 4 GiB a data file may have" % st.st_size
+    return None
+
+
+def check_data_file(path, display):
+    """Before anything opens it: a data file must be a regular file (a symbolic link is followed) of at most
+    4 GiB; a pipe, device or directory is refused (exit code 1, as attnc's programs). A missing file is left to
+    the reader's message."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise data_error(display, None, None, "cannot read: %s" % (e.strerror or e))
+    problem = data_file_problem(st)
+    if problem is not None:
+        raise data_error(display, None, None, problem)
+
+
+def read_text_file(path, display):
+    check_data_file(path, display)
+    try:
+        # O_NONBLOCK: should the file have become a pipe since the check, opening it does not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
         raise AttncError("cannot read %s: %s" % (display, e.strerror or e))
+    with os.fdopen(fd, "rb") as f:
+        problem = data_file_problem(os.fstat(fd))
+        if problem is not None:
+            raise data_error(display, None, None, problem)
+        try:
+            data = f.read(MAX_DATA_BYTES + 1)
+        except OSError as e:
+            raise AttncError("cannot read %s: %s" % (display, e.strerror or e))
+    if len(data) > MAX_DATA_BYTES:
+        raise data_error(display, None, None, "the file grew past the 4 GiB a data file may have")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -1218,6 +1358,20 @@ def evaluate(model, items, prep, loss, batch, device):
     return out
 
 
+def metric_text(name, value):
+    """A metric of the test line; MAPE as attnc prints it (percent, two decimals)."""
+    if name == "mape":
+        return "MAPE n/a (target near zero)" if value is None else "MAPE %.2f%%" % value
+    return "%s %.4f" % (name, value)
+
+
+def test_metrics(report, prep):
+    items = list(report.items())
+    if prep["kind"] != "text" and "mape" not in report:
+        items.append(("mape", None))
+    return items
+
+
 def metrics_of(report, names, prefix):
     out = {prefix + "loss": report["loss"]}
     for m in names:
@@ -1291,11 +1445,37 @@ def optimizer_slots(optimizer, named):
 def restore_optimizer(optimizer, named, directory, manifest):
     if not manifest.get("optimizer"):
         return
-    specs = read_json(os.path.join(directory, manifest["optimizer"].replace(".bin", ".json")), "the optimizer specs")
-    with open(os.path.join(directory, manifest["optimizer"]), "rb") as f:
-        data = f.read()
+    shown = shown_path(directory)
+    name = manifest["optimizer"]
+    specs = read_dir_json(shown, name.replace(".bin", ".json") if isinstance(name, str) else name, "manifest.json's optimizer")
+    data = read_dir_bytes(shown, name, "manifest.json's optimizer", BIN_BYTES)
+    if not isinstance(specs, list):
+        raise damaged(shown, "%s: must be a list of optimizer weights" % name.replace(".bin", ".json"))
     params = dict(named)
     keys = {"m": "exp_avg", "v": "exp_avg_sq", "momentum": "momentum_buffer", "rms": "square_avg"}
+    needed = 0
+    for s in specs:
+        sname = s.get("name") if isinstance(s, dict) else None
+        shape = s.get("shape") if isinstance(s, dict) else None
+        ok = isinstance(sname, str) and isinstance(shape, list) and all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        )
+        if ok and sname != "iter":
+            base, _, slot = sname.rpartition("/")
+            ok = base in params and slot in keys and list(params[base].shape) == shape
+        if not ok:
+            raise damaged(shown, "%s: optimizer weight %s is not one of this model's slots" % (
+                name.replace(".bin", ".json"),
+                json.dumps(sname),
+            ))
+        needed += 4 * (int(np.prod(shape)) if shape else 1)
+    if needed != len(data):
+        raise damaged(shown, "%s: the optimizer specs need %d bytes, but %s holds %d" % (
+            name.replace(".bin", ".json"),
+            needed,
+            name,
+            len(data),
+        ))
     offset, step = 0, 0
     for s in specs:
         n = int(np.prod(s["shape"])) if s["shape"] else 1
@@ -1402,6 +1582,30 @@ class Dist:
             self.dist.destroy_process_group()
 
 
+def shown_path(path):
+    """A path as messages show it: relative to the working directory when it is below it, else absolute."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return (os.path.abspath(path) if rel == ".." or rel.startswith(".." + os.sep) else rel).replace(os.sep, "/")
+
+
+def placed(path, what, allow_outside):
+    """The path rule of attnc's programs (src/runtime/paths.ts): judged by where it really is (symbolic links
+    resolved, also for a path that does not exist yet), it must be inside the working directory unless
+    --allow-outside is given (exit code 2)."""
+    real = os.path.realpath(path)
+    root = os.path.realpath(os.getcwd())
+    inside = real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+    if not inside and not allow_outside:
+        raise AttncError(
+            "%s %s is outside the working directory (it resolves to %s); pass --allow-outside to use it" % (
+                what,
+                shown_path(path),
+                real,
+            )
+        )
+    return path
+
+
 def parse_args(argv, default_data, train):
     import argparse
 
@@ -1428,6 +1632,11 @@ def parse_args(argv, default_data, train):
         default="auto",
         help="where to train (default: cuda when available)",
     )
+    p.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="allow a data file or model directory outside the working directory (symbolic links resolved)",
+    )
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many training batches in all")
     p.add_argument(
         "--dtype",
@@ -1453,6 +1662,12 @@ def run(argv, model_class, ir, data, train, default_data, program):
     args = parse_args(argv, default_data, train)
     data_path = args.data if args.data != default_data else os.path.join(here, default_data)
     out = args.out or os.path.join("runs", ir["model"])
+    # Before anything is read or written: every path inside the working directory, and the data file a regular one.
+    placed(data_path, "the data file", args.allow_outside)
+    placed(out, "the output directory", args.allow_outside)
+    if args.init:
+        placed(args.init, "the model directory", args.allow_outside)
+    check_data_file(data_path, args.data)
     topology_path = os.path.join(here, ir["model"] + ".model.json")
     topology = read_json(topology_path, topology_path)
     if args.epochs is not None and args.epochs < 0:
@@ -1471,10 +1686,15 @@ def train_run(args, dist, model_class, ir, data, train, data_path, out, topology
     manifest_path = os.path.join(out, "manifest.json")
     resuming = args.resume and os.path.exists(manifest_path)
     if resuming:
-        meta = read_json(os.path.join(out, "attnc.json"), out + "/attnc.json")
+        shown = shown_path(out)
+        manifest = read_manifest(shown)
+        meta = read_dir_json(shown, "attnc.json", "the directory")
+        state = read_dir_json(shown, manifest.get("state"), "manifest.json's state")
+        if not isinstance(meta, dict) or not isinstance(meta.get("prep"), dict) or not isinstance(meta.get("seed"), int):
+            raise damaged(shown, "attnc.json: needs prep and seed")
+        if not isinstance(state, dict):
+            raise damaged(shown, "%s: must be a JSON object" % manifest["state"])
         prep = meta["prep"]
-        manifest = read_json(manifest_path, out + "/manifest.json")
-        state = read_json(os.path.join(out, manifest["state"]), out + "/" + manifest["state"])
         seed = meta["seed"]
     else:
         if os.path.exists(manifest_path):
@@ -1629,7 +1849,7 @@ def train_run(args, dist, model_class, ir, data, train, data_path, out, topology
     if split["test"]:
         test = evaluate(model, split["test"], prep, train["loss"], batch, dist.device)
         if writer:
-            print("test  %s" % "  ".join("%s %.4f" % (k, v) for k, v in test.items()), flush=True)
+            print("test  %s" % "  ".join(metric_text(k, v) for k, v in test_metrics(test, prep)), flush=True)
     state["done"] = True
     checkpoint()
     if writer:
