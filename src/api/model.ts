@@ -100,7 +100,9 @@ function encode(prep: Prep, value: unknown): Encoded {
     }
     const t = field(value, p.textColumn) ?? field(value, "text");
     if (typeof t !== "string")
-      throw new BadRequest(`needs a string field ${JSON.stringify(p.textColumn)} (or "text")${t === undefined ? "" : `, not ${jsonKind(t)}`}`);
+      throw new BadRequest(
+        `needs a string field ${JSON.stringify(p.textColumn)}${p.textColumn === "text" ? "" : ' (or "text")'}${t === undefined ? "" : `, not ${jsonKind(t)}`}`,
+      );
     return { x: encodeText(p, t), tokens: tokenize(p, t).slice(0, p.maxLen), base: 0 };
   }
   const w = field(value, "window");
@@ -189,6 +191,7 @@ export class AttncModel {
   }
 
   private encodeAll(requests: readonly unknown[]): (Encoded | string)[] {
+    if (!Array.isArray(requests)) throw new TypeError(`requests must be a list of request objects, not ${jsonKind(requests)}`);
     return requests.map((r) => {
       try {
         return encode(this.meta.prep, r);

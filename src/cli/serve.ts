@@ -26,6 +26,9 @@ export const MAX_INSTANCES = 4096;
 
 type Kind = "predict" | "explain";
 
+/** How long a call may take to arrive, body included. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** How long a stopping server waits for the calls in flight. */
 const GRACE_MS = 10_000;
 
@@ -228,6 +231,15 @@ function buildApp(io: CliIo, served: ReadonlyMap<string, Served>, maxBody: numbe
   const app = Fastify({
     logger: false,
     bodyLimit: maxBody,
+    // A body that never finishes does not hold a connection for ever: 408 after this long.
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // Errors fastify meets before routing (a URL that does not decode) get the same one-line JSON as the others.
+    frameworkErrors: (e, req, reply) => {
+      const r = reply as unknown as FastifyReply;
+      void r
+        .code(e.statusCode ?? 400)
+        .send({ error: `${printable(req.url).slice(0, 200)}: ${e.code === "FST_ERR_BAD_URL" ? "the URL does not decode" : e.message}` });
+    },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   });
   // Any content type is read as JSON (curl's -d sends form encoding); JSON.parse keeps a "__proto__" key as an own
@@ -326,6 +338,8 @@ export async function serveCommand(io: CliIo, dirs: string[], opts: ServeOptions
   const delay = int(opts.batchDelayMs, "--batch-delay-ms", 0, 1000, 2);
   const maxBody = int(opts.maxBody, "--max-body", 1024, 1 << 30, 1 << 20);
   const host = opts.host ?? "127.0.0.1";
+  // An empty address would listen on every interface: said, never implied (an unset variable in --host "$HOST").
+  if (host.trim() === "") throw new CliError("--host must be an address (127.0.0.1, ::1, 0.0.0.0 for every interface), not empty");
   const { loadServed } = await import("./ml-commands.js");
   const served = new Map<string, Served>();
   const disposeAll = () => {

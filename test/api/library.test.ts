@@ -72,6 +72,7 @@ describe('import "attnc" (Node)', () => {
         answer: await s.answer([{ window: [[1]] }, seriesReqs[0], "x"]),
       };
       try { await t.predict([{ text: "fine" }, { text: 5 }]); } catch (e) { result.requestError = [e instanceof RequestError, e.index, e.message]; }
+      try { await t.predict(null); } catch (e) { result.typeError = [e instanceof TypeError, e.message]; }
       try { await loadModel(process.argv[6]); } catch (e) { result.dirError = [e instanceof ModelDirError, e.message]; }
       t.dispose(); s.dispose();
       console.log(JSON.stringify(result));`,
@@ -113,6 +114,7 @@ describe('import "attnc" (Node)', () => {
     expect(r["answer"][1]).toEqual(r["series"].predict[0]);
     expect(r["answer"][2].error).toMatch(/must be a JSON object/);
     expect(r["requestError"]).toEqual([true, 1, expect.stringMatching(/^request 2: needs a string field "review"/)]);
+    expect(r["typeError"]).toEqual([true, "requests must be a list of request objects, not null"]);
     expect(r["dirError"][0]).toBe(true);
     expect(r["dirError"][1]).toMatch(/damaged does not exist/);
   }, 120_000);

@@ -216,6 +216,7 @@ describe("attnc serve", () => {
       [call(`${server.url}/v1/models/constructor`), 404, /^no model named "constructor"/],
       [post(`${server.url}/v1/models/TinyText:train`, { instances: [{}] }), 404, /^no such route/],
       [call(`${server.url}/v2/anything`), 404, /^no such route: GET \/v2\/anything/],
+      [call(`${server.url}/v1/models/%ZZ`), 400, /^\/v1\/models\/%ZZ: the URL does not decode$/],
       [call(p), 405, /^GET is not allowed on \/v1\/models\/TinyText:predict; use POST/],
       [call(`${server.url}/v1/models/TinyText`, { method: "DELETE" }), 405, /^DELETE is not allowed/],
       [call(`${server.url}/healthz`, { method: "PUT", body: "{}" }), 405, /^PUT is not allowed/],
@@ -257,6 +258,8 @@ describe("attnc serve", () => {
       expect(r.code).toBe(2);
       expect(r.err).toMatch(new RegExp(`^attnc: ${flag} must be a whole number from \\d+ to \\d+, not "${value}"\\n$`));
     }
+    const anywhere = await run("serve", "text", "--host", "", "--port", "0");
+    expect([anywhere.code, anywhere.err]).toEqual([2, "attnc: --host must be an address (127.0.0.1, ::1, 0.0.0.0 for every interface), not empty\n"]);
     mkdirSync(join(work, "damaged"));
     writeFileSync(join(work, "damaged", "attnc.json"), "{");
     const damaged = await run("serve", "damaged", "--port", "0");
