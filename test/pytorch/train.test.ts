@@ -5,7 +5,19 @@
  * (torchrun on loopback, gloo) equals a 1-process run of the same global batch after 20 steps.
  */
 import { execFileSync } from "node:child_process";
-import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -197,8 +209,13 @@ describe("a generated PyTorch program", () => {
       expect(initOutside.stderr).toMatch(outsideLine("the model directory", ".+"));
       expect([evil.status, evil.stderr]).toEqual([2, `error: damaged model directory evil: ${m.weights} is a symbolic link leading outside the directory\n`]);
       expect(long.status).toBe(2);
-      expect(long.stderr).toMatch(/^error: damaged model directory long: model\.json: the weights manifest needs \d+ bytes, but weights\.g\d+\.bin holds \d+\n$/);
-      expect([resume.status, resume.stderr]).toEqual([2, `error: damaged model directory evil-resume: ${m.state} is a symbolic link leading outside the directory\n`]);
+      expect(long.stderr).toMatch(
+        /^error: damaged model directory long: model\.json: the weights manifest needs \d+ bytes, but weights\.g\d+\.bin holds \d+\n$/,
+      );
+      expect([resume.status, resume.stderr]).toEqual([
+        2,
+        `error: damaged model directory evil-resume: ${m.state} is a symbolic link leading outside the directory\n`,
+      ]);
       // Nothing written: no run directory here, nothing new outside.
       for (const d of ["r-fifo", "r-dev", "r-zero", "r-leave", "r-init", "r-evil", "r-long"]) expect(existsSync(join(dir, d)), d).toBe(false);
       expect(readdirSync(away).sort()).toEqual([m.state, m.weights, "reviews.csv"].sort());
