@@ -88,7 +88,7 @@ export function equation(n: IrNode): string[] {
 }
 
 /** What a model directory needs of the IR; the full IR, weight layouts included, is <Model>.ir.json beside the program. */
-function slimIr(ir: IrModel): object {
+export function slimIr(ir: IrModel): object {
   return {
     irVersion: ir.irVersion,
     model: ir.model,

@@ -10,7 +10,7 @@ import { formatShape } from "../ir/analyze.js";
 import type { IrDim, IrModel, IrNode } from "../ir/types.js";
 import { assertNever } from "../util.js";
 import { PY_GENERATED_HEADER } from "../cli/paths.js";
-import { equation, type EmitOptions } from "./emit.js";
+import { equation, slimIr, type EmitOptions } from "./emit.js";
 
 /** The runtime module `attnc build --target pytorch` writes once per output folder; the programs import it. */
 export const PY_RUNTIME_MODULE = "attnc_runtime.py";
@@ -148,18 +148,6 @@ function layerCall(ir: IrModel, n: IrNode, index: number, inShape: readonly IrDi
     default:
       return assertNever(n.op);
   }
-}
-
-/** What a model directory needs of the IR (as the TypeScript programs write it). */
-function slimIr(ir: IrModel): object {
-  return {
-    irVersion: ir.irVersion,
-    model: ir.model,
-    dims: ir.dims,
-    inputs: ir.inputs,
-    nodes: ir.nodes.map((n) => ({ name: n.name, op: n.op, inputs: n.inputs, attrs: n.attrs, shape: n.shape, ...(n.ports ? { ports: n.ports } : {}) })),
-    outputs: ir.outputs,
-  };
 }
 
 export function emitPytorchProgram(ir: IrModel, o: EmitOptions): string {
