@@ -7,7 +7,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
-import { damagedDir, MODELDIR_LIMITS, type Manifest } from "../runtime/modeldir-format.js";
+import { damagedDir, MODELDIR_LIMITS, weightGroup, type Manifest } from "../runtime/modeldir-format.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
@@ -248,14 +248,7 @@ export function checkWeightSpecs(
   const bad = (where: string, what: string): never => {
     throw damagedDir(dir, `model.json: ${where} ${what}`);
   };
-  const wm = mj["weightsManifest"];
-  if (!Array.isArray(wm) || wm.length !== 1 || !isRecord(wm[0])) return bad("weightsManifest", "must be a list of one group");
-  const group = wm[0];
-  const paths = group["paths"];
-  if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== manifest.weights)
-    bad("weightsManifest[0].paths", `must be [${shownValue(manifest.weights)}], the weights file manifest.json names`);
-  const specs = group["weights"];
-  if (!Array.isArray(specs)) return bad("weightsManifest[0].weights", "must be a list");
+  const specs = weightGroup(dir, mj, manifest);
   const seen = new Set<string>();
   let total = 0;
   specs.forEach((s: unknown, i) => {

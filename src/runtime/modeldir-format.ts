@@ -146,6 +146,20 @@ export interface LoadedDir {
   dir: string;
 }
 
+/** model.json's weights manifest: one group, naming the weights file the manifest names; its list of weight specs, unchecked. */
+export function weightGroup(dir: string, mj: Record<string, unknown>, manifest: Manifest): unknown[] {
+  const bad = (where: string, what: string): never => {
+    throw damagedDir(dir, `model.json: ${where} ${what}`);
+  };
+  const wm = mj["weightsManifest"];
+  const group = Array.isArray(wm) && wm.length === 1 && isRecord(wm[0]) ? wm[0] : bad("weightsManifest", "must be a list of one group");
+  const paths = group["paths"];
+  if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== manifest.weights)
+    bad("weightsManifest[0].paths", `must be [${shownValue(manifest.weights)}], the weights file manifest.json names`);
+  const specs = group["weights"];
+  return Array.isArray(specs) ? specs : bad("weightsManifest[0].weights", "must be a list");
+}
+
 /** Cheap checks of model.json: layer names are identifiers; the weights manifest names the weights file, and its specs need exactly the file's bytes. */
 export function checkModelJson(dir: string, mj: unknown, manifest: Manifest, bytes: number): tf.io.WeightsManifestEntry[] {
   const bad = (where: string, what: string): never => {
@@ -160,13 +174,7 @@ export function checkModelJson(dir: string, mj: unknown, manifest: Manifest, byt
     const name = isRecord(l) ? l["name"] : undefined;
     if (typeof name !== "string" || !IDENTIFIER.test(name)) bad(`modelTopology.config.layers[${i}].name`, `${shownValue(name)} is not an identifier`);
   });
-  const wm = mj["weightsManifest"];
-  const group = Array.isArray(wm) && wm.length === 1 && isRecord(wm[0]) ? wm[0] : bad("weightsManifest", "must be a list of one group");
-  const paths = group["paths"];
-  if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== manifest.weights)
-    bad("weightsManifest[0].paths", `must be [${shownValue(manifest.weights)}], the weights file manifest.json names`);
-  const specs = group["weights"];
-  if (!Array.isArray(specs)) return bad("weightsManifest[0].weights", "must be a list");
+  const specs = weightGroup(dir, mj, manifest);
   const seen = new Set<string>();
   let total = 0;
   specs.forEach((s: unknown, i) => {
