@@ -54,8 +54,28 @@ export async function loadModel(url: string | URL, options: UrlLoadOptions = {})
         : damagedDir(dir, `${name}: HTTP ${res.status}`);
     const declared = Number(res.headers.get("content-length") ?? "0");
     if (declared > max) throw damagedDir(dir, `${name} is ${declared} bytes, more than the ${max} a model directory may hold there`);
-    const body = new Uint8Array(await res.arrayBuffer());
-    if (body.byteLength > max) throw damagedDir(dir, `${name} is ${body.byteLength} bytes, more than the ${max} a model directory may hold there`);
+    // Read in chunks and stopped at the limit: a server that declares no length (or a wrong one) cannot make the page hold more.
+    const tooLarge = () => damagedDir(dir, `${name} is more than the ${max} bytes a model directory may hold there`);
+    if (!res.body) return new Uint8Array(0);
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+    const body = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      body.set(c, at);
+      at += c.byteLength;
+    }
     return body;
   };
   const json = async (name: unknown, where: string): Promise<unknown> => {

@@ -139,6 +139,22 @@ describe('import "attnc/runtime" (a web page)', () => {
     server = createServer((req, res) => {
       const path = decodeURIComponent(new URL(req.url!, "http://x").pathname);
       hits.push(path);
+      if (path === "/huge/manifest.json") {
+        // No declared length, and more than a model directory's JSON may hold (64 MiB): chunked until the client leaves.
+        res.writeHead(200, { "content-type": "application/json" });
+        const chunk = Buffer.alloc(1 << 20, 32);
+        let sent = 0;
+        const more = () => {
+          while (sent < 80 && !res.destroyed) {
+            sent++;
+            if (!res.write(chunk)) return void res.once("drain", more);
+          }
+          res.end();
+        };
+        res.on("close", () => (sent = 80));
+        more();
+        return;
+      }
       if (path.startsWith("/moved/")) {
         res.writeHead(302, { location: path.replace("/moved/", "/text/") }).end();
         return;
@@ -187,6 +203,7 @@ describe('import "attnc/runtime" (a web page)', () => {
       `${base}/nothing-here/`,
       `${base}/evil/`,
       `${base}/moved/`,
+      `${base}/huge/`,
     );
     const page = JSON.parse(out.trim().split("\n").pop()!) as { predict: any[]; explain: any[]; errors: [boolean, string][] };
     const p = await attnc("predict", text, "--input", join(dir, "text.jsonl"), "--allow-outside");
@@ -203,8 +220,10 @@ describe('import "attnc/runtime" (a web page)', () => {
     // A redirect is not followed: the files come from the folder given only.
     expect(page.errors[2]![0]).toBe(true);
     expect(page.errors[2]![1]).toMatch(/cannot fetch .*\/moved\/manifest\.json/);
+    // A file over its limit is refused as it streams in, whatever length the server declares (here none).
+    expect(page.errors[3]).toEqual([true, expect.stringMatching(/huge\/: manifest\.json is more than the 67108864 bytes a model directory may hold there$/)]);
     // Nothing outside the folders asked for was fetched.
-    expect(hits.filter((h) => !["/text/", "/nothing-here/", "/evil/", "/moved/manifest.json"].some((p) => h.startsWith(p)))).toEqual([]);
+    expect(hits.filter((h) => !["/text/", "/nothing-here/", "/evil/", "/moved/manifest.json", "/huge/manifest.json"].some((p) => h.startsWith(p)))).toEqual([]);
   }, 120_000);
 });
 
