@@ -2,7 +2,7 @@
  * The attnc IR: plain JSON, one document per model, validated against schema/attnc-ir.schema.json.
  * Nodes form a graph by name; every node carries its inferred output shape, mask and weights.
  */
-import type { LayerNode } from "../layers/registry.js";
+import type { LAYER_KINDS, NodeOf } from "../layers/registry.js";
 import type { Attrs, IrDim } from "./node.js";
 
 export type { AttrValue, Attrs, IrDim, IrNodeOf, IrWeight } from "./node.js";
@@ -14,8 +14,12 @@ export interface IrInput {
   readonly shape: readonly IrDim[];
 }
 
-/** A node of one of the registered layer kinds: switching on `op` gives its attributes' type. */
-export type IrNode = LayerNode;
+/**
+ * A node of one of the registered layer kinds (src/layers/registry.ts): `IrNodeOf<op, attributes>` for each op, with
+ * EmbeddingAttrs, LstmAttrs, BiLstmAttrs, AttentionPoolAttrs, ReduceAttrs, DropoutAttrs or DenseAttrs; switching on
+ * `op` gives the attributes their type.
+ */
+export type IrNode = NodeOf<(typeof LAYER_KINDS)[number]>;
 
 export interface IrModel {
   readonly irVersion: 1;

@@ -4,11 +4,12 @@ import { oneOf, units } from "../ir/params.js";
 import { layerKind, pyArgs } from "./kind.js";
 import { cellWeights, recurrentActivation, unitForgetBias, type RecurrentActivation } from "./lstm.js";
 
-export const MERGES = ["concat", "sum", "ave", "mul"] as const;
+export type Merge = "concat" | "sum" | "ave" | "mul";
+export const MERGES: readonly Merge[] = ["concat", "sum", "ave", "mul"];
 
 export type BiLstmAttrs = {
   readonly units: number;
-  readonly merge: (typeof MERGES)[number];
+  readonly merge: Merge;
   readonly recurrent_activation: RecurrentActivation;
   readonly unit_forget_bias: boolean;
 };

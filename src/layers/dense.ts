@@ -3,9 +3,10 @@ import type { IrNodeOf } from "../ir/node.js";
 import { LIMITS, oneOf, units } from "../ir/params.js";
 import { layerKind, pyArgs } from "./kind.js";
 
-export const ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax"] as const;
+export type Activation = "linear" | "relu" | "tanh" | "sigmoid" | "softmax";
+export const ACTIVATIONS: readonly Activation[] = ["linear", "relu", "tanh", "sigmoid", "softmax"];
 
-export type DenseAttrs = { readonly units: number; readonly activation: (typeof ACTIVATIONS)[number] };
+export type DenseAttrs = { readonly units: number; readonly activation: Activation };
 export type DenseNode = IrNodeOf<"dense", DenseAttrs>;
 
 export const dense = layerKind<DenseNode>({

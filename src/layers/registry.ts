@@ -17,7 +17,8 @@ import { reduce } from "./reduce.js";
 
 export const LAYER_KINDS = [embedding, lstm, bilstm, attentionPool, reduce, dropout, dense] as const;
 
-type NodeOf<K> = K extends LayerKind<infer N> ? N : never;
+/** The node type of a kind. */
+export type NodeOf<K> = K extends LayerKind<infer N> ? N : never;
 
 /** A node of any registered kind; switching on `op` narrows its attributes. */
 export type LayerNode = NodeOf<(typeof LAYER_KINDS)[number]>;
