@@ -6,7 +6,7 @@ import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
 import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
 import { DATA_SETTINGS, TRAIN_SETTINGS } from "./signatures.js";
-import { formatShape } from "./node.js";
+import { formatShape } from "../layers/node.js";
 import type { Attrs, IrDim, IrModel, IrNode, OpName } from "./types.js";
 import type { InferContext, LayerValue } from "../layers/kind.js";
 import { kindOf, LAYERS } from "../layers/registry.js";

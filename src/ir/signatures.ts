@@ -1,10 +1,10 @@
-import { bool, int, LIMITS, num, oneOf, str, units, type CallFamily, type Param, type Signature } from "./params.js";
+import { bool, int, LIMITS, num, oneOf, str, units, type CallFamily, type Param, type Signature } from "../layers/params.js";
 
 /**
  * What the data and train blocks accept. The layers' signatures are in their modules (src/layers), listed by the
- * registry; the types and helpers every signature uses are in ./params.js. Both are re-exported here.
+ * registry; the types and helpers every signature uses are in src/layers/params.ts. Both are re-exported here.
  */
-export { LIMITS, type CallFamily, type Param, type Signature } from "./params.js";
+export { LIMITS, type CallFamily, type Param, type Signature } from "../layers/params.js";
 export { LAYERS } from "../layers/registry.js";
 export { INPUT_ATTENTION } from "../layers/lstm.js";
 

@@ -3,9 +3,9 @@
  * Nodes form a graph by name; every node carries its inferred output shape, mask and weights.
  */
 import type { LAYER_KINDS, NodeOf } from "../layers/registry.js";
-import type { Attrs, IrDim } from "./node.js";
+import type { Attrs, IrDim } from "../layers/node.js";
 
-export type { AttrValue, Attrs, IrDim, IrNodeOf, IrWeight } from "./node.js";
+export type { AttrValue, Attrs, IrDim, IrNodeOf, IrWeight } from "../layers/node.js";
 export { OP_NAMES, type OpName } from "../layers/registry.js";
 
 export interface IrInput {

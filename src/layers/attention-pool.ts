@@ -1,6 +1,6 @@
 /** attention_pool(units): attention over time, [B, T, D] -> [B, D], with the weights [B, T] as port `.weights`. */
-import type { IrNodeOf } from "../ir/node.js";
-import { oneOf, units } from "../ir/params.js";
+import type { IrNodeOf } from "./node.js";
+import { oneOf, units } from "./params.js";
 import { layerKind, pyArgs } from "./kind.js";
 
 export type AttentionPoolAttrs = { readonly units?: number; readonly score: "additive" | "zhou" };

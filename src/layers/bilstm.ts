@@ -1,6 +1,6 @@
 /** bilstm(units): a forward and a backward LSTM over [B, T, F], merged per step. */
-import type { IrNodeOf } from "../ir/node.js";
-import { oneOf, units } from "../ir/params.js";
+import type { IrNodeOf } from "./node.js";
+import { oneOf, units } from "./params.js";
 import { layerKind, pyArgs } from "./kind.js";
 import { cellWeights, recurrentActivation, unitForgetBias, type RecurrentActivation } from "./lstm.js";
 

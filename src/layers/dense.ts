@@ -1,6 +1,6 @@
 /** dense(units, activation): y = activation(x W + b), per step on a sequence. */
-import type { IrNodeOf } from "../ir/node.js";
-import { LIMITS, oneOf, units } from "../ir/params.js";
+import type { IrNodeOf } from "./node.js";
+import { LIMITS, oneOf, units } from "./params.js";
 import { layerKind, pyArgs } from "./kind.js";
 
 export type Activation = "linear" | "relu" | "tanh" | "sigmoid" | "softmax";

@@ -1,6 +1,6 @@
 /** dropout(rate): inverted dropout in training, the identity otherwise. */
-import type { IrNodeOf } from "../ir/node.js";
-import { num } from "../ir/params.js";
+import type { IrNodeOf } from "./node.js";
+import { num } from "./params.js";
 import { layerKind, pyArgs } from "./kind.js";
 
 export type DropoutAttrs = { readonly rate: number };

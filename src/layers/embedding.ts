@@ -1,6 +1,6 @@
 /** embedding(vocab, dim): token ids [B, T] to vectors [B, T, E]. */
-import { formatShape, type IrNodeOf } from "../ir/node.js";
-import { bool, LIMITS, units } from "../ir/params.js";
+import { formatShape, type IrNodeOf } from "./node.js";
+import { bool, LIMITS, units } from "./params.js";
 import { layerKind, pyArgs } from "./kind.js";
 
 export type EmbeddingAttrs = { readonly vocab: number; readonly dim: number; readonly mask_zero: boolean };

@@ -7,8 +7,8 @@
 import type { CodeName } from "../diagnostics/catalogue.js";
 import type { DiagnosticInit } from "../diagnostics/diagnostic.js";
 import type { Span } from "../diagnostics/span.js";
-import type { Attrs, IrDim, IrNodeOf, IrWeight } from "../ir/node.js";
-import type { CallFamily, Signature } from "../ir/params.js";
+import type { Attrs, IrDim, IrNodeOf, IrWeight } from "./node.js";
+import type { CallFamily, Signature } from "./params.js";
 
 /** What flows along an edge of the graph, as analysis sees it. */
 export interface LayerValue {

@@ -1,6 +1,6 @@
 /** lstm(units): a recurrent layer over [B, T, F] -> [B, T, H], optionally with attention over its inputs. */
-import type { IrNodeOf, IrWeight } from "../ir/node.js";
-import { bool, oneOf, units, type CallFamily, type Param } from "../ir/params.js";
+import type { IrNodeOf, IrWeight } from "./node.js";
+import { bool, oneOf, units, type CallFamily, type Param } from "./params.js";
 import { layerKind, pyArgs } from "./kind.js";
 
 export const recurrentActivation: Param = oneOf(["sigmoid", "hard_sigmoid"], "gate activation s", "sigmoid");

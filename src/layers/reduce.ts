@@ -1,5 +1,5 @@
 /** last, mean_pool, max_pool: reductions over time, [B, T, D] -> [B, D], mask-aware. */
-import type { IrNodeOf } from "../ir/node.js";
+import type { IrNodeOf } from "./node.js";
 import { layerKind } from "./kind.js";
 
 export type ReduceAttrs = Readonly<Record<never, never>>;

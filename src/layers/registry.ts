@@ -4,8 +4,8 @@
  * type, OP_NAMES, the LAYERS table, the JSON Schema, lowering, analysis, model building, both code generators,
  * the language server, grammar/REFERENCE.md and the fuzzers' dictionary all read it from here.
  */
-import type { IrNodeOf } from "../ir/node.js";
-import type { CallFamily, Signature } from "../ir/params.js";
+import type { IrNodeOf } from "./node.js";
+import type { CallFamily, Signature } from "./params.js";
 import { attentionPool } from "./attention-pool.js";
 import { bilstm } from "./bilstm.js";
 import { dense } from "./dense.js";

@@ -1,7 +1,8 @@
 /**
- * The one table of what every layer, call and setting accepts: types, ranges, defaults and the order of
- * positional arguments. The JSON Schema (schema/attnc-ir.schema.json) is generated from it, and lowering
- * fills defaults from it, so the two cannot disagree.
+ * How every layer, call and setting says what it accepts: types, ranges, defaults and the order of positional
+ * arguments. The layers' signatures (src/layers, through the registry) and the data and train settings
+ * (src/ir/signatures.ts) are written with these; the JSON Schema (schema/attnc-ir.schema.json) is generated from
+ * them, and lowering fills defaults from them, so the two cannot disagree.
  */
 export type Param =
   | { readonly type: "int"; readonly min?: number; readonly max?: number; readonly default?: number; readonly doc: string }

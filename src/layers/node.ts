@@ -1,6 +1,6 @@
 /**
- * The parts of the IR a layer kind's module needs (src/layers): dimensions, attribute values, weights and the
- * shape of one node. The IR as a whole, with its node union over the registered kinds, is ./types.js.
+ * The parts of the IR a layer kind's module needs: dimensions, attribute values, weights and the shape of one
+ * node. The IR as a whole, with its node union over the registered kinds, is src/ir/types.ts.
  */
 
 /** A dimension: a size, or a symbol that stays named (`B` is the batch). */
