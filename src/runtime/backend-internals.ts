@@ -1,33 +1,14 @@
 /**
  * Every use of TensorFlow.js backends' private internals, in one place: the wasm backend's heap, tensor ids,
- * data map and its exported C functions (BatchMatMul, Sigmoid), and the cpu backend's data map. They are not
- * part of TensorFlow.js' API and change between releases, so the kernels use them only on the release this
- * runtime is made for (TFJS_VERSION) and where they have the expected form; elsewhere the kernels fall back to
- * the op-based path (slower, the same equations) after one warning.
+ * data map and its exported C functions (BatchMatMul, Sigmoid). They are not part of TensorFlow.js' API and
+ * change between releases, so the kernels use them only on the release this runtime is made for (TFJS_VERSION)
+ * and where they have the expected form; elsewhere the kernels fall back to the op-based path (slower, the same
+ * equations) after one warning.
  */
 import * as tf from "@tensorflow/tfjs";
 import { TFJS_VERSION, tfjsVersionProblem } from "./backend.js";
 
 export type TensorInfo = { dataId: object; shape: number[]; dtype: string };
-/** What a kernel needs of a backend: its inputs' values and fresh outputs. */
-export interface Memory {
-  /** Allocates the outputs first: on wasm an allocation may grow the heap and detach earlier views. */
-  outputs(shapes: number[][]): TensorInfo[];
-  view(t: TensorInfo): Float32Array;
-}
-
-export function wasmMemory(backend: unknown): Memory {
-  const be = backend as { makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array };
-  return { outputs: (shapes) => shapes.map((s) => be.makeOutput(s, "float32")), view: (t) => be.typedArrayFromHeap(t) };
-}
-
-export function cpuMemory(backend: unknown): Memory {
-  const be = backend as { makeTensorInfo(s: number[], d: string, v?: Float32Array): TensorInfo; data: { get(id: object): { values: Float32Array } } };
-  return {
-    outputs: (shapes) => shapes.map((s) => be.makeTensorInfo(s, "float32", new Float32Array(s.reduce((a, b) => a * b, 1)))),
-    view: (t) => be.data.get(t.dataId).values,
-  };
-}
 
 interface WasmModule {
   HEAPU8: Uint8Array;
