@@ -157,6 +157,13 @@ describe.each([
     const [g] = tf.grads((t) => tf.sum(embeddingLookup(t as tf.Tensor2D, ids)))([table]);
     expect(Array.from(g!.sum(1).dataSync())).toEqual([3, 6, 6, 0, 0, 3]);
   });
+
+  it("embedding lookup refuses an id outside the table", () => {
+    const table = tf.randomNormal([6, 3], 0, 1, "float32", 5) as tf.Tensor2D;
+    const ids = tf.tensor2d([[1, 9]], [1, 2], "int32");
+    // The kernel names the id; the op tier's gather (cpu) refuses it with its own message.
+    expect(() => embeddingLookup(table, ids)).toThrow(sequenceKernelsAvailable() ? "embedding id 9 is outside the table's 6 rows" : /9/);
+  });
 });
 
 describe("the LSTM's two tiers (wasm)", () => {
