@@ -1,12 +1,13 @@
 /**
- * attnc's kernels for the wasm backend: whole-sequence LSTM passes (plain and with temporal input attention),
- * additive attention pooling, each with its backward pass written out, and an embedding row gather. The LSTM
- * cell is written once here, forward (sequenceCell) and backward (sequenceCellGrad), in plain JavaScript over the
- * backend's memory; the matrix products and sigmoids go to the backend's own SIMD code. Other backends (cpu, the
- * native one) run the same equations as TensorFlow.js ops (ops.ts).
+ * attnc's kernels for the wasm and cpu backends: whole-sequence LSTM passes (plain and with temporal input
+ * attention), additive attention pooling, each with its backward pass written out, and an embedding row gather.
+ * The LSTM cell is written once here, forward (sequenceCell) and backward (sequenceCellGrad), in plain
+ * JavaScript over one float heap (KernelMemory): on wasm the backend's own memory, whose SIMD products and
+ * sigmoids the kernels call; on cpu an arena per call, with products and sigmoids in JavaScript. The native
+ * backend runs the same equations as TensorFlow.js ops (ops.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { direct, envSetting, internalsUsable, type TensorInfo, type WasmDirect } from "./backend-internals.js";
+import { envSetting, internalsUsable, kernelMemory, type KernelMemory, type TensorInfo } from "./backend-internals.js";
 
 /** hard_sigmoid (Keras' form, clip(0.2 z + 0.5, 0, 1)); the op tier's is hardSigmoid in ops.ts. */
 const hardSigmoidValue = (z: number): number => (z <= -2.5 ? 0 : z >= 2.5 ? 1 : 0.2 * z + 0.5);
@@ -17,10 +18,9 @@ export const GATHER_ROWS = "AttncGatherRows";
 
 /**
  * Rows of table [V, E] at ids [n] (int32): [n, E]. The wasm backend's GatherV2 takes ~3.5 ms for 1,600 rows of
- * 64; copying the rows takes ~0.1 ms.
+ * 64; copying the rows takes ~0.1 ms. An id outside the table is refused, not read.
  */
-function gatherRows(backend: unknown, inputs: Record<string, TensorInfo>): TensorInfo[] {
-  const w = direct(backend);
+function gatherRows(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const { table, ids } = inputs as { table: TensorInfo; ids: TensorInfo };
   const [V, E] = table.shape as [number, number];
   const n = ids.shape[0]!;
@@ -82,7 +82,7 @@ interface CellStep {
  * doubled so that g = 2 s(2 z_g) - 1 = tanh(z_g); JavaScript for hard_sigmoid), c = f c_prev + i g,
  * tanh(c) as 2 s(2c) - 1, h = o tanh(c), and the carry of h and c over masked steps.
  */
-function sequenceCell(w: WasmDirect, st: CellStep, B: number, H: number, hard: boolean, cNew: Float32Array): void {
+function sequenceCell(w: KernelMemory, st: CellStep, B: number, H: number, hard: boolean, cNew: Float32Array): void {
   const H4 = 4 * H;
   const BH = B * H;
   const { za, ca, ha, ta } = st;
@@ -217,8 +217,7 @@ function sequenceCellGrad(
  * masked steps), hp and cp [T, B, H] (h and c before each step), act [T, B, 4H] (i, f, g, o) and tc [T, B, H]
  * (tanh of the new cell before the mask carry), which the backward pass reads.
  */
-function lstmSequenceForward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
-  const w = direct(backend);
+function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { xw, u, mask } = inputs as { xw: TensorInfo; u: TensorInfo; mask?: TensorInfo };
   const [T, B, H4] = xw.shape as [number, number, number];
   const H = H4 / 4;
@@ -286,8 +285,7 @@ function lstmSequenceForward(backend: unknown, inputs: Record<string, TensorInfo
  * of the pre-activations z = x W + h U + b), db [4H]. Rows only: scattered writes of a transposed copy cost more
  * than one transpose after the loop.
  */
-function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
-  const w = direct(backend);
+function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { dy, act, tc, cp, ut, mask } = inputs as { dy: TensorInfo; act: TensorInfo; tc: TensorInfo; cp: TensorInfo; ut: TensorInfo; mask?: TensorInfo };
   const [T, B, H4] = act.shape as [number, number, number];
   const H = H4 / 4;
@@ -345,57 +343,6 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
   for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
   w.dispose(dhrT);
   return outs;
-}
-
-let kernelsRegistered = false;
-/** Registers the kernels for the wasm backend (idempotent). */
-export function registerKernels(): void {
-  if (kernelsRegistered) return;
-  tf.registerKernel({
-    kernelName: GATHER_ROWS,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => gatherRows(backend, inputs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: LSTM_SEQUENCE,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceForward(backend, inputs as never, attrs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: LSTM_SEQUENCE_GRAD,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceBackward(backend, inputs as never, attrs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: TEMPORAL_LSTM,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => temporalForward(backend, inputs as never, attrs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: TEMPORAL_LSTM_GRAD,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => temporalBackward(backend, inputs as never, attrs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: ATTENTION_POOL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => attentionPoolForward(backend, inputs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: ATTENTION_POOL_GRAD,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => attentionPoolBackward(backend, inputs as never) as never,
-  });
-  kernelsRegistered = true;
-}
-
-/**
- * True when the active backend runs the kernels: wasm, on the TensorFlow.js release they are made for, unless
- * ATTNC_NO_FUSED_KERNELS or ATTNC_NO_SEQUENCE_KERNELS is 1 (then the op tier runs, as on other backends).
- */
-export function sequenceKernelsAvailable(): boolean {
-  registerKernels();
-  return tf.getBackend() === "wasm" && envSetting("ATTNC_NO_FUSED_KERNELS") !== "1" && envSetting("ATTNC_NO_SEQUENCE_KERNELS") !== "1" && internalsUsable();
 }
 
 /** Where one example's additive attention reads and writes (see attend and attendGrad). */
@@ -509,7 +456,7 @@ function attendGrad(
 }
 
 /*
- * The temporal-attention LSTM as whole-sequence kernels (wasm). At step t, over all T inputs of the window:
+ * The temporal-attention LSTM as whole-sequence kernels. At step t, over all T inputs of the window:
  *   p = h_{t-1} Wh; u_i = tanh(xw_i + p) (xw_i = x_i Wx + b_a, computed once); e_i = v . u_i (+ pos_{i-t+T-1});
  *   a = softmax over unmasked i; x~ = sum_i a_i x_i; z = [x~ | h_{t-1}] [W; U] + b (+ zx_t); then the LSTM cell.
  * zx_t (x_t W_x~ for the variant that feeds the cell [x_t ; x~_t]) and pos (a score bias per offset i - t) are
@@ -525,8 +472,7 @@ export const TEMPORAL_LSTM_GRAD = "AttncTemporalLstmGrad";
  * T inputs), xh [T, B, F + H] ([x~_t | h_{t-1}]), hp and cp [T, B, H] (h and c before each step), act [T, B, 4H],
  * tc [T, B, H], u [T, B, T, A] (the tanh values of each step).
  */
-function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
-  const w = direct(backend);
+function temporalForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
   const { x, xw, wh, v, wu, bias, mask, zx, pos } = inputs as Record<string, TensorInfo> as {
     x: TensorInfo;
     xw: TensorInfo;
@@ -657,8 +603,7 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
  * [4H], dp [T, B, A] (gradient of p = h_{t-1} Wh), dxw [B, T, A], dx [B, T, F] (through the attention's
  * weighted sum only), dv [A], and with pos, dpos [2T - 1]. The gradient of zx is dz.
  */
-function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
-  const w = direct(backend);
+function temporalBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
   const { dout, x, out, cp, act, tc, u, v, wut, wht, mask, pos } = inputs as Record<string, TensorInfo> as Record<string, TensorInfo> & {
     mask?: TensorInfo;
     pos?: TensorInfo;
@@ -770,7 +715,7 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
 }
 
 /*
- * Additive attention pooling as two kernels (wasm): u = tanh(pre + b) with pre = h W computed by the backend,
+ * Additive attention pooling as two kernels: u = tanh(pre + b) with pre = h W computed by the backend,
  * e = u v, a = softmax over unmasked steps, c = sum_t a_t h_t; and the backward pass of all but the products.
  * Autodiff through the same ops costs ~70 engine calls and ~8 ms at B = 32, T = 50, D = 128.
  */
@@ -778,8 +723,7 @@ export const ATTENTION_POOL = "AttncAttentionPool";
 export const ATTENTION_POOL_GRAD = "AttncAttentionPoolGrad";
 
 /** Inputs: pre [B * T, A], bias [A], v [A], h [B, T, D], optional mask [B, T]. Outputs: out [B, D + T] (c, then a), u [B * T, A]. */
-function attentionPoolForward(backend: unknown, inputs: Record<string, TensorInfo>): TensorInfo[] {
-  const w = direct(backend);
+function attentionPoolForward(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const { pre, bias, v, h, mask } = inputs as Record<string, TensorInfo> as {
     pre: TensorInfo;
     bias: TensorInfo;
@@ -818,8 +762,7 @@ function attentionPoolForward(backend: unknown, inputs: Record<string, TensorInf
  * Inputs: dout [B, D + T], out, u (as the forward pass wrote them), v [A], h [B, T, D]. Outputs: dh [B, T, D]
  * (through the weighted sum only), dpre [B * T, A], dv [A], db [A].
  */
-function attentionPoolBackward(backend: unknown, inputs: Record<string, TensorInfo>): TensorInfo[] {
-  const w = direct(backend);
+function attentionPoolBackward(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const { dout, out, u, v, h } = inputs as Record<string, TensorInfo> as { dout: TensorInfo; out: TensorInfo; u: TensorInfo; v: TensorInfo; h: TensorInfo };
   const [B, T, D] = h.shape as [number, number, number];
   const A = v.shape[0]!;
@@ -844,4 +787,51 @@ function attentionPoolBackward(backend: unknown, inputs: Record<string, TensorIn
     F[db + a] = dbAcc[a]!;
   }
   return outs;
+}
+
+type KernelFn = (w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: never) => TensorInfo[];
+const KERNELS: [string, KernelFn][] = [
+  [GATHER_ROWS, gatherRows as KernelFn],
+  [LSTM_SEQUENCE, lstmSequenceForward as KernelFn],
+  [LSTM_SEQUENCE_GRAD, lstmSequenceBackward as KernelFn],
+  [TEMPORAL_LSTM, temporalForward as KernelFn],
+  [TEMPORAL_LSTM_GRAD, temporalBackward as KernelFn],
+  [ATTENTION_POOL, attentionPoolForward as KernelFn],
+  [ATTENTION_POOL_GRAD, attentionPoolBackward as KernelFn],
+];
+/** The backends the kernels run on: wasm on its own heap and SIMD products, cpu in an arena per call. */
+const KERNEL_BACKENDS = ["wasm", "cpu"];
+
+let kernelsRegistered = false;
+/** Registers the kernels for the wasm and cpu backends (idempotent). */
+export function registerKernels(): void {
+  if (kernelsRegistered) return;
+  for (const backendName of KERNEL_BACKENDS) {
+    for (const [kernelName, fn] of KERNELS) {
+      tf.registerKernel({
+        kernelName,
+        backendName,
+        kernelFunc: ({ inputs, attrs, backend }) => {
+          const infos = inputs as unknown as Record<string, TensorInfo>;
+          const w = kernelMemory(backendName, backend, Object.values(infos));
+          return w.finish(fn(w, infos, attrs as never)) as never;
+        },
+      });
+    }
+  }
+  kernelsRegistered = true;
+}
+
+/**
+ * True when the active backend runs the kernels: wasm or cpu, on the TensorFlow.js release they are made for,
+ * unless ATTNC_NO_FUSED_KERNELS or ATTNC_NO_SEQUENCE_KERNELS is 1 (then the op tier runs, as on the native backend).
+ */
+export function sequenceKernelsAvailable(): boolean {
+  registerKernels();
+  return (
+    KERNEL_BACKENDS.includes(tf.getBackend()) &&
+    envSetting("ATTNC_NO_FUSED_KERNELS") !== "1" &&
+    envSetting("ATTNC_NO_SEQUENCE_KERNELS") !== "1" &&
+    internalsUsable()
+  );
 }

@@ -2,10 +2,11 @@
  * The sequence kernels of attnc, written once and used by `attnc train` and by generated programs alike.
  * Everything here is plain TensorFlow.js; only `@tensorflow/tfjs` is imported.
  *
- * Two tiers: on wasm, whole-sequence kernels (kernels.ts) run the LSTM, the temporal-attention LSTM and additive
- * attention pooling with their backward passes written out; elsewhere (cpu, the native backend, or wasm with the
- * kernels switched off) TensorFlow.js ops. Each tier writes the LSTM cell once, forward and backward: the op tier
- * in lstmCellForward and lstmCellBackward below, the kernel tier in sequenceCell and sequenceCellGrad (kernels.ts).
+ * Two tiers: on wasm and cpu, whole-sequence kernels (kernels.ts) run the LSTM, the temporal-attention LSTM and
+ * additive attention pooling with their backward passes written out; elsewhere (the native backend, or with the
+ * kernels switched off) TensorFlow.js ops, which also run feature input attention everywhere. Each tier writes
+ * the LSTM cell once, forward and backward: the op tier in lstmCellForward and lstmCellBackward below, the kernel
+ * tier in sequenceCell and sequenceCellGrad (kernels.ts).
  *
  * Speed notes (measured on the wasm backend): Slice, SplitV and Unpack copy their whole input on every call,
  * so per-step slices of a [T, ...] tensor cost O(T^2) over a sequence; Gather reads only what it returns, so
@@ -120,7 +121,7 @@ export function lstmSequence(
 }
 
 /**
- * The same pass as one kernel call each way (wasm; kernels.ts): the input projection x W + b for all steps
+ * The same pass as one kernel call each way (wasm and cpu; kernels.ts): the input projection x W + b for all steps
  * as one product, then the forward kernel runs the steps; the backward kernel returns dz for all steps, and
  * the weight gradients are each one product, with the smaller operand on the right (the one the backend packs).
  */
@@ -176,7 +177,7 @@ export interface TemporalExtras {
 }
 
 /**
- * The temporal-attention LSTM over [B, T, F] as one kernel call each way (wasm; kernels.ts), with the
+ * The temporal-attention LSTM over [B, T, F] as one kernel call each way (wasm and cpu; kernels.ts), with the
  * backward pass written out. Weights: the cell's W [F, 4H], U [H, 4H], b [4H]; the attention's Wh [H, A],
  * Wx [F, A], b_a [A], v [A]; optionally the extras above. Returns every step's h [B, T, H] and the attention
  * weights [B, T, T].
@@ -281,7 +282,7 @@ export function temporalAttentionLstm(
 }
 
 /**
- * Additive attention pooling with its backward pass written out (wasm; kernels.ts): u_t = tanh(h_t W + b),
+ * Additive attention pooling with its backward pass written out (wasm and cpu; kernels.ts): u_t = tanh(h_t W + b),
  * e_t = v . u_t, a = softmax over unmasked t, c = sum_t a_t h_t. Returns c [B, D] and a [B, T].
  */
 export function attentionPoolAdditive(h: tf.Tensor3D, W: tf.Tensor2D, b: tf.Tensor1D, v: tf.Tensor1D, maskIn: tf.Tensor | null): [tf.Tensor2D, tf.Tensor2D] {
@@ -412,7 +413,7 @@ export function lstmCellStep(z: tf.Tensor, h: tf.Tensor, c: tf.Tensor, m: tf.Ten
 }
 
 /**
- * The op-based pass, for backends the kernels do not run on (cpu, the native one): the cell's steps
+ * The op-based pass, for backends the kernels do not run on (the native one): the cell's steps
  * (lstmCellForward), then backpropagation through time (lstmCellBackward), each step a handful of ops.
  */
 function lstmSequenceOps(

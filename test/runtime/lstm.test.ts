@@ -70,13 +70,14 @@ describe.each([
   ["wasm", false],
   ["cpu", false],
   ["wasm", true],
+  ["cpu", true],
 ] as const)("lstm on %s (kernels switched off: %s)", (backend, switchedOff) => {
   beforeAll(async () => {
     await selectBackend(backend);
     if (switchedOff) process.env["ATTNC_NO_FUSED_KERNELS"] = "1";
     else delete process.env["ATTNC_NO_FUSED_KERNELS"];
-    // The kernel tier runs on wasm only; cpu runs the op tier.
-    expect(sequenceKernelsAvailable()).toBe(backend === "wasm" && !switchedOff);
+    // The kernel tier runs on wasm and cpu; switched off, the op tier runs.
+    expect(sequenceKernelsAvailable()).toBe(!switchedOff);
   });
 
   it.each([false, true])("lstm equals tfjs-layers' LSTM (masked: %s) within 1e-5", (masked) => {
@@ -161,14 +162,14 @@ describe.each([
   it("embedding lookup refuses an id outside the table", () => {
     const table = tf.randomNormal([6, 3], 0, 1, "float32", 5) as tf.Tensor2D;
     const ids = tf.tensor2d([[1, 9]], [1, 2], "int32");
-    // The kernel names the id; the op tier's gather (cpu) refuses it with its own message.
+    // The kernel names the id; the op tier's gather refuses it with its own message.
     expect(() => embeddingLookup(table, ids)).toThrow(sequenceKernelsAvailable() ? "embedding id 9 is outside the table's 6 rows" : /9/);
   });
 });
 
-describe("the LSTM's two tiers (wasm)", () => {
+describe.each(["wasm", "cpu"] as const)("the LSTM's two tiers on %s", (backend) => {
   beforeAll(async () => {
-    await selectBackend("wasm");
+    await selectBackend(backend);
     delete process.env["ATTNC_NO_FUSED_KERNELS"];
     delete process.env["ATTNC_NO_SEQUENCE_KERNELS"];
   });
