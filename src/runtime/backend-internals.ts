@@ -9,25 +9,6 @@ import * as tf from "@tensorflow/tfjs";
 import { TFJS_VERSION, tfjsVersionProblem } from "./backend.js";
 
 export type TensorInfo = { dataId: object; shape: number[]; dtype: string };
-/** What a kernel needs of a backend: its inputs' values and fresh outputs. */
-export interface Memory {
-  /** Allocates the outputs first: on wasm an allocation may grow the heap and detach earlier views. */
-  outputs(shapes: number[][]): TensorInfo[];
-  view(t: TensorInfo): Float32Array;
-}
-
-export function wasmMemory(backend: unknown): Memory {
-  const be = backend as { makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array };
-  return { outputs: (shapes) => shapes.map((s) => be.makeOutput(s, "float32")), view: (t) => be.typedArrayFromHeap(t) };
-}
-
-export function cpuMemory(backend: unknown): Memory {
-  const be = backend as { makeTensorInfo(s: number[], d: string, v?: Float32Array): TensorInfo; data: { get(id: object): { values: Float32Array } } };
-  return {
-    outputs: (shapes) => shapes.map((s) => be.makeTensorInfo(s, "float32", new Float32Array(s.reduce((a, b) => a * b, 1)))),
-    view: (t) => be.data.get(t.dataId).values,
-  };
-}
 
 interface WasmModule {
   HEAPU8: Uint8Array;
@@ -42,8 +23,30 @@ interface WasmBackend {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
+/**
+ * What the kernels use of a backend's memory: one float heap holding their inputs and outputs, tensor ids for
+ * views into it, and the backend's product and sigmoid on those ids.
+ */
+export interface KernelMemory {
+  /** The whole heap as floats; an allocation may replace it, so it is read again after one. */
+  readonly heap: Float32Array;
+  /** Float index of a tensor's first element in `heap`. */
+  base(t: TensorInfo): number;
+  id(t: TensorInfo): number;
+  /** Registers `size` floats from float index `at` as a tensor id (a view; release it with `release`). */
+  view(at: number, size: number): number;
+  release(id: number): void;
+  /** out [M, N] = a [M, K] @ b [K, N], by tensor id. */
+  product(a: number, b: number, out: number, M: number, K: number, N: number): void;
+  sigmoid(x: number, out: number): void;
+  output(shape: number[]): TensorInfo;
+  dispose(t: TensorInfo): void;
+  /** The kernel's outputs as the backend's tensors. */
+  finish(outs: TensorInfo[]): TensorInfo[];
+}
+
 /** Direct calls into the wasm backend: products, sigmoids and views by byte offset. */
-export class WasmDirect {
+export class WasmDirect implements KernelMemory {
   private readonly matMul: (...a: unknown[]) => void;
   private readonly sigmoidFn: (...a: unknown[]) => void;
   private heapView: Float32Array;
@@ -94,6 +97,103 @@ export class WasmDirect {
   dispose(t: TensorInfo): void {
     this.be.disposeData(t.dataId, true);
   }
+  finish(outs: TensorInfo[]): TensorInfo[] {
+    return outs;
+  }
+}
+
+interface CpuBackend {
+  data: { get(dataId: object): { values: Float32Array | Int32Array } };
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
+}
+
+const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The kernels' memory on the cpu backend, for one kernel call: an arena that the inputs are copied into and
+ * the outputs are made in (copied out into the backend's tensors by `finish`), with products and sigmoids in
+ * JavaScript.
+ */
+export class CpuArena implements KernelMemory {
+  private buf = new Float32Array(4096);
+  private used = 0;
+  private readonly placed = new Map<object, number>();
+  private readonly spans: { at: number; size: number }[] = [];
+  private row = new Float64Array(0);
+  constructor(
+    private readonly be: CpuBackend,
+    inputs: TensorInfo[],
+  ) {
+    for (const t of inputs) {
+      if (this.placed.has(t.dataId)) continue;
+      const values = be.data.get(t.dataId).values;
+      const at = this.alloc(values.length);
+      if (values instanceof Int32Array) new Int32Array(this.buf.buffer, at * 4, values.length).set(values);
+      else this.buf.set(values, at);
+      this.placed.set(t.dataId, at);
+    }
+  }
+  private alloc(size: number): number {
+    if (this.used + size > this.buf.length) {
+      const grown = new Float32Array(Math.max(2 * this.buf.length, this.used + size));
+      grown.set(this.buf.subarray(0, this.used));
+      this.buf = grown;
+    }
+    const at = this.used;
+    this.used += size;
+    return at;
+  }
+  get heap(): Float32Array {
+    return this.buf;
+  }
+  base(t: TensorInfo): number {
+    const at = this.placed.get(t.dataId);
+    if (at === undefined) throw new Error("a kernel read a tensor that is not among its inputs or outputs");
+    return at;
+  }
+  id(t: TensorInfo): number {
+    return this.view(this.base(t), sizeOf(t.shape));
+  }
+  view(at: number, size: number): number {
+    return this.spans.push({ at, size }) - 1;
+  }
+  release(): void {}
+  product(a: number, b: number, out: number, M: number, K: number, N: number): void {
+    const F = this.buf;
+    const A = this.spans[a]!.at;
+    const Bm = this.spans[b]!.at;
+    const O = this.spans[out]!.at;
+    if (this.row.length < N) this.row = new Float64Array(N);
+    const row = this.row;
+    for (let i = 0; i < M; i++) {
+      row.fill(0, 0, N);
+      for (let k = 0; k < K; k++) {
+        const aik = F[A + i * K + k]!;
+        if (aik === 0) continue;
+        const bo = Bm + k * N;
+        for (let j = 0; j < N; j++) row[j] += aik * F[bo + j]!;
+      }
+      for (let j = 0; j < N; j++) F[O + i * N + j] = row[j]!;
+    }
+  }
+  sigmoid(x: number, out: number): void {
+    const F = this.buf;
+    const { at, size } = this.spans[x]!;
+    const o = this.spans[out]!.at;
+    for (let k = 0; k < size; k++) F[o + k] = 1 / (1 + Math.exp(-F[at + k]!));
+  }
+  output(shape: number[]): TensorInfo {
+    const t = { dataId: {}, shape, dtype: "float32" };
+    this.placed.set(t.dataId, this.alloc(sizeOf(shape)));
+    return t;
+  }
+  dispose(): void {}
+  finish(outs: TensorInfo[]): TensorInfo[] {
+    return outs.map((t) => {
+      const at = this.base(t);
+      return this.be.makeTensorInfo(t.shape, "float32", this.buf.slice(at, at + sizeOf(t.shape)));
+    });
+  }
 }
 
 const directs = new WeakMap<object, WasmDirect>();
@@ -104,6 +204,10 @@ export function wasmValues(t: tf.Tensor): Float32Array | null {
   const w = direct(tf.backend());
   const at = w.base(t as unknown as TensorInfo);
   return w.heap.subarray(at, at + t.size);
+}
+/** The kernels' memory for one call on `backend` ("wasm" or "cpu"), with the call's inputs. */
+export function kernelMemory(backendName: string, backend: unknown, inputs: TensorInfo[]): KernelMemory {
+  return backendName === "wasm" ? direct(backend) : new CpuArena(backend as CpuBackend, inputs);
 }
 export function direct(backend: unknown): WasmDirect {
   let d = directs.get(backend as object);

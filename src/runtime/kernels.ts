@@ -1,218 +1,43 @@
 /**
- * Fused LSTM step kernels, registered for the wasm and cpu backends. One call does a step's whole
- * elementwise work (gates, cell, output, mask carry; or all of their derivatives) in one pass over plain
- * Float32Arrays, where the same work as TensorFlow.js ops takes 15 to 25 kernel calls of 10 to 40 us each.
- * Matrix products stay with the backend (wasm's SIMD matmul). Backends without direct memory access (the
- * native one) use the op-based path in ops.ts instead.
+ * attnc's kernels for the wasm and cpu backends: whole-sequence LSTM passes (plain and with temporal input
+ * attention), additive attention pooling, each with its backward pass written out, and an embedding row gather.
+ * The LSTM cell is written once here, forward (sequenceCell) and backward (sequenceCellGrad), in plain
+ * JavaScript over one float heap (KernelMemory): on wasm the backend's own memory, whose SIMD products and
+ * sigmoids the kernels call; on cpu an arena per call, with products and sigmoids in JavaScript. The native
+ * backend runs the same equations as TensorFlow.js ops (ops.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { cpuMemory, direct, envSetting, internalsUsable, wasmMemory, type Memory, type TensorInfo, type WasmDirect } from "./backend-internals.js";
+import { envSetting, internalsUsable, kernelMemory, type KernelMemory, type TensorInfo } from "./backend-internals.js";
 
-export const ADD_STEP = "AttncAddStep";
-export const CELL_FORWARD = "AttncLstmCellForward";
-export const LSTM_STEP_BACKWARD = "AttncLstmStepBackward";
-export const STACK_STEPS = "AttncStackSteps";
-export const GATHER_ROWS = "AttncGatherRows";
-
+/** hard_sigmoid (Keras' form, clip(0.2 z + 0.5, 0, 1)); the op tier's is hardSigmoid in ops.ts. */
 const hardSigmoidValue = (z: number): number => (z <= -2.5 ? 0 : z >= 2.5 ? 1 : 0.2 * z + 0.5);
+/** Its derivative from its value a: 0.2 inside the linear part, 0 where clipped. */
+const hardSigmoidSlope = (a: number): number => (a > 0 && a < 1 ? 0.2 : 0);
 
-/** Step t of xw [T, B, 4H] plus zr [B, 4H]: the gate pre-activations, without slicing xw. */
-function addStep(mem: Memory, inputs: Record<string, TensorInfo>, attrs: { t: number }): TensorInfo[] {
-  const { xw, zr } = inputs as { xw: TensorInfo; zr: TensorInfo };
-  const [B, H4] = zr.shape as [number, number];
-  const outs = mem.outputs([[B, H4]]);
-  const O = mem.view(outs[0]!);
-  const X = mem.view(xw);
-  const Z = mem.view(zr);
-  const base = attrs.t * B * H4;
-  for (let k = 0; k < B * H4; k++) O[k] = X[base + k]! + Z[k]!;
-  return outs;
-}
-
-/**
- * The cell at step t. Input `a` [B, 4H] is, for sigmoid gates, s(z) computed by the backend with the g columns
- * of z doubled (so g = 2 s(2 z_g) - 1 = tanh(z_g)); for hard_sigmoid gates it is z itself. Also c, h [B, H] and
- * an optional mask [T, B]. Outputs: h_t, c_t [B, H] (carried over where masked), act [B, 4H] (i, f, g, o) and
- * tc = tanh(c_new) [B, H], which the backward step needs.
- */
-function cellForward(mem: Memory, inputs: Record<string, TensorInfo>, attrs: { t: number; hard: boolean }): TensorInfo[] {
-  const { a, c, h, mask } = inputs as { a: TensorInfo; c: TensorInfo; h: TensorInfo; mask?: TensorInfo };
-  const [B, H4] = a.shape as [number, number];
-  const H = H4 / 4;
-  const outs = mem.outputs([
-    [B, H],
-    [B, H],
-    [B, H4],
-    [B, H],
-  ]);
-  const [hO, cO, aO, tcO] = outs.map((o) => mem.view(o)) as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const A = mem.view(a);
-  const C = mem.view(c);
-  const Hp = mem.view(h);
-  const M = mask ? mem.view(mask) : null;
-  const hard = attrs.hard;
-  for (let b = 0; b < B; b++) {
-    const m = M === null ? 1 : M[attrs.t * B + b]!;
-    const ao = b * H4;
-    const ko = b * H;
-    for (let j = 0; j < H; j++) {
-      let i: number, f: number, g: number, o: number;
-      if (hard) {
-        i = hardSigmoidValue(A[ao + j]!);
-        f = hardSigmoidValue(A[ao + H + j]!);
-        g = Math.tanh(A[ao + 2 * H + j]!);
-        o = hardSigmoidValue(A[ao + 3 * H + j]!);
-      } else {
-        i = A[ao + j]!;
-        f = A[ao + H + j]!;
-        g = 2 * A[ao + 2 * H + j]! - 1;
-        o = A[ao + 3 * H + j]!;
-      }
-      const k = ko + j;
-      const cPrev = C[k]!;
-      const cNew = f * cPrev + i * g;
-      const tc = Math.tanh(cNew);
-      const hNew = o * tc;
-      aO[ao + j] = i;
-      aO[ao + H + j] = f;
-      aO[ao + 2 * H + j] = g;
-      aO[ao + 3 * H + j] = o;
-      tcO[k] = tc;
-      cO[k] = m === 1 ? cNew : cPrev + m * (cNew - cPrev);
-      hO[k] = m === 1 ? hNew : Hp[k]! + m * (hNew - Hp[k]!);
-    }
-  }
-  return outs;
-}
-
-/**
- * Backward step t. Inputs: dy [T, B, H] (output gradient, time-major), dhr [B, H] (dz_{t+1} U^T), dhc [B, H]
- * (gradient carried past masked steps), dc [B, H], act [B, 4H], tc [B, H], cPrev [B, H], optional mask [T, B].
- * Outputs: dz [B, 4H] (gradient of the gate pre-activations), dcPrev [B, H], dhCarry [B, H].
- */
-function lstmStepBackward(mem: Memory, inputs: Record<string, TensorInfo>, attrs: { t: number; hard: boolean }): TensorInfo[] {
-  const { dy, dhr, dhc, dc, act, tc, cPrev, mask } = inputs as Record<string, TensorInfo | undefined> as {
-    dy: TensorInfo;
-    dhr: TensorInfo;
-    dhc: TensorInfo;
-    dc: TensorInfo;
-    act: TensorInfo;
-    tc: TensorInfo;
-    cPrev: TensorInfo;
-    mask?: TensorInfo;
-  };
-  const [B, H4] = act.shape as [number, number];
-  const H = H4 / 4;
-  const outs = mem.outputs([
-    [B, H4],
-    [B, H],
-    [B, H],
-  ]);
-  const [dzO, dcO, dhO] = outs.map((o) => mem.view(o)) as [Float32Array, Float32Array, Float32Array];
-  const DY = mem.view(dy);
-  const DHR = mem.view(dhr);
-  const DHC = mem.view(dhc);
-  const DC = mem.view(dc);
-  const ACT = mem.view(act);
-  const TC = mem.view(tc);
-  const CP = mem.view(cPrev);
-  const M = mask ? mem.view(mask) : null;
-  const hard = attrs.hard;
-  const ds = (a: number): number => (hard ? (a > 0 && a < 1 ? 0.2 : 0) : a * (1 - a));
-  const yBase = attrs.t * B * H;
-  for (let b = 0; b < B; b++) {
-    const m = M ? M[attrs.t * B + b]! : 1;
-    for (let j = 0; j < H; j++) {
-      const k = b * H + j;
-      const a = b * H4 + j;
-      const dhTotal = DY[yBase + k]! + DHR[k]! + DHC[k]!;
-      const dhNew = m * dhTotal;
-      const dcIn = DC[k]!;
-      const dcNew = m * dcIn;
-      const i = ACT[a]!;
-      const f = ACT[a + H]!;
-      const g = ACT[a + 2 * H]!;
-      const o = ACT[a + 3 * H]!;
-      const t = TC[k]!;
-      const dcTot = dcNew + dhNew * o * (1 - t * t);
-      dzO[a] = dcTot * g * ds(i);
-      dzO[a + H] = dcTot * CP[k]! * ds(f);
-      dzO[a + 2 * H] = dcTot * i * (1 - g * g);
-      dzO[a + 3 * H] = dhNew * t * ds(o);
-      dcO[k] = dcTot * f + (dcIn - dcNew);
-      dhO[k] = dhTotal - dhNew;
-    }
-  }
-  return outs;
-}
-
-/**
- * Stacks T step tensors [B, K] (inputs "0".."T-1") into one tensor: batch-major [B, T, K] (attrs.batchMajor)
- * or time-major [T * B, K].
- */
-function stackSteps(mem: Memory, inputs: Record<string, TensorInfo>, attrs: { batchMajor: boolean }): TensorInfo[] {
-  const T = Object.keys(inputs).length;
-  const [B, K] = inputs["0"]!.shape as [number, number];
-  const [out] = mem.outputs([attrs.batchMajor ? [B, T, K] : [T * B, K]]) as [TensorInfo];
-  const O = mem.view(out);
-  for (let t = 0; t < T; t++) {
-    const src = mem.view(inputs[String(t)]!);
-    if (!attrs.batchMajor) O.set(src, t * B * K);
-    else for (let b = 0; b < B; b++) O.set(src.subarray(b * K, (b + 1) * K), (b * T + t) * K);
-  }
-  return [out];
-}
+export const GATHER_ROWS = "AttncGatherRows";
 
 /**
  * Rows of table [V, E] at ids [n] (int32): [n, E]. The wasm backend's GatherV2 takes ~3.5 ms for 1,600 rows of
- * 64; copying the rows takes ~0.1 ms.
+ * 64; copying the rows takes ~0.1 ms. An id outside the table is refused, not read.
  */
-function gatherRows(mem: Memory, inputs: Record<string, TensorInfo>): TensorInfo[] {
+function gatherRows(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const { table, ids } = inputs as { table: TensorInfo; ids: TensorInfo };
   const [V, E] = table.shape as [number, number];
   const n = ids.shape[0]!;
-  const [out] = mem.outputs([[n, E]]) as [TensorInfo];
-  const O = mem.view(out);
-  const Tb = mem.view(table);
-  const I = mem.view(ids) as unknown as Int32Array;
+  const out = w.output([n, E]);
+  const F = w.heap;
+  const O = w.base(out);
+  const Tb = w.base(table);
+  const I = new Int32Array(F.buffer, F.byteOffset + w.base(ids) * 4, n);
   for (let r = 0; r < n; r++) {
     const id = I[r]!;
-    if (!(id >= 0 && id < V)) throw new Error(`embedding id ${id} is outside the table's ${V} rows`);
-    O.set(Tb.subarray(id * E, id * E + E), r * E);
+    if (!(id >= 0 && id < V)) {
+      w.dispose(out);
+      throw new Error(`embedding id ${id} is outside the table's ${V} rows`);
+    }
+    F.copyWithin(O + r * E, Tb + id * E, Tb + id * E + E);
   }
   return [out];
-}
-
-const KERNELS: [string, (mem: Memory, inputs: Record<string, TensorInfo>, attrs: never) => TensorInfo[]][] = [
-  [GATHER_ROWS, gatherRows as never],
-  [ADD_STEP, addStep as never],
-  [CELL_FORWARD, cellForward as never],
-  [LSTM_STEP_BACKWARD, lstmStepBackward as never],
-  [STACK_STEPS, stackSteps as never],
-];
-
-const MEMORY: Record<string, (backend: unknown) => Memory> = { wasm: wasmMemory, cpu: cpuMemory };
-
-let kernelsRegistered = false;
-/** Registers the fused kernels for the backends that expose memory (idempotent). */
-export function registerKernels(): void {
-  if (kernelsRegistered) return;
-  for (const [backendName, memory] of Object.entries(MEMORY)) {
-    for (const [kernelName, fn] of KERNELS) {
-      tf.registerKernel({
-        kernelName,
-        backendName,
-        kernelFunc: ({ inputs, attrs, backend }) => fn(memory(backend), inputs as unknown as Record<string, TensorInfo>, attrs as never) as never,
-      });
-    }
-  }
-  kernelsRegistered = true;
-}
-
-/** True when the active backend runs the fused kernels; false means the op-based fallback. */
-export function fusedKernelsAvailable(): boolean {
-  registerKernels();
-  return tf.getBackend() in MEMORY && envSetting("ATTNC_NO_FUSED_KERNELS") !== "1" && internalsUsable();
 }
 
 export function runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean>): tf.Tensor[] {
@@ -220,10 +45,10 @@ export function runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs
 }
 
 /*
- * Whole-sequence LSTM kernels for the wasm backend. One kernel call runs all T steps: the recurrent product
- * of each step goes straight to the backend's SIMD matrix multiply (XNNPACK) and sigmoid on the backend's own
- * memory, through tensor ids registered as views into the sequence buffers, so a step costs its arithmetic
- * and no engine bookkeeping (the per-step kernels above cost 4 to 6 engine calls of 10 to 40 us each).
+ * Whole-sequence LSTM kernels. One kernel call runs all T steps: the recurrent product of each step goes
+ * straight to the backend's SIMD matrix multiply (XNNPACK) and sigmoid on the backend's own memory, through
+ * tensor ids registered as views into the sequence buffers, so a step costs its arithmetic and no engine
+ * bookkeeping (as TensorFlow.js ops a step costs 15 to 25 engine calls of 10 to 40 us each).
  * Only the right-hand operand of a product is cached (packed) by the backend, keyed by its id, so views are
  * only ever left-hand operands and outputs.
  */
@@ -257,7 +82,7 @@ interface CellStep {
  * doubled so that g = 2 s(2 z_g) - 1 = tanh(z_g); JavaScript for hard_sigmoid), c = f c_prev + i g,
  * tanh(c) as 2 s(2c) - 1, h = o tanh(c), and the carry of h and c over masked steps.
  */
-function sequenceCell(w: WasmDirect, st: CellStep, B: number, H: number, hard: boolean, cNew: Float32Array): void {
+function sequenceCell(w: KernelMemory, st: CellStep, B: number, H: number, hard: boolean, cNew: Float32Array): void {
   const H4 = 4 * H;
   const BH = B * H;
   const { za, ca, ha, ta } = st;
@@ -349,7 +174,7 @@ function sequenceCellGrad(
   dbAcc: Float64Array,
 ): void {
   const H4 = 4 * H;
-  const ds = (a: number): number => (hard ? (a > 0 && a < 1 ? 0.2 : 0) : a * (1 - a));
+  const ds = (a: number): number => (hard ? hardSigmoidSlope(a) : a * (1 - a));
   for (let b = 0; b < B; b++) {
     const m = st.maskAt < 0 ? 1 : F[st.maskAt + st.mBase + b * st.mStride]!;
     const ao = st.aa + b * H4;
@@ -392,8 +217,7 @@ function sequenceCellGrad(
  * masked steps), hp and cp [T, B, H] (h and c before each step), act [T, B, 4H] (i, f, g, o) and tc [T, B, H]
  * (tanh of the new cell before the mask carry), which the backward pass reads.
  */
-function lstmSequenceForward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
-  const w = direct(backend);
+function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { xw, u, mask } = inputs as { xw: TensorInfo; u: TensorInfo; mask?: TensorInfo };
   const [T, B, H4] = xw.shape as [number, number, number];
   const H = H4 / 4;
@@ -461,8 +285,7 @@ function lstmSequenceForward(backend: unknown, inputs: Record<string, TensorInfo
  * of the pre-activations z = x W + h U + b), db [4H]. Rows only: scattered writes of a transposed copy cost more
  * than one transpose after the loop.
  */
-function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
-  const w = direct(backend);
+function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { dy, act, tc, cp, ut, mask } = inputs as { dy: TensorInfo; act: TensorInfo; tc: TensorInfo; cp: TensorInfo; ut: TensorInfo; mask?: TensorInfo };
   const [T, B, H4] = act.shape as [number, number, number];
   const H = H4 / 4;
@@ -520,49 +343,6 @@ function lstmSequenceBackward(backend: unknown, inputs: Record<string, TensorInf
   for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
   w.dispose(dhrT);
   return outs;
-}
-
-let sequenceKernelsRegistered = false;
-/** Registers the whole-sequence kernels for the wasm backend (idempotent). */
-export function registerSequenceKernels(): void {
-  if (sequenceKernelsRegistered) return;
-  tf.registerKernel({
-    kernelName: LSTM_SEQUENCE,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceForward(backend, inputs as never, attrs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: LSTM_SEQUENCE_GRAD,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => lstmSequenceBackward(backend, inputs as never, attrs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: TEMPORAL_LSTM,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => temporalForward(backend, inputs as never, attrs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: TEMPORAL_LSTM_GRAD,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => temporalBackward(backend, inputs as never, attrs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: ATTENTION_POOL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => attentionPoolForward(backend, inputs as never) as never,
-  });
-  tf.registerKernel({
-    kernelName: ATTENTION_POOL_GRAD,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => attentionPoolBackward(backend, inputs as never) as never,
-  });
-  sequenceKernelsRegistered = true;
-}
-
-/** True when the active backend runs the whole-sequence kernels (wasm). */
-export function sequenceKernelsAvailable(): boolean {
-  registerSequenceKernels();
-  return tf.getBackend() === "wasm" && envSetting("ATTNC_NO_FUSED_KERNELS") !== "1" && envSetting("ATTNC_NO_SEQUENCE_KERNELS") !== "1" && internalsUsable();
 }
 
 /** Where one example's additive attention reads and writes (see attend and attendGrad). */
@@ -676,7 +456,7 @@ function attendGrad(
 }
 
 /*
- * The temporal-attention LSTM as whole-sequence kernels (wasm). At step t, over all T inputs of the window:
+ * The temporal-attention LSTM as whole-sequence kernels. At step t, over all T inputs of the window:
  *   p = h_{t-1} Wh; u_i = tanh(xw_i + p) (xw_i = x_i Wx + b_a, computed once); e_i = v . u_i (+ pos_{i-t+T-1});
  *   a = softmax over unmasked i; x~ = sum_i a_i x_i; z = [x~ | h_{t-1}] [W; U] + b (+ zx_t); then the LSTM cell.
  * zx_t (x_t W_x~ for the variant that feeds the cell [x_t ; x~_t]) and pos (a score bias per offset i - t) are
@@ -692,8 +472,7 @@ export const TEMPORAL_LSTM_GRAD = "AttncTemporalLstmGrad";
  * T inputs), xh [T, B, F + H] ([x~_t | h_{t-1}]), hp and cp [T, B, H] (h and c before each step), act [T, B, 4H],
  * tc [T, B, H], u [T, B, T, A] (the tanh values of each step).
  */
-function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
-  const w = direct(backend);
+function temporalForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
   const { x, xw, wh, v, wu, bias, mask, zx, pos } = inputs as Record<string, TensorInfo> as {
     x: TensorInfo;
     xw: TensorInfo;
@@ -824,8 +603,7 @@ function temporalForward(backend: unknown, inputs: Record<string, TensorInfo>, a
  * [4H], dp [T, B, A] (gradient of p = h_{t-1} Wh), dxw [B, T, A], dx [B, T, F] (through the attention's
  * weighted sum only), dv [A], and with pos, dpos [2T - 1]. The gradient of zx is dz.
  */
-function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
-  const w = direct(backend);
+function temporalBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { hard: boolean }): TensorInfo[] {
   const { dout, x, out, cp, act, tc, u, v, wut, wht, mask, pos } = inputs as Record<string, TensorInfo> as Record<string, TensorInfo> & {
     mask?: TensorInfo;
     pos?: TensorInfo;
@@ -937,7 +715,7 @@ function temporalBackward(backend: unknown, inputs: Record<string, TensorInfo>, 
 }
 
 /*
- * Additive attention pooling as two kernels (wasm): u = tanh(pre + b) with pre = h W computed by the backend,
+ * Additive attention pooling as two kernels: u = tanh(pre + b) with pre = h W computed by the backend,
  * e = u v, a = softmax over unmasked steps, c = sum_t a_t h_t; and the backward pass of all but the products.
  * Autodiff through the same ops costs ~70 engine calls and ~8 ms at B = 32, T = 50, D = 128.
  */
@@ -945,8 +723,7 @@ export const ATTENTION_POOL = "AttncAttentionPool";
 export const ATTENTION_POOL_GRAD = "AttncAttentionPoolGrad";
 
 /** Inputs: pre [B * T, A], bias [A], v [A], h [B, T, D], optional mask [B, T]. Outputs: out [B, D + T] (c, then a), u [B * T, A]. */
-function attentionPoolForward(backend: unknown, inputs: Record<string, TensorInfo>): TensorInfo[] {
-  const w = direct(backend);
+function attentionPoolForward(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const { pre, bias, v, h, mask } = inputs as Record<string, TensorInfo> as {
     pre: TensorInfo;
     bias: TensorInfo;
@@ -985,8 +762,7 @@ function attentionPoolForward(backend: unknown, inputs: Record<string, TensorInf
  * Inputs: dout [B, D + T], out, u (as the forward pass wrote them), v [A], h [B, T, D]. Outputs: dh [B, T, D]
  * (through the weighted sum only), dpre [B * T, A], dv [A], db [A].
  */
-function attentionPoolBackward(backend: unknown, inputs: Record<string, TensorInfo>): TensorInfo[] {
-  const w = direct(backend);
+function attentionPoolBackward(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const { dout, out, u, v, h } = inputs as Record<string, TensorInfo> as { dout: TensorInfo; out: TensorInfo; u: TensorInfo; v: TensorInfo; h: TensorInfo };
   const [B, T, D] = h.shape as [number, number, number];
   const A = v.shape[0]!;
@@ -1011,4 +787,51 @@ function attentionPoolBackward(backend: unknown, inputs: Record<string, TensorIn
     F[db + a] = dbAcc[a]!;
   }
   return outs;
+}
+
+type KernelFn = (w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: never) => TensorInfo[];
+const KERNELS: [string, KernelFn][] = [
+  [GATHER_ROWS, gatherRows as KernelFn],
+  [LSTM_SEQUENCE, lstmSequenceForward as KernelFn],
+  [LSTM_SEQUENCE_GRAD, lstmSequenceBackward as KernelFn],
+  [TEMPORAL_LSTM, temporalForward as KernelFn],
+  [TEMPORAL_LSTM_GRAD, temporalBackward as KernelFn],
+  [ATTENTION_POOL, attentionPoolForward as KernelFn],
+  [ATTENTION_POOL_GRAD, attentionPoolBackward as KernelFn],
+];
+/** The backends the kernels run on: wasm on its own heap and SIMD products, cpu in an arena per call. */
+const KERNEL_BACKENDS = ["wasm", "cpu"];
+
+let kernelsRegistered = false;
+/** Registers the kernels for the wasm and cpu backends (idempotent). */
+export function registerKernels(): void {
+  if (kernelsRegistered) return;
+  for (const backendName of KERNEL_BACKENDS) {
+    for (const [kernelName, fn] of KERNELS) {
+      tf.registerKernel({
+        kernelName,
+        backendName,
+        kernelFunc: ({ inputs, attrs, backend }) => {
+          const infos = inputs as unknown as Record<string, TensorInfo>;
+          const w = kernelMemory(backendName, backend, Object.values(infos));
+          return w.finish(fn(w, infos, attrs as never)) as never;
+        },
+      });
+    }
+  }
+  kernelsRegistered = true;
+}
+
+/**
+ * True when the active backend runs the kernels: wasm or cpu, on the TensorFlow.js release they are made for,
+ * unless ATTNC_NO_FUSED_KERNELS or ATTNC_NO_SEQUENCE_KERNELS is 1 (then the op tier runs, as on the native backend).
+ */
+export function sequenceKernelsAvailable(): boolean {
+  registerKernels();
+  return (
+    KERNEL_BACKENDS.includes(tf.getBackend()) &&
+    envSetting("ATTNC_NO_FUSED_KERNELS") !== "1" &&
+    envSetting("ATTNC_NO_SEQUENCE_KERNELS") !== "1" &&
+    internalsUsable()
+  );
 }

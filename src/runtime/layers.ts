@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   attentionPoolAdditive,
   embeddingLookup,
+  lstmCellStep,
   lstmSequence,
   maskedSoftmax,
   matMul2d,
@@ -209,18 +210,9 @@ function addCell(
   };
 }
 
-/** One step of the LSTM cell for the attention variants, which autodiff differentiates. */
-function cellStep(xt: tf.Tensor, h: tf.Tensor, c: tf.Tensor, W: tf.Tensor, U: tf.Tensor, b: tf.Tensor, act: RecurrentActivation): [tf.Tensor, tf.Tensor] {
-  const z = tf.add(tf.add(matMul2d(xt, W), matMul2d(h, U)), b);
-  const [zi, zf, zg, zo] = tf.split(z, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-  const s = act === "sigmoid" ? tf.sigmoid : (v: tf.Tensor) => tf.clipByValue(tf.add(tf.mul(v, 0.2), 0.5), 0, 1);
-  const cNew = tf.add(tf.mul(s(zf), c), tf.mul(s(zi), tanh(zg)));
-  return [tf.mul(s(zo), tanh(cNew)), cNew];
-}
-
-/** Carries h and c over masked steps: m [B, 1]. */
-function carry(m: tf.Tensor | null, next: tf.Tensor, prev: tf.Tensor): tf.Tensor {
-  return m ? tf.add(prev, tf.mul(m, tf.sub(next, prev))) : next;
+/** z = x W + h U + b for one step of the cell, products in the form the wasm backend runs fast. */
+function gateInput(xt: tf.Tensor, h: tf.Tensor, W: tf.Tensor, U: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.add(tf.add(matMul2d(xt, W), matMul2d(h, U)), b);
 }
 
 /**
@@ -344,10 +336,7 @@ export class Lstm extends tf.layers.Layer {
       const at = maskedSoftmax(e, mask);
       const mixed = tf.sum(tf.mul(at.reshape([B, T, 1]), x), 1);
       const xt = xs ? tf.concat([xs[t]!.reshape([B, F]), mixed], 1) : mixed;
-      const [hNew, cNew] = cellStep(xt, h, c, Wcell, U, b, this.recurrentActivation);
-      const m = ms ? ms[t]! : null;
-      h = carry(m, hNew, h);
-      c = carry(m, cNew, c);
+      [h, c] = lstmCellStep(gateInput(xt, h, Wcell, U, b), h, c, ms ? ms[t]! : null, this.recurrentActivation);
       hs.push(h);
       as.push(at);
     }
@@ -374,10 +363,7 @@ export class Lstm extends tf.layers.Layer {
     for (let t = 0; t < T; t++) {
       const u = tanh(tf.add(xu, matMul2d(tf.concat([h, c], 1), We).reshape([B, 1, A])));
       const alpha = tf.softmax(matMul2d(u.reshape([B * F, A]), v2).reshape([B, F]));
-      const [hNew, cNew] = cellStep(tf.mul(alpha, xs[t]!), h, c, W, U, b, this.recurrentActivation);
-      const m = ms ? ms[t]! : null;
-      h = carry(m, hNew, h);
-      c = carry(m, cNew, c);
+      [h, c] = lstmCellStep(gateInput(tf.mul(alpha, xs[t]!), h, W, U, b), h, c, ms ? ms[t]! : null, this.recurrentActivation);
       hs.push(h);
       as.push(alpha);
     }

@@ -2,9 +2,11 @@
  * The sequence kernels of attnc, written once and used by `attnc train` and by generated programs alike.
  * Everything here is plain TensorFlow.js; only `@tensorflow/tfjs` is imported.
  *
- * Three tiers, fastest first: on wasm, whole-sequence kernels (kernels.ts) run the LSTM, the temporal-attention
- * LSTM and additive attention pooling with their backward passes written out; on wasm and cpu, per-step fused
- * kernels; elsewhere (the native backend), TensorFlow.js ops only.
+ * Two tiers: on wasm and cpu, whole-sequence kernels (kernels.ts) run the LSTM, the temporal-attention LSTM and
+ * additive attention pooling with their backward passes written out; elsewhere (the native backend, or with the
+ * kernels switched off) TensorFlow.js ops, which also run feature input attention everywhere. Each tier writes
+ * the LSTM cell once, forward and backward: the op tier in lstmCellForward and lstmCellBackward below, the kernel
+ * tier in sequenceCell and sequenceCellGrad (kernels.ts).
  *
  * Speed notes (measured on the wasm backend): Slice, SplitV and Unpack copy their whole input on every call,
  * so per-step slices of a [T, ...] tensor cost O(T^2) over a sequence; Gather reads only what it returns, so
@@ -14,18 +16,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  ADD_STEP,
   ATTENTION_POOL,
   ATTENTION_POOL_GRAD,
-  CELL_FORWARD,
-  fusedKernelsAvailable,
   GATHER_ROWS,
   LSTM_SEQUENCE,
   LSTM_SEQUENCE_GRAD,
-  LSTM_STEP_BACKWARD,
   runKernel,
   sequenceKernelsAvailable,
-  STACK_STEPS,
   TEMPORAL_LSTM,
   TEMPORAL_LSTM_GRAD,
 } from "./kernels.js";
@@ -50,8 +47,9 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [t, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([flat]);
+    const rows = sequenceKernelsAvailable() ? runKernel(GATHER_ROWS, { table: t, ids: flat }, {})[0]! : tf.gather(t as tf.Tensor2D, flat);
     return {
-      value: (fusedKernelsAvailable() ? runKernel(GATHER_ROWS, { table: t, ids: flat }, {})[0]! : tf.gather(t as tf.Tensor2D, flat)).reshape([...ids.shape, E]),
+      value: rows.reshape([...ids.shape, E]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(saved[0]!.reshape([n, 1]), dy.reshape([n, E]), [V, E]),
     };
   });
@@ -67,6 +65,7 @@ function gateScale(H: number): tf.Tensor1D {
   return tf.tensor1d(s);
 }
 
+/** hard_sigmoid on ops (Keras' form, clip(0.2 z + 0.5, 0, 1)); the kernels' is hardSigmoidValue in kernels.ts. */
 function hardSigmoid(z: tf.Tensor): tf.Tensor {
   return tf.clipByValue(tf.add(tf.mul(z, 0.2), 0.5), 0, 1);
 }
@@ -83,8 +82,8 @@ export interface LstmOptions {
 }
 
 /**
- * What the fused LSTM passes read, time-major: x as [T * B, F], the input projection x W + b as [T, B, 4H]
- * (W and b times `scale` where given) and the mask as [T, B] floats.
+ * What both LSTM passes read, time-major: x as [T * B, F], the input projection x W + b as [T, B, 4H] (W and b
+ * times `scale` where given) and the mask as [T, B] floats.
  */
 function timeMajorInputs(
   x: tf.Tensor,
@@ -116,14 +115,13 @@ export function lstmSequence(
   mask: tf.Tensor2D | null,
   options: LstmOptions = {},
 ): tf.Tensor3D {
-  if (sequenceKernelsAvailable()) return lstmSequenceWhole(x, kernel, recurrentKernel, bias, mask, options);
-  return fusedKernelsAvailable()
-    ? lstmSequenceFused(x, kernel, recurrentKernel, bias, mask, options)
+  return sequenceKernelsAvailable()
+    ? lstmSequenceWhole(x, kernel, recurrentKernel, bias, mask, options)
     : lstmSequenceOps(x, kernel, recurrentKernel, bias, mask, options);
 }
 
 /**
- * The same pass as one kernel call each way (wasm; kernels.ts): the input projection x W + b for all steps
+ * The same pass as one kernel call each way (wasm and cpu; kernels.ts): the input projection x W + b for all steps
  * as one product, then the forward kernel runs the steps; the backward kernel returns dz for all steps, and
  * the weight gradients are each one product, with the smaller operand on the right (the one the backend packs).
  */
@@ -170,85 +168,6 @@ function lstmSequenceWhole(
   return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
 }
 
-/**
- * The same pass with the fused step kernels (kernels.ts). Forward, per step: h U (backend matmul), the step's
- * pre-activations (kernel), one backend sigmoid over all four gates (g columns doubled, so that it also yields
- * tanh), then the cell (kernel). Backward, per step: the cell's derivatives (kernel) and dz U^T (matmul).
- */
-function lstmSequenceFused(
-  x: tf.Tensor3D,
-  kernel: tf.Tensor2D,
-  recurrentKernel: tf.Tensor2D,
-  bias: tf.Tensor1D,
-  mask: tf.Tensor2D | null,
-  options: LstmOptions,
-): tf.Tensor3D {
-  const [B, T, F] = x.shape;
-  const H = recurrentKernel.shape[0];
-  const hard = options.recurrentActivation === "hard_sigmoid";
-  const order = Array.from({ length: T }, (_, s) => (options.reverse === true ? T - 1 - s : s));
-  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, W, U, bIn, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
-    const scale = hard ? null : gateScale(H);
-    const Us = scale ? tf.mul(U, scale) : U;
-    const { xt, xw, mT } = timeMajorInputs(xIn, W, bIn, mask, scale);
-    const extra: Record<string, tf.Tensor> = mT ? { mask: mT } : {};
-    let h: tf.Tensor = tf.zeros([B, H]);
-    let c: tf.Tensor = tf.zeros([B, H]);
-    const outs: Record<string, tf.Tensor> = {};
-    const saved: tf.Tensor[] = [xt, ...(mT ? [mT] : [])];
-    for (const t of order) {
-      const z = runKernel(ADD_STEP, { xw, zr: tf.matMul(h, Us) }, { t })[0]!;
-      const [hNew, cNew, act, tc] = runKernel(CELL_FORWARD, { a: hard ? z : tf.sigmoid(z), c, h, ...extra }, { t, hard }) as [
-        tf.Tensor,
-        tf.Tensor,
-        tf.Tensor,
-        tf.Tensor,
-      ];
-      saved.push(act, tc, c, h);
-      h = hNew;
-      c = cNew;
-      outs[String(t)] = h;
-    }
-    save(saved);
-    const value = runKernel(STACK_STEPS, outs, { batchMajor: true })[0]!;
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
-        const xtS = s[0]!;
-        const base = mT ? 2 : 1;
-        const maskIn: Record<string, tf.Tensor> = mT ? { mask: s[1]! } : {};
-        const dyT = tf.transpose(dy, [1, 0, 2]);
-        const uT = tf.transpose(U);
-        let dhr: tf.Tensor = tf.zeros([B, H]);
-        let dhc: tf.Tensor = tf.zeros([B, H]);
-        let dc: tf.Tensor = tf.zeros([B, H]);
-        const dzs: Record<string, tf.Tensor> = {};
-        const hPrev: Record<string, tf.Tensor> = {};
-        for (let k = T - 1; k >= 0; k--) {
-          const t = order[k]!;
-          const [act, tc, cPrev, hP] = s.slice(base + 4 * k, base + 4 * k + 4) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-          const [dz, dcPrev, dhCarry] = runKernel(LSTM_STEP_BACKWARD, { dy: dyT, dhr, dhc, dc, act, tc, cPrev, ...maskIn }, { t, hard }) as [
-            tf.Tensor,
-            tf.Tensor,
-            tf.Tensor,
-          ];
-          dzs[String(t)] = dz;
-          hPrev[String(t)] = hP;
-          dhr = tf.matMul(dz, uT);
-          dc = dcPrev;
-          dhc = dhCarry;
-        }
-        const dZ = runKernel(STACK_STEPS, dzs, { batchMajor: false })[0]!; // [T * B, 4H], time-major like xt
-        const hP = runKernel(STACK_STEPS, hPrev, { batchMajor: false })[0]!;
-        const dX = tf.transpose(tf.matMul(dZ, tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
-        return [dX, tf.matMul(tf.transpose(xtS), dZ), tf.matMul(tf.transpose(hP), dZ), tf.sum(dZ, 0)];
-      },
-    };
-  });
-  return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
-}
-
 /** What a temporal-attention LSTM adds to the seed's form (docs/language.md): both optional. */
 export interface TemporalExtras {
   /** W~ [F, 4H] of `feed: concat`: the cell reads [x_t ; x~_t], z = x_t W + x~_t W~ + h U + b; `cell`'s W is then x_t's. */
@@ -258,7 +177,7 @@ export interface TemporalExtras {
 }
 
 /**
- * The temporal-attention LSTM over [B, T, F] as one kernel call each way (wasm; kernels.ts), with the
+ * The temporal-attention LSTM over [B, T, F] as one kernel call each way (wasm and cpu; kernels.ts), with the
  * backward pass written out. Weights: the cell's W [F, 4H], U [H, 4H], b [4H]; the attention's Wh [H, A],
  * Wx [F, A], b_a [A], v [A]; optionally the extras above. Returns every step's h [B, T, H] and the attention
  * weights [B, T, T].
@@ -363,7 +282,7 @@ export function temporalAttentionLstm(
 }
 
 /**
- * Additive attention pooling with its backward pass written out (wasm; kernels.ts): u_t = tanh(h_t W + b),
+ * Additive attention pooling with its backward pass written out (wasm and cpu; kernels.ts): u_t = tanh(h_t W + b),
  * e_t = v . u_t, a = softmax over unmasked t, c = sum_t a_t h_t. Returns c [B, D] and a [B, T].
  */
 export function attentionPoolAdditive(h: tf.Tensor3D, W: tf.Tensor2D, b: tf.Tensor1D, v: tf.Tensor1D, maskIn: tf.Tensor | null): [tf.Tensor2D, tf.Tensor2D] {
@@ -394,7 +313,109 @@ export function attentionPoolAdditive(h: tf.Tensor3D, W: tf.Tensor2D, b: tf.Tens
   return [tf.slice(out, [0, 0], [B, D]), tf.slice(out, [0, D], [B, T])];
 }
 
-/** The op-based pass, for backends whose memory the fused kernels cannot reach (the native one). */
+/** What the op-level cell's gradient reads of one step (see lstmCellForward). */
+interface LstmCellTape {
+  i: tf.Tensor;
+  f: tf.Tensor;
+  g: tf.Tensor;
+  o: tf.Tensor;
+  /** tanh of the new cell, before the mask carry. */
+  tc: tf.Tensor;
+  cPrev: tf.Tensor;
+  /** The step's mask [B, 1], or null without one. */
+  m: tf.Tensor | null;
+}
+
+/** A tape as the tensors a custom gradient saves (6, and the mask), and back. */
+const lstmTapeSize = (masked: boolean): number => (masked ? 7 : 6);
+function tapeTensors(t: LstmCellTape): tf.Tensor[] {
+  return [t.i, t.f, t.g, t.o, t.tc, t.cPrev, ...(t.m ? [t.m] : [])];
+}
+function tapeAt(s: tf.Tensor[], at: number, masked: boolean): LstmCellTape {
+  const [i, f, g, o, tc, cPrev, m] = s.slice(at, at + lstmTapeSize(masked)) as tf.Tensor[];
+  return { i: i!, f: f!, g: g!, o: o!, tc: tc!, cPrev: cPrev!, m: masked ? m! : null };
+}
+
+/**
+ * The LSTM cell at one step on TensorFlow.js ops, after the products; every op-level path steps it (the kernel
+ * form is sequenceCell in kernels.ts). zs [B, 4H] is z = x W + h U + b, for sigmoid gates with the g columns
+ * doubled (gateScale), so that one sigmoid also yields g = 2 s(2 z_g) - 1 = tanh(z_g); for hard_sigmoid gates z
+ * itself. c = f c_prev + i g, h = o tanh(c); at a masked step (m [B, 1] is 0) h and c carry over.
+ */
+function lstmCellForward(
+  zs: tf.Tensor,
+  hPrev: tf.Tensor,
+  cPrev: tf.Tensor,
+  m: tf.Tensor | null,
+  hard: boolean,
+): { h: tf.Tensor; c: tf.Tensor; tape: LstmCellTape } {
+  let i: tf.Tensor, f: tf.Tensor, g: tf.Tensor, o: tf.Tensor;
+  if (hard) {
+    const [zi, zf, zg, zo] = tf.split(zs, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    [i, f, g, o] = [hardSigmoid(zi), hardSigmoid(zf), tf.tanh(zg), hardSigmoid(zo)];
+  } else {
+    const [ai, af, ag, ao] = tf.split(tf.sigmoid(zs), 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    [i, f, g, o] = [ai, af, tf.sub(tf.mul(ag, 2), 1), ao];
+  }
+  const cNew = tf.add(tf.mul(f, cPrev), tf.mul(i, g));
+  const tc = tf.tanh(cNew);
+  const hNew = tf.mul(o, tc);
+  const tape = { i, f, g, o, tc, cPrev, m };
+  if (!m) return { h: hNew, c: cNew, tape };
+  return { h: tf.add(hPrev, tf.mul(m, tf.sub(hNew, hPrev))), c: tf.add(cPrev, tf.mul(m, tf.sub(cNew, cPrev))), tape };
+}
+
+/**
+ * The cell's derivatives at one step (the kernel form is sequenceCellGrad in kernels.ts): from dh (all of the
+ * gradient of the step's h) and dc, the gradient of the unscaled pre-activations dz [B, 4H], of c before the step
+ * and, at masked steps, the part of h before the step's gradient that the carry passes (null without a mask; the
+ * rest is dz U^T).
+ */
+function lstmCellBackward(tape: LstmCellTape, dh: tf.Tensor, dc: tf.Tensor, hard: boolean): { dz: tf.Tensor; dhCarry: tf.Tensor | null; dcPrev: tf.Tensor } {
+  const { i, f, g, o, tc, cPrev, m } = tape;
+  const dhNew = m ? tf.mul(m, dh) : dh;
+  const dcNew = m ? tf.mul(m, dc) : dc;
+  const dcTot = tf.add(dcNew, tf.mul(tf.mul(dhNew, o), tf.sub(1, tf.square(tc))));
+  const sg = (a: tf.Tensor) => (hard ? hardSigmoidGrad(a) : tf.mul(a, tf.sub(1, a)));
+  const dzi = tf.mul(tf.mul(dcTot, g), sg(i));
+  const dzf = tf.mul(tf.mul(dcTot, cPrev), sg(f));
+  const dzg = tf.mul(tf.mul(dcTot, i), tf.sub(1, tf.square(g)));
+  const dzo = tf.mul(tf.mul(dhNew, tc), sg(o));
+  const dz = tf.concat([dzi, dzf, dzg, dzo], 1);
+  const dcPrev = tf.mul(dcTot, f);
+  if (!m) return { dz, dhCarry: null, dcPrev };
+  return { dz, dhCarry: tf.sub(dh, dhNew), dcPrev: tf.add(dcPrev, tf.sub(dc, dcNew)) };
+}
+
+/**
+ * One step of the LSTM cell for the layers that step it themselves (temporal and feature input attention on
+ * the op tier), differentiated by lstmCellBackward rather than autodiff. z [B, 4H] = x W + h U + b (unscaled),
+ * m [B, 1] or null. Returns the new h and c [B, H].
+ */
+export function lstmCellStep(z: tf.Tensor, h: tf.Tensor, c: tf.Tensor, m: tf.Tensor | null, activation: RecurrentActivation): [tf.Tensor, tf.Tensor] {
+  const [B, H] = c.shape as [number, number];
+  const hard = activation === "hard_sigmoid";
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [zIn, hIn, cIn, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const cell = lstmCellForward(hard ? zIn : tf.mul(zIn, gateScale(H)), hIn, cIn, m, hard);
+    save(tapeTensors(cell.tape));
+    return {
+      value: tf.concat([cell.h, cell.c], 1),
+      gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
+        const [dh, dc] = tf.split(dy, 2, 1) as [tf.Tensor, tf.Tensor];
+        const grad = lstmCellBackward(tapeAt(s, 0, m !== null), dh, dc, hard);
+        return [grad.dz, grad.dhCarry ?? tf.zerosLike(dh), grad.dcPrev];
+      },
+    };
+  });
+  const hc = run(z, h, c) as tf.Tensor2D;
+  return [tf.slice(hc, [0, 0], [B, H]), tf.slice(hc, [0, H], [B, H])];
+}
+
+/**
+ * The op-based pass, for backends the kernels do not run on (the native one): the cell's steps
+ * (lstmCellForward), then backpropagation through time (lstmCellBackward), each step a handful of ops.
+ */
 function lstmSequenceOps(
   x: tf.Tensor3D,
   kernel: tf.Tensor2D,
@@ -414,46 +435,25 @@ function lstmSequenceOps(
     const W = wIn as tf.Tensor2D;
     const U = uIn as tf.Tensor2D;
     const scale = hard ? null : gateScale(H);
-    const Ws = scale ? tf.mul(W, scale) : W;
     const Us = scale ? tf.mul(U, scale) : U;
-    const bs = scale ? tf.mul(bIn, scale) : bIn;
-    // Time-major so that step t is a contiguous block: [T * B, F] @ [F, 4H], once for the whole sequence.
-    const xt = tf.transpose(xIn, [1, 0, 2]).reshape([T * B, F]);
-    const xw = tf.add(tf.matMul(xt, Ws), bs).reshape([T, B, 4 * H]);
-    const mT = mask ? tf.transpose(mask, [1, 0]).reshape([T, B, 1]) : null;
+    const { xt, xw, mT } = timeMajorInputs(xIn, W, bIn, mask, scale);
+    const mSteps = mT ? mT.reshape([T, B, 1]) : null;
     let h: tf.Tensor = tf.zeros([B, H]);
     let c: tf.Tensor = tf.zeros([B, H]);
     const outs: tf.Tensor[] = new Array<tf.Tensor>(T);
-    // Saved per step, in processing order: i, f, g, o, tanh(c_t), c_{t-1}, h_{t-1}, mask_t.
+    // Saved per step, in processing order: the cell's tape, then h_{t-1}.
     const saved: tf.Tensor[] = [xt];
     for (const t of order) {
       const z = tf.add(step(xw, t, [B, 4 * H]), tf.matMul(h, Us));
-      let i: tf.Tensor, f: tf.Tensor, g: tf.Tensor, o: tf.Tensor;
-      if (hard) {
-        const [zi, zf, zg, zo] = tf.split(z, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        [i, f, g, o] = [hardSigmoid(zi), hardSigmoid(zf), tf.tanh(zg), hardSigmoid(zo)];
-      } else {
-        const [ai, af, ag, ao] = tf.split(tf.sigmoid(z), 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        [i, f, g, o] = [ai, af, tf.sub(tf.mul(ag, 2), 1), ao];
-      }
-      const cNew = tf.add(tf.mul(f, c), tf.mul(i, g));
-      const tc = tf.tanh(cNew);
-      const hNew = tf.mul(o, tc);
-      saved.push(i, f, g, o, tc, c, h);
-      if (mT) {
-        const m = step(mT, t, [B, 1]);
-        saved.push(m);
-        c = tf.add(c, tf.mul(m, tf.sub(cNew, c)));
-        h = tf.add(h, tf.mul(m, tf.sub(hNew, h)));
-      } else {
-        c = cNew;
-        h = hNew;
-      }
+      const cell = lstmCellForward(z, h, c, mSteps ? step(mSteps, t, [B, 1]) : null, hard);
+      saved.push(...tapeTensors(cell.tape), h);
+      h = cell.h;
+      c = cell.c;
       outs[t] = h;
     }
     save(saved);
     const value = tf.transpose(tf.concat(outs, 0).reshape([T, B, H]), [1, 0, 2]);
-    const perStep = mT ? 8 : 7;
+    const perStep = lstmTapeSize(mT !== null) + 1;
     return {
       value,
       gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
@@ -467,34 +467,12 @@ function lstmSequenceOps(
         for (let k = T - 1; k >= 0; k--) {
           const t = order[k]!;
           const base = 1 + k * perStep;
-          const [i, f, g, o, tc, cPrev, hP] = s.slice(base, base + 7) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-          hPrev[t] = hP;
-          const dhTotal = tf.add(step(dyT, t, [B, H]), dh);
-          let dhNew = dhTotal;
-          let dcNew = dc;
-          let dhCarry: tf.Tensor | null = null;
-          let dcCarry: tf.Tensor | null = null;
-          if (mT) {
-            const m = s[base + 7]!;
-            dhNew = tf.mul(m, dhTotal);
-            dcNew = tf.mul(m, dc);
-            dhCarry = tf.sub(dhTotal, dhNew);
-            dcCarry = tf.sub(dc, dcNew);
-          }
-          const dcTot = tf.add(dcNew, tf.mul(tf.mul(dhNew, o), tf.sub(1, tf.square(tc))));
-          const sg = (a: tf.Tensor) => (hard ? hardSigmoidGrad(a) : tf.mul(a, tf.sub(1, a)));
-          const dzi = tf.mul(tf.mul(dcTot, g), sg(i));
-          const dzf = tf.mul(tf.mul(dcTot, cPrev), sg(f));
-          const dzg = tf.mul(tf.mul(dcTot, i), tf.sub(1, tf.square(g)));
-          const dzo = tf.mul(tf.mul(dhNew, tc), sg(o));
-          const dz = tf.concat([dzi, dzf, dzg, dzo], 1);
-          dzs[t] = dz;
-          dh = tf.matMul(dz, uT);
-          dc = tf.mul(dcTot, f);
-          if (dhCarry && dcCarry) {
-            dh = tf.add(dh, dhCarry);
-            dc = tf.add(dc, dcCarry);
-          }
+          hPrev[t] = s[base + perStep - 1]!;
+          const grad = lstmCellBackward(tapeAt(s, base, mT !== null), tf.add(step(dyT, t, [B, H]), dh), dc, hard);
+          dzs[t] = grad.dz;
+          dh = tf.matMul(grad.dz, uT);
+          if (grad.dhCarry) dh = tf.add(dh, grad.dhCarry);
+          dc = grad.dcPrev;
         }
         const dZ = tf.concat(dzs, 0); // [T * B, 4H], time-major like xt
         const dX = tf.transpose(tf.matMul(dZ, tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);

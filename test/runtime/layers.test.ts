@@ -171,9 +171,9 @@ function outputsAndGradients(layer: tf.layers.Layer, x: tf.Tensor, m: tf.Tensor2
   }
 }
 
-describe("temporal input attention as whole-sequence kernels (wasm)", () => {
+describe.each(["wasm", "cpu"] as const)("temporal input attention as whole-sequence kernels on %s", (backend) => {
   beforeAll(async () => {
-    await selectBackend("wasm");
+    await selectBackend(backend);
     registerLayers();
   });
 
@@ -202,9 +202,9 @@ describe("temporal input attention as whole-sequence kernels (wasm)", () => {
   });
 });
 
-describe("additive attention pooling as kernels (wasm)", () => {
+describe.each(["wasm", "cpu"] as const)("additive attention pooling as kernels on %s", (backend) => {
   beforeAll(async () => {
-    await selectBackend("wasm");
+    await selectBackend(backend);
     registerLayers();
   });
 

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.js";
-import { embeddingLookup, lstmSequence } from "../../src/runtime/ops.js";
-import { fusedKernelsAvailable } from "../../src/runtime/kernels.js";
+import { embeddingLookup, lstmCellStep, lstmSequence, type RecurrentActivation } from "../../src/runtime/ops.js";
+import { sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
 import { naiveLstm } from "./reference.js";
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -31,16 +31,53 @@ function weights(seed: number) {
   };
 }
 
+/** The LSTM stepped with the op-level cell, as the input-attention layers step it: z = x_t W + h U + b, then lstmCellStep. */
+function steppedLstm(
+  x: tf.Tensor3D,
+  W: tf.Tensor2D,
+  U: tf.Tensor2D,
+  b: tf.Tensor1D,
+  mask: tf.Tensor2D | null,
+  reverse: boolean,
+  act: RecurrentActivation,
+): tf.Tensor3D {
+  const [Bx, Tx, Fx] = x.shape;
+  const Hx = U.shape[0];
+  let h: tf.Tensor = tf.zeros([Bx, Hx]);
+  let c: tf.Tensor = tf.zeros([Bx, Hx]);
+  const outs: tf.Tensor[] = new Array<tf.Tensor>(Tx);
+  for (let s = 0; s < Tx; s++) {
+    const t = reverse ? Tx - 1 - s : s;
+    const z = x.slice([0, t, 0], [Bx, 1, Fx]).reshape([Bx, Fx]).matMul(W).add(h.matMul(U)).add(b);
+    [h, c] = lstmCellStep(z, h, c, mask ? mask.slice([0, t], [Bx, 1]) : null, act);
+    outs[t] = h;
+  }
+  return tf.stack(outs, 1) as tf.Tensor3D;
+}
+
+type Seq = (x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, b: tf.Tensor1D, m: tf.Tensor2D | null) => tf.Tensor3D;
+
+/** The outputs of `fn` and the gradients of sum(fn(...) * R) with respect to x, W, U and b. */
+function outputsAndGradients(fn: Seq, seed: number, m: tf.Tensor2D | null): tf.Tensor[] {
+  const { x, W, U, b } = weights(seed);
+  const R = tf.randomNormal([B, T, H], 0, 1, "float32", seed + 99);
+  const loss = (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) =>
+    tf.sum(tf.mul(fn(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m), R));
+  return [fn(x, W, U, b, m), ...tf.grads((a, c, d, e) => loss(a!, c!, d!, e!))([x, W, U, b])];
+}
+
 describe.each([
   ["wasm", false],
   ["cpu", false],
   ["wasm", true],
-] as const)("lstm kernels on %s (op-based fallback: %s)", (backend, fallback) => {
+  ["cpu", true],
+] as const)("lstm on %s (kernels switched off: %s)", (backend, switchedOff) => {
   beforeAll(async () => {
     await selectBackend(backend);
-    if (fallback) process.env["ATTNC_NO_FUSED_KERNELS"] = "1";
+    if (switchedOff) process.env["ATTNC_NO_FUSED_KERNELS"] = "1";
     else delete process.env["ATTNC_NO_FUSED_KERNELS"];
-    expect(fusedKernelsAvailable()).toBe(!fallback);
+    // The kernel tier runs on wasm and cpu; switched off, the op tier runs.
+    expect(sequenceKernelsAvailable()).toBe(!switchedOff);
   });
 
   it.each([false, true])("lstm equals tfjs-layers' LSTM (masked: %s) within 1e-5", (masked) => {
@@ -69,20 +106,33 @@ describe.each([
   });
 
   it.each([
-    [false, false],
-    [true, false],
-    [true, true],
-  ])("gradients of the hand-written backward pass equal autodiff of the plain formulation (masked %s, reverse %s)", (masked, reverse) => {
-    const { x, W, U, b } = weights(30);
-    const m = masked ? mask() : null;
-    const R = tf.randomNormal([B, T, H], 0, 1, "float32", 99);
-    type Seq = (x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, b: tf.Tensor1D, m: tf.Tensor2D | null) => tf.Tensor3D;
-    const loss = (fn: Seq) => (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) =>
-      tf.sum(tf.mul(fn(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m), R));
-    const ours = tf.grads((a, c, d, e) => loss((xs, ws, us, bs, mm) => lstmSequence(xs, ws, us, bs, mm, { reverse }))(a!, c!, d!, e!))([x, W, U, b]);
-    const plain = tf.grads((a, c, d, e) => loss((xs, ws, us, bs, mm) => naiveLstm(xs, ws, us, bs, mm, reverse))(a!, c!, d!, e!))([x, W, U, b]);
-    ours.forEach((g, k) => expect(maxDiff(g, plain[k]!), `gradient ${k}`).toBeLessThan(1e-5));
-  });
+    [false, false, "sigmoid"],
+    [true, false, "sigmoid"],
+    [true, true, "sigmoid"],
+    [true, true, "hard_sigmoid"],
+  ] as const)(
+    "gradients of the hand-written backward pass equal autodiff of the plain formulation (masked %s, reverse %s, %s gates)",
+    (masked, reverse, act) => {
+      const m = masked ? mask() : null;
+      const ours = outputsAndGradients((xs, ws, us, bs, mm) => lstmSequence(xs, ws, us, bs, mm, { reverse, recurrentActivation: act }), 30, m);
+      const plain = outputsAndGradients((xs, ws, us, bs, mm) => naiveLstm(xs, ws, us, bs, mm, reverse, act), 30, m);
+      ours.forEach((g, k) => expect(maxDiff(g, plain[k]!), k === 0 ? "output" : `gradient ${k - 1}`).toBeLessThan(1e-5));
+    },
+  );
+
+  it.each([
+    [false, false, "sigmoid"],
+    [true, true, "sigmoid"],
+    [true, false, "hard_sigmoid"],
+  ] as const)(
+    "the op-level cell stepped as the input-attention layers step it equals the plain formulation, outputs and gradients (masked %s, reverse %s, %s gates)",
+    (masked, reverse, act) => {
+      const m = masked ? mask() : null;
+      const ours = outputsAndGradients((xs, ws, us, bs, mm) => steppedLstm(xs, ws, us, bs, mm, reverse, act), 31, m);
+      const plain = outputsAndGradients((xs, ws, us, bs, mm) => naiveLstm(xs, ws, us, bs, mm, reverse, act), 31, m);
+      ours.forEach((g, k) => expect(maxDiff(g, plain[k]!), k === 0 ? "output" : `gradient ${k - 1}`).toBeLessThan(1e-5));
+    },
+  );
 
   it("hard_sigmoid gates match tfjs-layers' LSTM default", () => {
     const { x, W, U, b } = weights(40);
@@ -107,5 +157,44 @@ describe.each([
     expect(maxDiff(out, tf.gather(table, ids))).toBe(0);
     const [g] = tf.grads((t) => tf.sum(embeddingLookup(t as tf.Tensor2D, ids)))([table]);
     expect(Array.from(g!.sum(1).dataSync())).toEqual([3, 6, 6, 0, 0, 3]);
+  });
+
+  it("embedding lookup refuses an id outside the table", () => {
+    const table = tf.randomNormal([6, 3], 0, 1, "float32", 5) as tf.Tensor2D;
+    const ids = tf.tensor2d([[1, 9]], [1, 2], "int32");
+    // The kernel names the id; the op tier's gather refuses it with its own message.
+    expect(() => embeddingLookup(table, ids)).toThrow(sequenceKernelsAvailable() ? "embedding id 9 is outside the table's 6 rows" : /9/);
+  });
+});
+
+describe.each(["wasm", "cpu"] as const)("the LSTM's two tiers on %s", (backend) => {
+  beforeAll(async () => {
+    await selectBackend(backend);
+    delete process.env["ATTNC_NO_FUSED_KERNELS"];
+    delete process.env["ATTNC_NO_SEQUENCE_KERNELS"];
+  });
+
+  /** lstmSequence's outputs and gradients on the kernel tier, or with the kernels switched off, on the op tier. */
+  function onTier(kernels: boolean, masked: boolean, reverse: boolean, act: RecurrentActivation): tf.Tensor[] {
+    if (!kernels) process.env["ATTNC_NO_SEQUENCE_KERNELS"] = "1";
+    try {
+      expect(sequenceKernelsAvailable()).toBe(kernels);
+      return outputsAndGradients((xs, ws, us, bs, mm) => lstmSequence(xs, ws, us, bs, mm, { reverse, recurrentActivation: act }), 50, masked ? mask() : null);
+    } finally {
+      delete process.env["ATTNC_NO_SEQUENCE_KERNELS"];
+    }
+  }
+
+  it.each([
+    [false, false, "sigmoid"],
+    [true, true, "sigmoid"],
+    [false, false, "hard_sigmoid"],
+    [true, false, "hard_sigmoid"],
+    [true, true, "hard_sigmoid"],
+  ] as const)("the sequence kernel equals the op tier, outputs and every gradient (masked %s, reverse %s, %s gates)", (masked, reverse, act) => {
+    const kernel = onTier(true, masked, reverse, act);
+    const ops = onTier(false, masked, reverse, act);
+    const names = ["output", "dx", "dW", "dU", "db"];
+    kernel.forEach((k, i) => expect(maxDiff(k, ops[i]!), names[i]).toBeLessThan(1e-5));
   });
 });

@@ -4,9 +4,19 @@ import * as tf from "@tensorflow/tfjs";
  * Direct, step-by-step formulations of docs/language.md's equations, written for clarity, not speed,
  * and differentiated by tfjs autodiff. The runtime's kernels are checked against these.
  */
-export function naiveLstm(x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, b: tf.Tensor1D, mask: tf.Tensor2D | null, reverse = false): tf.Tensor3D {
+export function naiveLstm(
+  x: tf.Tensor3D,
+  W: tf.Tensor2D,
+  U: tf.Tensor2D,
+  b: tf.Tensor1D,
+  mask: tf.Tensor2D | null,
+  reverse = false,
+  activation: "sigmoid" | "hard_sigmoid" = "sigmoid",
+): tf.Tensor3D {
   const [B, T, F] = x.shape;
   const H = U.shape[0];
+  // hard_sigmoid as Keras defines it: clip(0.2 z + 0.5, 0, 1).
+  const gate = activation === "sigmoid" ? tf.sigmoid : (z: tf.Tensor) => tf.clipByValue(z.mul(0.2).add(0.5), 0, 1);
   let h: tf.Tensor = tf.zeros([B, H]);
   let c: tf.Tensor = tf.zeros([B, H]);
   const outs: tf.Tensor[] = new Array<tf.Tensor>(T);
@@ -15,10 +25,10 @@ export function naiveLstm(x: tf.Tensor3D, W: tf.Tensor2D, U: tf.Tensor2D, b: tf.
     const xt = x.slice([0, t, 0], [B, 1, F]).reshape([B, F]);
     const z = xt.matMul(W).add(h.matMul(U)).add(b);
     const [zi, zf, zg, zo] = tf.split(z, 4, 1);
-    const i = tf.sigmoid(zi!);
-    const f = tf.sigmoid(zf!);
+    const i = gate(zi!);
+    const f = gate(zf!);
     const g = tf.tanh(zg!);
-    const o = tf.sigmoid(zo!);
+    const o = gate(zo!);
     const cNew = f.mul(c).add(i.mul(g));
     const hNew = o.mul(tf.tanh(cNew));
     if (mask) {
