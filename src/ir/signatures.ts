@@ -17,6 +17,8 @@ export type Param =
       readonly doc: string;
     }
   | { readonly type: "string"; readonly default?: string; readonly doc: string }
+  /** A string, or a non-empty list of strings (`target: "a"` or `target: ["a", "b"]`). */
+  | { readonly type: "strings"; readonly doc: string }
   | { readonly type: "bool"; readonly default?: boolean; readonly doc: string }
   | { readonly type: "enum"; readonly values: readonly string[]; readonly default?: string; readonly doc: string }
   | { readonly type: "list"; readonly items: Param; readonly minItems?: number; readonly default?: readonly never[]; readonly doc: string }
@@ -143,7 +145,7 @@ export const SOURCE: CallFamily = {
           label: str("label column (classification)"),
           time: str("time column (forecasting); rows must be in time order"),
           features: { type: "list", items: str("column"), minItems: 1, doc: "driving series columns (forecasting)" },
-          target: str("column to forecast"),
+          target: { type: "strings", doc: "column to forecast, or a list of distinct columns to forecast together" },
           ...(kind === "csv" ? { delimiter: str("field delimiter: one character, not a quote or a line break; default ','") } : {}),
         },
         required: ["path"],
@@ -262,6 +264,10 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
             min: 1,
             max: 1_000_000,
           }),
+          steps: oneOf(
+            ["last", "all"],
+            "which steps after the window are forecast: the step `horizon` only (last, the default), or every step 1..horizon (all); the model then outputs horizon x targets values",
+          ),
         },
         required: ["size"],
       },
