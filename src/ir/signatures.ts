@@ -258,7 +258,7 @@ export const DATA_SETTINGS: Signature & { readonly clauses: { readonly [key: str
           stride: int("steps between windows", { min: 1, max: LIMITS.length, default: 1 }),
           predict: oneOf(
             ["value", "delta"],
-            "forecast the target itself, or its change since the window's last step; default delta when the target is one of the features and the horizon is 1 or more, else value",
+            "forecast the target itself, or its change since the window's last step (each target's, for several); default delta when every target is one of the features and the horizon is 1 or more, else value",
           ),
           season: int("season length in steps for the seasonal naive baseline (default: from the time column's step)", {
             min: 1,
