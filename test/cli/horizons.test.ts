@@ -6,10 +6,12 @@
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { attncIn } from "../in-process.js";
 
+const root = resolve(".");
 const work = mkdtempSync(join(tmpdir(), "attnc-horizons-cli-"));
 const run = (...args: string[]) => attncIn(work, ...args);
 
@@ -116,6 +118,40 @@ describe("several steps and targets from the command line", () => {
     const [explained] = answers(e.out);
     expect(explained!["prediction"]).toEqual(prediction);
     expect(Object.keys(explained!["attention"] as object)).toEqual(["lstm"]);
+
+    // attnc serve: the metadata gives the steps and the answer's shape; the answer is predict's.
+    const child = spawn(process.execPath, [join(root, "bin/attnc.js"), "serve", "runs/two", "--port", "0", "--backend", "wasm"], {
+      cwd: work,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const exited = new Promise<void>((res) => child.on("exit", () => res()));
+    try {
+      let err = "";
+      const url = await new Promise<string>((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`no address within 50 s:\n${err}`)), 50_000);
+        child.stderr.on("data", (d: Buffer) => {
+          err += d.toString();
+          const m = /attnc: listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+          if (m) {
+            clearTimeout(timer);
+            res(m[1]!);
+          }
+        });
+        child.on("exit", (code) => rej(new Error(`serve exited ${code}:\n${err}`)));
+      });
+      const metadata = (await (await fetch(`${url}/v1/models/Two/metadata`)).json()) as Record<string, any>;
+      expect(metadata["inputs"]).toMatchObject({ kind: "series", target: ["load", "temp"], horizon: 3, steps: "all" });
+      expect(metadata["outputs"]).toEqual({ prediction: { target: ["load", "temp"], horizon: 3, steps: "all", predict: "delta", shape: [3, 2] } });
+      const served = await fetch(`${url}/v1/models/Two:predict`, {
+        method: "POST",
+        body: JSON.stringify({ instances: [JSON.parse(readFileSync(join(work, "req.jsonl"), "utf8"))] }),
+        headers: { "content-type": "application/json" },
+      });
+      expect(await served.json()).toEqual({ predictions: [{ prediction }] });
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
 
     // A copy whose per-output scaling is not one number per output is refused as damaged, and nothing is answered.
     cpSync(join(work, "runs/two"), join(work, "runs/damaged"), { recursive: true });
