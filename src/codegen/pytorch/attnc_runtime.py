@@ -1297,7 +1297,8 @@ SHUFFLE_BUFFER = 8192
 
 
 def loss_of(kind, pred, y, reduce_sum=False):
-    """The loss of each example summed (reduce_sum) or averaged, as attnc's lossOf."""
+    """The loss of each example (a forecaster's: the mean over its outputs) summed (reduce_sum) or averaged, as
+    attnc's lossOf."""
     if kind == "cross_entropy":
         p = torch.clamp(pred, 1e-7, 1 - 1e-7)
         if p.shape[-1] == 1:
@@ -1315,6 +1316,8 @@ def loss_of(kind, pred, y, reduce_sum=False):
             a = e.abs()
             q = torch.clamp(a, max=1.0)
             per = 0.5 * q * q + (a - q)
+        # Each example's mean over its outputs (steps x targets): the mean over all of them, as attnc's.
+        per = per.reshape(pred.shape[0], -1).mean(dim=1)
     return per.sum() if reduce_sum else per.mean()
 
 
