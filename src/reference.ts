@@ -11,7 +11,7 @@ export function referenceMarkdown(): string {
   const out: string[] = [
     "# .attn reference",
     "",
-    "Generated from `src/ir/signatures.ts` and `src/diagnostics/catalogue.ts` by `npm run generate`; do not edit.",
+    "Generated from `src/ir/signatures.ts`, `src/runtime/settings.ts` and `src/diagnostics/catalogue.ts` by `npm run generate`; do not edit.",
     "The syntax is in [attn.ebnf](attn.ebnf) and drawn in [diagrams.html](diagrams.html).",
     "",
     "## Layers",

@@ -6,6 +6,7 @@ import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
 import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
 import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS } from "./signatures.js";
+import type { DataSettings, TrainSettings } from "../runtime/settings.js";
 import type { Attrs, IrDim, IrModel, IrNode, IrWeight, OpName } from "./types.js";
 
 /**
@@ -136,8 +137,10 @@ class Analysis {
       nodes: this.nodes,
       outputs: this.ir.outputs,
       params: total,
-      ...(this.ir.data ? { data: this.ir.data as Attrs } : {}),
-      ...(this.ir.train ? { train: this.ir.train as Attrs } : {}),
+      // Validated against the settings tables and filled above; the types hold for a model without errors (a block
+      // with errors is kept as written, for the editor, and never reaches the runtime).
+      ...(this.ir.data ? { data: this.ir.data as unknown as DataSettings } : {}),
+      ...(this.ir.train ? { train: this.ir.train as unknown as TrainSettings } : {}),
     };
     return out;
   }

@@ -2,6 +2,7 @@
  * The attnc IR: plain JSON, one document per model, validated against schema/attnc-ir.schema.json.
  * Nodes form a graph by name; every node carries its inferred output shape, mask and weights.
  */
+import type { DataSettings, TrainSettings } from "../runtime/settings.js";
 
 /** A dimension: a size, or a symbol that stays named (`B` is the batch). */
 export type IrDim = number | string;
@@ -46,8 +47,10 @@ export interface IrModel {
   readonly nodes: readonly IrNode[];
   readonly outputs: readonly string[];
   readonly params?: number;
-  readonly data?: Attrs;
-  readonly train?: Attrs;
+  /** The data block, defaults filled (src/runtime/settings.ts declares its settings). */
+  readonly data?: DataSettings;
+  /** The train block, defaults filled. */
+  readonly train?: TrainSettings;
 }
 
 export const OP_NAMES = ["embedding", "lstm", "bilstm", "attention_pool", "last", "mean_pool", "max_pool", "dropout", "dense"] as const;
