@@ -6,7 +6,7 @@ import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
 import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
 import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS } from "./signatures.js";
-import type { DataSettings, TrainSettings } from "../runtime/settings.js";
+import { defaultPredict, type DataSettings, type TrainSettings } from "../runtime/settings.js";
 import type { Attrs, IrDim, IrModel, IrNode, IrWeight, OpName } from "./types.js";
 
 /**
@@ -229,7 +229,7 @@ class Analysis {
       const targets = source["target"] === undefined ? [] : Array.isArray(source["target"]) ? (source["target"] as unknown[]) : [source["target"]];
       // Forecasting a level that leaves the training range loses to persistence; the change is the default where it can be learnt.
       if (window["predict"] === undefined)
-        window["predict"] = targets.length > 0 && targets.every((t) => features?.includes(t)) && window["horizon"] !== 0 ? "delta" : "value";
+        window["predict"] = defaultPredict(targets.length > 0 && targets.every((t) => features?.includes(t)), (window["horizon"] as number | undefined) ?? 1);
       const derived = this.derivedFeatures(data, source);
       const missing = features ? targets.filter((t) => !features.includes(t)) : [];
       if (window["predict"] === "delta" && missing.length > 0) {
