@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadModel } from "../../src/api/index.js";
 import { attncIn } from "../in-process.js";
 
 const root = resolve(".");
@@ -163,5 +164,25 @@ describe("several steps and targets from the command line", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/damaged model directory runs[/\\]damaged: attnc\.json: prep\.targetScale must be 6 finite numbers, one per output\n/);
     expect(r.out).toBe("");
+  });
+
+  it("the two-target fixture: check accepts it, one epoch trains, and the library answers a list per day of [max, min]", async () => {
+    const spec = join(root, "test/fixtures/specs/tiny_two_targets.attn");
+    const checked = await run("check", spec, "--allow-outside");
+    expect(checked.code, checked.out + checked.err).toBe(0);
+    const trained = await run("train", spec, "--out", "runs/fixture", "--epochs", "1", "--threads", "1", "--backend", "wasm", "--allow-outside");
+    expect(trained.code, trained.err).toBe(0);
+    expect(trained.out + trained.err).toMatch(/test RMSE [\d.]+ .*\(\d+ windows, 6 outputs each\)/);
+    const model = await loadModel(join(work, "runs/fixture"));
+    try {
+      expect(model.input).toMatchObject({ kind: "series", target: ["temp_max", "temp_min"], horizon: 3, steps: "all", predict: "delta" });
+      const window = Array.from({ length: 7 }, (_, t) => [12 + t, 5 + t / 2, 0, 3]);
+      const [answer] = await model.predict([{ window }]);
+      const prediction = (answer as { prediction: number[][] }).prediction;
+      expect(prediction.map((day) => day.length)).toEqual([2, 2, 2]);
+      expect(prediction.flat().every(Number.isFinite)).toBe(true);
+    } finally {
+      model.dispose();
+    }
   });
 });
