@@ -34,8 +34,8 @@ export function makeOptimizer(cfg: TrainConfig["optimizer"]): tf.Optimizer {
 }
 
 /**
- * The loss of a batch: predictions [n, C] or [n, O]; y class ids [n] or scaled targets [n * O] (each example's O
- * outputs in turn): a forecaster's loss is the mean over all n * O outputs.
+ * The loss of a batch: predictions [n, C] or [n, O]; y class ids [n], or scaled targets [n] (one output) or
+ * [n, O]: a forecaster's loss is the mean over all n * O outputs.
  */
 export function lossOf(kind: TrainConfig["loss"], pred: tf.Tensor, y: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
