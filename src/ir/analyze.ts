@@ -740,8 +740,9 @@ class Analysis {
         this.bag.report(
           "OutputWidthMismatch",
           where,
-          `output ${out.node.name} gives ${String(shape[1])} value${shape[1] === 1 ? "" : "s"} per window, but the data block forecasts ${what}: ${S * K} value${S * K === 1 ? "" : "s"}`,
-          { related: dataEnd, suggestion: `dense(${S * K})` },
+          `output ${out.node.name} gives ${String(shape[1])} value${shape[1] === 1 ? "" : "s"} per window, but the data block forecasts ${what}: ${S * K} value${S * K === 1 ? "" : "s"}; use dense(${S * K})`,
+          // Not a "did you mean" suggestion: those replace a misspelt word, and the editor's quick fix applies them.
+          { related: dataEnd },
         );
       } else if (task === "text" && out.node.op === "dense") {
         const act = out.node.attrs["activation"];

@@ -58,7 +58,7 @@ describe("several steps and targets from the command line", () => {
     const wide = await run("check", "wide.attn");
     expect(wide.code).toBe(1);
     expect(wide.out + wide.err).toMatch(
-      /wide\.attn:3:\d+ - error ATN4023: output dense gives 3 values per window, but the data block forecasts 3 steps \(steps all\) of 2 target columns: 6 values; did you mean 'dense\(6\)'/,
+      /wide\.attn:3:\d+ - error ATN4023: output dense gives 3 values per window, but the data block forecasts 3 steps \(steps all\) of 2 target columns: 6 values; use dense\(6\)\n/,
     );
     const zero = await run("check", "zero.attn");
     expect(zero.code).toBe(1);
