@@ -39,6 +39,8 @@ function type(p: Param): string {
     }
     case "string":
       return "string";
+    case "strings":
+      return "string / list of string";
     case "bool":
       return "true / false";
     case "enum":

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { attentionOutputs, explainModel, type AttentionOutput } from "../engine/build-model.js";
 import type { IrModel } from "../ir/types.js";
 import { dataNumber, jsonKind } from "../runtime/cells.js";
-import { encodeText, scaleWindow, tokenize, unscaleTarget, type Prep } from "../runtime/prep.js";
+import { encodeText, outputCount, outputSteps, scaleWindow, targetColumns, tokenize, unscaleOutputs, type Prep } from "../runtime/prep.js";
 import type { ModelMeta } from "../runtime/session.js";
 
 /** One request: `{text}` or `{ids}` for a text model, `{window}` for a forecaster (docs/requests.md). */
@@ -23,9 +23,13 @@ export interface ClassPrediction {
   probabilities: Record<string, number>;
 }
 
-/** A forecaster's answer: the target's value `horizon` steps after the window, in the data's units. */
+/**
+ * A forecaster's answer, in the data's units: the target's value `horizon` steps after the window; for a model
+ * of several outputs (`steps all`, several targets), one list per step forecast (1..horizon with `steps all`, else
+ * the horizon alone), each the targets' values in the order the spec lists them.
+ */
 export interface ForecastPrediction {
-  prediction: number;
+  prediction: number | number[][];
 }
 
 export type Prediction = ClassPrediction | ForecastPrediction;
@@ -62,7 +66,17 @@ export class RequestError extends Error {
 /** What a model takes: token ids of a text, or a window of feature rows. */
 export type ModelInput =
   | { kind: "text"; maxLen: number; textColumn: string; vocabSize: number }
-  | { kind: "series"; window: number; features: readonly string[]; target: string; horizon: number; predict: "value" | "delta" };
+  | {
+      kind: "series";
+      window: number;
+      features: readonly string[];
+      /** The target column, or the targets (a list) of a model that forecasts several. */
+      target: string | readonly string[];
+      horizon: number;
+      /** "all": every step 1..horizon is forecast (absent: the step `horizon` only). */
+      steps?: "all";
+      predict: "value" | "delta";
+    };
 
 class BadRequest extends Error {}
 
@@ -74,8 +88,8 @@ function field(o: unknown, key: string): unknown {
 interface Encoded {
   x: Int32Array | Float32Array;
   tokens?: string[];
-  /** The window's last target value, for a forecast of the change (else 0). */
-  base: number;
+  /** Each target's value at the window's last step, for a forecast of the change (else 0); empty for text. */
+  base: number[];
 }
 
 /** One request to model input: text, token ids, or a window of raw feature rows. */
@@ -96,14 +110,14 @@ function encode(prep: Prep, value: unknown): Encoded {
         }
         x[k] = id;
       });
-      return { x, tokens: ids.map((id: number) => p.vocab[id]!), base: 0 };
+      return { x, tokens: ids.map((id: number) => p.vocab[id]!), base: [] };
     }
     const t = field(value, p.textColumn) ?? field(value, "text");
     if (typeof t !== "string")
       throw new BadRequest(
         `needs a string field ${JSON.stringify(p.textColumn)}${p.textColumn === "text" ? "" : ' (or "text")'}${t === undefined ? "" : `, not ${jsonKind(t)}`}`,
       );
-    return { x: encodeText(p, t), tokens: tokenize(p, t).slice(0, p.maxLen), base: 0 };
+    return { x: encodeText(p, t), tokens: tokenize(p, t).slice(0, p.maxLen), base: [] };
   }
   const w = field(value, "window");
   const shape = `needs "window": ${p.window} rows of [${p.features.join(", ")}]`;
@@ -128,7 +142,8 @@ function encode(prep: Prep, value: unknown): Encoded {
     throw new BadRequest(
       `window row ${Math.floor(at / p.features.length) + 1}, ${JSON.stringify(p.features[at % p.features.length])}: scaled by the training statistics, the value is beyond the float32 range`,
     );
-  return { x, base: p.predict === "delta" ? rows[rows.length - 1]![p.features.indexOf(p.target)]! : 0 };
+  const last = rows[rows.length - 1]!;
+  return { x, base: targetColumns(p).map((t) => (p.predict === "delta" ? last[p.features.indexOf(t)]! : 0)) };
 }
 
 function batchTensor(prep: Prep, xs: readonly (Int32Array | Float32Array)[]): tf.Tensor {
@@ -139,12 +154,15 @@ function batchTensor(prep: Prep, xs: readonly (Int32Array | Float32Array)[]): tf
 }
 
 /** The answer to one request, or why the model's output cannot be one (a non-finite output). */
-function answerOf(prep: Prep, pred: ArrayLike<number>, base: number): Prediction | string {
+function answerOf(prep: Prep, pred: ArrayLike<number>, base: number[]): Prediction | string {
   const out = Array.from(pred);
   if (!out.every(Number.isFinite)) return "the model's output is not a finite number";
   if (prep.kind === "series") {
-    const v = unscaleTarget(prep, out[0]!, base);
-    return Number.isFinite(v) ? { prediction: v } : "the prediction, back in the data's units, is not a finite number";
+    const v = unscaleOutputs(prep, out, base);
+    if (!v.every(Number.isFinite)) return "the prediction, back in the data's units, is not a finite number";
+    if (outputCount(prep) === 1) return { prediction: v[0]! };
+    const K = targetColumns(prep).length;
+    return { prediction: outputSteps(prep).map((_, s) => v.slice(s * K, (s + 1) * K)) };
   }
   const probs = out.length === 1 ? [1 - out[0]!, out[0]!] : out;
   const best = probs.indexOf(Math.max(...probs));
@@ -181,7 +199,15 @@ export class AttncModel {
     this.input =
       p.kind === "text"
         ? { kind: "text", maxLen: p.maxLen, textColumn: p.textColumn, vocabSize: p.vocab.length }
-        : { kind: "series", window: p.window, features: [...p.features], target: p.target, horizon: p.horizon, predict: p.predict };
+        : {
+            kind: "series",
+            window: p.window,
+            features: [...p.features],
+            target: typeof p.target === "string" ? p.target : [...p.target],
+            horizon: p.horizon,
+            ...(p.steps === "all" ? { steps: "all" as const } : {}),
+            predict: p.predict,
+          };
     this.attention = attentionOutputs(this.meta.ir);
   }
 

@@ -68,7 +68,9 @@ export class DataFileCheck {
     };
     if (win) {
       ((source["features"] as unknown[] | undefined) ?? []).forEach((f, i) => add(f, `/data/source/features/${i}`, true));
-      add(source["target"], "/data/source/target", true);
+      const target = source["target"];
+      if (Array.isArray(target)) target.forEach((t, i) => add(t, `/data/source/target/${i}`, true));
+      else add(target, "/data/source/target", true);
       add(source["time"], "/data/source/time", false);
       derive.forEach((d, i) => add(d.column, `/data/derive/${i}/column`, true));
       this.window = { window: Number(win["size"]), horizon: Number(win["horizon"] ?? 1), stride: Number(win["stride"] ?? 1), derive };

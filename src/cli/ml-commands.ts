@@ -174,7 +174,9 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
       resume: opts.resume === true,
       stdout: io.stdout,
       stderr: prefixed(io.stderr),
-      ...(threads > 1 ? { gradients: (model, vars, train, kind) => DataParallel.start(model, vars, { backend: used, loss: train.loss, kind }) } : {}),
+      ...(threads > 1
+        ? { gradients: (model, vars, train, kind, scales) => DataParallel.start(model, vars, { backend: used, loss: train.loss, kind, scales }) }
+        : {}),
     });
     // Only a new or changed chart is drawn: a run that finished already (train --resume, compare) rewrites nothing.
     const chart = join(out, "history.svg");
@@ -276,6 +278,22 @@ export async function evaluateCommand(
           `  ${label.padEnd(w)}  RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  ${mapeText(g)}${g.within ? `  within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}%` : ""}${better.some((x) => x.name === name) ? "  <- better than the model" : ""}\n`,
         );
       for (const n of b.notes) io.stdout.write(`  (${n})\n`);
+      const outputs = r.regression.outputs;
+      if (outputs && rows.length > 0) {
+        // The model's RMSE beside each baseline's, output by output.
+        const names = outputs.map((o) => printable(o.target));
+        const w = Math.max(6, ...names.map((n) => n.length));
+        const cols = ["model", ...rows.map(([name]) => name)];
+        const widths = cols.map((c) => Math.max(10, c.length));
+        io.stdout.write(`RMSE per step and target (${split}):\n`);
+        io.stdout.write(`  ${"step".padStart(4)}  ${"target".padEnd(w)}  ${cols.map((c, i) => c.padStart(widths[i]!)).join("  ")}\n`);
+        outputs.forEach((o, k) => {
+          const values = [o.rmse, ...rows.map(([, , g]) => g.outputs?.[k]?.rmse)];
+          io.stdout.write(
+            `  ${String(o.step).padStart(4)}  ${names[k]!.padEnd(w)}  ${values.map((v, i) => (v === undefined ? "" : v.toFixed(4)).padStart(widths[i]!)).join("  ")}\n`,
+          );
+        });
+      }
       if (rows.length > 0)
         io.stdout.write(
           better.length > 0

@@ -211,7 +211,18 @@ function metadata(s: Served): object {
   const m = s.model;
   const outputs =
     m.input.kind === "series"
-      ? { prediction: { target: m.input.target, horizon: m.input.horizon, predict: m.input.predict } }
+      ? {
+          prediction: {
+            target: m.input.target,
+            horizon: m.input.horizon,
+            ...(m.input.steps ? { steps: m.input.steps } : {}),
+            predict: m.input.predict,
+            // A model of several outputs answers a list per step of a value per target.
+            ...(typeof m.input.target !== "string" || m.input.steps === "all"
+              ? { shape: [m.input.steps === "all" ? m.input.horizon : 1, typeof m.input.target === "string" ? 1 : m.input.target.length] }
+              : {}),
+          },
+        }
       : { label: { labels: m.labels }, probabilities: { labels: m.labels } };
   return {
     name: m.name,

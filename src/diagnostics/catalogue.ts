@@ -79,6 +79,8 @@ export const Codes = {
     "ATN4022",
     "a text, label or time cell that training cannot read: null, or a JSONL number, boolean, object or array where a string is needed",
   ),
+  OutputWidthMismatch: entry("ATN4023", "a forecaster's output width is not the number of steps forecast times the number of targets"),
+  StepsNeedHorizon: entry("ATN4024", "`steps all` with horizon 0: there are no steps after the window to forecast"),
   // --- limits
   TooLarge: entry("ATN5001", "a model with more parameters than training can hold in memory"),
   TooMuchMemory: entry("ATN5002", "a model whose activations for one training batch would not fit in memory"),

@@ -6,7 +6,7 @@ import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
 import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
 import { DATA_SETTINGS, TRAIN_SETTINGS } from "./signatures.js";
-import type { DataSettings, TrainSettings } from "../runtime/settings.js";
+import { defaultPredict, type DataSettings, type TrainSettings } from "../runtime/settings.js";
 import { formatShape } from "../layers/node.js";
 import type { IrDim, IrModel, IrNode, OpName } from "./types.js";
 import type { InferContext, LayerValue } from "../layers/kind.js";
@@ -153,6 +153,19 @@ class Analysis {
     }
   }
 
+  /**
+   * A forecaster's output width from its data block: S * K, with S the steps forecast (the horizon with `steps all`,
+   * else 1) and K the targets; with `stepsOnly`, S.
+   */
+  private outputWidth(stepsOnly = false): number {
+    const data = this.ir.data as Mutable | undefined;
+    const window = data?.["window"] as Mutable | undefined;
+    const target = (data?.["source"] as Mutable | undefined)?.["target"];
+    const S = window?.["steps"] === "all" && typeof window["horizon"] === "number" && window["horizon"] > 0 ? window["horizon"] : 1;
+    const K = Array.isArray(target) ? Math.max(1, target.length) : 1;
+    return stepsOnly ? S : S * K;
+  }
+
   /** Binds T (and F) from the data block; returns the task the data describes. */
   private bindData(data: Mutable): "text" | "series" | undefined {
     const source = data["source"] as Mutable;
@@ -205,16 +218,29 @@ class Analysis {
         return undefined;
       }
       const features = source["features"] as unknown[] | undefined;
+      const targets = source["target"] === undefined ? [] : Array.isArray(source["target"]) ? (source["target"] as unknown[]) : [source["target"]];
       // Forecasting a level that leaves the training range loses to persistence; the change is the default where it can be learnt.
-      if (window["predict"] === undefined) window["predict"] = features?.includes(source["target"]) && window["horizon"] !== 0 ? "delta" : "value";
+      if (window["predict"] === undefined)
+        window["predict"] = defaultPredict(targets.length > 0 && targets.every((t) => features?.includes(t)), (window["horizon"] as number | undefined) ?? 1);
       const derived = this.derivedFeatures(data, source);
-      if (window["predict"] === "delta" && features && source["target"] !== undefined && !features.includes(source["target"])) {
+      const missing = features ? targets.filter((t) => !features.includes(t)) : [];
+      if (window["predict"] === "delta" && missing.length > 0) {
         this.bag.report(
           "DeltaNeedsTarget",
           this.span("/data/window/predict"),
-          `predicting the change of ${JSON.stringify(source["target"])} needs its last value, so it must be one of the features`,
+          `predicting the change of ${missing.map((t) => JSON.stringify(t)).join(", ")} needs ${missing.length === 1 ? "its" : "their"} last value, so ${missing.length === 1 ? "it" : "each"} must be one of the features`,
           {
             related: [{ message: "features given here", span: this.span("/data/source/features") }],
+          },
+        );
+      }
+      if (window["steps"] === "all" && window["horizon"] === 0) {
+        this.bag.report(
+          "StepsNeedHorizon",
+          this.span("/data/window/steps"),
+          "steps all forecasts every step 1..horizon after the window, but the horizon is 0; use horizon 1 or more",
+          {
+            related: [{ message: "horizon given here", span: this.span("/data/window/horizon") }],
           },
         );
       }
@@ -429,6 +455,23 @@ class Analysis {
     for (const key of ["path", "text", "label", "time", "target"]) {
       if (source[key] === "") this.bag.report("InvalidValue", this.span(`/data/source/${key}`), `${key} must not be empty`);
     }
+    if (Array.isArray(source["target"])) {
+      const seen = new Map<unknown, number>();
+      source["target"].forEach((t, i) => {
+        if (t === "") this.bag.report("InvalidValue", this.span(`/data/source/target/${i}`), "a target column name must not be empty");
+        const prev = seen.get(t);
+        if (prev !== undefined)
+          this.bag.report(
+            "InvalidValue",
+            this.span(`/data/source/target/${i}`),
+            `the target ${JSON.stringify(t)} is listed twice; each target is forecast once`,
+            {
+              related: [{ message: "first listed here", span: this.span(`/data/source/target/${prev}`) }],
+            },
+          );
+        else seen.set(t, i);
+      });
+    }
     ((source["features"] as unknown[] | undefined) ?? []).forEach((f, i) => {
       if (f === "") this.bag.report("InvalidValue", this.span(`/data/source/features/${i}`), "a feature column name must not be empty");
     });
@@ -514,7 +557,12 @@ class Analysis {
     if (out) {
       const shape = out.node.shape!;
       const where = this.span(`/nodes/${out.index}`);
-      const dataEnd: RelatedInfo[] = [{ message: task === "text" ? "one label per example" : "one target value per window", span: this.span(labelPath) }];
+      const dataEnd: RelatedInfo[] = [
+        {
+          message: task === "text" ? "one label per example" : this.outputWidth() === 1 ? "one target value per window" : "the targets forecast",
+          span: this.span(labelPath),
+        },
+      ];
       if (shape.length !== 2) {
         this.bag.report(
           "OutputTargetMismatch",
@@ -522,11 +570,15 @@ class Analysis {
           `output ${out.node.name} gives a sequence ${formatShape(shape)}, but each example has one ${task === "text" ? "label" : "target"}; reduce the sequence first (last, mean_pool, max_pool or attention_pool)`,
           { related: dataEnd },
         );
-      } else if (task === "series" && shape[1] !== 1) {
+      } else if (task === "series" && shape[1] !== this.outputWidth()) {
+        const S = this.outputWidth(true);
+        const K = this.outputWidth() / S;
+        const what = `${S === 1 ? "one step" : `${S} steps (steps all)`} of ${K === 1 ? "one target column" : `${K} target columns`}`;
         this.bag.report(
-          "OutputTargetMismatch",
+          "OutputWidthMismatch",
           where,
-          `output ${out.node.name} gives ${String(shape[1])} values per window, but the data has one target column; use dense(1)`,
+          `output ${out.node.name} gives ${String(shape[1])} value${shape[1] === 1 ? "" : "s"} per window, but the data block forecasts ${what}: ${S * K} value${S * K === 1 ? "" : "s"}; use dense(${S * K})`,
+          // Not a "did you mean" suggestion: those replace a misspelt word, and the editor's quick fix applies them.
           { related: dataEnd },
         );
       } else if (task === "text" && out.node.op === "dense") {

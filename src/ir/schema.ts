@@ -27,6 +27,8 @@ function paramSchema(p: Param): JsonSchema {
       };
     case "string":
       return { type: "string", ...doc };
+    case "strings":
+      return { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" }, minItems: 1 }], ...doc };
     case "bool":
       return { type: "boolean", ...doc, ...(p.default !== undefined ? { default: p.default } : {}) };
     case "enum":

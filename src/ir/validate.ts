@@ -76,7 +76,19 @@ export function validateIr(validator: IrValidator, ir: unknown, spans: SpanMap, 
     const s = didYouMean(String(e.params["additionalProperty"]), spans.nearest(e.instancePath)?.keys ?? []);
     if (s !== undefined) suggestedFor.add(`${e.instancePath}/${s}`);
   }
+  // A value that matches no alternative of an anyOf (a string or a list of strings) gets one message: the error
+  // inside the alternative it came closest to (an item of a list), else the types it could have, joined.
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === "anyOf").map((e) => e.instancePath));
+  const typeReported = new Set<string>();
   for (const e of errors) {
+    if (e.keyword === "type" && anyOfPaths.has(e.instancePath)) {
+      const p = e.instancePath;
+      if (typeReported.has(p) || errors.some((o) => o.instancePath.startsWith(`${p}/`) || (o.instancePath === p && !["type", "anyOf"].includes(o.keyword)))) {
+        failed.push(p);
+        continue;
+      }
+      typeReported.add(p);
+    }
     if (spans.isReported(e.instancePath)) {
       failed.push(e.instancePath);
       continue;
@@ -108,9 +120,13 @@ export function validateIr(validator: IrValidator, ir: unknown, spans: SpanMap, 
         report("MissingArgument", isBlock ? `the ${origin.label} needs a '${prop}' setting` : `${origin.label} needs '${prop}'`);
         break;
       }
-      case "type":
-        report("WrongType", `${origin.label} must be ${TYPE_WORDS[String(e.params["type"])] ?? String(e.params["type"])}, not ${show(value)}`);
+      case "type": {
+        const types = anyOfPaths.has(e.instancePath)
+          ? errors.filter((o) => o.keyword === "type" && o.instancePath === e.instancePath).map((o) => String(o.params["type"]))
+          : [String(e.params["type"])];
+        report("WrongType", `${origin.label} must be ${types.map((t) => TYPE_WORDS[t] ?? t).join(" or ")}, not ${show(value)}`);
         break;
+      }
       case "enum": {
         const allowed = (e.params["allowedValues"] as unknown[]).map(String);
         report(

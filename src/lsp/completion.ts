@@ -228,6 +228,8 @@ function modelNames(a: Analysis, text: string): string[] {
 }
 
 const COLUMN_ARGS = new Set(["text", "label", "time", "target"]);
+/** Arguments that list columns: `features: ["|"]`, and `target: ["|"]` for several targets. */
+const LIST_COLUMN_ARGS = new Set(["features", "target"]);
 /** Calls of a derive list whose first argument is a column. */
 const DERIVE_CALLS = new Set(["diff", "lag"]);
 
@@ -278,7 +280,7 @@ const escapeString = (s: string): string => s.replace(/[\\"\n\r\t]/g, (c) => ({ 
 
 /**
  * Column names from the data file's header, where a data source names a column: `csv("f", text: "|")`, `label:`,
- * `time:`, `target:` and `features: ["|"]`. Undefined when the cursor is in no such place.
+ * `time:`, `target:`, `features: ["|"]` and `target: ["|"]`. Undefined when the cursor is in no such place.
  */
 function columnItems(text: string, offset: number, columns: (s: SourceRef) => string[]): CompletionItem[] | undefined {
   const { tokens } = tokenize(text);
@@ -315,7 +317,12 @@ function columnItems(text: string, offset: number, columns: (s: SourceRef) => st
     if (prev.tokenType === Colon && COLUMN_ARGS.has(before[i - 1]?.image ?? "")) paren = opener(i - 2);
     else if (prev.tokenType === LBracket || prev.tokenType === Comma) {
       const bracket = prev.tokenType === LBracket ? i : opener(i - 1);
-      if (bracket < 0 || before[bracket]!.tokenType !== LBracket || before[bracket - 1]?.tokenType !== Colon || before[bracket - 2]?.image !== "features")
+      if (
+        bracket < 0 ||
+        before[bracket]!.tokenType !== LBracket ||
+        before[bracket - 1]?.tokenType !== Colon ||
+        !LIST_COLUMN_ARGS.has(before[bracket - 2]?.image ?? "")
+      )
         return undefined;
       paren = opener(bracket - 3);
     } else return undefined;

@@ -22,6 +22,8 @@ export function paramType(p: Param): string {
     }
     case "string":
       return "string";
+    case "strings":
+      return "string | [string, ...]";
     case "bool":
       return "true | false";
     case "enum":

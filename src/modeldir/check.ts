@@ -350,20 +350,34 @@ export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof ch
     const sources = features.slice(0, features.length - derived.length);
     if (sources.length === 0 || derived.some((d, i) => features[sources.length + i] !== d))
       bad("prep.features", `must end with the derived features (${derived.join(", ")}) after at least one column of the file`);
-    if (typeof prep["target"] !== "string") bad("prep.target", "must be a string");
-    if (prep["predict"] === "delta" && !sources.includes(prep["target"] as string))
-      bad("prep.target", "must be one of the file's feature columns: the model forecasts its change");
+    const target = prep["target"];
+    const targets = typeof target === "string" ? [target] : Array.isArray(target) ? target : [];
+    if (targets.length === 0 || !targets.every((t) => typeof t === "string") || (Array.isArray(target) && new Set(targets).size !== targets.length))
+      bad("prep.target", "must be a string or a list of distinct strings");
+    if (prep["predict"] === "delta" && !targets.every((t) => sources.includes(t as string)))
+      bad("prep.target", "must be one of the file's feature columns (each target, for several): the model forecasts its change");
+    if (prep["steps"] !== undefined && prep["steps"] !== "last" && prep["steps"] !== "all") bad("prep.steps", "must be last or all");
+    if (prep["steps"] === "all" && !isCount(prep["horizon"], 1, MODELDIR_LIMITS.steps)) bad("prep.steps", "is all, but the horizon is not 1 or more");
+    const outputs = (prep["steps"] === "all" && typeof prep["horizon"] === "number" ? prep["horizon"] : 1) * targets.length;
     for (const key of ["offset", "scale"]) {
       const v = prep[key];
       if (!Array.isArray(v) || v.length !== features.length || !v.every((x) => typeof x === "number" && Number.isFinite(x)))
         bad(`prep.${key}`, `must be ${features.length} finite numbers, one per feature`);
     }
     if (!(prep["scale"] as number[]).every((x) => x !== 0)) bad("prep.scale", "must not hold 0");
-    for (const key of ["targetOffset", "targetScale"])
-      if (typeof prep[key] !== "number" || !Number.isFinite(prep[key])) bad(`prep.${key}`, "must be a finite number");
-    if (prep["targetScale"] === 0) bad("prep.targetScale", "must not be 0");
+    for (const key of ["targetOffset", "targetScale"]) {
+      const v = prep[key];
+      if (
+        outputs === 1
+          ? typeof v !== "number" || !Number.isFinite(v)
+          : !Array.isArray(v) || v.length !== outputs || !v.every((x) => typeof x === "number" && Number.isFinite(x))
+      )
+        bad(`prep.${key}`, outputs === 1 ? "must be a finite number" : `must be ${outputs} finite numbers, one per output`);
+    }
+    if (prep["targetScale"] === 0 || (Array.isArray(prep["targetScale"]) && prep["targetScale"].includes(0))) bad("prep.targetScale", "must not be 0");
     if (prep["predict"] !== "value" && prep["predict"] !== "delta") bad("prep.predict", "must be value or delta");
-    if (outUnits !== 1) bad("prep", `is a forecaster's, but the model's output has ${String(outUnits)} units`);
+    if (outUnits !== outputs)
+      bad("prep", `is a forecaster's of ${outputs} output${outputs === 1 ? "" : "s"}, but the model's output has ${String(outUnits)} units`);
   }
   return meta;
 }

@@ -4,12 +4,12 @@
  * scaled windows the model reads. Streamed like the data pipeline: nothing holds all rows or all windows.
  * Only Node built-ins.
  */
-import { readRows } from "./csv.js";
+import { readRows, type Row } from "./csv.js";
 import { splitOf } from "./cells.js";
 import { examples, number, type DataConfig, type DataFile } from "./data.js";
-import { unscaleTarget, type SeasonInfo, type SeriesPrep, type Split } from "./prep.js";
+import { outputCount, outputOf, outputSteps, targetColumns, unscaleOutputs, type SeasonInfo, type SeriesPrep, type Split } from "./prep.js";
 import { calendarTime, DAY_MS, isWindowRow } from "./derive.js";
-import { RegressionMetrics, type RegressionReport } from "./metrics.js";
+import { ForecastMetrics, type RegressionReport } from "./metrics.js";
 
 /** The L2 weights the linear baseline tries, chosen by validation RMSE. */
 export const RIDGE_LAMBDAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000];
@@ -84,19 +84,24 @@ export function seasonText(s: SeasonInfo | { period: number; source: "option" })
 
 // ---- ridge regression
 
-/** A linear model of a scaled window: w (T x F weights, then the bias), predicting what the model predicts. */
+/**
+ * A linear model of a scaled window predicting what the model predicts: for each of its outputs in turn, T x F
+ * weights then the bias.
+ */
 export interface RidgeFit {
   weights: Float64Array;
+  /** How many outputs (1 for pairs whose y is a number). */
+  outputs: number;
   lambda: number;
-  /** Validation RMSE (scaled units) of each lambda tried; empty when there was no validation split. */
+  /** Validation RMSE (scaled units, over every output) of each lambda tried; empty when there was no validation split. */
   tried: { lambda: number; rmse: number }[];
 }
 
 /**
- * Solves (A + diag(d)) w = b for a symmetric positive definite A + diag(d) by Cholesky; A is given by its upper
- * triangle (row-major, n x n). Returns null when the matrix is not positive definite.
+ * The Cholesky factor L of A + diag(d) (L L^T = A + diag(d)) for a symmetric A given by its upper triangle
+ * (row-major, n x n); null when the matrix is not positive definite.
  */
-export function choleskySolve(a: Float64Array, diag: Float64Array, b: Float64Array, n: number): Float64Array | null {
+export function choleskyFactor(a: Float64Array, diag: Float64Array, n: number): Float64Array | null {
   const l = new Float64Array(n * n);
   for (let j = 0; j < n; j++) {
     let s = a[j * n + j]! + diag[j]!;
@@ -110,6 +115,11 @@ export function choleskySolve(a: Float64Array, diag: Float64Array, b: Float64Arr
       l[i * n + j] = t / ljj;
     }
   }
+  return l;
+}
+
+/** Solves L L^T x = b with a factor from choleskyFactor. */
+export function choleskyBack(l: Float64Array, b: ArrayLike<number>, n: number): Float64Array {
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let t = b[i]!;
@@ -125,23 +135,44 @@ export function choleskySolve(a: Float64Array, diag: Float64Array, b: Float64Arr
   return x;
 }
 
-/** w . [x, 1] */
-function ridgePredict(w: Float64Array, x: ArrayLike<number>): number {
+/**
+ * Solves (A + diag(d)) w = b for a symmetric positive definite A + diag(d) by Cholesky; A is given by its upper
+ * triangle (row-major, n x n). Returns null when the matrix is not positive definite.
+ */
+export function choleskySolve(a: Float64Array, diag: Float64Array, b: Float64Array, n: number): Float64Array | null {
+  const l = choleskyFactor(a, diag, n);
+  return l ? choleskyBack(l, b, n) : null;
+}
+
+/** w . [x, 1] for output o (w holds each output's x.length + 1 weights in turn). */
+export function ridgePredict(w: Float64Array, x: ArrayLike<number>, o = 0): number {
   const n = x.length;
-  let s = w[n]!;
-  for (let i = 0; i < n; i++) s += w[i]! * x[i]!;
+  const at = o * (n + 1);
+  let s = w[at + n]!;
+  for (let i = 0; i < n; i++) s += w[at + i]! * x[i]!;
   return s;
 }
 
+/** A training or validation pair of the ridge fit: one target (a number) or O outputs. */
+export interface RidgePair {
+  x: ArrayLike<number>;
+  y: number | ArrayLike<number>;
+}
+
+function outputsOf(y: number | ArrayLike<number>): ArrayLike<number> {
+  return typeof y === "number" ? [y] : y;
+}
+
 /**
- * Fits ridge regression of y on [x, 1] from streams of training and validation pairs: X^T X and X^T y are
- * accumulated in Float64 as the training pairs pass (so memory is (D + 1)^2 numbers, not the windows), then
- * (X^T X / n + lambda I) w = X^T y / n is solved for each lambda (the bias is not penalised) and the lambda with the
- * lowest validation RMSE kept; without validation pairs, `fallback`. Returns null when there are no training pairs.
+ * Fits ridge regression of y on [x, 1] from streams of training and validation pairs, for every output of y at
+ * once: X^T X and X^T Y are accumulated in Float64 as the training pairs pass (so memory is (D + 1)^2 + (D + 1) O
+ * numbers, not the windows), then (X^T X / n + lambda I) W = X^T Y / n is solved for each lambda (the bias is not
+ * penalised; one factorisation serves every output) and the lambda with the lowest validation RMSE over all
+ * outputs kept; without validation pairs, `fallback`. Returns null when there are no training pairs.
  */
 export async function fitRidge(
-  train: AsyncIterable<{ x: ArrayLike<number>; y: number }>,
-  validation: (() => AsyncIterable<{ x: ArrayLike<number>; y: number }>) | null,
+  train: AsyncIterable<RidgePair>,
+  validation: (() => AsyncIterable<RidgePair>) | null,
   lambdas: readonly number[] = RIDGE_LAMBDAS,
   fallback = RIDGE_DEFAULT_LAMBDA,
 ): Promise<RidgeFit | null> {
@@ -149,12 +180,15 @@ export async function fitRidge(
   let b: Float64Array | null = null;
   let n = 0;
   let D = 0;
+  let O = 0;
   const row = { v: new Float64Array(0) };
   for await (const e of train) {
+    const ys = outputsOf(e.y);
     if (!a || !b) {
       D = e.x.length + 1;
+      O = ys.length;
       a = new Float64Array(D * D);
-      b = new Float64Array(D);
+      b = new Float64Array(D * O);
       row.v = new Float64Array(D);
     }
     const v = row.v;
@@ -163,7 +197,7 @@ export async function fitRidge(
     for (let i = 0; i < D; i++) {
       const vi = v[i]!;
       if (vi === 0) continue;
-      b[i] += vi * e.y;
+      for (let o = 0; o < O; o++) b[o * D + i] += vi * ys[o]!;
       const at = i * D;
       for (let j = i; j < D; j++) a[at + j] += vi * v[j]!;
     }
@@ -171,32 +205,38 @@ export async function fitRidge(
   }
   if (!a || !b || n === 0) return null;
   for (let i = 0; i < D * D; i++) a[i] /= n;
-  for (let i = 0; i < D; i++) b[i] /= n;
+  for (let i = 0; i < D * O; i++) b[i] /= n;
   const solve = (lambda: number): Float64Array | null => {
     const d = new Float64Array(D).fill(lambda);
     d[D - 1] = 0;
-    const w = choleskySolve(a, d, b, D);
+    const l = choleskyFactor(a, d, D);
+    if (!l) return null;
+    const w = new Float64Array(D * O);
+    for (let o = 0; o < O; o++) w.set(choleskyBack(l, b.subarray(o * D, (o + 1) * D), D), o * D);
     // Sums beyond the float64 range (unscaled data in the 1e150s) give no usable fit.
-    return w && w.every(Number.isFinite) ? w : null;
+    return w.every(Number.isFinite) ? w : null;
   };
   if (validation === null) {
     const w = solve(fallback);
-    return w ? { weights: w, lambda: fallback, tried: [] } : null;
+    return w ? { weights: w, outputs: O, lambda: fallback, tried: [] } : null;
   }
   const fits = lambdas.map((lambda) => ({ lambda, w: solve(lambda) })).filter((f): f is { lambda: number; w: Float64Array } => f.w !== null);
   if (fits.length === 0) return null;
   const se = new Float64Array(fits.length);
   let m = 0;
   for await (const e of validation()) {
+    const ys = outputsOf(e.y);
     fits.forEach((f, k) => {
-      const d = ridgePredict(f.w, e.x) - e.y;
-      se[k] += d * d;
+      for (let o = 0; o < O; o++) {
+        const d = ridgePredict(f.w, e.x, o) - ys[o]!;
+        se[k] += d * d;
+      }
     });
-    m++;
+    m += O;
   }
   if (m === 0) {
     const w = solve(fallback);
-    return w ? { weights: w, lambda: fallback, tried: [] } : null;
+    return w ? { weights: w, outputs: O, lambda: fallback, tried: [] } : null;
   }
   const tried = fits.map((f, k) => ({ lambda: f.lambda, rmse: Math.sqrt(se[k]! / m) }));
   // The smallest validation RMSE; a tie goes to the larger lambda (the simpler model).
@@ -204,7 +244,7 @@ export async function fitRidge(
   tried.forEach((t, k) => {
     if (t.rmse <= tried[best]!.rmse) best = k;
   });
-  return { weights: fits[best]!.w, lambda: fits[best]!.lambda, tried };
+  return { weights: fits[best]!.w, outputs: O, lambda: fits[best]!.lambda, tried };
 }
 
 // ---- the baselines of a split
@@ -232,11 +272,12 @@ function seasonSteps(P: number, h: number): number {
 }
 
 /**
- * Persistence and seasonal naive forecasts of each window of a split, in file order: persistence is the target at
- * the window's last step (from the target column, whether or not it is a feature); the seasonal naive forecast of
- * y_r is y_{r-kP} + k * (the mean change over P steps on the training rows), with k the smallest whole number such
- * that kP >= h. Windows too early in the file for it (r < kP) get persistence's forecast. Two passes over the file
- * (one with a season), holding only the last max(T + h, kP + 1) targets.
+ * Persistence and seasonal naive forecasts of each window of a split, in file order, for each output (step s
+ * after the window's last row, target k; prep.ts, outputOf): persistence is target k at the window's last step
+ * (from the target column, whether or not it is a feature); the seasonal naive forecast of y_r (r the output's
+ * row) is y_{r-jP} + j * (target k's mean change over P steps on the training rows), with j the smallest whole
+ * number such that jP >= s. Outputs too early in the file for it (r < jP) get persistence's forecast. Two passes
+ * over the file (one with a season), holding only the last T + h + jP + 1 rows' targets.
  */
 export async function* naiveStream(
   config: DataConfig,
@@ -244,42 +285,63 @@ export async function* naiveStream(
   file: DataFile,
   split: Split,
   season: number | null,
-): AsyncGenerator<{ truth: number; persistence: number; seasonal: number | null }> {
+): AsyncGenerator<{ truth: number[]; persistence: number[]; seasonal: number[] | null }> {
   const T = prep.window;
   const h = prep.horizon;
+  const targets = targetColumns(prep);
+  const K = targets.length;
+  const steps = outputSteps(prep);
   const P = season ?? 0;
-  const k = P > 0 ? seasonSteps(P, h) : 0;
-  const keep = Math.max(T + h, k * P + 1);
-  const ys = new Float64Array(keep);
-  let trend = 0;
+  const js = steps.map((s) => (P > 0 ? seasonSteps(P, s) : 0));
+  const keep = T + h + Math.max(0, ...js) * P + 1;
+  const ys: Float64Array[] = Array.from({ length: keep }, () => new Float64Array(K));
+  const trend = new Float64Array(K);
+  const read = (row: Row): Float64Array => {
+    const v = new Float64Array(K);
+    targets.forEach((t, k) => (v[k] = number(row, t, file)));
+    return v;
+  };
   if (P > 0) {
-    let sum = 0;
+    const sum = new Float64Array(K);
     let n = 0;
     let index = 0;
     for await (const row of readRows(config.source, file.path, file.display)) {
-      const y = number(row, prep.target, file);
+      const y = read(row);
       if (index >= P && splitOf(prep.split, index, prep.rows) === "train") {
-        sum += y - ys[(index - P) % keep]!;
+        const then = ys[(index - P) % keep]!;
+        for (let k = 0; k < K; k++) sum[k] += y[k]! - then[k]!;
         n++;
       }
       ys[index % keep] = y;
       index++;
     }
-    trend = n ? sum / n : 0;
+    for (let k = 0; k < K; k++) trend[k] = n ? sum[k]! / n : 0;
   }
   let r = 0;
   for await (const row of readRows(config.source, file.path, file.display)) {
-    const y = number(row, prep.target, file);
-    ys[r % keep] = y;
+    ys[r % keep] = read(row);
     if (isWindowRow(prep, r) && splitOf(prep.split, r, prep.rows) === split) {
-      const persistence = ys[(r - h) % keep]!;
-      yield { truth: y, persistence, seasonal: P > 0 ? (r >= k * P ? ys[(r - k * P) % keep]! + k * trend : persistence) : null };
+      const end = r - h; // the window's last row
+      const truth: number[] = [];
+      const persistence: number[] = [];
+      const seasonal: number[] = [];
+      steps.forEach((s, i) => {
+        const at = end + s;
+        const j = js[i]!;
+        for (let k = 0; k < K; k++) {
+          const last = ys[end % keep]![k]!;
+          truth.push(ys[at % keep]![k]!);
+          persistence.push(last);
+          if (P > 0) seasonal.push(at >= j * P ? ys[(at - j * P) % keep]![k]! + j * trend[k]! : last);
+        }
+      });
+      yield { truth, persistence, seasonal: P > 0 ? seasonal : null };
     }
     r++;
   }
 }
 
-/** naiveStream's forecasts of a split, gathered (for tests and small splits). */
+/** naiveStream's forecasts of a split, gathered (each window's outputs in turn; for tests and small splits). */
 export async function naiveForecasts(
   config: DataConfig,
   prep: SeriesPrep,
@@ -291,19 +353,16 @@ export async function naiveForecasts(
   const persistence: number[] = [];
   const seasonal: number[] = [];
   for await (const f of naiveStream(config, prep, file, split, season)) {
-    truth.push(f.truth);
-    persistence.push(f.persistence);
-    if (f.seasonal !== null) seasonal.push(f.seasonal);
+    truth.push(...f.truth);
+    persistence.push(...f.persistence);
+    if (f.seasonal !== null) seasonal.push(...f.seasonal);
   }
   return { truth, persistence, seasonal: season !== null ? seasonal : null };
 }
 
 /** The ridge baseline fitted on the training windows, lambda chosen on the validation windows. */
 export async function fitLinearBaseline(config: DataConfig, prep: SeriesPrep, file: DataFile): Promise<RidgeFit | null> {
-  return fitRidge(
-    examples(config, prep, file, "train") as AsyncIterable<{ x: Float32Array; y: number }>,
-    prep.counts.validation > 0 ? () => examples(config, prep, file, "validation") as AsyncIterable<{ x: Float32Array; y: number }> : null,
-  );
+  return fitRidge(examples(config, prep, file, "train"), prep.counts.validation > 0 ? () => examples(config, prep, file, "validation") : null);
 }
 
 /**
@@ -329,11 +388,11 @@ export async function baselineReports(
   }
   // A season no window reaches back over would be persistence under another name.
   const P = season !== null && season * seasonSteps(season, prep.horizon) < prep.rows ? season : null;
-  const persistence = new RegressionMetrics(tolerance);
-  const seasonal = P !== null ? new RegressionMetrics(tolerance) : null;
+  const persistence = forecastMetrics(prep, tolerance);
+  const seasonal = P !== null ? forecastMetrics(prep, tolerance) : null;
   for await (const f of naiveStream(config, prep, file, split, P)) {
-    persistence.add([f.truth], [f.persistence]);
-    if (seasonal && f.seasonal !== null) seasonal.add([f.truth], [f.seasonal]);
+    persistence.add(f.truth, f.persistence);
+    if (seasonal && f.seasonal !== null) seasonal.add(f.truth, f.seasonal);
   }
   reports["persistence"] = persistence.report();
   if (seasonal && P !== null) reports["seasonal_naive"] = { ...seasonal.report(), season: P };
@@ -363,12 +422,27 @@ async function addLinear(
     notes.push("linear left out: the training split has no windows, or its ridge system could not be solved");
     return;
   }
-  const m = new RegressionMetrics(tolerance);
+  const m = forecastMetrics(prep, tolerance);
   for await (const e of examples(config, prep, file, split)) {
     const x = e.x as Float32Array;
-    m.add([unscaleTarget(prep, e.y, e.base)], [unscaleTarget(prep, ridgePredict(fitted.weights, x), e.base)]);
+    m.add(
+      unscaleOutputs(prep, e.y, e.base),
+      unscaleOutputs(
+        prep,
+        e.y.map((_, o) => ridgePredict(fitted.weights, x, o)),
+        e.base,
+      ),
+    );
   }
   reports["linear"] = { ...m.report(), lambda: fitted.lambda };
+}
+
+/** Metrics of every output of a forecaster and all together (metrics.ts). */
+function forecastMetrics(prep: SeriesPrep, tolerance: number | null): ForecastMetrics {
+  return new ForecastMetrics(
+    Array.from({ length: outputCount(prep) }, (_, o) => outputOf(prep, o)),
+    tolerance,
+  );
 }
 
 /** The baselines whose RMSE is lower than the model's, best first, with theirs and a short name for messages. */

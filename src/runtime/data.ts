@@ -9,7 +9,20 @@ import { DataError, readRows, type CellValue, type Row } from "./csv.js";
 import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, timeOrderProblem, type SplitConfig } from "./cells.js";
 import { calendarTime, calendarValues, DeriveHistory, derivedNames, historyRows, isWindowRow, type DeriveSpec } from "./derive.js";
 import { defaultPredict, seriesScale, type DataSettings } from "./settings.js";
-import { encodeText, OOV, PAD, tokenize, vocabIndex, type Prep, type SeriesPrep, type Split, type TextPrep } from "./prep.js";
+import {
+  encodeText,
+  OOV,
+  outputScaling,
+  outputSteps,
+  PAD,
+  targetColumns,
+  tokenize,
+  vocabIndex,
+  type Prep,
+  type SeriesPrep,
+  type Split,
+  type TextPrep,
+} from "./prep.js";
 
 /** A data block as the runtime reads it: the settings table of settings.ts, defaults filled. */
 export type DataConfig = DataSettings;
@@ -20,12 +33,13 @@ export interface DataFile {
   readonly display: string;
 }
 
-/** One example: model input values and the target (class id, or scaled value). */
+/** One example: model input values and the target (class id, or the scaled value of each output). */
 export interface Example {
   x: Int32Array | Float32Array;
-  y: number;
-  /** For a forecast of the change: the target's raw value at the window's last step (else 0). */
-  base: number;
+  /** [class id] for text; a forecaster's S * K scaled outputs, step-major (see prep.ts, outputOf). */
+  y: number[];
+  /** For a forecast of the change: each target's raw value at the window's last step (else zeros); empty for text. */
+  base: number[];
   line: number;
 }
 
@@ -229,11 +243,16 @@ export function seriesReader(
 async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep> {
   const sources = config.source.features!;
   const target = config.source.target!;
+  const targets = targetColumns({ target });
+  const K = targets.length;
   const time = config.source.time ?? null;
   const calendar = config.calendar ?? [];
   const derive = config.derive ?? [];
   const features = [...sources, ...derivedNames(calendar, derive)];
   const win = config.window!;
+  const steps = win.steps === "all" ? ("all" as const) : undefined;
+  const horizons = outputSteps({ horizon: win.horizon, steps });
+  const S = horizons.length;
   const split = splitConfig(config, true);
   const scaling = seriesScale(config);
   const rows = await countRows(config, file);
@@ -247,22 +266,30 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
       `the series has ${rows} row${rows === 1 ? "" : "s"}, shorter than ${skipped > 0 ? `the ${skipped} row${skipped === 1 ? "" : "s"} derived features need before them plus ` : ""}the window plus the horizon (${needed})`,
     );
   const F = features.length;
-  const columns = [...sources, target, ...(time ? [time] : []), ...derive.map((d) => d.column)];
-  // Statistics per column, over the training rows where the column is defined (a lag or difference needs history).
-  const sum = new Float64Array(F + 1);
-  const sq = new Float64Array(F + 1);
-  const min = new Float64Array(F + 1).fill(Infinity);
-  const max = new Float64Array(F + 1).fill(-Infinity);
-  const n = new Float64Array(F + 1);
+  const columns = [...new Set([...sources, ...targets, ...(time ? [time] : []), ...derive.map((d) => d.column)])];
+  // Statistics per column (the features, then the targets), over the training rows where the column is defined
+  // (a lag or difference needs history).
+  const C = F + K;
+  const sum = new Float64Array(C);
+  const sq = new Float64Array(C);
+  const min = new Float64Array(C).fill(Infinity);
+  const max = new Float64Array(C).fill(-Infinity);
+  const n = new Float64Array(C);
   let index = 0;
-  const predict = win.predict ?? defaultPredict(sources.includes(target), win.horizon);
-  // The change of the target over the horizon, on training rows: y_r - y_{r-h}.
-  const recent: number[] = [];
-  let dSum = 0;
-  let dSq = 0;
-  let dMin = Infinity;
-  let dMax = -Infinity;
-  let dN = 0;
+  const predict =
+    win.predict ??
+    defaultPredict(
+      targets.every((t) => sources.includes(t)),
+      win.horizon,
+    );
+  // The change of each target over each output's step, on training rows: y_r - y_{r-h} (output-major as the model's outputs).
+  const O = S * K;
+  const recent: number[][] = [];
+  const dSum = new Float64Array(O);
+  const dSq = new Float64Array(O);
+  const dMin = new Float64Array(O).fill(Infinity);
+  const dMax = new Float64Array(O).fill(-Infinity);
+  const dN = new Float64Array(O);
   const inOrder = time ? timeOrder(time, file) : undefined;
   let first: Row | undefined;
   const read = seriesReader({ sources, time, calendar, derive }, file);
@@ -272,20 +299,28 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
       checkColumns(first, columns, file);
     }
     const values = read(row);
-    values.push(number(row, target, file));
+    const ys = targets.map((t) => number(row, t, file));
+    values.push(...ys);
     inOrder?.(row);
-    recent.push(values[F]!);
+    recent.push(ys);
     if (recent.length > win.horizon + 1) recent.shift();
+    const train = splitOf(split, index, rows) === "train";
     // Statistics from the training rows only.
-    if (splitOf(split, index, rows) === "train" && recent.length === win.horizon + 1) {
-      const d = recent[win.horizon]! - recent[0]!;
-      dSum += d;
-      dSq += d * d;
-      dMin = Math.min(dMin, d);
-      dMax = Math.max(dMax, d);
-      dN++;
-    }
-    if (splitOf(split, index, rows) === "train") {
+    if (train)
+      horizons.forEach((h, s) => {
+        if (recent.length < h + 1) return;
+        const then = recent[recent.length - 1 - h]!;
+        for (let k = 0; k < K; k++) {
+          const o = s * K + k;
+          const d = ys[k]! - then[k]!;
+          dSum[o] += d;
+          dSq[o] += d * d;
+          dMin[o] = Math.min(dMin[o]!, d);
+          dMax[o] = Math.max(dMax[o]!, d);
+          dN[o]++;
+        }
+      });
+    if (train) {
       values.forEach((v, k) => {
         if (Number.isNaN(v)) return;
         sum[k] += v;
@@ -298,48 +333,52 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     index++;
   }
   if (n[F] === 0) throw new DataError(file.display, null, null, "the training split has no rows");
+  const fitted = (s: number, s2: number, lo: number, hi: number, count: number): [number, number] => {
+    if (scaling === "standard" && count > 0) {
+      const mean = s / count;
+      const sd = Math.sqrt(Math.max(0, s2 / count - mean * mean));
+      return [mean, sd > 1e-12 ? sd : 1];
+    }
+    if (scaling === "minmax" && count > 0) return [lo, hi - lo > 1e-12 ? hi - lo : 1];
+    return [0, 1];
+  };
   const offset: number[] = [];
   const scale: number[] = [];
-  for (let k = 0; k <= F; k++) {
-    if (scaling === "standard" && n[k]! > 0) {
-      const mean = sum[k]! / n[k]!;
-      const sd = Math.sqrt(Math.max(0, sq[k]! / n[k]! - mean * mean));
-      offset.push(mean);
-      scale.push(sd > 1e-12 ? sd : 1);
-    } else if (scaling === "minmax" && n[k]! > 0) {
-      offset.push(min[k]!);
-      scale.push(max[k]! - min[k]! > 1e-12 ? max[k]! - min[k]! : 1);
-    } else {
-      offset.push(0);
-      scale.push(1);
-    }
+  for (let k = 0; k < C; k++) {
+    const [o, sc] = fitted(sum[k]!, sq[k]!, min[k]!, max[k]!, n[k]!);
+    offset.push(o);
+    scale.push(sc);
   }
-  let targetOffset = offset[F]!;
-  let targetScale = scale[F]!;
-  if (predict === "delta") {
-    const mean = dN ? dSum / dN : 0;
-    const sd = dN ? Math.sqrt(Math.max(0, dSq / dN - mean * mean)) : 1;
-    [targetOffset, targetScale] =
-      scaling === "standard" ? [mean, sd > 1e-12 ? sd : 1] : scaling === "minmax" ? (dN > 0 ? [dMin, dMax - dMin > 1e-12 ? dMax - dMin : 1] : [0, 1]) : [0, 1];
+  // Each output's scaling: its target's (value), or that of its target's change over its step (delta).
+  const outOffset: number[] = [];
+  const outScale: number[] = [];
+  for (let o = 0; o < O; o++) {
+    const k = o % K;
+    const [off, sc] = predict === "delta" ? fitted(dSum[o]!, dSq[o]!, dMin[o]!, dMax[o]!, dN[o]!) : [offset[F + k]!, scale[F + k]!];
+    // Without any training change (fewer training rows than the step), no scaling.
+    outOffset.push(predict === "delta" && dN[o] === 0 ? 0 : off);
+    outScale.push(predict === "delta" && dN[o] === 0 ? 1 : sc);
   }
   const shape = { window: win.size, horizon: win.horizon, stride: win.stride, derive };
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
   for (let r = win.size + win.horizon - 1; r < rows; r++) if (isWindowRow(shape, r)) counts[splitOf(split, r, rows)]++;
+  const single = O === 1;
   return {
     kind: "series",
     counts,
     features,
-    target,
+    target: K === 1 ? targets[0]! : targets,
     time,
     window: win.size,
     horizon: win.horizon,
+    ...(steps ? { steps } : {}),
     stride: win.stride,
     scaling,
     offset: offset.slice(0, F),
     scale: scale.slice(0, F),
     predict,
-    targetOffset,
-    targetScale,
+    targetOffset: single ? outOffset[0]! : outOffset,
+    targetScale: single ? outScale[0]! : outScale,
     split,
     rows,
     ...(calendar.length > 0 ? { calendar } : {}),
@@ -369,47 +408,58 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
           `column ${JSON.stringify(prep.labelColumn)}`,
           `label ${JSON.stringify(label)} never appears in the training split`,
         );
-      yield { x: encodeText(prep, cell(row, prep.textColumn, file), ids), y, base: 0, line: row.line };
+      yield { x: encodeText(prep, cell(row, prep.textColumn, file), ids), y: [y], base: [], line: row.line };
     }
     return;
   }
   const F = prep.features.length;
   const T = prep.window;
   const h = prep.horizon;
+  const targets = targetColumns(prep);
+  const K = targets.length;
+  const horizons = outputSteps(prep);
+  const O = horizons.length * K;
+  const scaling = Array.from({ length: O }, (_, o) => outputScaling(prep, o));
   const read = seriesReader({ sources: sourceFeatures(prep), time: prep.time, calendar: prep.calendar ?? [], derive: prep.derive ?? [] }, file);
-  // A ring of the last T + h rows: [scaled features..., raw target] each.
+  // A ring of the last T + h rows: [scaled features..., raw targets...] each.
   const ring: Float32Array[] = [];
   const lines: number[] = [];
   for await (const row of readRows(config.source, file.path, file.display)) {
     const raw = read(row);
-    const v = new Float32Array(F + 1);
+    const v = new Float32Array(F + K);
     raw.forEach((x, k) => {
       v[k] = (x - prep.offset[k]!) / prep.scale[k]!;
       if (!Number.isFinite(v[k]!) && !Number.isNaN(x))
         throw located(file, row, prep.features[k]!, "scaled by the training rows' statistics, this value is beyond the float32 range");
     });
-    v[F] = number(row, prep.target, file);
+    targets.forEach((t, k) => (v[F + k] = number(row, t, file)));
     ring.push(v);
     lines.push(row.line);
     if (ring.length > T + h) {
       ring.shift();
       lines.shift();
     }
-    const r = index++; // the row just read is the target row of the window ending h rows before it
+    const r = index++; // the row just read is the last target row of the window ending h rows before it
     if (ring.length < T + h) continue;
     if (!isWindowRow(prep, r) || splitOf(prep.split, r, prep.rows) !== split) continue;
     const x = new Float32Array(T * F);
     for (let t = 0; t < T; t++) x.set(ring[t]!.subarray(0, F), t * F);
-    const target = ring[T + h - 1]![F]!;
-    const base = prep.predict === "delta" ? ring[T - 1]![F]! : 0;
-    const y = (target - base - prep.targetOffset) / prep.targetScale;
-    if (!Number.isFinite(Math.fround(y)))
-      throw new DataError(
-        file.display,
-        lines[T + h - 1]!,
-        `column ${JSON.stringify(prep.target)}`,
-        "scaled by the training rows' statistics, this target is beyond the float32 range",
-      );
+    const base = targets.map((_, k) => (prep.predict === "delta" ? ring[T - 1]![F + k]! : 0));
+    const y: number[] = [];
+    horizons.forEach((step, s) => {
+      for (let k = 0; k < K; k++) {
+        const { offset, scale } = scaling[s * K + k]!;
+        const value = (ring[T + step - 1]![F + k]! - base[k]! - offset) / scale;
+        if (!Number.isFinite(Math.fround(value)))
+          throw new DataError(
+            file.display,
+            lines[T + step - 1]!,
+            `column ${JSON.stringify(targets[k])}`,
+            "scaled by the training rows' statistics, this target is beyond the float32 range",
+          );
+        y.push(value);
+      }
+    });
     yield { x, y, base, line: lines[T + h - 1]! };
   }
 }
@@ -439,11 +489,14 @@ export interface Batch {
   y: tf.Tensor;
   size: number;
   lines: number[];
-  /** Each example's base (see Example). */
-  bases: number[];
+  /** Each example's bases (see Example). */
+  bases: number[][];
 }
 
-/** Groups examples into tensors: x [n, T] int32 or [n, T, F] float32; y [n] int32 (class ids) or float32. */
+/**
+ * Groups examples into tensors: x [n, T] int32 or [n, T, F] float32; y [n] int32 (class ids), or float32 [n * O]
+ * [n, O] (each example's O outputs, [n] for one output).
+ */
 export async function* batches(source: AsyncIterable<Example>, prep: Prep, size: number): AsyncGenerator<Batch> {
   let group: Example[] = [];
   const emit = (): Batch => {
@@ -453,10 +506,10 @@ export async function* batches(source: AsyncIterable<Example>, prep: Prep, size:
     const xs = text ? new Int32Array(n * per) : new Float32Array(n * per);
     group.forEach((e, i) => xs.set(e.x, i * per));
     const shape = text ? [n, per] : [n, prep.window, prep.features.length];
-    const ys = group.map((e) => e.y);
+    const ys = group.flatMap((e) => e.y);
     const b = {
       x: tf.tensor(xs, shape, text ? "int32" : "float32"),
-      y: tf.tensor1d(ys, text ? "int32" : "float32"),
+      y: text || ys.length === n ? tf.tensor1d(ys, text ? "int32" : "float32") : tf.tensor2d(ys, [n, ys.length / n], "float32"),
       size: n,
       lines: group.map((e) => e.line),
       bases: group.map((e) => e.base),

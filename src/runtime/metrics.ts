@@ -45,7 +45,15 @@ export interface RegressionReport {
   count: number;
   /** Share of forecasts within the tolerance, when one was given. */
   within?: { tolerance: number; share: number };
+  /**
+   * A forecaster of several outputs (steps, targets): each output's metrics, in output order; the figures above
+   * are then over all outputs together (RMSE the root of the mean squared error of every output).
+   */
+  outputs?: OutputReport[];
 }
+
+/** One output's metrics: the step after the window's last it forecasts and its target column. */
+export type OutputReport = Omit<RegressionReport, "outputs"> & { step: number; target: string };
 
 /** A true value nearer 0 than this share of the split's mean |true value| makes MAPE meaningless (n/a). */
 export const MAPE_NEAR_ZERO = 1e-3;
@@ -90,6 +98,34 @@ export class RegressionMetrics {
       count: this.n,
       ...(this.tolerance !== null ? { within: { tolerance: this.tolerance, share: this.n ? this.inside / this.n : 0 } } : {}),
     };
+  }
+}
+
+/**
+ * Metrics of a forecaster with O outputs: each output's, and all together. `add` takes each window's O values in
+ * turn (truth and predicted of the same layout); with one output the report is RegressionMetrics' own.
+ */
+export class ForecastMetrics {
+  private readonly all: RegressionMetrics;
+  private readonly each: RegressionMetrics[];
+  constructor(
+    private readonly names: readonly { step: number; target: string }[],
+    tolerance: number | null = null,
+  ) {
+    this.all = new RegressionMetrics(tolerance);
+    this.each = names.length > 1 ? names.map(() => new RegressionMetrics(tolerance)) : [];
+  }
+  add(truth: ArrayLike<number>, predicted: ArrayLike<number>): void {
+    this.all.add(truth, predicted);
+    const O = this.each.length;
+    if (O === 0) return;
+    for (let i = 0; i < truth.length; i++) this.each[i % O]!.add([truth[i]!], [predicted[i]!]);
+  }
+  /** The overall figures (count: windows) and, with several outputs, each output's. */
+  report(): RegressionReport {
+    const r = this.all.report();
+    const O = this.each.length;
+    return O > 0 ? { ...r, count: r.count / O, outputs: this.each.map((m, o) => ({ ...this.names[o]!, ...m.report() })) } : r;
   }
 }
 

@@ -23,6 +23,8 @@ export interface WorkerSetup {
   modelJson: string;
   loss: TrainConfig["loss"];
   kind: "text" | "series";
+  /** A forecaster's output scales (see batchGradients). */
+  scales?: number[] | null;
   weights: SharedArrayBuffer;
   grads: SharedArrayBuffer;
   offsets: number[];
@@ -95,7 +97,7 @@ export class DataParallel implements GradientSource {
   }
 
   /** Starts one worker thread with a copy of `model`. */
-  static start(model: tf.LayersModel, vars: tf.Variable[], setup: Pick<WorkerSetup, "backend" | "loss" | "kind">): DataParallel {
+  static start(model: tf.LayersModel, vars: tf.Variable[], setup: Pick<WorkerSetup, "backend" | "loss" | "kind" | "scales">): DataParallel {
     const offsets = [0];
     for (const v of vars) offsets.push(offsets[offsets.length - 1]! + v.size);
     const total = offsets[offsets.length - 1]! * 4;
@@ -115,7 +117,7 @@ export class DataParallel implements GradientSource {
     if (this.failure) throw this.failure;
     const n = x.shape[0]!;
     const nLocal = Math.floor(n / 2);
-    if (nLocal === 0) return batchGradients(this.model, this.vars, this.setup.loss, this.setup.kind, x, y);
+    if (nLocal === 0) return batchGradients(this.model, this.vars, this.setup.loss, this.setup.kind, x, y, this.setup.scales ?? null);
     const [xOwn, xOther] = tf.split(x, [nLocal, n - nLocal], 0);
     const [yOwn, yOther] = tf.split(y, [nLocal, n - nLocal], 0);
     this.vars.forEach((v, i) => readInto(v, this.weights[i]!));
@@ -133,7 +135,7 @@ export class DataParallel implements GradientSource {
     tf.dispose([xOther!, yOther!]);
     let own: BatchGradients;
     try {
-      own = batchGradients(this.model, this.vars, this.setup.loss, this.setup.kind, xOwn!, yOwn!);
+      own = batchGradients(this.model, this.vars, this.setup.loss, this.setup.kind, xOwn!, yOwn!, this.setup.scales ?? null);
     } finally {
       tf.dispose([xOwn!, yOwn!]);
     }

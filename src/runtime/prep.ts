@@ -32,19 +32,25 @@ export interface SeriesPrep {
   kind: "series";
   /** The model's F input columns: the source's features, then the derived ones (calendar, then derive). */
   features: string[];
-  target: string;
+  /** The column forecast, or the K columns (a list, in the spec's order) when there are several. */
+  target: string | string[];
   time: string | null;
   window: number;
   horizon: number;
+  /** "all": every step 1..horizon is forecast; absent (or "last"): only the step `horizon` after the window. */
+  steps?: "last" | "all";
   stride: number;
   scaling: "standard" | "minmax" | "none";
   offset: number[];
   scale: number[];
   /** What the model's output means: the target, or its change since the window's last step. */
   predict: "value" | "delta";
-  /** Scaling of the model's output (of the target, or of its change). */
-  targetOffset: number;
-  targetScale: number;
+  /**
+   * Scaling of the model's output (of the target, or of its change): one number for a model of one output, else
+   * one per output in the output's order (step-major: index (s - 1) * K + k is target k at the s-th step forecast).
+   */
+  targetOffset: number | number[];
+  targetScale: number | number[];
   split: { order: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
   rows: number;
   /** Windows per split. */
@@ -105,7 +111,47 @@ export function scaleWindow(prep: SeriesPrep, rows: readonly (readonly number[])
   return out;
 }
 
-/** A model output (or scaled target) back in the data's units; `base` is the window's last target value for a forecast of the change. */
-export function unscaleTarget(prep: SeriesPrep, v: number, base = 0): number {
-  return v * prep.targetScale + prep.targetOffset + (prep.predict === "delta" ? base : 0);
+// ---- outputs of a forecaster: S steps x K targets
+
+/** The target columns, in output order (one for a single target). */
+export function targetColumns(prep: { target: string | readonly string[] }): string[] {
+  return typeof prep.target === "string" ? [prep.target] : [...prep.target];
+}
+
+/** The steps after the window's last one that the outputs forecast: 1..horizon with `steps all`, else the horizon. */
+export function outputSteps(prep: { horizon: number; steps?: "last" | "all" | undefined }): number[] {
+  return prep.steps === "all" ? Array.from({ length: prep.horizon }, (_, i) => i + 1) : [prep.horizon];
+}
+
+/** S * K: the model's output width. */
+export function outputCount(prep: { horizon: number; steps?: "last" | "all" | undefined; target: string | readonly string[] }): number {
+  return outputSteps(prep).length * targetColumns(prep).length;
+}
+
+/** Output o's step (after the window's last) and target column. */
+export function outputOf(prep: Pick<SeriesPrep, "horizon" | "steps" | "target">, o: number): { step: number; target: string } {
+  const targets = targetColumns(prep);
+  const K = targets.length;
+  return { step: outputSteps(prep)[Math.floor(o / K)]!, target: targets[o % K]! };
+}
+
+/** Output o's offset and scale (a single-output model's numbers, or entry o of the lists). */
+export function outputScaling(prep: Pick<SeriesPrep, "targetOffset" | "targetScale">, o: number): { offset: number; scale: number } {
+  const at = (v: number | number[]): number => (typeof v === "number" ? v : v[o]!);
+  return { offset: at(prep.targetOffset), scale: at(prep.targetScale) };
+}
+
+/**
+ * A model output (or scaled target) back in the data's units; `base` is the window's last value of the output's
+ * target for a forecast of the change; `o` the output's index.
+ */
+export function unscaleTarget(prep: SeriesPrep, v: number, base = 0, o = 0): number {
+  const { offset, scale } = outputScaling(prep, o);
+  return v * scale + offset + (prep.predict === "delta" ? base : 0);
+}
+
+/** All outputs of one window back in the data's units; `bases[k]` is target k's value at the window's last step. */
+export function unscaleOutputs(prep: SeriesPrep, out: ArrayLike<number>, bases: ArrayLike<number>): number[] {
+  const K = targetColumns(prep).length;
+  return Array.from({ length: out.length }, (_, o) => unscaleTarget(prep, out[o]!, bases[o % K] ?? 0, o));
 }

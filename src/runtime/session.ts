@@ -15,7 +15,7 @@ import { LayerConfigError } from "./layers.js";
 import { historySvg } from "./plots.js";
 import { printable, Progress, type Out } from "./progress.js";
 import { mapeText } from "./metrics.js";
-import { evaluateSplit, makeOptimizer, trainLoop, type GradientSource, type SplitReport, type TrainConfig } from "./train.js";
+import { evaluateSplit, makeOptimizer, outputScales, trainLoop, type GradientSource, type SplitReport, type TrainConfig } from "./train.js";
 
 /** A problem the user can act on, with the exit code it should give (1: input, 2: usage). */
 export class RunError extends Error {
@@ -64,7 +64,13 @@ export interface SessionOptions {
   /** Stop after this many training batches (for verification). */
   steps?: number;
   /** Where batch gradients come from (attnc train splits batches between threads); by default this thread. */
-  gradients?: (model: tf.LayersModel, vars: tf.Variable[], train: TrainConfig, kind: "text" | "series") => GradientSource & { close(): Promise<void> };
+  gradients?: (
+    model: tf.LayersModel,
+    vars: tf.Variable[],
+    train: TrainConfig,
+    kind: "text" | "series",
+    scales: number[] | null,
+  ) => GradientSource & { close(): Promise<void> };
   resume: boolean;
   stdout: Out;
   stderr: Out;
@@ -98,8 +104,22 @@ export function reportText(split: string, r: SplitReport): string {
   }
   if (r.regression) {
     const g = r.regression;
-    lines.push(`${split} RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  ${mapeText(g)}  (${g.count} windows)`);
-    if (g.within) lines.push(`${split} within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}% of windows`);
+    const several = g.outputs !== undefined;
+    lines.push(
+      `${split} RMSE ${g.rmse.toFixed(4)}  MAE ${g.mae.toFixed(4)}  ${mapeText(g)}  (${g.count} windows${several ? `, ${g.outputs!.length} outputs each` : ""})`,
+    );
+    if (g.within) lines.push(`${split} within ${g.within.tolerance}: ${(100 * g.within.share).toFixed(2)}% of ${several ? "forecasts" : "windows"}`);
+    if (g.outputs) {
+      const names = g.outputs.map((o) => printable(o.target));
+      const w = Math.max(6, ...names.map((n) => n.length));
+      lines.push(`per step and target (${split}):`);
+      lines.push(`  ${"step".padStart(4)}  ${"target".padEnd(w)}  ${"RMSE".padStart(10)}  ${"MAE".padStart(10)}  MAPE`);
+      g.outputs.forEach((o, i) =>
+        lines.push(
+          `  ${String(o.step).padStart(4)}  ${names[i]!.padEnd(w)}  ${o.rmse.toFixed(4).padStart(10)}  ${o.mae.toFixed(4).padStart(10)}  ${o.mape === undefined ? "n/a" : `${o.mape.toFixed(2)}%`}`,
+        ),
+      );
+    }
   }
   return `${lines.join("\n")}\n`;
 }
@@ -261,6 +281,7 @@ export async function trainSession(o: SessionOptions): Promise<number> {
     model.trainableWeights.map((w) => w.read() as tf.Variable),
     train,
     prep.kind,
+    outputScales(prep),
   );
   try {
     const outcome = await trainLoop({

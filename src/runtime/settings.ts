@@ -20,6 +20,8 @@ export type Param =
       readonly doc: string;
     }
   | { readonly type: "string"; readonly default?: string; readonly doc: string }
+  /** A string, or a non-empty list of strings (`target: "a"` or `target: ["a", "b"]`). */
+  | { readonly type: "strings"; readonly doc: string }
   | { readonly type: "bool"; readonly default?: boolean; readonly doc: string }
   | { readonly type: "enum"; readonly values: readonly string[]; readonly default?: string; readonly doc: string }
   | { readonly type: "list"; readonly items: Param; readonly minItems?: number; readonly default?: readonly never[]; readonly doc: string }
@@ -113,17 +115,19 @@ export type ParamValue<P> = P extends { readonly type: "int" | "number" }
   ? number
   : P extends { readonly type: "string" }
     ? string
-    : P extends { readonly type: "bool" }
-      ? boolean
-      : P extends { readonly type: "enum"; readonly values: readonly (infer V)[] }
-        ? V
-        : P extends { readonly type: "list"; readonly items: infer I }
-          ? ParamValue<I>[]
-          : P extends { readonly type: "record"; readonly record: infer S }
-            ? SettingsOf<S>
-            : P extends { readonly type: "call"; readonly family: { readonly calls: infer C } }
-              ? { [K in keyof C & string]: { kind: K } & SettingsOf<C[K]> }[keyof C & string]
-              : never;
+    : P extends { readonly type: "strings" }
+      ? string | string[]
+      : P extends { readonly type: "bool" }
+        ? boolean
+        : P extends { readonly type: "enum"; readonly values: readonly (infer V)[] }
+          ? V
+          : P extends { readonly type: "list"; readonly items: infer I }
+            ? ParamValue<I>[]
+            : P extends { readonly type: "record"; readonly record: infer S }
+              ? SettingsOf<S>
+              : P extends { readonly type: "call"; readonly family: { readonly calls: infer C } }
+                ? { [K in keyof C & string]: { kind: K } & SettingsOf<C[K]> }[keyof C & string]
+                : never;
 
 type ParamsOf<S> = S extends { readonly params: infer P } ? P : never;
 type RequiredOf<S> = S extends { readonly required: readonly (infer R)[] } ? R : never;
@@ -152,7 +156,7 @@ function sourceSignature<const K extends "csv" | "jsonl">(kind: K) {
     label: columnParam("label column (classification)"),
     time: columnParam("time column (forecasting); rows must be in time order"),
     features: { type: "list", items: columnParam("column"), minItems: 1, doc: "driving series columns (forecasting)" },
-    target: columnParam("column to forecast"),
+    target: { type: "strings", doc: "column to forecast, or a list of distinct columns to forecast together" },
   } as const;
   const delimiter = { delimiter: stringParam("field delimiter: one character, not a quote or a line break; default ','") };
   return {
@@ -239,12 +243,16 @@ export const DATA_SETTINGS = {
           stride: intParam("steps between windows", { min: 1, max: LIMITS.length, default: 1 }),
           predict: enumParam(
             ["value", "delta"],
-            "forecast the target itself, or its change since the window's last step; default delta when the target is one of the features and the horizon is 1 or more, else value",
+            "forecast the target itself, or its change since the window's last step (each target's, for several); default delta when every target is one of the features and the horizon is 1 or more, else value",
           ),
           season: intParam("season length in steps for the seasonal naive baseline (default: from the time column's step)", {
             min: 1,
             max: 1_000_000,
           }),
+          steps: enumParam(
+            ["last", "all"],
+            "which steps after the window are forecast: the step `horizon` only (last, the default), or every step 1..horizon (all); the model then outputs horizon x targets values",
+          ),
         },
         required: ["size"],
       },
@@ -287,8 +295,8 @@ export function defaultSplit(series: boolean): Required<SplitSettings> {
 }
 
 /**
- * The window's `predict` when the spec leaves it out (the setting's doc says the same): delta when the target is
- * one of the series' features and the horizon is 1 or more, else value.
+ * The window's `predict` when the spec leaves it out (the setting's doc says the same): delta when the target (every
+ * target, for several) is one of the series' features and the horizon is 1 or more, else value.
  */
 export function defaultPredict(targetIsFeature: boolean, horizon: number): "value" | "delta" {
   return targetIsFeature && horizon >= 1 ? "delta" : "value";

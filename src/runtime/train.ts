@@ -5,9 +5,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { batches, examples, shuffled, type DataConfig, type DataFile } from "./data.js";
-import { unscaleTarget, type Prep, type Split } from "./prep.js";
+import { outputCount, outputOf, outputScaling, unscaleOutputs, type Prep, type Split } from "./prep.js";
 import { Dropout } from "./layers.js";
-import { ClassificationMetrics, higherIsBetter, RegressionMetrics, type ClassificationReport, type RegressionReport } from "./metrics.js";
+import { ClassificationMetrics, ForecastMetrics, higherIsBetter, type ClassificationReport, type RegressionReport } from "./metrics.js";
 import { adamPowers, saveCheckpoint } from "./modeldir.js";
 import { defaultOptimizer, type TrainSettings } from "./settings.js";
 import { type EpochRecord, type TrainState } from "./modeldir-format.js";
@@ -33,7 +33,10 @@ export function makeOptimizer(cfg: TrainConfig["optimizer"]): tf.Optimizer {
   }
 }
 
-/** The loss of a batch: predictions [n, C] or [n, 1]; y class ids [n] or scaled targets [n]. */
+/**
+ * The loss of a batch: predictions [n, C] or [n, O]; y class ids [n], or scaled targets [n] (one output) or
+ * [n, O]: a forecaster's loss is the mean over all n * O outputs.
+ */
 export function lossOf(kind: TrainConfig["loss"], pred: tf.Tensor, y: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const C = pred.shape[pred.shape.length - 1]!;
@@ -45,7 +48,7 @@ export function lossOf(kind: TrainConfig["loss"], pred: tf.Tensor, y: tf.Tensor)
       }
       return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(y.toInt(), C).toFloat(), tf.log(p)), 1)));
     }
-    const e = tf.sub(pred.reshape([-1]), y.toFloat());
+    const e = tf.sub(pred.reshape([-1]), y.toFloat().reshape([-1]));
     if (kind === "mse") return tf.mean(tf.square(e));
     if (kind === "mae") return tf.mean(tf.abs(e));
     // Huber with delta 1: 0.5 e^2 where |e| <= 1, |e| - 0.5 beyond. Written as 0.5 q^2 + (|e| - q) with
@@ -80,7 +83,14 @@ export async function evaluateSplit(
   tolerance: number | null = null,
 ): Promise<SplitReport> {
   const cls = prep.kind === "text" ? new ClassificationMetrics(prep.labels) : null;
-  const reg = prep.kind === "series" ? new RegressionMetrics(tolerance) : null;
+  const O = prep.kind === "series" ? outputCount(prep) : 0;
+  const reg =
+    prep.kind === "series"
+      ? new ForecastMetrics(
+          Array.from({ length: O }, (_, o) => outputOf(prep, o)),
+          tolerance,
+        )
+      : null;
   let total = 0;
   let n = 0;
   for await (const b of batches(examples(config, prep, file, split), prep, batch)) {
@@ -91,10 +101,8 @@ export async function evaluateSplit(
     if (cls) cls.add(y, classesOf(pred));
     if (reg && prep.kind === "series") {
       const p = pred.dataSync();
-      reg.add(
-        Array.from(y, (v, i) => unscaleTarget(prep, v, b.bases[i])),
-        Array.from(p, (v, i) => unscaleTarget(prep, v, b.bases[i])),
-      );
+      for (let i = 0; i < b.size; i++)
+        reg.add(unscaleOutputs(prep, y.subarray(i * O, (i + 1) * O), b.bases[i]!), unscaleOutputs(prep, p.subarray(i * O, (i + 1) * O), b.bases[i]!));
     }
     tf.dispose([pred, b.x, b.y]);
   }
@@ -135,7 +143,7 @@ export interface TrainRun {
 /** What one batch (or a slice of one) gives: its mean loss, the sum of its metric terms, the gradients of the mean loss. */
 export interface BatchGradients {
   loss: number;
-  /** Correct predictions (text) or squared errors in scaled units (series), summed over the examples. */
+  /** Correct predictions (text) or squared errors in the data's units (series, every output), summed over the examples. */
   metricSum: number;
   /** Keyed by variable name; the caller disposes them. */
   grads: tf.NamedTensorMap;
@@ -153,6 +161,8 @@ export function batchGradients(
   kind: "text" | "series",
   x: tf.Tensor,
   y: tf.Tensor,
+  /** A forecaster's output scales (errors in scaled units times these are in the data's units). */
+  scales: readonly number[] | null = null,
 ): BatchGradients {
   let metricSum = 0;
   const { value, grads } = tf.variableGrads(() => {
@@ -161,7 +171,9 @@ export function batchGradients(
     metricSum = tf.tidy(() =>
       kind === "text"
         ? tf.sum(tf.equal(pred.shape[1] === 1 ? tf.greater(pred.reshape([-1]), 0.5).toInt() : tf.argMax(pred, 1), y.toInt()).toFloat()).dataSync()[0]!
-        : tf.sum(tf.square(tf.sub(pred.reshape([-1]), y))).dataSync()[0]!,
+        : tf
+            .sum(tf.square(tf.mul(tf.sub(pred.reshape([y.shape[0]!, -1]), y.toFloat().reshape([y.shape[0]!, -1])), tf.tensor1d([...(scales ?? [1])]))))
+            .dataSync()[0]!,
     );
     return l;
   }, vars);
@@ -170,8 +182,19 @@ export function batchGradients(
   return { loss: lossValue, metricSum, grads };
 }
 
-export function localGradients(model: tf.LayersModel, vars: tf.Variable[], loss: TrainConfig["loss"], kind: "text" | "series"): GradientSource {
-  return { compute: async (x, y) => batchGradients(model, vars, loss, kind, x, y) };
+export function localGradients(
+  model: tf.LayersModel,
+  vars: tf.Variable[],
+  loss: TrainConfig["loss"],
+  kind: "text" | "series",
+  scales: readonly number[] | null = null,
+): GradientSource {
+  return { compute: async (x, y) => batchGradients(model, vars, loss, kind, x, y, scales) };
+}
+
+/** A forecaster's output scales, in output order (null for text). */
+export function outputScales(prep: Prep): number[] | null {
+  return prep.kind === "series" ? Array.from({ length: outputCount(prep) }, (_, o) => outputScaling(prep, o).scale) : null;
 }
 
 export type TrainOutcome =
@@ -207,7 +230,8 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const drops = dropoutLayers(model);
   for (const d of drops) d.streamPosition = state.dropout[d.name] ?? 0;
-  const source = run.gradients ?? localGradients(model, vars, train.loss, prep.kind);
+  const outputs = prep.kind === "series" ? outputCount(prep) : 1;
+  const source = run.gradients ?? localGradients(model, vars, train.loss, prep.kind, outputScales(prep));
   const stop = train.early_stop;
   const better = stop
     ? higherIsBetter(stop.monitor)
@@ -256,11 +280,11 @@ export async function trainLoop(run: TrainRun): Promise<TrainOutcome> {
       lossSum += lossValue * batch.size;
       metricSum += part.metricSum;
       seen += batch.size;
-      // Accuracy, or the RMSE so far in the data's units (errors in scaled units times the target's scale), as the
-      // validation metrics are.
+      // Accuracy, or the RMSE so far over every output in the data's units (errors in scaled units times the
+      // output's scale), as the validation metrics are.
       progress.batch(epoch, b, perEpoch, seen, lossSum / seen, [
         prep.kind === "text" ? "acc" : "rmse",
-        prep.kind === "text" ? metricSum / seen : Math.sqrt(metricSum / seen) * Math.abs(prep.targetScale),
+        prep.kind === "text" ? metricSum / seen : Math.sqrt(metricSum / (seen * outputs)),
       ]);
       if (run.maxSteps !== undefined && ++steps >= run.maxSteps) {
         enough = true;

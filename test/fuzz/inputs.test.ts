@@ -64,7 +64,7 @@ async function readsOrLocates(config: DataConfig, file: string, bytes: Buffer): 
     const prep = await fit(config, { path: file, display: "d.data" });
     for (const split of SPLITS) {
       for await (const ex of examples(config, prep, { path: file, display: "d.data" }, split)) {
-        expect(Number.isFinite(ex.y)).toBe(true);
+        expect(ex.y.every(Number.isFinite)).toBe(true);
         for (const v of ex.x) if (!Number.isFinite(v)) throw new Error(`a non-finite model input ${v} from line ${ex.line}`);
       }
     }

@@ -52,6 +52,8 @@ describe("completion of column names from the data file's header", () => {
     expect(await completeAt(spec('csv("data/co2.csv", label: "|"'))).toEqual(cols);
     expect(await completeAt(spec('csv("data/co2.csv", features: ["|"])'))).toEqual(cols);
     expect(await completeAt(spec('csv("data/co2.csv", features: ["Date", |])'))).toEqual(cols);
+    expect(await completeAt(spec('csv("data/co2.csv", target: ["|"])'))).toEqual(cols);
+    expect(await completeAt(spec('csv("data/co2.csv", target: ["Date", |])'))).toEqual(cols);
     // Not a column: the path argument and other settings.
     expect(await completeAt(spec('csv("data/|co2.csv", time: "Date")'))).not.toContain("Date");
     expect(await completeAt(spec('csv("data/co2.csv", delimiter: "|")'))).not.toContain("Date");

@@ -12,7 +12,7 @@ import { runPythonOk } from "./python.js";
 
 interface Encoded {
   prep: Record<string, unknown>;
-  examples: Record<string, { x: number[]; y: number; base: number; line: number }[]>;
+  examples: Record<string, { x: number[]; y: number | number[]; base: number[]; line: number }[]>;
 }
 
 async function compare(specText: string, dataPath: string): Promise<number> {
@@ -26,15 +26,16 @@ async function compare(specText: string, dataPath: string): Promise<number> {
   let n = 0;
   for (const split of SPLITS) {
     const ours: Encoded["examples"][string] = [];
-    for await (const e of examples(config, prep, file, split)) ours.push({ x: Array.from(e.x), y: Math.fround(e.y), base: e.base, line: e.line });
+    for await (const e of examples(config, prep, file, split)) ours.push({ x: Array.from(e.x), y: e.y.map(Math.fround), base: e.base, line: e.line });
     const theirs = py.examples[split]!;
     expect(theirs.length, split).toBe(ours.length);
     theirs.forEach((t, i) => {
       const o = ours[i]!;
       expect(t.line).toBe(o.line);
       expect(t.x.map(Math.fround)).toEqual(o.x);
-      expect(Math.fround(t.y)).toBe(o.y);
-      expect(t.base).toBe(o.base);
+      // Python gives a text example's class id as a number, a forecaster's outputs as a list.
+      expect((typeof t.y === "number" ? [t.y] : t.y).map(Math.fround)).toEqual(o.y);
+      expect(t.base).toEqual(o.base);
     });
     n += ours.length;
   }
@@ -72,6 +73,38 @@ data S {
   calendar: [month, yearday, weekday]
   derive: [diff("CO2"), lag("CO2_change", 3)]
   window: 12, horizon 2, stride 2
+  scale: minmax
+  split: chronological train 0.7, validation 0.2, test 0.1
+}
+train S { loss: mse }
+`;
+    expect(await compare(spec, "specs/data/co2.csv")).toBeGreaterThan(100);
+  });
+
+  it("encodes steps all with two targets as attnc does (every step's outputs, scaling per output, delta per target)", async () => {
+    const spec = `model S {
+  input w: float[T = 6, F]
+  w -> lstm(4) -> last -> dense(8)
+}
+data S {
+  source: csv("co2.csv", time: "Date", features: ["CO2", "CO2_change"], target: ["CO2", "CO2_change"])
+  derive: [lag("CO2", 2)]
+  window: 6, horizon 4, stride 3, steps all
+  split: chronological train 0.7, validation 0.2, test 0.1
+}
+train S { loss: mse }
+`;
+    expect(await compare(spec, "specs/data/co2.csv")).toBeGreaterThan(50);
+  });
+
+  it("encodes steps all of one target as a level (predict value, minmax) as attnc does", async () => {
+    const spec = `model S {
+  input w: float[T = 5, F]
+  w -> lstm(4) -> last -> dense(3)
+}
+data S {
+  source: csv("co2.csv", features: ["CO2_change"], target: "CO2")
+  window: 5, horizon 3, steps all, predict value
   scale: minmax
   split: chronological train 0.7, validation 0.2, test 0.1
 }

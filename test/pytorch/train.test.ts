@@ -75,6 +75,25 @@ train Wave {
   epochs: 1
   metrics: [rmse, mae]
 }
+
+model Multi {
+  input w: float[T = 6, F]
+
+  w -> lstm(units: 5) -> last -> dense(6) as steps
+}
+
+data Multi {
+  source: csv("co2.csv", time: "Date", features: ["CO2", "CO2_change"], target: ["CO2", "CO2_change"])
+  window: 6, horizon 3, steps all
+  split: chronological train 0.8, validation 0.1, test 0.1
+}
+
+train Multi {
+  loss: mse
+  batch: 16
+  epochs: 1
+  metrics: [rmse]
+}
 `;
 
 let dir = "";
@@ -144,6 +163,21 @@ describe("a generated PyTorch program", () => {
     // MAPE as attnc prints it: percent with two decimals, or n/a.
     expect(r.stdout).toMatch(/^test .*  (MAPE \d+\.\d{2}%|MAPE n\/a \(target near zero\))$/m);
     expect(r.stdout).not.toMatch(/mape \d/);
+  });
+
+  it("trains a forecaster of every step of two targets whose loss and RMSE attnc's evaluate gives too", async () => {
+    const r = program("Multi", ["--out", "multi", "--max-steps", "6"]);
+    expect(r.status, r.stderr).toBe(0);
+    await validateModelDir(join(dir, "multi"));
+    const ev = await attncIn(dir, "evaluate", "multi", "--format", "json");
+    expect(ev.code, ev.err).toBe(0);
+    const report = JSON.parse(ev.out) as { loss: number; regression: { rmse: number; outputs: unknown[] } };
+    expect(report.regression.outputs).toHaveLength(6);
+    // The program's test line: the mean loss over every output and the RMSE over every output, as attnc's.
+    const m = /^test {2}loss (\d+\.\d{4}) {2}rmse (\d+\.\d{4})/m.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(Math.abs(Number(m![1]) - report.loss)).toBeLessThan(2e-4 + 1e-4 * report.loss);
+    expect(Math.abs(Number(m![2]) - report.regression.rmse)).toBeLessThan(2e-4 + 1e-4 * report.regression.rmse);
   });
 
   it("reports bad input in one line with an exit code, and writes nothing", async () => {

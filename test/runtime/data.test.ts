@@ -5,7 +5,7 @@ import { parse as csvParse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
 import { csvRecords, DataError } from "../../src/runtime/csv.js";
 import { examples, fit, shuffled, type DataConfig } from "../../src/runtime/data.js";
-import { encodeText, tokenize, type SeriesPrep, type TextPrep } from "../../src/runtime/prep.js";
+import { encodeText, tokenize, unscaleTarget, type SeriesPrep, type TextPrep } from "../../src/runtime/prep.js";
 
 const dir = mkdtempSync(join(tmpdir(), "attnc-data-"));
 function file(name: string, text: string | Buffer): { path: string; display: string } {
@@ -68,7 +68,7 @@ describe("text preparation", () => {
     expect(Array.from(encodeText(prep, "c zzz B"))).toEqual([4, 1, 2, 0]);
     expect(Array.from(encodeText(prep, "a a a a a a"))).toEqual([3, 3, 3, 3]);
     const val = await collect(examples(textConfig(f.path), prep, f, "validation"));
-    expect(val.map((e) => [Array.from(e.x), e.y, e.line])).toEqual([[[1, 1, 1, 1], 0, 4]]);
+    expect(val.map((e) => [Array.from(e.x), e.y, e.line])).toEqual([[[1, 1, 1, 1], [0], 4]]);
   });
 
   it("rejects a label that the training split never has, naming its line", async () => {
@@ -123,7 +123,7 @@ describe("series preparation", () => {
     expect(Array.from(first.x, (v) => Math.round(v * 1000) / 1000)).toEqual(
       [0, 100, 1, 99, 2, 98].map((v, k) => Math.round(((v - prep.offset[k % 2]!) / prep.scale[k % 2]!) * 1000) / 1000),
     );
-    expect(first.y * prep.targetScale + prep.targetOffset).toBeCloseTo(4, 5);
+    expect(unscaleTarget(prep, first.y[0]!, first.base[0])).toBeCloseTo(4, 5);
     expect(prep.counts).toEqual({ train: 6, validation: 5, test: 5 });
   });
 

@@ -173,7 +173,7 @@ describe("derived features", () => {
     };
     const expected = [3, 4].flatMap((r) => raw(r).map((v, k) => (v - prep.offset[k]!) / prep.scale[k]!));
     expect(Array.from(first!.x).map((v) => +v.toFixed(5))).toEqual(expected.map((v) => +Math.fround(v).toFixed(5)));
-    expect(first!.base).toBe(16); // a at row 4, the window's last step
+    expect(first!.base).toEqual([16]); // a at row 4, the window's last step
   });
 
   it("a series too short for the history, the window and the horizon is refused with the count", async () => {

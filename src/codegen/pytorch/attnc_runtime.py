@@ -1063,6 +1063,8 @@ def fit_text(config, rows, display):
 def fit_series(config, rows, display):
     src = config["source"]
     sources, target, time_col = src["features"], src["target"], src.get("time")
+    targets = target_columns(target)
+    tk = len(targets)
     cal, derive = config.get("calendar") or [], config.get("derive") or []
     features = sources + derived_names(cal, derive)
     win = config["window"]
@@ -1081,7 +1083,8 @@ def fit_series(config, rows, display):
     values = series_values(rows, sources, time_col, cal, derive, display)
     prev = None
     for (row, line), v in zip(rows, values):
-        v.append(cell_number(row, target, display, line))
+        for t in targets:
+            v.append(cell_number(row, t, display, line))
         if time_col:
             raw = row.get(time_col)
             if isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -1105,24 +1108,31 @@ def fit_series(config, rows, display):
                         "%s comes before %s: rows must be in time order" % (json.dumps(raw), json.dumps(prev[1])),
                     )
             prev = (t, raw)
-    predict = win.get("predict") or ("delta" if target in sources and win["horizon"] >= 1 else "value")
-    s = [0.0] * (f + 1)
-    sq = [0.0] * (f + 1)
-    lo = [math.inf] * (f + 1)
-    hi = [-math.inf] * (f + 1)
-    cnt = [0] * (f + 1)
-    d_sum = d_sq = 0.0
-    d_min, d_max, d_n = math.inf, -math.inf, 0
+    predict = win.get("predict") or ("delta" if all(t in sources for t in targets) and win["horizon"] >= 1 else "value")
+    c = f + tk
+    s = [0.0] * c
+    sq = [0.0] * c
+    lo = [math.inf] * c
+    hi = [-math.inf] * c
+    cnt = [0] * c
     h = win["horizon"]
+    steps = output_steps(h, win.get("steps"))
+    o_n = len(steps) * tk
+    d_sum, d_sq = [0.0] * o_n, [0.0] * o_n
+    d_min, d_max, d_n = [math.inf] * o_n, [-math.inf] * o_n, [0] * o_n
     for index, v in enumerate(values):
         if split_of(split, index, n) != "train":
             continue
-        if index >= h:
-            d = v[f] - values[index - h][f]
-            d_sum += d
-            d_sq += d * d
-            d_min, d_max = min(d_min, d), max(d_max, d)
-            d_n += 1
+        for si, step in enumerate(steps):
+            if index < step:
+                continue
+            for k in range(tk):
+                o = si * tk + k
+                d = v[f + k] - values[index - step][f + k]
+                d_sum[o] += d
+                d_sq[o] += d * d
+                d_min[o], d_max[o] = min(d_min[o], d), max(d_max[o], d)
+                d_n[o] += 1
         for k, x in enumerate(v):
             if math.isnan(x):
                 continue
@@ -1132,29 +1142,30 @@ def fit_series(config, rows, display):
             cnt[k] += 1
     if cnt[f] == 0:
         raise data_error(display, None, None, "the training split has no rows")
+
+    def fitted(total, total_sq, least, most, count):
+        if scaling == "standard" and count > 0:
+            mean = total / count
+            sd = math.sqrt(max(0.0, total_sq / count - mean * mean))
+            return mean, (sd if sd > 1e-12 else 1)
+        if scaling == "minmax" and count > 0:
+            return least, (most - least if most - least > 1e-12 else 1)
+        return 0, 1
+
     offset, scale = [], []
-    for k in range(f + 1):
-        if scaling == "standard" and cnt[k] > 0:
-            mean = s[k] / cnt[k]
-            sd = math.sqrt(max(0.0, sq[k] / cnt[k] - mean * mean))
-            offset.append(mean)
-            scale.append(sd if sd > 1e-12 else 1)
-        elif scaling == "minmax" and cnt[k] > 0:
-            offset.append(lo[k])
-            scale.append(hi[k] - lo[k] if hi[k] - lo[k] > 1e-12 else 1)
+    for k in range(c):
+        o, sc = fitted(s[k], sq[k], lo[k], hi[k], cnt[k])
+        offset.append(o)
+        scale.append(sc)
+    out_offset, out_scale = [], []
+    for o in range(o_n):
+        k = o % tk
+        if predict == "delta":
+            off, sc = fitted(d_sum[o], d_sq[o], d_min[o], d_max[o], d_n[o]) if d_n[o] > 0 else (0, 1)
         else:
-            offset.append(0)
-            scale.append(1)
-    target_offset, target_scale = offset[f], scale[f]
-    if predict == "delta":
-        mean = d_sum / d_n if d_n else 0
-        sd = math.sqrt(max(0.0, d_sq / d_n - mean * mean)) if d_n else 1
-        if scaling == "standard":
-            target_offset, target_scale = mean, (sd if sd > 1e-12 else 1)
-        elif scaling == "minmax":
-            target_offset, target_scale = (d_min, d_max - d_min if d_max - d_min > 1e-12 else 1) if d_n > 0 else (0, 1)
-        else:
-            target_offset, target_scale = 0, 1
+            off, sc = offset[f + k], scale[f + k]
+        out_offset.append(off)
+        out_scale.append(sc)
     counts = {"train": 0, "validation": 0, "test": 0}
     for r in range(win["size"] + h - 1, n):
         if is_window_row(win["size"], h, win["stride"], derive, r):
@@ -1163,7 +1174,7 @@ def fit_series(config, rows, display):
         "kind": "series",
         "counts": counts,
         "features": features,
-        "target": target,
+        "target": targets[0] if tk == 1 else targets,
         "time": time_col,
         "window": win["size"],
         "horizon": h,
@@ -1172,16 +1183,33 @@ def fit_series(config, rows, display):
         "offset": offset[:f],
         "scale": scale[:f],
         "predict": predict,
-        "targetOffset": target_offset,
-        "targetScale": target_scale,
+        "targetOffset": out_offset[0] if o_n == 1 else out_offset,
+        "targetScale": out_scale[0] if o_n == 1 else out_scale,
         "split": split,
         "rows": n,
     }
+    if win.get("steps") == "all":
+        prep["steps"] = "all"
     if cal:
         prep["calendar"] = cal
     if derive:
         prep["derive"] = derive
     return prep
+
+
+def target_columns(target):
+    """The target columns: one, or a list."""
+    return [target] if isinstance(target, str) else list(target)
+
+
+def output_steps(horizon, steps):
+    """The steps after the window's last one that the outputs forecast: 1..horizon with steps all, else the horizon."""
+    return list(range(1, horizon + 1)) if steps == "all" else [horizon]
+
+
+def output_scaling(prep, o):
+    at = lambda v: v if isinstance(v, (int, float)) else v[o]
+    return at(prep["targetOffset"]), at(prep["targetScale"])
 
 
 def fit(config, rows, display):
@@ -1191,7 +1219,8 @@ def fit(config, rows, display):
 
 def encode(config, prep, rows, display):
     """Every example of the file, in file order: (x, y, base, line, split), x as a numpy array (int64 ids or
-    float32 [T, F]), y the class id or the scaled target, as attnc encodes them."""
+    float32 [T, F]), y the class id or the list of scaled outputs (step-major), base each target's value at the
+    window's last step for a forecast of the change, as attnc encodes them."""
     out = []
     n = len(rows)
     if prep["kind"] == "text":
@@ -1211,7 +1240,7 @@ def encode(config, prep, rows, display):
             toks = tokenize(prep["tokenizer"], prep["lowercase"], cell_text(row, prep["textColumn"], display, line))
             for k, t in enumerate(toks[: prep["maxLen"]]):
                 ids[k] = index.get(t, 1)
-            out.append((ids, label_id[label], 0.0, line, split))
+            out.append((ids, label_id[label], [], line, split))
         return out
     f = len(prep["features"])
     t_len, h = prep["window"], prep["horizon"]
@@ -1221,13 +1250,21 @@ def encode(config, prep, rows, display):
     offset = np.array(prep["offset"], dtype=np.float64)
     scale = np.array(prep["scale"], dtype=np.float64)
     scaled = ((np.array(values, dtype=np.float64).reshape(n, f) - offset) / scale).astype(np.float32)
-    target = np.array([cell_number(row, prep["target"], display, line) for row, line in rows], dtype=np.float32)
+    targets = target_columns(prep["target"])
+    tk = len(targets)
+    steps = output_steps(h, prep.get("steps"))
+    target = np.array([[cell_number(row, t, display, line) for t in targets] for row, line in rows], dtype=np.float32).reshape(n, tk)
     for r in range(t_len + h - 1, n):
         if not is_window_row(t_len, h, prep["stride"], derive, r):
             continue
-        x = scaled[r - h - t_len + 1 : r - h + 1]
-        base = float(target[r - h]) if prep["predict"] == "delta" else 0.0
-        y = (float(target[r]) - base - prep["targetOffset"]) / prep["targetScale"]
+        end = r - h
+        x = scaled[end - t_len + 1 : end + 1]
+        base = [float(target[end][k]) if prep["predict"] == "delta" else 0.0 for k in range(tk)]
+        y = []
+        for si, step in enumerate(steps):
+            for k in range(tk):
+                off, sc = output_scaling(prep, si * tk + k)
+                y.append((float(target[end + step][k]) - base[k] - off) / sc)
         out.append((x, y, base, rows[r][1], split_of(prep["split"], r, n)))
     return out
 
@@ -1260,7 +1297,8 @@ SHUFFLE_BUFFER = 8192
 
 
 def loss_of(kind, pred, y, reduce_sum=False):
-    """The loss of each example summed (reduce_sum) or averaged, as attnc's lossOf."""
+    """The loss of each example (a forecaster's: the mean over its outputs) summed (reduce_sum) or averaged, as
+    attnc's lossOf."""
     if kind == "cross_entropy":
         p = torch.clamp(pred, 1e-7, 1 - 1e-7)
         if p.shape[-1] == 1:
@@ -1269,7 +1307,7 @@ def loss_of(kind, pred, y, reduce_sum=False):
         else:
             per = -torch.log(p.gather(1, y.long().reshape(-1, 1))).reshape(-1)
     else:
-        e = pred.reshape(-1) - y.to(pred.dtype)
+        e = pred.reshape(-1) - y.to(pred.dtype).reshape(-1)
         if kind == "mse":
             per = e * e
         elif kind == "mae":
@@ -1278,6 +1316,8 @@ def loss_of(kind, pred, y, reduce_sum=False):
             a = e.abs()
             q = torch.clamp(a, max=1.0)
             per = 0.5 * q * q + (a - q)
+        # Each example's mean over its outputs (steps x targets): the mean over all of them, as attnc's.
+        per = per.reshape(pred.shape[0], -1).mean(dim=1)
     return per.sum() if reduce_sum else per.mean()
 
 
@@ -1312,8 +1352,9 @@ def batch_tensors(items, kind, device):
     return x, y
 
 
-def unscale(prep, v, base):
-    return v * prep["targetScale"] + prep["targetOffset"] + (base if prep["predict"] == "delta" else 0)
+def unscale(prep, v, base, o=0):
+    off, sc = output_scaling(prep, o)
+    return v * sc + off + (base if prep["predict"] == "delta" else 0)
 
 
 def evaluate(model, items, prep, loss, batch, device):
@@ -1332,8 +1373,8 @@ def evaluate(model, items, prep, loss, batch, device):
                 guess += (pred.reshape(-1) > 0.5).long().tolist() if pred.shape[1] == 1 else pred.argmax(dim=1).tolist()
                 truth += y.tolist()
             else:
-                guess += pred.reshape(-1).double().tolist()
-                truth += y.double().tolist()
+                guess += pred.reshape(len(part), -1).double().tolist()
+                truth += y.double().reshape(len(part), -1).tolist()
                 bases += [e[2] for e in part]
     out = {"loss": total / n if n else float("nan")}
     if prep["kind"] == "text":
@@ -1347,9 +1388,12 @@ def evaluate(model, items, prep, loss, batch, device):
             f1.append(2 * tp / (actual + predicted) if tp > 0 else 0)
         out["macro_f1"] = sum(f1) / c
     else:
-        t = [unscale(prep, v, b) for v, b in zip(truth, bases)]
-        p = [unscale(prep, v, b) for v, b in zip(guess, bases)]
+        # Every output of every window (the overall figures of attnc's metrics).
+        tk = len(target_columns(prep["target"]))
+        t = [unscale(prep, v, b[o % tk], o) for row, b in zip(truth, bases) for o, v in enumerate(row)]
+        p = [unscale(prep, v, b[o % tk], o) for row, b in zip(guess, bases) for o, v in enumerate(row)]
         err = [b - a for a, b in zip(t, p)]
+        n = len(err)
         out["rmse"] = math.sqrt(sum(e * e for e in err) / n) if n else 0
         out["mae"] = sum(abs(e) for e in err) / n if n else 0
         absolute = [abs(a) for a in t]
