@@ -1,7 +1,10 @@
 """The same networks as attnc's benchmark, in PyTorch, for a side-by-side comparison (run by bench/train-speed.mjs).
 
-Prints one JSON object per line: {"model", "T", "threads", "samples_per_s"} and a first line with the torch
-version and its BLAS configuration. Usage: python torch_bench.py --lengths 50,200 --threads 1,2 --seconds 8
+Prints one JSON object per line: {"model", "T", "threads", "samples_per_s"} (training) and
+{"section": "inference", "model", "T", "threads", "latency_ms_median", "latency_ms_p95", "samples_per_s"}
+(eager mode under torch.inference_mode(): one request at a time, and batches of 64), after a first line with the
+torch version and its BLAS configuration.
+Usage: python torch_bench.py --lengths 50,200 --threads 1,2 --seconds 8 [--sections training,inference]
 """
 import argparse
 import json
@@ -92,17 +95,60 @@ def measure(model, x, y, loss_fn, seconds):
     return n * x.shape[0] / (time.perf_counter() - t0)
 
 
+def measure_inference(model, one, many, calls, warmup, seconds):
+    """Latency of one request (median and p95 over `calls` calls after `warmup`), and samples/s for batches of `many`."""
+    model.eval()
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(one)
+            model(many)
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            model(one)
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        n = 0
+        t0 = time.perf_counter()
+        while n < 3 or time.perf_counter() - t0 < seconds:
+            model(many)
+            n += 1
+        sps = n * many.shape[0] / (time.perf_counter() - t0)
+    median = times[len(times) // 2] if len(times) % 2 else (times[len(times) // 2 - 1] + times[len(times) // 2]) / 2
+    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+    return {"latency_ms_median": round(median, 4), "latency_ms_p95": round(p95, 4), "samples_per_s": round(sps, 1)}
+
+
+def text_ids(B, T, V=5000):
+    lengths = torch.randint(T // 4, T + 1, (B,))
+    return torch.randint(1, V, (B, T)) * (torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--lengths", default="50,200")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--seconds", type=float, default=8)
     p.add_argument("--forecaster", action="store_true")
+    p.add_argument("--sections", default="training")
+    p.add_argument("--calls", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--inference-seconds", type=float, default=4)
     a = p.parse_args()
+    sections = a.sections.split(",")
     torch.manual_seed(0)
     print(json.dumps({"torch": torch.__version__, "config": torch.__config__.show()}), flush=True)
     for threads in [int(t) for t in a.threads.split(",")]:
         torch.set_num_threads(threads)
+        if "inference" in sections:
+            runs = [("text-classifier", T, TextClassifier(), text_ids(1, T), text_ids(64, T)) for T in [int(t) for t in a.lengths.split(",")]]
+            if a.forecaster:
+                runs.append(("temporal-forecaster", 24, TemporalAttentionLSTM(), torch.randn(1, 24, 4), torch.randn(64, 24, 4)))
+            for model_name, T, model, one, many in runs:
+                r = measure_inference(model, one, many, a.calls, a.warmup, a.inference_seconds)
+                print(json.dumps({"section": "inference", "model": model_name, "T": T, "threads": threads, **r}), flush=True)
+        if "training" not in sections:
+            continue
         for T in [int(t) for t in a.lengths.split(",")]:
             B, V = 32, 5000
             lengths = torch.randint(T // 4, T + 1, (B,))
