@@ -71,17 +71,18 @@ export function gruSequence(
     // Time-major, so that step t is a contiguous block: [T * B, F] @ [F, 3H], once for the whole sequence.
     const xt = tf.transpose(xIn, [1, 0, 2]).reshape([T * B, F]);
     const xw = tf.add(tf.matMul(xt, wIn), bx);
-    const xzr = tf.slice(xw, [0, 0], [T * B, 2 * H]).reshape([T, B, 2 * H]);
-    const xh = tf.slice(xw, [0, 2 * H], [T * B, H]).reshape([T, B, H]);
-    const mT = mask ? tf.transpose(mask.toFloat(), [1, 0]).reshape([T, B, 1]) : null;
+    const mT = mask ? tf.transpose(mask.toFloat(), [1, 0]).reshape([T * B, 1]) : null;
+    // One gather per step reads the step's x W + b_x and its mask together: [T, B, 3H (+ 1)].
+    const K = 3 * H + (mT ? 1 : 0);
+    const steps = (mT ? tf.concat([xw, mT], 1) : xw).reshape([T, B, K]);
     let h: tf.Tensor = tf.zeros([B, H]);
     const outs: tf.Tensor[] = new Array<tf.Tensor>(T);
     // Saved per step, in processing order: z, r, hh, h_{t-1}, then (reset_after) h U_h + b'_h, then mask_t.
     const saved: tf.Tensor[] = [xt];
     for (const t of order) {
-      const zr = gruGate(tf.add(gruRow(xzr, t, [B, 2 * H]), tf.matMul(h, Uzr)), hard);
+      const [xzr, xht, m] = tf.split(gruRow(steps, t, [B, K]), mT ? [2 * H, H, 1] : [2 * H, H], 1) as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+      const zr = gruGate(tf.add(xzr, tf.matMul(h, Uzr)), hard);
       const [z, r] = tf.split(zr, 2, 1) as [tf.Tensor, tf.Tensor];
-      const xht = gruRow(xh, t, [B, H]);
       let hu: tf.Tensor | null = null;
       let n: tf.Tensor;
       if (after) {
@@ -92,8 +93,7 @@ export function gruSequence(
       }
       const hNew = tf.add(n, tf.mul(z, tf.sub(h, n)));
       saved.push(z, r, n, h, ...(hu ? [hu] : []));
-      if (mT) {
-        const m = gruRow(mT, t, [B, 1]);
+      if (m) {
         saved.push(m);
         h = tf.add(h, tf.mul(m, tf.sub(hNew, h)));
       } else {
