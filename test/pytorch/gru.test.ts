@@ -4,7 +4,7 @@
  * sequences with padding of different lengths and on unmasked ones, within 1e-5 in float32.
  */
 import * as tf from "@tensorflow/tfjs";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
