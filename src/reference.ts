@@ -1,6 +1,6 @@
 import { Codes } from "./diagnostics/catalogue.js";
-import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS, type CallFamily, type Param, type Signature } from "./ir/signatures.js";
-import { OP_NAMES } from "./ir/types.js";
+import { DATA_SETTINGS, TRAIN_SETTINGS, type CallFamily, type Param, type Signature } from "./ir/signatures.js";
+import { LAYERS, OP_NAMES } from "./layers/registry.js";
 import { MAX_ACTIVATION_BYTES, MAX_PARAMS } from "./ir/analyze.js";
 import { LIMITS } from "./ir/signatures.js";
 import { MAX_DEPTH } from "./language/parse.js";
@@ -11,7 +11,7 @@ export function referenceMarkdown(): string {
   const out: string[] = [
     "# .attn reference",
     "",
-    "Generated from `src/ir/signatures.ts` and `src/diagnostics/catalogue.ts` by `npm run generate`; do not edit.",
+    "Generated from `src/ir/signatures.ts`, `src/runtime/settings.ts` and `src/diagnostics/catalogue.ts` by `npm run generate`; do not edit.",
     "The syntax is in [attn.ebnf](attn.ebnf) and drawn in [diagrams.html](diagrams.html).",
     "",
     "## Layers",

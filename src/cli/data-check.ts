@@ -8,6 +8,7 @@ import type { CodeName } from "../diagnostics/catalogue.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import type { Attrs } from "../ir/types.js";
 import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, timeOrderProblem, type SplitConfig } from "../runtime/cells.js";
+import type { SplitSettings } from "../runtime/settings.js";
 import type { CellValue, Row } from "../runtime/csv.js";
 import { calendarTime, historyRows, isWindowRow, type DeriveSpec } from "../runtime/derive.js";
 
@@ -60,7 +61,7 @@ export class DataFileCheck {
     const source = (data["source"] ?? {}) as Attrs;
     const win = data["window"] as Attrs | undefined;
     this.series = win !== undefined;
-    this.split = splitWithDefaults(data["split"] as Partial<SplitConfig> | undefined, this.series);
+    this.split = splitWithDefaults(data["split"] as SplitSettings | undefined, this.series);
     const derive = ((data["derive"] as unknown as DeriveSpec[] | undefined) ?? []).filter((d) => typeof d.column === "string");
     const add = (name: unknown, path: string, numeric: boolean): void => {
       if (typeof name === "string") this.columns.push({ name, path, numeric });

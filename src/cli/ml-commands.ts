@@ -20,7 +20,7 @@ import { selectBackend, BackendError, type BackendChoice } from "../runtime/back
 import { DataError } from "../runtime/csv.js";
 import { mapeText } from "../runtime/metrics.js";
 import { baselineAdvice, baselineLabel, baselineReports, baselinesBetter, seasonFromTime, seasonText } from "../runtime/baselines.js";
-import { batches, examples, type DataConfig, type DataFile } from "../runtime/data.js";
+import { batches, examples, type DataFile } from "../runtime/data.js";
 import type { SeasonInfo, Split } from "../runtime/prep.js";
 import { registerKernels } from "../runtime/kernels.js";
 import { LayerConfigError, registerLayers } from "../runtime/layers.js";
@@ -33,7 +33,7 @@ import { AttncModel } from "../api/model.js";
 import { heatmapSvg } from "../runtime/plots.js";
 import { printable } from "../runtime/progress.js";
 import { reportText, RunError, trainSession, type ModelMeta as RunMeta } from "../runtime/session.js";
-import { evaluateSplit, type TrainConfig } from "../runtime/train.js";
+import { evaluateSplit } from "../runtime/train.js";
 import { safeFileName } from "../runtime/paths.js";
 import { CliError, displayPath, readText, type CliIo } from "./io.js";
 import { checkDirTarget, dataFile, ioError, makeDir, within, writing } from "./paths.js";
@@ -138,7 +138,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
     );
   }
   if (!ir.data || !ir.train) throw new CliError(`model ${ir.model} needs a data block and a train block to be trained`);
-  const data = ir.data as unknown as DataConfig;
+  const data = ir.data;
   const allow = opts.allowOutside === true;
   const dataPath = dataFile(io, opts.data ?? resolve(dirname(resolve(io.cwd, specPath)), data.source.path), allow);
   const out = within(io, opts.out ?? join("runs", ir.model), "the output directory", allow);
@@ -164,7 +164,7 @@ export async function trainCommand(io: CliIo, specPath: string, opts: TrainOptio
     const code = await trainSession({
       ir,
       data,
-      train: ir.train as unknown as TrainConfig,
+      train: ir.train,
       build: (s) => buildModel(ir, s),
       file: { path: dataPath, display: displayPath(io, dataPath) },
       out,
@@ -477,17 +477,15 @@ export async function verifyCommand(io: CliIo, specPath: string, opts: VerifyOpt
   if (models.length === 0)
     throw new CliError(opts.model ? `${name} has no trainable model ${opts.model}` : `${name} has no model with both a data and a train block`);
   const specAbs = resolve(io.cwd, specPath);
-  const dataPaths = new Map(
-    models.map((ir) => [ir.model, dataFile(io, resolve(dirname(specAbs), (ir.data as unknown as DataConfig).source.path), opts.allowOutside)]),
-  );
+  const dataPaths = new Map(models.map((ir) => [ir.model, dataFile(io, resolve(dirname(specAbs), ir.data!.source.path), opts.allowOutside)]));
   const used = await backend(io, opts.backend);
   const quiet = { write: () => true, isTTY: false };
   let failed = 0;
   for (const ir of models) {
     const tmp = mkdtempSync(join(tmpdir(), "attnc-verify-"));
     try {
-      const data = ir.data as unknown as DataConfig;
-      const train = ir.train as unknown as TrainConfig;
+      const data = ir.data!;
+      const train = ir.train!;
       const dataAbs = dataPaths.get(ir.model)!;
       const file: DataFile = { path: dataAbs, display: displayPath(io, dataAbs) };
       const program = await formatTypeScript(

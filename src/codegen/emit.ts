@@ -7,7 +7,8 @@
  */
 import { formatShape } from "../ir/analyze.js";
 import type { IrDim, IrModel, IrNode } from "../ir/types.js";
-import { assertNever } from "../util.js";
+import { runtimeLayer, type RuntimeValue } from "../layers/kind.js";
+import { kindOf, LAYER_KINDS } from "../layers/registry.js";
 
 /** The runtime module `attnc build` writes once per output folder; the programs import it. */
 export const RUNTIME_MODULE = "attnc-runtime.ts";
@@ -22,7 +23,7 @@ export interface EmitOptions {
 }
 
 /** What a program imports from the runtime module: the layer classes, the seed rule and the entry point. */
-const RUNTIME_IMPORTS = ["AttentionPool", "BiLstm", "Dense", "Dropout", "Embedding", "Lstm", "Reduce", "layerSeed", "programMain", "registerLayers"] as const;
+const RUNTIME_IMPORTS = [...new Set(LAYER_KINDS.map((k) => k.runtimeClass)), "layerSeed", "programMain", "registerLayers"].sort();
 const RUNTIME_TYPES = ["DataConfig", "TrainConfig"] as const;
 
 const RESERVED = new Set(
@@ -49,42 +50,7 @@ const group = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, 
 
 /** The equation a layer computes, as a comment (LANGUAGE.md's notation). */
 export function equation(n: IrNode): string[] {
-  const a = n.attrs as Record<string, unknown>;
-  switch (n.op) {
-    case "embedding":
-      return [`e_t = E[x_t], E: [${String(a["vocab"])}, ${String(a["dim"])}]${a["mask_zero"] ? "; id 0 is padding and masks its step" : ""}`];
-    case "lstm": {
-      const s = a["recurrent_activation"] === "hard_sigmoid" ? "hard_sigmoid" : "s";
-      const cell = [`i, f, o = ${s}(x~_t W + h_{t-1} U + b) per gate, g = tanh(...); c_t = f c_{t-1} + i g; h_t = o tanh(c_t)`];
-      const att = a["input_attention"] as { kind: string; units: number; feed?: string; position?: string } | undefined;
-      if (!att) return [cell[0]!.replace(/x~_t/g, "x_t")];
-      if (att.kind === "temporal") {
-        const score = `e_{t,i} = v . tanh(W_h h_{t-1} + W_x x_i + b)${att.position === "offset" ? " + p_{i-t}" : ""}`;
-        const mix = `${score}; a_t = softmax_i(e_t); x~_t = sum_i a_{t,i} x_i`;
-        if (att.feed !== "concat") return [mix, ...cell];
-        return [mix, cell[0]!.replace("x~_t W", "x_t W + x~_t W~")];
-      }
-      return [`e_t^k = v . tanh(W_e [h_{t-1}; c_{t-1}] + U_e x^k); alpha_t = softmax_k(e_t); x~_t = alpha_t * x_t`, ...cell];
-    }
-    case "bilstm":
-      return [`forward and backward (reversed) LSTMs: h_t = o tanh(c_t), c_t = f c_{t-1} + i g; merged by ${String(a["merge"])}`];
-    case "attention_pool":
-      return a["score"] === "zhou"
-        ? ["e_t = w . tanh(h_t); alpha = softmax over unmasked t; out = tanh(sum_t alpha_t h_t)"]
-        : ["u_t = tanh(W h_t + b); e_t = v . u_t; alpha = softmax over unmasked t; out = sum_t alpha_t h_t"];
-    case "last":
-      return ["out = h at the last unmasked step"];
-    case "mean_pool":
-      return ["out = mean of h over unmasked steps"];
-    case "max_pool":
-      return ["out = max of h over unmasked steps"];
-    case "dropout":
-      return [`out = x * keep / (1 - ${String(a["rate"])}) in training, x otherwise`];
-    case "dense":
-      return [`y = ${a["activation"] === "linear" ? "" : `${String(a["activation"])}(`}x W + b${a["activation"] === "linear" ? "" : ")"}`];
-    default:
-      return assertNever(n.op);
-  }
+  return kindOf(n).equations(n);
 }
 
 /** What a model directory needs of the IR; the full IR, weight layouts included, is <Model>.ir.json beside the program. */
@@ -103,33 +69,19 @@ function js(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function layerExpr(n: IrNode, index: number): string {
-  const a = n.attrs as Record<string, unknown>;
-  const common = `name: ${js(n.name)}`;
-  const seed = `seed: layerSeed(seed, ${index})`;
-  switch (n.op) {
-    case "embedding":
-      return `new Embedding({ ${common}, vocab: ${js(a["vocab"])}, dim: ${js(a["dim"])}, maskZero: ${js(a["mask_zero"])}, ${seed} })`;
-    case "lstm": {
-      const att = a["input_attention"] as { kind: string; units: number; feed?: string; position?: string } | undefined;
-      const extra = att?.kind === "temporal" ? `, feed: ${js(att.feed)}, position: ${js(att.position)}` : "";
-      return `new Lstm({ ${common}, units: ${js(a["units"])}, recurrentActivation: ${js(a["recurrent_activation"])}, unitForgetBias: ${js(a["unit_forget_bias"])}, ${att ? `inputAttention: { kind: ${js(att.kind)}, units: ${js(att.units)}${extra} }, ` : ""}${seed} })`;
-    }
-    case "bilstm":
-      return `new BiLstm({ ${common}, units: ${js(a["units"])}, merge: ${js(a["merge"])}, recurrentActivation: ${js(a["recurrent_activation"])}, unitForgetBias: ${js(a["unit_forget_bias"])}, ${seed} })`;
-    case "attention_pool":
-      return `new AttentionPool({ ${common}, ${a["units"] !== undefined ? `units: ${js(a["units"])}, ` : ""}score: ${js(a["score"])}, ${seed} })`;
-    case "last":
-    case "mean_pool":
-    case "max_pool":
-      return `new Reduce({ ${common}, mode: ${js(n.op === "last" ? "last" : n.op === "mean_pool" ? "mean" : "max")} })`;
-    case "dropout":
-      return `new Dropout({ ${common}, rate: ${js(a["rate"])}, ${seed} })`;
-    case "dense":
-      return `new Dense({ ${common}, units: ${js(a["units"])}, activation: ${js(a["activation"])}, ${seed} })`;
-    default:
-      return assertNever(n.op);
-  }
+/** A runtime constructor argument as TypeScript: JSON, with objects written as object literals. */
+function literal(v: RuntimeValue): string {
+  if (typeof v !== "object") return js(v);
+  return `{ ${Object.entries(v)
+    .flatMap(([k, x]) => (x === undefined ? [] : [`${k}: ${literal(x)}`]))
+    .join(", ")} }`;
+}
+
+/** `new <Class>({ name, ...config, seed })`: the runtime layer build-model constructs for the node. */
+export function layerExpr(n: IrNode, index: number): string {
+  const { className, config, seeded } = runtimeLayer(kindOf(n), n);
+  const args = { name: n.name, ...config };
+  return `new ${className}(${literal(args).replace(/ }$/, seeded ? `, seed: layerSeed(seed, ${index}) }` : " }")})`;
 }
 
 /** Program identifiers for spec names: unchanged unless reserved or taken, then suffixed. */

@@ -8,7 +8,7 @@
  */
 import { formatShape } from "../ir/analyze.js";
 import type { IrDim, IrModel, IrNode } from "../ir/types.js";
-import { assertNever } from "../util.js";
+import { kindOf } from "../layers/registry.js";
 import { PY_GENERATED_HEADER } from "../cli/paths.js";
 import { equation, slimIr, type EmitOptions } from "./emit.js";
 
@@ -120,34 +120,15 @@ function size(ir: IrModel, d: IrDim | undefined): number {
 }
 
 /** The layer's constructor and its arguments. */
-function layerCall(ir: IrModel, n: IrNode, index: number, inShape: readonly IrDim[]): [string, string[]] {
-  const a = n.attrs as Record<string, unknown>;
-  const seed = `seed=rt.layer_seed(seed, ${index})`;
-  const features = () => `features=${size(ir, inShape[inShape.length - 1])}`;
-  const common = (keys: readonly string[]) => keys.map((k) => `${k}=${pyFlat(a[k] ?? null)}`);
-  switch (n.op) {
-    case "embedding":
-      return ["rt.Embedding", [...common(["vocab", "dim", "mask_zero"]), seed]];
-    case "lstm": {
-      const t = inShape[1];
-      const steps = typeof t === "number" || (typeof t === "string" && typeof ir.dims[t] === "number") ? size(ir, t) : null;
-      return ["rt.Lstm", [features(), `steps=${pyFlat(steps)}`, ...common(["units", "recurrent_activation", "unit_forget_bias", "input_attention"]), seed]];
-    }
-    case "bilstm":
-      return ["rt.BiLstm", [features(), ...common(["units", "merge", "recurrent_activation", "unit_forget_bias"]), seed]];
-    case "attention_pool":
-      return ["rt.AttentionPool", [features(), ...common(["units", "score"]), seed]];
-    case "last":
-    case "mean_pool":
-    case "max_pool":
-      return ["rt.Reduce", [`mode=${pyFlat(n.op === "last" ? "last" : n.op === "mean_pool" ? "mean" : "max")}`]];
-    case "dropout":
-      return ["rt.Dropout", [...common(["rate"]), seed]];
-    case "dense":
-      return ["rt.Dense", [features(), ...common(["units", "activation"]), seed]];
-    default:
-      return assertNever(n.op);
-  }
+function layerCall(ir: IrModel, n: IrNode, index: number, inShape: readonly IrDim[]): [string, readonly string[]] {
+  const t = inShape[1];
+  const { fn, args } = kindOf(n).pytorch(n, {
+    features: () => size(ir, inShape[inShape.length - 1]),
+    steps: () => (typeof t === "number" || (typeof t === "string" && typeof ir.dims[t] === "number") ? size(ir, t) : null),
+    literal: pyFlat,
+    seed: `seed=rt.layer_seed(seed, ${index})`,
+  });
+  return [fn, args];
 }
 
 export function emitPytorchProgram(ir: IrModel, o: EmitOptions): string {
@@ -263,55 +244,9 @@ export function modelTopology(ir: IrModel, seed: number): object {
     inbound_nodes: [],
   }));
   ir.nodes.forEach((n, index) => {
-    const a = n.attrs as Record<string, unknown>;
     const [src, port] = n.inputs[0]!.split(".") as [string, string | undefined];
-    const base = { name: n.name, trainable: true };
-    let cls: string;
-    let config: object;
-    switch (n.op) {
-      case "embedding":
-        [cls, config] = ["AttnEmbedding", { ...base, vocab: a["vocab"], dim: a["dim"], mask_zero: a["mask_zero"], seed: layerSeed(index) }];
-        break;
-      case "lstm":
-        cls = "AttnLSTM";
-        config = {
-          ...base,
-          units: a["units"],
-          recurrent_activation: a["recurrent_activation"],
-          unit_forget_bias: a["unit_forget_bias"],
-          input_attention: a["input_attention"] ?? null,
-          seed: layerSeed(index),
-        };
-        break;
-      case "bilstm":
-        cls = "AttnBiLSTM";
-        config = {
-          ...base,
-          units: a["units"],
-          merge: a["merge"],
-          recurrent_activation: a["recurrent_activation"],
-          unit_forget_bias: a["unit_forget_bias"],
-          seed: layerSeed(index),
-        };
-        break;
-      case "attention_pool":
-        [cls, config] = ["AttnAttentionPool", { ...base, units: a["units"] ?? null, score: a["score"], seed: layerSeed(index) }];
-        break;
-      case "last":
-      case "mean_pool":
-      case "max_pool":
-        [cls, config] = ["AttnReduce", { ...base, mode: n.op === "last" ? "last" : n.op === "mean_pool" ? "mean" : "max" }];
-        break;
-      case "dropout":
-        [cls, config] = ["AttnDropout", { ...base, rate: a["rate"], seed: layerSeed(index) }];
-        break;
-      case "dense":
-        [cls, config] = ["AttnDense", { ...base, units: a["units"], activation: a["activation"], seed: layerSeed(index) }];
-        break;
-      default:
-        return assertNever(n.op);
-    }
-    layers.push({ name: n.name, class_name: cls, config, inbound_nodes: [[[src, 0, port ? 1 : 0, {}]]] });
+    const { className: cls, config } = kindOf(n).topology(n, layerSeed(index));
+    layers.push({ name: n.name, class_name: cls, config: { name: n.name, trainable: true, ...config }, inbound_nodes: [[[src, 0, port ? 1 : 0, {}]]] });
   });
   return {
     class_name: "Model",

@@ -1,63 +1,24 @@
 import * as tf from "@tensorflow/tfjs";
 import type { IrModel, IrNode } from "../ir/types.js";
-import { assertNever } from "../util.js";
-import {
-  AttentionPool,
-  BiLstm,
-  Dense,
-  Dropout,
-  Embedding,
-  layerSeed,
-  Lstm,
-  Reduce,
-  registerLayers,
-  type Activation,
-  type InputAttention,
-  type Merge,
-} from "../runtime/layers.js";
-import type { RecurrentActivation } from "../runtime/ops.js";
+import { runtimeLayer } from "../layers/kind.js";
+import { kindOf } from "../layers/registry.js";
+import * as runtimeLayers from "../runtime/layers.js";
+import { LAYER_CLASSES, layerSeed, registerLayers } from "../runtime/layers.js";
 
 type SymbolicTensor = tf.SymbolicTensor;
+type LayerClass = (typeof LAYER_CLASSES)[number];
 
+/** The runtime's registered layer classes by the name src/runtime/layers.ts exports them under. */
+const RUNTIME_CLASSES: ReadonlyMap<string, LayerClass> = new Map(
+  Object.entries(runtimeLayers).filter((e): e is [string, LayerClass] => (LAYER_CLASSES as readonly unknown[]).includes(e[1])),
+);
+
+/** The runtime layer a node becomes: the class and arguments its kind names (codegen/emit.ts writes the same). */
 function layerFor(node: IrNode, seed: number): tf.layers.Layer {
-  const a = node.attrs as Record<string, unknown>;
-  const name = node.name;
-  switch (node.op) {
-    case "embedding":
-      return new Embedding({ name, vocab: a["vocab"] as number, dim: a["dim"] as number, maskZero: a["mask_zero"] as boolean, seed });
-    case "lstm":
-      return new Lstm({
-        name,
-        units: a["units"] as number,
-        recurrentActivation: a["recurrent_activation"] as RecurrentActivation,
-        unitForgetBias: a["unit_forget_bias"] as boolean,
-        inputAttention: (a["input_attention"] as InputAttention | undefined) ?? null,
-        seed,
-      });
-    case "bilstm":
-      return new BiLstm({
-        name,
-        units: a["units"] as number,
-        merge: a["merge"] as Merge,
-        recurrentActivation: a["recurrent_activation"] as RecurrentActivation,
-        unitForgetBias: a["unit_forget_bias"] as boolean,
-        seed,
-      });
-    case "attention_pool":
-      return new AttentionPool({ name, units: (a["units"] as number | undefined) ?? null, score: a["score"] as "additive" | "zhou", seed });
-    case "last":
-      return new Reduce({ name, mode: "last" });
-    case "mean_pool":
-      return new Reduce({ name, mode: "mean" });
-    case "max_pool":
-      return new Reduce({ name, mode: "max" });
-    case "dropout":
-      return new Dropout({ name, rate: a["rate"] as number, seed });
-    case "dense":
-      return new Dense({ name, units: a["units"] as number, activation: a["activation"] as Activation, seed });
-    default:
-      return assertNever(node.op);
-  }
+  const { className, config, seeded } = runtimeLayer(kindOf(node), node);
+  const cls = RUNTIME_CLASSES.get(className);
+  if (!cls) throw new Error(`compiler bug: ${node.op} names the runtime layer ${className}, which src/runtime/layers.ts does not register`);
+  return Reflect.construct(cls, [{ name: node.name, ...config, ...(seeded ? { seed } : {}) }]) as tf.layers.Layer;
 }
 
 /** The attention weights a model exposes, by node: pooling [B, T], temporal [B, T, T], features [B, T, F]. */
@@ -69,9 +30,9 @@ export interface AttentionOutput {
 export function attentionOutputs(ir: IrModel): AttentionOutput[] {
   const out: AttentionOutput[] = [];
   for (const n of ir.nodes) {
-    if (!n.ports?.["weights"]) continue;
-    const att = (n.attrs as Record<string, unknown>)["input_attention"] as { kind: "temporal" | "features" } | undefined;
-    out.push({ node: n.name, kind: n.op === "attention_pool" ? "pool" : att!.kind });
+    const kind = n.ports?.["weights"] ? kindOf(n).attention?.(n) : undefined;
+    if (!kind) continue;
+    out.push({ node: n.name, kind });
   }
   return out;
 }

@@ -1,12 +1,16 @@
 import type { DiagnosticBag, RelatedInfo } from "../diagnostics/diagnostic.js";
 import type { Span } from "../diagnostics/span.js";
 import { didYouMean } from "../diagnostics/suggest.js";
-import { assertNever, dict, own } from "../util.js";
+import { dict, own } from "../util.js";
 import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
 import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
-import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS } from "./signatures.js";
-import type { Attrs, IrDim, IrModel, IrNode, IrWeight, OpName } from "./types.js";
+import { DATA_SETTINGS, TRAIN_SETTINGS } from "./signatures.js";
+import type { DataSettings, TrainSettings } from "../runtime/settings.js";
+import { formatShape } from "../layers/node.js";
+import type { IrDim, IrModel, IrNode, OpName } from "./types.js";
+import type { InferContext, LayerValue } from "../layers/kind.js";
+import { kindOf, LAYERS } from "../layers/registry.js";
 
 /**
  * Models beyond this many float32 parameters are refused at compile time: 256 MiB of weights, about 1 GiB in
@@ -24,22 +28,11 @@ export const MAX_ACTIVATION_BYTES = 2 ** 31;
 const DEFAULT_BATCH = 32;
 
 /** What flows along an edge of the graph. */
-interface Value {
-  readonly shape: readonly IrDim[];
-  readonly dtype: "int32" | "float32";
-  readonly mask: boolean;
-  /** Where it was produced, for messages that name both ends. */
-  readonly name: string;
-  readonly span: Span;
-}
+type Value = LayerValue;
 
 type Mutable = { [key: string]: unknown };
 
-export function formatShape(shape: readonly IrDim[]): string {
-  return `[${shape.join(", ")}]`;
-}
-
-const GATES = "gates i, f, g, o in blocks of H along the last axis";
+export { formatShape };
 
 /**
  * Binds dimensions from the data block, infers every node's shape, mask and weights, and checks the
@@ -136,8 +129,10 @@ class Analysis {
       nodes: this.nodes,
       outputs: this.ir.outputs,
       params: total,
-      ...(this.ir.data ? { data: this.ir.data as Attrs } : {}),
-      ...(this.ir.train ? { train: this.ir.train as Attrs } : {}),
+      // Validated against the settings tables and filled above; the types hold for a model without errors (a block
+      // with errors is kept as written, for the editor, and never reaches the runtime).
+      ...(this.ir.data ? { data: this.ir.data as unknown as DataSettings } : {}),
+      ...(this.ir.train ? { train: this.ir.train as unknown as TrainSettings } : {}),
     };
     return out;
   }
@@ -288,7 +283,8 @@ class Analysis {
   private node(n: RawModel["nodes"][number], i: number): IrNode {
     const path = `/nodes/${i}`;
     const op = n.op as OpName;
-    const base = { name: n.name, op, inputs: n.inputs, attrs: n.attrs as Attrs };
+    // Validated against the schema (or skipped when it failed): the attributes are the op's, defaults filled below.
+    const base = { name: n.name, op, inputs: n.inputs, attrs: n.attrs } as IrNode;
     const failed = this.isFailed(path);
     if (!failed) fillDefaults(n.attrs, LAYERS[op]);
     const x = this.input(n.inputs[0]!, `${path}/inputs/0`);
@@ -296,7 +292,7 @@ class Analysis {
       this.values.set(n.name, undefined);
       return base;
     }
-    const r = this.infer(op, n.attrs as Mutable, x, path);
+    const r = kindOf(base).infer(base, x, this.context(path));
     if (!r) {
       this.values.set(n.name, undefined);
       return base;
@@ -316,6 +312,19 @@ class Analysis {
       this.values.set(`${n.name}.${port}`, { shape, dtype: "float32", mask: false, name: `${n.name}.${port}`, span: this.span(path) });
     }
     return { ...base, shape: r.shape, mask: r.mask, params, weights: r.weights, ...(r.ports ? { ports: r.ports } : {}) };
+  }
+
+  /** What a kind's inference may ask of the analysis, for the node at `path`. */
+  private context(path: string): InferContext {
+    return {
+      path,
+      size: (d) => this.size(d),
+      span: (p) => this.span(p),
+      report: (code, span, message, init) => this.bag.report(code, span, message, init),
+      needVectors: (op, x) => this.needVectors(op, x, path),
+      needSequence: (op, x, hint) => this.needSequence(op, x, path, hint),
+      featureSize: (op, x) => this.featureSize(op, x, path),
+    };
   }
 
   private input(ref: string, path: string): Value | undefined {
@@ -371,166 +380,6 @@ class Analysis {
       },
     );
     return undefined;
-  }
-
-  private infer(
-    op: OpName,
-    a: Mutable,
-    x: Value,
-    path: string,
-  ): { shape: IrDim[]; mask: boolean; weights: IrWeight[]; ports?: Record<string, IrDim[]> } | undefined {
-    const B = x.shape[0]!;
-    switch (op) {
-      case "embedding": {
-        if (x.dtype !== "int32" || x.shape.length !== 2) {
-          this.bag.report(
-            "NeedsTokens",
-            this.span(path),
-            `embedding needs int token ids [B, T], but ${x.name} gives ${x.dtype === "int32" ? "int" : "float"} ${this.showShape(x.shape)}`,
-            {
-              related: [{ message: `${x.name} is produced here`, span: x.span }],
-            },
-          );
-          return undefined;
-        }
-        const V = a["vocab"] as number;
-        const E = a["dim"] as number;
-        return {
-          shape: [B, x.shape[1]!, E],
-          mask: a["mask_zero"] === true,
-          weights: [{ name: "embeddings", shape: [V, E], layout: "row v is the vector of token id v; id 0 is padding" }],
-        };
-      }
-      case "lstm":
-      case "bilstm": {
-        if (!this.needVectors(op, x, path) || !this.needSequence(op, x, path, "")) return undefined;
-        const F = this.featureSize(op, x, path);
-        if (F === undefined) return undefined;
-        const H = a["units"] as number;
-        const T = x.shape[1]!;
-        const cell = (prefix: string, direction: string): IrWeight[] => [
-          { name: `${prefix}kernel`, shape: [F, 4 * H], layout: `${direction}input weights W, x @ W; ${GATES}` },
-          { name: `${prefix}recurrent_kernel`, shape: [H, 4 * H], layout: `${direction}recurrent weights U, h @ U; ${GATES}` },
-          {
-            name: `${prefix}bias`,
-            shape: [4 * H],
-            layout: `${direction}bias b; ${GATES}${a["unit_forget_bias"] === true ? "; f block initialised to 1" : ""}`,
-          },
-        ];
-        if (op === "bilstm") {
-          const merge = a["merge"] as string;
-          return {
-            shape: [B, T, merge === "concat" ? 2 * H : H],
-            mask: x.mask,
-            weights: [...cell("forward_", "forward direction: "), ...cell("backward_", "backward direction (reads the sequence reversed): ")],
-          };
-        }
-        const att = a["input_attention"] as Mutable | undefined;
-        if (!att) return { shape: [B, T, H], mask: x.mask, weights: cell("", "") };
-        const A = att["units"] as number;
-        if (att["kind"] === "temporal") {
-          const concat = att["feed"] === "concat";
-          const offset = att["position"] === "offset";
-          const Tp = this.size(T);
-          if (offset && Tp === null) {
-            this.bag.report(
-              "NeedsFixedLength",
-              this.span(`${path}/attrs/input_attention`),
-              `temporal input attention with position: offset learns a score bias per offset i - t, so T must have a size: give it in the input (T = 24), bind it with a data block's window, or write position: none`,
-              { related: [{ message: `${x.name} has length ${String(T)}`, span: x.span }] },
-            );
-            return undefined;
-          }
-          return {
-            shape: [B, T, H],
-            mask: x.mask,
-            weights: [
-              ...cell("", ""),
-              { name: "attention_W_h", shape: [H, A], layout: `e_{t,i} = v . tanh(h_{t-1} @ W_h + x_i @ W_x + b)${offset ? " + p_{i-t+T-1}" : ""}` },
-              { name: "attention_W_x", shape: [F, A], layout: "x_i @ W_x, computed once per sequence" },
-              { name: "attention_b", shape: [A], layout: "bias b of the score" },
-              { name: "attention_v", shape: [A], layout: "score vector v" },
-              ...(concat ? [{ name: "attention_kernel", shape: [F, 4 * H], layout: `x~_t's input weights W~, x~_t @ W~; ${GATES}; initialised to 0` }] : []),
-              ...(offset
-                ? [{ name: "attention_p", shape: [2 * Tp! - 1], layout: "score bias p per offset i - t, at index i - t + T - 1; initialised to 0" }]
-                : []),
-            ],
-            ports: { weights: [B, T, T] },
-          };
-        }
-        const Tn = this.size(T);
-        if (Tn === null) {
-          this.bag.report(
-            "NeedsFixedLength",
-            this.span(`${path}/attrs/input_attention`),
-            `feature input attention scores each series over the whole window, so T must have a size: give it in the input (T = 24) or bind it with a data block's window`,
-            {
-              related: [{ message: `${x.name} has length ${String(T)}`, span: x.span }],
-            },
-          );
-          return undefined;
-        }
-        return {
-          shape: [B, T, H],
-          mask: x.mask,
-          weights: [
-            ...cell("", ""),
-            { name: "attention_W_e", shape: [2 * H, A], layout: "e_t^k = v . tanh([h_{t-1}; c_{t-1}] @ W_e + x^k @ U_e)" },
-            { name: "attention_U_e", shape: [Tn, A], layout: "x^k (series k over the window, length T) @ U_e" },
-            { name: "attention_v", shape: [A], layout: "score vector v" },
-          ],
-          ports: { weights: [B, T, x.shape[2]!] },
-        };
-      }
-      case "attention_pool": {
-        if (!this.needVectors(op, x, path) || !this.needSequence(op, x, path, "; attention_pool reduces over time, so it needs the whole sequence"))
-          return undefined;
-        const D = this.featureSize(op, x, path);
-        if (D === undefined) return undefined;
-        const T = x.shape[1]!;
-        if (a["score"] === "zhou") {
-          return { shape: [B, x.shape[2]!], mask: false, weights: [{ name: "w", shape: [D], layout: "e_t = w . tanh(h_t)" }], ports: { weights: [B, T] } };
-        }
-        const A = a["units"] as number | undefined;
-        if (A === undefined) {
-          this.bag.report("MissingArgument", this.span(path), "attention_pool with the additive score needs 'units' (the attention size A)");
-          return undefined;
-        }
-        return {
-          shape: [B, x.shape[2]!],
-          mask: false,
-          weights: [
-            { name: "W", shape: [D, A], layout: "u_t = tanh(h_t @ W + b)" },
-            { name: "b", shape: [A], layout: "bias of u_t" },
-            { name: "v", shape: [A], layout: "e_t = v . u_t" },
-          ],
-          ports: { weights: [B, T] },
-        };
-      }
-      case "last":
-      case "mean_pool":
-      case "max_pool":
-        if (!this.needVectors(op, x, path) || !this.needSequence(op, x, path, "; it is already reduced over time")) return undefined;
-        return { shape: [B, x.shape[2]!], mask: false, weights: [] };
-      case "dropout":
-        return { shape: [...x.shape], mask: x.mask, weights: [] };
-      case "dense": {
-        if (!this.needVectors(op, x, path)) return undefined;
-        const D = this.featureSize(op, x, path);
-        if (D === undefined) return undefined;
-        const U = a["units"] as number;
-        return {
-          shape: [...x.shape.slice(0, -1), U],
-          mask: x.shape.length === 3 && x.mask,
-          weights: [
-            { name: "kernel", shape: [D, U], layout: "y = x @ kernel + bias" },
-            { name: "bias", shape: [U], layout: "bias" },
-          ],
-        };
-      }
-      default:
-        return assertNever(op);
-    }
   }
 
   // ---- what training needs
@@ -622,17 +471,7 @@ class Analysis {
     const input = this.values.get(node.inputs[0]!);
     const T = input && input.shape.length === 3 ? this.size(input.shape[1]!) : null;
     const F = input && input.shape.length === 3 ? this.size(input.shape[2]!) : null;
-    const a = node.attrs as Mutable;
-    if ((node.op === "lstm" || node.op === "bilstm") && T !== null) {
-      const H = a["units"] as number;
-      f += (node.op === "bilstm" ? 2 : 1) * T * 6 * H; // gates (4H), cell and hidden state (2H) per step
-      const att = a["input_attention"] as Mutable | undefined;
-      const A = (att?.["units"] as number | undefined) ?? 0;
-      if (att?.["kind"] === "temporal") f += T * T * (A + 1);
-      else if (att?.["kind"] === "features" && F !== null) f += T * F * (A + 1);
-    } else if (node.op === "attention_pool" && T !== null) {
-      f += T * (((a["units"] as number | undefined) ?? 0) + 1);
-    }
+    if (T !== null) f += kindOf(node).extraFloats?.(node, T, F) ?? 0;
     return f;
   }
 
@@ -654,8 +493,9 @@ class Analysis {
     if (task === "text") {
       const tok = data["tokenizer"] as Mutable;
       const emb = this.nodes.findIndex((n) => n.op === "embedding");
-      if (emb >= 0) {
-        const V = this.nodes[emb]!.attrs["vocab"] as number;
+      const embedding = this.nodes[emb];
+      if (embedding?.op === "embedding") {
+        const V = embedding.attrs.vocab;
         if (tok["vocab"] === undefined) tok["vocab"] = V;
         else if ((tok["vocab"] as number) > V) {
           this.bag.report(
@@ -690,8 +530,8 @@ class Analysis {
           { related: dataEnd },
         );
       } else if (task === "text" && out.node.op === "dense") {
-        const act = out.node.attrs["activation"];
-        const units = out.node.attrs["units"] as number;
+        const act = out.node.attrs.activation;
+        const units = out.node.attrs.units;
         if (!(act === "softmax" && units >= 2) && !(act === "sigmoid" && units === 1)) {
           this.bag.report(
             "OutputTargetMismatch",

@@ -2,8 +2,9 @@ import type * as A from "../language/ast.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import type { Span } from "../diagnostics/span.js";
 import { didYouMean } from "../diagnostics/suggest.js";
-import { DATA_SETTINGS, LAYERS, LIMITS, TRAIN_SETTINGS, type Param, type Signature } from "./signatures.js";
-import { OP_NAMES, type AttrValue, type IrDim, type OpName } from "./types.js";
+import { DATA_SETTINGS, LIMITS, TRAIN_SETTINGS, type Param, type Signature } from "./signatures.js";
+import type { AttrValue, IrDim } from "./types.js";
+import { isOp, LAYERS, OP_NAMES } from "../layers/registry.js";
 import { child, SpanMap } from "./spans.js";
 import { dict, own } from "../util.js";
 
@@ -178,8 +179,7 @@ class ModelLowering {
         const name = layer.alias?.value ?? autoName(layer.op.value);
         const index = this.ir.nodes.length;
         const ptr = `/nodes/${index}`;
-        const known = (OP_NAMES as readonly string[]).includes(layer.op.value);
-        const sig = known ? LAYERS[layer.op.value as OpName] : undefined;
+        const sig = isOp(layer.op.value) ? LAYERS[layer.op.value] : undefined;
         this.spans.set(ptr, { span: layer.loc, label: `${layer.op.value} (${name})` });
         this.spans.set(child(ptr, "op"), { span: layer.op.loc, label: "layer", keys: OP_NAMES });
         const attrs: Mutable = dict();

@@ -1,5 +1,5 @@
-import { DATA_SETTINGS, LAYERS, TRAIN_SETTINGS, type CallFamily, type Param, type Signature } from "./signatures.js";
-import { OP_NAMES } from "./types.js";
+import { DATA_SETTINGS, TRAIN_SETTINGS, type CallFamily, type Param, type Signature } from "./signatures.js";
+import { LAYERS, OP_NAMES } from "../layers/registry.js";
 
 /** JSON Schema (draft 2020-12 subset that ajv understands) for the IR, generated from the signature table. */
 export type JsonSchema = { [key: string]: unknown };

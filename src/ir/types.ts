@@ -2,12 +2,12 @@
  * The attnc IR: plain JSON, one document per model, validated against schema/attnc-ir.schema.json.
  * Nodes form a graph by name; every node carries its inferred output shape, mask and weights.
  */
+import type { LAYER_KINDS, NodeOf } from "../layers/registry.js";
+import type { IrDim } from "../layers/node.js";
+import type { DataSettings, TrainSettings } from "../runtime/settings.js";
 
-/** A dimension: a size, or a symbol that stays named (`B` is the batch). */
-export type IrDim = number | string;
-
-export type Attrs = { readonly [key: string]: AttrValue };
-export type AttrValue = number | string | boolean | readonly AttrValue[] | Attrs;
+export type { AttrValue, Attrs, IrDim, IrNodeOf, IrWeight } from "../layers/node.js";
+export { OP_NAMES, type OpName } from "../layers/registry.js";
 
 export interface IrInput {
   readonly name: string;
@@ -15,27 +15,12 @@ export interface IrInput {
   readonly shape: readonly IrDim[];
 }
 
-/** One trainable tensor, documented so that another tool can load it without reading attnc. */
-export interface IrWeight {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly layout: string;
-}
-
-export interface IrNode {
-  readonly name: string;
-  readonly op: OpName;
-  /** Producers: an input or node name, or `node.port` for a secondary output. */
-  readonly inputs: readonly string[];
-  readonly attrs: Attrs;
-  readonly shape?: readonly IrDim[];
-  /** True when a padding mask [B, T] travels with this node's output. */
-  readonly mask?: boolean;
-  readonly params?: number;
-  readonly weights?: readonly IrWeight[];
-  /** Secondary named outputs, such as attention weights. */
-  readonly ports?: { readonly [port: string]: readonly IrDim[] };
-}
+/**
+ * A node of one of the registered layer kinds (src/layers/registry.ts): `IrNodeOf<op, attributes>` for each op, with
+ * EmbeddingAttrs, LstmAttrs, BiLstmAttrs, AttentionPoolAttrs, ReduceAttrs, DropoutAttrs or DenseAttrs; switching on
+ * `op` gives the attributes their type.
+ */
+export type IrNode = NodeOf<(typeof LAYER_KINDS)[number]>;
 
 export interface IrModel {
   readonly irVersion: 1;
@@ -46,9 +31,8 @@ export interface IrModel {
   readonly nodes: readonly IrNode[];
   readonly outputs: readonly string[];
   readonly params?: number;
-  readonly data?: Attrs;
-  readonly train?: Attrs;
+  /** The data block, defaults filled (src/runtime/settings.ts declares its settings). */
+  readonly data?: DataSettings;
+  /** The train block, defaults filled. */
+  readonly train?: TrainSettings;
 }
-
-export const OP_NAMES = ["embedding", "lstm", "bilstm", "attention_pool", "last", "mean_pool", "max_pool", "dropout", "dense"] as const;
-export type OpName = (typeof OP_NAMES)[number];

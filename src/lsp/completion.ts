@@ -1,7 +1,7 @@
 import type { IToken } from "chevrotain";
 import { CompletionItemKind, InsertTextFormat, type CompletionItem } from "vscode-languageserver";
-import { LAYERS, type CallFamily, type Param, type Signature } from "../ir/signatures.js";
-import { OP_NAMES } from "../ir/types.js";
+import type { CallFamily, Param, Signature } from "../ir/signatures.js";
+import { isOp, LAYERS, OP_NAMES } from "../layers/registry.js";
 import {
   Arrow,
   As,
@@ -366,7 +366,7 @@ export function complete(a: Analysis, text: string, offset: number, columns?: (s
     if (pk === Arrow) return layerItems();
     if (pk === Dot && ctx.prev2) return portItems(a, ctx.block.name, ctx.prev2.image);
     if (paren && paren !== "[") {
-      const sig = paren.layer ? (LAYERS as Record<string, Signature>)[paren.callee] : callSignature(paren.callee)?.sig;
+      const sig = paren.layer ? (isOp(paren.callee) ? LAYERS[paren.callee] : undefined) : callSignature(paren.callee)?.sig;
       if (!sig) return [];
       if (pk === Colon && ctx.prev2) {
         const p = sig.params[ctx.prev2.image];

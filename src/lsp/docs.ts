@@ -1,33 +1,12 @@
-import {
-  DATA_SETTINGS,
-  INPUT_ATTENTION,
-  LAYERS,
-  OPTIMIZER,
-  SOURCE,
-  TOKENIZER,
-  TRAIN_SETTINGS,
-  type CallFamily,
-  type Param,
-  type Signature,
-} from "../ir/signatures.js";
-import { OP_NAMES, type OpName } from "../ir/types.js";
+import { DATA_SETTINGS, OPTIMIZER, SOURCE, TOKENIZER, TRAIN_SETTINGS, type CallFamily, type Param, type Signature } from "../ir/signatures.js";
+import { isOp, LAYER_CALL_FAMILIES, LAYERS, OP_NAMES, opInfo, type OpName } from "../layers/registry.js";
 
-/** One line per layer: what it computes. */
-export const EQUATIONS: { readonly [op in OpName]: string } = {
-  embedding: "e_t = E[x_t]: token ids [B, T] to vectors [B, T, E]",
-  lstm: "i, f, o = s(W x_t + U h_{t-1} + b), g = tanh(...), c_t = f * c_{t-1} + i * g, h_t = o * tanh(c_t)",
-  bilstm: "h_t = merge(forward LSTM h_t, backward LSTM h_t)",
-  attention_pool: "a = softmax_t(score(h_t)), out = sum_t a_t h_t; the weights a are the port .weights",
-  last: "out = h_T, the last step (the last unpadded one under a mask)",
-  mean_pool: "out = mean_t h_t over the steps (unpadded steps under a mask)",
-  max_pool: "out = max_t h_t per feature over the steps",
-  dropout: "out = x * m / (1 - rate), m ~ Bernoulli(1 - rate), in training only",
-  dense: "y = activation(x W + b)",
+export { isOp };
+
+/** One line per layer: what it computes (each kind's summary). */
+export const EQUATIONS: { readonly [op in OpName]: string } = Object.fromEntries(OP_NAMES.map((op) => [op, opInfo(op).summary])) as {
+  readonly [op in OpName]: string;
 };
-
-export function isOp(name: string): name is OpName {
-  return (OP_NAMES as readonly string[]).includes(name);
-}
 
 /** `int >= 1`, `sigmoid | hard_sigmoid`, ... */
 export function paramType(p: Param): string {
@@ -88,7 +67,7 @@ export function paramsMarkdown(sig: Signature): string {
   return keys.map((k) => `- \`${paramLine(k, sig.params[k]!, sig)}\`: ${sig.params[k]!.doc}`).join("\n") + positional;
 }
 
-export const FAMILIES: readonly CallFamily[] = [INPUT_ATTENTION, SOURCE, TOKENIZER, OPTIMIZER];
+export const FAMILIES: readonly CallFamily[] = [...LAYER_CALL_FAMILIES, SOURCE, TOKENIZER, OPTIMIZER];
 
 /** A call's signature by name, searching the families (or one family when the setting is known). */
 export function callSignature(callee: string, family?: CallFamily): { family: CallFamily; sig: Signature } | undefined {

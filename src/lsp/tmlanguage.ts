@@ -1,6 +1,6 @@
 import type { TokenType } from "chevrotain";
-import { INPUT_ATTENTION, OPTIMIZER, SOURCE, TOKENIZER } from "../ir/signatures.js";
-import { OP_NAMES } from "../ir/types.js";
+import { OPTIMIZER, SOURCE, TOKENIZER } from "../ir/signatures.js";
+import { LAYER_CALL_FAMILIES, OP_NAMES } from "../layers/registry.js";
 import { allTokens } from "../language/lexer.js";
 
 /**
@@ -95,7 +95,7 @@ export function tmLanguage(): Record<string, unknown> {
   });
   rule("keywords", { patterns: keywords.map((t) => ({ name: scopeOf(t), match: `\\b${source(t)}` })) });
   rule("layers", { name: "entity.name.function.layer.attn", match: words(OP_NAMES) });
-  const calls = [INPUT_ATTENTION, SOURCE, TOKENIZER, OPTIMIZER].flatMap((f) => Object.keys(f.calls));
+  const calls = [...LAYER_CALL_FAMILIES, SOURCE, TOKENIZER, OPTIMIZER].flatMap((f) => Object.keys(f.calls));
   rule("calls", { match: `\\b(${calls.join("|")})\\s*(?=\\()`, captures: { "1": { name: "support.function.call.attn" } } });
   rule("constants", { name: "constant.language.boolean.attn", match: words(["true", "false"]) });
   rule("keys", {

@@ -3,6 +3,7 @@
  * without loading it: data numbers, time keys and which split a row falls in. Only Node built-ins.
  */
 import { calendarTime } from "./derive.js";
+import { defaultSplit, type SplitSettings } from "./settings.js";
 
 /** A uniform number in [0, 1) fixed by (seed, index): which split a row falls in, without holding the rows. */
 function unitHash(seed: number, index: number): number {
@@ -16,23 +17,12 @@ function unitHash(seed: number, index: number): number {
 }
 
 /** How a data block splits its rows (with the defaults filled in). */
-export interface SplitConfig {
-  order: "shuffled" | "chronological";
-  train: number;
-  validation: number;
-  test: number;
-  seed: number;
-}
+export type SplitConfig = Required<SplitSettings>;
 
-/** A data block's split setting with its defaults: chronological for series, shuffled for text; without a setting, train 0.8, validation 0.1, test 0.1. */
-export function splitWithDefaults(s: Partial<SplitConfig> | undefined, series: boolean): SplitConfig {
-  return {
-    order: s?.order ?? (series ? "chronological" : "shuffled"),
-    train: s?.train ?? 0.8,
-    validation: s?.validation ?? 0.1,
-    test: s?.test ?? 0.1,
-    seed: s?.seed ?? 0,
-  };
+/** A data block's split setting with its defaults (settings.ts): the order by the data's kind, or the whole default split. */
+export function splitWithDefaults(s: SplitSettings | undefined, series: boolean): SplitConfig {
+  const d = defaultSplit(series);
+  return s === undefined ? d : { ...s, order: s.order ?? d.order };
 }
 
 /** The split of row `index` of `rows` (docs/data.md, "Splits and seeds"). */

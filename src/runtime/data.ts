@@ -5,20 +5,14 @@
  * the number of rows. Only Node built-ins and tfjs.
  */
 import * as tf from "@tensorflow/tfjs";
-import { DataError, readRows, type CellValue, type Row, type SourceConfig } from "./csv.js";
+import { DataError, readRows, type CellValue, type Row } from "./csv.js";
 import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, timeOrderProblem, type SplitConfig } from "./cells.js";
 import { calendarTime, calendarValues, DeriveHistory, derivedNames, historyRows, isWindowRow, type DeriveSpec } from "./derive.js";
+import { defaultPredict, seriesScale, type DataSettings } from "./settings.js";
 import { encodeText, OOV, PAD, tokenize, vocabIndex, type Prep, type SeriesPrep, type Split, type TextPrep } from "./prep.js";
 
-export interface DataConfig {
-  source: SourceConfig & { text?: string; label?: string; time?: string; features?: string[]; target?: string };
-  tokenizer?: { kind: "words" | "chars"; lowercase: boolean; max_len: number; vocab: number; min_count: number };
-  split?: { order?: "shuffled" | "chronological"; train: number; validation: number; test: number; seed: number };
-  window?: { size: number; horizon: number; stride: number; predict?: "value" | "delta"; season?: number };
-  scale?: "standard" | "minmax" | "none";
-  calendar?: string[];
-  derive?: DeriveSpec[];
-}
+/** A data block as the runtime reads it: the settings table of settings.ts, defaults filled. */
+export type DataConfig = DataSettings;
 
 /** Where the file is and how messages name it. */
 export interface DataFile {
@@ -164,6 +158,8 @@ async function fitText(config: DataConfig, file: DataFile): Promise<TextPrep> {
       `the training split has ${labels.size} label${labels.size === 1 ? "" : "s"}; classification needs at least 2`,
     );
   const words = [...tokenCounts].filter(([, c]) => c >= tok.min_count).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  // The compiler fills a tokenizer's vocab from the model's embedding; a configuration given from code must say it.
+  if (tok.vocab === undefined) throw new DataError(file.display, null, null, "the data block's tokenizer has no vocab size");
   const vocab = [PAD, OOV, ...words.slice(0, Math.max(0, tok.vocab - 2)).map(([w]) => w)];
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
   for (let i = 0; i < rows; i++) counts[splitOf(split, i, rows)]++;
@@ -239,7 +235,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   const features = [...sources, ...derivedNames(calendar, derive)];
   const win = config.window!;
   const split = splitConfig(config, true);
-  const scaling = config.scale ?? "standard";
+  const scaling = seriesScale(config);
   const rows = await countRows(config, file);
   const skipped = historyRows(derive);
   const needed = skipped + win.size + win.horizon;
@@ -259,7 +255,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   const max = new Float64Array(F + 1).fill(-Infinity);
   const n = new Float64Array(F + 1);
   let index = 0;
-  const predict = win.predict ?? (sources.includes(target) && win.horizon >= 1 ? "delta" : "value");
+  const predict = win.predict ?? defaultPredict(sources.includes(target), win.horizon);
   // The change of the target over the horizon, on training rows: y_r - y_{r-h}.
   const recent: number[] = [];
   let dSum = 0;

@@ -9,41 +9,27 @@ import { unscaleTarget, type Prep, type Split } from "./prep.js";
 import { Dropout } from "./layers.js";
 import { ClassificationMetrics, higherIsBetter, RegressionMetrics, type ClassificationReport, type RegressionReport } from "./metrics.js";
 import { adamPowers, saveCheckpoint } from "./modeldir.js";
+import { defaultOptimizer, type TrainSettings } from "./settings.js";
 import { type EpochRecord, type TrainState } from "./modeldir-format.js";
 import type { Progress } from "./progress.js";
 
-export interface TrainConfig {
-  loss: "cross_entropy" | "mse" | "mae" | "huber";
-  optimizer?: {
-    kind: "adam" | "sgd" | "rmsprop";
-    lr: number;
-    beta1?: number;
-    beta2?: number;
-    epsilon?: number;
-    momentum?: number;
-    rho?: number;
-    clipnorm?: number;
-  };
-  batch: number;
-  epochs: number;
-  early_stop?: { monitor: string; patience: number; min_delta: number };
-  metrics: string[];
-  seed: number;
-  shuffle: boolean;
-}
+/** A train block as the runtime reads it: the settings table of settings.ts, defaults filled. */
+export type TrainConfig = TrainSettings;
 
 /** Examples held for shuffling: memory is bounded by this, not by the size of the data file. */
 export const SHUFFLE_BUFFER = 8192;
 
 export function makeOptimizer(cfg: TrainConfig["optimizer"]): tf.Optimizer {
-  const o = cfg ?? { kind: "adam" as const, lr: 0.001 };
+  const o = cfg ?? defaultOptimizer();
   switch (o.kind) {
     case "adam":
-      return tf.train.adam(o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.epsilon ?? 1e-7);
+      return tf.train.adam(o.lr, o.beta1, o.beta2, o.epsilon);
     case "sgd":
       return o.momentum ? tf.train.momentum(o.lr, o.momentum) : tf.train.sgd(o.lr);
     case "rmsprop":
-      return tf.train.rmsprop(o.lr, o.rho ?? 0.9);
+      return tf.train.rmsprop(o.lr, o.rho);
+    default:
+      throw new Error(`unknown optimizer ${String((o as { kind: unknown }).kind)}`);
   }
 }
 

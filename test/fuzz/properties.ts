@@ -11,6 +11,7 @@ import { LineMap } from "../../src/diagnostics/span.js";
 import { tokenize } from "../../src/language/lexer.js";
 import { parse } from "../../src/language/parse.js";
 import { printSpec } from "../../src/language/printer.js";
+import { LAYER_CALL_FAMILIES, LAYERS, OP_NAMES } from "../../src/layers/registry.js";
 
 export const SEEDS = [
   ...readdirSync("specs")
@@ -91,22 +92,32 @@ function mutate(src: string, op: string, a: number, b: number, text: string): st
 export const TRICKY_NAMES = ["__proto__", "constructor", "toString", "valueOf", "hasOwnProperty", "_x", "_enc", "__proto", "_"] as const;
 const ident = fc.oneof({ arbitrary: fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/), weight: 4 }, { arbitrary: fc.constantFrom(...TRICKY_NAMES), weight: 1 });
 const num = fc.oneof(fc.integer({ min: -5, max: 300 }).map(String), fc.constantFrom("1e-3", "0.5", "2.5e1", "0", "1e12"));
-const word = fc.constantFrom(
-  "true",
-  "false",
-  "concat",
-  "sum",
-  "ave",
-  "mul",
-  "softmax",
-  "relu",
-  "sigmoid",
-  "zhou",
-  "additive",
-  "hard_sigmoid",
-  "linear",
-  "bogus",
-);
+/**
+ * The words the layer fuzzers draw from, taken from the registry, so that a new layer kind is fuzzed without
+ * editing this file: every op and every argument name of a layer or of a call a layer argument takes (input
+ * attention), beside near misses.
+ */
+export const FUZZ_DICTIONARY = {
+  ops: [...OP_NAMES, "lstn"],
+  args: [
+    ...new Set([
+      ...OP_NAMES.flatMap((o) => Object.keys(LAYERS[o].params)),
+      ...LAYER_CALL_FAMILIES.flatMap((f) => Object.values(f.calls).flatMap((c) => Object.keys(c.params))),
+    ]),
+    "unitz",
+  ],
+  calls: LAYER_CALL_FAMILIES.flatMap((f) => Object.keys(f.calls)),
+  /** Every value an enum argument of a layer or of its calls takes. */
+  values: [
+    ...new Set(
+      OP_NAMES.flatMap((o) => Object.values(LAYERS[o].params))
+        .concat(LAYER_CALL_FAMILIES.flatMap((f) => Object.values(f.calls).flatMap((c) => Object.values(c.params))))
+        .flatMap((p) => (p.type === "enum" ? p.values : [])),
+    ),
+  ],
+} as const;
+
+const word = fc.constantFrom("true", "false", ...FUZZ_DICTIONARY.values, "bogus");
 const value: fc.Arbitrary<string> = fc.letrec((tie) => ({
   v: fc.oneof(
     { depthSize: "small" },
@@ -114,29 +125,15 @@ const value: fc.Arbitrary<string> = fc.letrec((tie) => ({
     word,
     ident.map((s) => JSON.stringify(s)),
     fc.array(tie("v"), { maxLength: 3 }).map((xs) => `[${xs.join(", ")}]`),
-    fc.tuple(fc.constantFrom("temporal", "features", "csv", "adam"), fc.array(tie("v"), { maxLength: 2 })).map(([c, xs]) => `${c}(${xs.join(", ")})`),
+    fc.tuple(fc.constantFrom(...FUZZ_DICTIONARY.calls, "csv", "adam"), fc.array(tie("v"), { maxLength: 2 })).map(([c, xs]) => `${c}(${xs.join(", ")})`),
   ),
 })).v as fc.Arbitrary<string>;
-const argName = fc.constantFrom(
-  "units",
-  "vocab",
-  "dim",
-  "mask_zero",
-  "merge",
-  "score",
-  "activation",
-  "rate",
-  "input_attention",
-  "recurrent_activation",
-  "unit_forget_bias",
-  "unitz",
-  ...TRICKY_NAMES,
-);
+const argName = fc.constantFrom(...FUZZ_DICTIONARY.args, ...TRICKY_NAMES);
 const arg = fc.oneof(
   value,
   fc.tuple(argName, value).map(([n, v]) => `${n}: ${v}`),
 );
-const op = fc.constantFrom("embedding", "lstm", "bilstm", "attention_pool", "last", "mean_pool", "max_pool", "dropout", "dense", "lstn");
+const op = fc.constantFrom(...FUZZ_DICTIONARY.ops);
 const layer = fc
   .tuple(op, fc.option(fc.array(arg, { maxLength: 3 })), fc.option(ident))
   .map(([o, args, alias]) => `${o}${args ? `(${args.join(", ")})` : ""}${alias ? ` as ${alias}` : ""}`);

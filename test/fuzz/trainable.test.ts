@@ -23,7 +23,7 @@ function trainOneStep(ir: IrModel): void {
       const r = batchGradients(model, vars, text ? "cross_entropy" : "mse", text ? "text" : "series", x, y);
       return { loss: r.loss, grads: r.grads };
     });
-    makeOptimizer({ kind: "adam", lr: 0.001 }).applyGradients(grads);
+    makeOptimizer({ kind: "adam", lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }).applyGradients(grads);
     tf.dispose(Object.values(grads));
     if (!Number.isFinite(loss)) throw new Error(`loss is ${loss}`);
   } finally {

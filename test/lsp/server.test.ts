@@ -174,7 +174,11 @@ describe("language features", () => {
     const words: [string, number, string][] = [
       ["loss: mse", 7, "`mse`: loss (training loss; one of cross_entropy, mse, mae, huber)"],
       ["patience 5", 2, "`patience: int >= 0 <= 1000000 = 0`\n\nepochs without improvement before stopping (in early_stop)"],
-      ["chronological", 4, "`chronological`: split order (shuffled with the seed, or in time order; one of shuffled, chronological)"],
+      [
+        "chronological",
+        4,
+        "`chronological`: split order (shuffled with the seed, or in time order; default chronological for a series, shuffled for text; one of shuffled, chronological)",
+      ],
       ["rmse, mae]", 1, "`rmse`: metrics (metric; one of accuracy, macro_f1, rmse, mae, mape)"],
     ];
     for (const [needle, delta, want] of words) {

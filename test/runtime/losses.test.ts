@@ -65,7 +65,7 @@ describe.each(["wasm", "cpu"] as const)("losses on %s", (backend) => {
           ? tf.greater(signal, 0).toInt()
           : tf.clipByValue(tf.floor(tf.add(tf.div(signal, 2), 1)), 0, 2).toInt()
         : tf.mul(signal, 0.8);
-    const optimizer = makeOptimizer({ kind: "adam", lr: 0.05 });
+    const optimizer = makeOptimizer({ kind: "adam", lr: 0.05, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
     const losses: number[] = [];
     for (let step = 0; step < 12; step++) {
       const { loss: value, grads } = batchGradients(model, vars, loss, kind, x, y);
