@@ -8,10 +8,12 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   AttentionPool,
+  BiGru,
   BiLstm,
   Dense,
   Dropout,
   Embedding,
+  Gru,
   Lstm,
   Reduce,
   layerSeed,

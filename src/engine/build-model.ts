@@ -2,15 +2,21 @@ import * as tf from "@tensorflow/tfjs";
 import type { IrModel, IrNode } from "../ir/types.js";
 import { runtimeLayer } from "../layers/kind.js";
 import { kindOf } from "../layers/registry.js";
+import * as gruLayers from "../runtime/gru.js";
 import * as runtimeLayers from "../runtime/layers.js";
 import { LAYER_CLASSES, layerSeed, registerLayers } from "../runtime/layers.js";
 
 type SymbolicTensor = tf.SymbolicTensor;
 type LayerClass = (typeof LAYER_CLASSES)[number];
 
-/** The runtime's registered layer classes by the name src/runtime/layers.ts exports them under. */
+/**
+ * The runtime's registered layer classes by the name their module exports them under: src/runtime/layers.ts, and
+ * src/runtime/gru.ts for the GRU layers (the runtime bundle takes no re-exports, so layers.ts cannot pass them on).
+ */
 const RUNTIME_CLASSES: ReadonlyMap<string, LayerClass> = new Map(
-  Object.entries(runtimeLayers).filter((e): e is [string, LayerClass] => (LAYER_CLASSES as readonly unknown[]).includes(e[1])),
+  Object.entries({ ...runtimeLayers, ...gruLayers } as Record<string, unknown>).filter((e): e is [string, LayerClass] =>
+    (LAYER_CLASSES as readonly unknown[]).includes(e[1]),
+  ),
 );
 
 /** The runtime layer a node becomes: the class and arguments its kind names (codegen/emit.ts writes the same). */

@@ -11,11 +11,12 @@ import { bilstm } from "./bilstm.js";
 import { dense } from "./dense.js";
 import { dropout } from "./dropout.js";
 import { embedding } from "./embedding.js";
+import { bigru, gru } from "./gru.js";
 import type { LayerKind, OpInfo } from "./kind.js";
 import { lstm } from "./lstm.js";
 import { reduce } from "./reduce.js";
 
-export const LAYER_KINDS = [embedding, lstm, bilstm, attentionPool, reduce, dropout, dense] as const;
+export const LAYER_KINDS = [embedding, lstm, bilstm, gru, bigru, attentionPool, reduce, dropout, dense] as const;
 
 /** The node type of a kind. */
 export type NodeOf<K> = K extends LayerKind<infer N> ? N : never;

@@ -32,6 +32,8 @@ export const CLASS_OF_OP: Record<string, string> = {
   embedding: "AttnEmbedding",
   lstm: "AttnLSTM",
   bilstm: "AttnBiLSTM",
+  gru: "AttnGRU",
+  bigru: "AttnBiGRU",
   attention_pool: "AttnAttentionPool",
   last: "AttnReduce",
   mean_pool: "AttnReduce",
@@ -176,6 +178,22 @@ export function checkTopology(
           weight(`${d}bias`, [4 * H]);
         }
         outs = [[T, merge === "concat" ? 2 * H : H]];
+        break;
+      }
+      case "AttnGRU":
+      case "AttnBiGRU": {
+        needs(rank === 2 && typeof D === "number", "a sequence [B, T, F]");
+        const H = int("units");
+        const bi = cls === "AttnBiGRU";
+        const merge = bi ? oneOf("merge", ["concat", "sum", "ave", "mul"], true) : "";
+        // reset_after (default true) keeps an input and a recurrent bias row; the schema allows only booleans.
+        const bias = c["reset_after"] === false ? [3 * H] : [2, 3 * H];
+        for (const d of bi ? ["forward_", "backward_"] : [""]) {
+          weight(`${d}kernel`, [D as number, 3 * H]);
+          weight(`${d}recurrent_kernel`, [H, 3 * H]);
+          weight(`${d}bias`, bias);
+        }
+        outs = [[T, bi && merge === "concat" ? 2 * H : H]];
         break;
       }
       case "AttnAttentionPool": {

@@ -17,6 +17,7 @@ import {
   type RecurrentActivation,
 } from "./ops.js";
 import { sequenceKernelsAvailable } from "./kernels.js";
+import { BiGru, Gru } from "./gru.js";
 
 type Shape = (number | null)[];
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -710,7 +711,7 @@ export function layerSeed(seed: number, index: number): number {
   return ((seed + 1) * 7919 + index * 104729) % 2147483647;
 }
 
-export const LAYER_CLASSES = [Embedding, Lstm, BiLstm, AttentionPool, Reduce, Dropout, Dense] as const;
+export const LAYER_CLASSES = [Embedding, Lstm, BiLstm, AttentionPool, Reduce, Dropout, Dense, Gru, BiGru] as const;
 
 let layersRegistered = false;
 /** Registers attnc's layers with TensorFlow.js, so that `tf.loadLayersModel` can read a saved attnc model. */

@@ -20,11 +20,15 @@ import { layerMarkdown } from "../../src/lsp/docs.js";
 import { tmLanguageText } from "../../src/lsp/tmlanguage.js";
 import { referenceMarkdown } from "../../src/reference.js";
 import { selectBackend } from "../../src/runtime/backend.js";
+import * as gruLayers from "../../src/runtime/gru.js";
 import * as runtimeLayers from "../../src/runtime/layers.js";
 import { LAYER_CLASSES, layerSeed, registerLayers } from "../../src/runtime/layers.js";
 import { loadModelDir, saveCheckpoint } from "../../src/runtime/modeldir.js";
 import type { TrainState } from "../../src/runtime/modeldir-format.js";
 import { FUZZ_DICTIONARY } from "../fuzz/properties.js";
+
+/** The runtime's layer classes by export name: src/runtime/layers.ts's and src/runtime/gru.ts's. */
+const RUNTIME_EXPORTS: Record<string, unknown> = { ...runtimeLayers, ...gruLayers };
 
 const SEED = 11;
 const STATE: TrainState = { epoch: 0, batch: 0, history: [], best: null, wait: 0, dropout: {}, done: false };
@@ -154,7 +158,7 @@ describe.each(OP_NAMES)("%s", (op) => {
     const ir = await exampleIr(op);
     const model = buildModel(ir, SEED);
     const program = emitProgram(ir, { specPath: "m.attn", specHash: "0", dataPath: "d.csv" });
-    const classes = runtimeLayers as unknown as Record<string, new (args: object) => tf.layers.Layer>;
+    const classes = RUNTIME_EXPORTS as Record<string, new (args: object) => tf.layers.Layer>;
     for (const n of nodesOf(ir, op)) {
       const index = ir.nodes.indexOf(n);
       const expr = layerExpr(n, index);
@@ -188,9 +192,7 @@ describe.each(OP_NAMES)("%s", (op) => {
       const ours = computed.find((l) => l.name === n.name)!;
       expect(ours.class_name).toBe(fromTf.class_name);
       expect(ours.config).toEqual(fromTf.config);
-      expect(kind.topology(n, layerSeed(SEED, index)).className).toBe(
-        (runtimeLayers as unknown as Record<string, { className: string }>)[kind.runtimeClass]!.className,
-      );
+      expect(kind.topology(n, layerSeed(SEED, index)).className).toBe((RUNTIME_EXPORTS as Record<string, { className: string }>)[kind.runtimeClass]!.className);
     }
     model.dispose();
   });

@@ -44,6 +44,8 @@ function baseArgs(op: OpName, combo: Record<string, string>): string[] {
       return ["vocab: 7", "dim: 3"];
     case "lstm":
     case "bilstm":
+    case "gru":
+    case "bigru":
     case "dense":
       return ["units: 3"];
     case "attention_pool":

@@ -157,6 +157,34 @@ def lstm_sequence(x, kernel, recurrent_kernel, bias, mask, activation, reverse=F
     return torch.stack(outs, dim=1)
 
 
+def gru_sequence(x, kernel, recurrent_kernel, bias, mask, activation, reset_after, reverse=False):
+    """Every step's h of a GRU over x [B, T, F] (gates z, r, h in blocks of H); masked steps carry h over.
+    reset_after: hh = tanh(x W_h + b_h + r (h U_h + b'_h)), bias [2, 3H] (input row, recurrent row);
+    otherwise hh = tanh(x W_h + (r h) U_h + b_h), bias [3H]. h' = z h + (1 - z) hh."""
+    b_size, steps, _ = x.shape
+    units = recurrent_kernel.shape[0]
+    xw = torch.matmul(x, kernel) + (bias[0] if reset_after else bias)
+    u_zr = recurrent_kernel[:, : 2 * units]
+    u_h = recurrent_kernel[:, 2 * units :]
+    h = x.new_zeros((b_size, units))
+    outs = [None] * steps
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    for t in order:
+        hz = torch.matmul(h, u_zr)
+        if reset_after:
+            hz = hz + bias[1, : 2 * units]
+        z = gate(xw[:, t, :units] + hz[:, :units], activation)
+        r = gate(xw[:, t, units : 2 * units] + hz[:, units:], activation)
+        if reset_after:
+            hh = torch.tanh(xw[:, t, 2 * units :] + r * (torch.matmul(h, u_h) + bias[1, 2 * units :]))
+        else:
+            hh = torch.tanh(xw[:, t, 2 * units :] + torch.matmul(r * h, u_h))
+        h_new = z * h + (1 - z) * hh
+        h = carry(None if mask is None else mask[:, t : t + 1], h_new, h)
+        outs[t] = h
+    return torch.stack(outs, dim=1)
+
+
 # ---- layers: each takes (x, mask) and returns (y, mask, attention weights or None)
 
 
@@ -322,6 +350,68 @@ class BiLstm(Layer):
         else:
             y = f * r
         return y, mask, None
+
+
+def add_gru_cell(layer, prefix, features, units, reset_after, seed):
+    layer.add_weight(prefix + "kernel", glorot_uniform((features, 3 * units), generator(seed)))
+    layer.add_weight(prefix + "recurrent_kernel", orthogonal((units, 3 * units), generator(seed + 1)))
+    layer.add_weight(prefix + "bias", torch.zeros((2, 3 * units) if reset_after else (3 * units,), dtype=torch.float64))
+    return (prefix + "kernel", prefix + "recurrent_kernel", prefix + "bias")
+
+
+def merge_directions(f, r, merge):
+    if merge == "concat":
+        return torch.cat([f, r], dim=2)
+    if merge == "sum":
+        return f + r
+    if merge == "ave":
+        return (f + r) * 0.5
+    return f * r
+
+
+class Gru(Layer):
+    def __init__(self, features, units, recurrent_activation, reset_after, seed):
+        super().__init__()
+        self.activation = recurrent_activation
+        self.reset_after = reset_after
+        self.weight_names = add_gru_cell(self, "", features, units, reset_after, seed)
+
+    def forward(self, x, mask):
+        y = gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias, mask, self.activation, self.reset_after)
+        return y, mask, None
+
+
+class BiGru(Layer):
+    def __init__(self, features, units, merge, recurrent_activation, reset_after, seed):
+        super().__init__()
+        self.merge = merge
+        self.activation = recurrent_activation
+        self.reset_after = reset_after
+        names = add_gru_cell(self, "forward_", features, units, reset_after, seed)
+        names += add_gru_cell(self, "backward_", features, units, reset_after, seed + 100)
+        self.weight_names = names
+
+    def forward(self, x, mask):
+        f = gru_sequence(
+            x,
+            self.forward_kernel,
+            self.forward_recurrent_kernel,
+            self.forward_bias,
+            mask,
+            self.activation,
+            self.reset_after,
+        )
+        r = gru_sequence(
+            x,
+            self.backward_kernel,
+            self.backward_recurrent_kernel,
+            self.backward_bias,
+            mask,
+            self.activation,
+            self.reset_after,
+            reverse=True,
+        )
+        return merge_directions(f, r, self.merge), mask, None
 
 
 class AttentionPool(Layer):
