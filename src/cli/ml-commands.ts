@@ -23,7 +23,8 @@ import { baselineAdvice, baselineLabel, baselineReports, baselinesBetter, season
 import { batches, examples, type DataFile } from "../runtime/data.js";
 import type { SeasonInfo, Split } from "../runtime/prep.js";
 import { registerKernels } from "../runtime/kernels.js";
-import { LayerConfigError, registerLayers } from "../runtime/layers.js";
+import { LayerConfigError } from "../runtime/layer-common.js";
+import { registerLayers } from "../runtime/layers.js";
 import { DataParallel } from "../runtime/parallel.js";
 import { loadModelDir, outDirProblem, readDirFiles, readManifest, writeFileAtomic } from "../runtime/modeldir.js";
 import { ModelDirError, modelFromFiles } from "../runtime/modeldir-format.js";

@@ -2,28 +2,17 @@ import * as tf from "@tensorflow/tfjs";
 import type { IrModel, IrNode } from "../ir/types.js";
 import { runtimeLayer } from "../layers/kind.js";
 import { kindOf } from "../layers/registry.js";
-import * as gruLayers from "../runtime/gru.js";
-import * as runtimeLayers from "../runtime/layers.js";
 import { LAYER_CLASSES, layerSeed, registerLayers } from "../runtime/layers.js";
 
 type SymbolicTensor = tf.SymbolicTensor;
-type LayerClass = (typeof LAYER_CLASSES)[number];
-
-/**
- * The runtime's registered layer classes by the name their module exports them under: src/runtime/layers.ts, and
- * src/runtime/gru.ts for the GRU layers (the runtime bundle takes no re-exports, so layers.ts cannot pass them on).
- */
-const RUNTIME_CLASSES: ReadonlyMap<string, LayerClass> = new Map(
-  Object.entries({ ...runtimeLayers, ...gruLayers } as Record<string, unknown>).filter((e): e is [string, LayerClass] =>
-    (LAYER_CLASSES as readonly unknown[]).includes(e[1]),
-  ),
-);
+/** The runtime's registered layer classes by the name the generated programs import them under. */
+const RUNTIME_CLASSES: ReadonlyMap<string, (typeof LAYER_CLASSES)[keyof typeof LAYER_CLASSES]> = new Map(Object.entries(LAYER_CLASSES));
 
 /** The runtime layer a node becomes: the class and arguments its kind names (codegen/emit.ts writes the same). */
 function layerFor(node: IrNode, seed: number): tf.layers.Layer {
   const { className, config, seeded } = runtimeLayer(kindOf(node), node);
   const cls = RUNTIME_CLASSES.get(className);
-  if (!cls) throw new Error(`compiler bug: ${node.op} names the runtime layer ${className}, which src/runtime/layers.ts does not register`);
+  if (!cls) throw new Error(`compiler bug: ${node.op} names the runtime layer ${className}, which src/runtime/layers.ts's LAYER_CLASSES does not list`);
   return Reflect.construct(cls, [{ name: node.name, ...config, ...(seeded ? { seed } : {}) }]) as tf.layers.Layer;
 }
 

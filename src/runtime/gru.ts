@@ -5,12 +5,10 @@
  * [3H]. Only `@tensorflow/tfjs` and the shared ops are imported.
  */
 import * as tf from "@tensorflow/tfjs";
-import { tanh, type RecurrentActivation } from "./ops.js";
+import { hardSigmoid, hardSigmoidGrad, tanh, type RecurrentActivation } from "./ops.js";
+import { configOption, first, firstShape, maskOf, orthogonal, passMask, type Init, type LayerArgs, type Shape } from "./layer-common.js";
 
-type GruShape = (number | null)[];
-type GruLayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type GruConfig = tf.serialization.ConfigDict;
-type GruInit = ReturnType<typeof tf.initializers.zeros>;
 
 export interface GruOptions {
   /** Read the sequence from the last step to the first; outputs stay aligned with the input steps. */
@@ -25,14 +23,14 @@ function gruRow(x: tf.Tensor, t: number, shape: number[]): tf.Tensor {
   return tf.gather(x, tf.tensor1d([t], "int32")).reshape(shape);
 }
 
-/** The LSTM's hard_sigmoid: clip(0.2 z + 0.5, 0, 1). */
+/** A gate: sigmoid, or the LSTM's hard_sigmoid (ops.ts). */
 function gruGate(z: tf.Tensor, hard: boolean): tf.Tensor {
-  return hard ? tf.clipByValue(tf.add(tf.mul(z, 0.2), 0.5), 0, 1) : tf.sigmoid(z);
+  return hard ? hardSigmoid(z) : tf.sigmoid(z);
 }
 
 /** The gate's derivative from its output a: a (1 - a) for sigmoid; for hard_sigmoid 0.2 inside the linear part, 0 where clipped. */
 function gruGateGrad(a: tf.Tensor, hard: boolean): tf.Tensor {
-  return hard ? tf.mul(tf.logicalAnd(tf.greater(a, 0), tf.less(a, 1)).toFloat(), 0.2) : tf.mul(a, tf.sub(1, a));
+  return hard ? hardSigmoidGrad(a) : tf.mul(a, tf.sub(1, a));
 }
 
 /**
@@ -178,34 +176,11 @@ export function gruSequence(
 
 // ---- the layers
 
-/** A config value read back from model.json (tfjs turns hard_sigmoid into hardSigmoid on load): matched with underscores and case ignored. */
-function gruConfigOption<T extends string>(layer: string, key: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined || value === null) return fallback;
-  const flat = (s: string) => s.replace(/_/g, "").toLowerCase();
-  const found = typeof value === "string" ? allowed.find((a) => flat(a) === flat(value)) : undefined;
-  if (found === undefined) throw new Error(`layer ${layer}: ${key} must be one of ${allowed.join(", ")}, not ${JSON.stringify(value)}`);
-  return found;
-}
-
 const GRU_GATE_ACTIVATIONS: readonly RecurrentActivation[] = ["sigmoid", "hard_sigmoid"];
 export type GruMerge = "concat" | "sum" | "ave" | "mul";
 const GRU_MERGE_MODES: readonly GruMerge[] = ["concat", "sum", "ave", "mul"];
 
-/** Keras' orthogonal initialiser, as the LSTM's: QR of a seeded normal matrix, signs fixed by the diagonal of R. */
-function gruOrthogonal(shape: [number, number], seed: number): tf.Tensor {
-  return tf.tidy(() => {
-    const [rows, cols] = shape;
-    const n = Math.max(rows, cols);
-    const m = Math.min(rows, cols);
-    const a = tf.randomNormal([n, m], 0, 1, "float32", seed) as tf.Tensor2D;
-    const [q, rr] = tf.linalg.qr(a);
-    const d = tf.sign(tf.sum(tf.mul(rr, tf.eye(m)), 0));
-    const qq = tf.mul(q, d);
-    return rows < cols ? tf.transpose(qq) : qq;
-  });
-}
-
-type GruWeightAdder = { addWeightPublic(n: string, s: number[], i: GruInit): tf.LayerVariable };
+type GruWeightAdder = { addWeightPublic(n: string, s: number[], i: Init): tf.LayerVariable };
 
 /** One GRU cell's weights; a bigru has two, prefixed forward_ and backward_. */
 interface GruCell {
@@ -218,7 +193,7 @@ interface GruCell {
 function addGruCell(layer: GruWeightAdder, prefix: string, F: number, H: number, resetAfter: boolean, seed: number): GruCell {
   const kernel = layer.addWeightPublic(`${prefix}kernel`, [F, 3 * H], tf.initializers.glorotUniform({ seed }));
   const recurrentKernel = layer.addWeightPublic(`${prefix}recurrent_kernel`, [H, 3 * H], tf.initializers.zeros());
-  const u = gruOrthogonal([H, 3 * H], seed + 1);
+  const u = orthogonal([H, 3 * H], seed + 1);
   recurrentKernel.write(u);
   u.dispose();
   return {
@@ -232,17 +207,7 @@ function runGruCell(x: tf.Tensor3D, cell: GruCell, mask: tf.Tensor2D | null, opt
   return gruSequence(x, cell.kernel.read() as tf.Tensor2D, cell.recurrentKernel.read() as tf.Tensor2D, cell.bias.read(), mask, options);
 }
 
-const gruFirstShape = (s: GruShape | GruShape[]): GruShape => (Array.isArray(s[0]) ? (s[0] as GruShape) : (s as GruShape));
-const gruFirst = (x: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(x) ? x[0]! : x);
-/** The mask passed on unchanged; tfjs-layers types masks as never null, and null is what "no mask" is at run time. */
-const gruPassMask = (mask?: tf.Tensor | tf.Tensor[]): tf.Tensor => ((Array.isArray(mask) ? mask[0] : mask) ?? null) as unknown as tf.Tensor;
-const gruMaskOf = (kwargs: { [key: string]: unknown }): tf.Tensor2D | null => {
-  const m = kwargs["mask"] as tf.Tensor | tf.Tensor[] | undefined | null;
-  const mm = Array.isArray(m) ? m[0] : m;
-  return mm ? (mm.toFloat() as tf.Tensor2D) : null;
-};
-
-export interface GruArgs extends GruLayerArgs {
+export interface GruArgs extends LayerArgs {
   /** Hidden size H. */
   units: number;
   /** Gate activation s; default sigmoid. */
@@ -263,28 +228,28 @@ export class Gru extends tf.layers.Layer {
   constructor(args: GruArgs) {
     super(args);
     this.units = args.units;
-    this.recurrentActivation = gruConfigOption(this.name, "recurrentActivation", args.recurrentActivation, GRU_GATE_ACTIVATIONS, "sigmoid");
+    this.recurrentActivation = configOption(this.name, "recurrentActivation", args.recurrentActivation, GRU_GATE_ACTIVATIONS, "sigmoid");
     this.resetAfter = args.resetAfter ?? true;
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
   }
-  addWeightPublic(name: string, shape: number[], init: GruInit): tf.LayerVariable {
+  addWeightPublic(name: string, shape: number[], init: Init): tf.LayerVariable {
     return this.addWeight(name, shape, "float32", init);
   }
-  override build(inputShape: GruShape | GruShape[]): void {
-    this.cell = addGruCell(this, "", gruFirstShape(inputShape)[2]!, this.units, this.resetAfter, this.seed);
+  override build(inputShape: Shape | Shape[]): void {
+    this.cell = addGruCell(this, "", firstShape(inputShape)[2]!, this.units, this.resetAfter, this.seed);
     this.built = true;
   }
-  override computeOutputShape(inputShape: GruShape | GruShape[]): GruShape {
-    const [B, T] = gruFirstShape(inputShape);
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const [B, T] = firstShape(inputShape);
     return [B!, T!, this.units];
   }
   override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return gruPassMask(mask);
+    return passMask(mask);
   }
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: unknown }): tf.Tensor {
     return tf.tidy(() =>
-      runGruCell(gruFirst(inputs) as tf.Tensor3D, this.cell, gruMaskOf(kwargs), { recurrentActivation: this.recurrentActivation, resetAfter: this.resetAfter }),
+      runGruCell(first(inputs) as tf.Tensor3D, this.cell, maskOf(kwargs), { recurrentActivation: this.recurrentActivation, resetAfter: this.resetAfter }),
     );
   }
   override getConfig(): GruConfig {
@@ -310,32 +275,32 @@ export class BiGru extends tf.layers.Layer {
   constructor(args: BiGruArgs) {
     super(args);
     this.units = args.units;
-    this.merge = gruConfigOption(this.name, "merge", args.merge, GRU_MERGE_MODES, "concat");
-    this.recurrentActivation = gruConfigOption(this.name, "recurrentActivation", args.recurrentActivation, GRU_GATE_ACTIVATIONS, "sigmoid");
+    this.merge = configOption(this.name, "merge", args.merge, GRU_MERGE_MODES, "concat");
+    this.recurrentActivation = configOption(this.name, "recurrentActivation", args.recurrentActivation, GRU_GATE_ACTIVATIONS, "sigmoid");
     this.resetAfter = args.resetAfter ?? true;
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
   }
-  addWeightPublic(name: string, shape: number[], init: GruInit): tf.LayerVariable {
+  addWeightPublic(name: string, shape: number[], init: Init): tf.LayerVariable {
     return this.addWeight(name, shape, "float32", init);
   }
-  override build(inputShape: GruShape | GruShape[]): void {
-    const F = gruFirstShape(inputShape)[2]!;
+  override build(inputShape: Shape | Shape[]): void {
+    const F = firstShape(inputShape)[2]!;
     this.fwd = addGruCell(this, "forward_", F, this.units, this.resetAfter, this.seed);
     this.bwd = addGruCell(this, "backward_", F, this.units, this.resetAfter, this.seed + 100);
     this.built = true;
   }
-  override computeOutputShape(inputShape: GruShape | GruShape[]): GruShape {
-    const [B, T] = gruFirstShape(inputShape);
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const [B, T] = firstShape(inputShape);
     return [B!, T!, this.merge === "concat" ? 2 * this.units : this.units];
   }
   override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return gruPassMask(mask);
+    return passMask(mask);
   }
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: unknown }): tf.Tensor {
     return tf.tidy(() => {
-      const x = gruFirst(inputs) as tf.Tensor3D;
-      const mask = gruMaskOf(kwargs);
+      const x = first(inputs) as tf.Tensor3D;
+      const mask = maskOf(kwargs);
       const options = { recurrentActivation: this.recurrentActivation, resetAfter: this.resetAfter };
       const f = runGruCell(x, this.fwd, mask, options);
       const r = runGruCell(x, this.bwd, mask, { ...options, reverse: true });

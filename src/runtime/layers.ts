@@ -18,55 +18,22 @@ import {
 } from "./ops.js";
 import { sequenceKernelsAvailable } from "./kernels.js";
 import { BiGru, Gru } from "./gru.js";
+import {
+  addWeightWithValue,
+  configOption,
+  first,
+  firstShape,
+  LayerConfigError,
+  maskOf,
+  orthogonal,
+  passMask,
+  type Init,
+  type Kwargs,
+  type LayerArgs,
+  type Shape,
+} from "./layer-common.js";
 
-type Shape = (number | null)[];
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
-type Kwargs = { [key: string]: unknown };
 type Config = tf.serialization.ConfigDict;
-
-const isShapeList = (s: Shape | Shape[]): s is Shape[] => Array.isArray(s[0]);
-const firstShape = (s: Shape | Shape[]): Shape => (isShapeList(s) ? s[0]! : s);
-const first = (x: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(x) ? x[0]! : x);
-/** tfjs-layers types masks as never null; null is what "no mask" is at run time. */
-const passMask = (mask?: tf.Tensor | tf.Tensor[]): tf.Tensor => ((Array.isArray(mask) ? mask[0] : mask) ?? null) as unknown as tf.Tensor;
-const maskOf = (kwargs: Kwargs): tf.Tensor2D | null => {
-  const m = kwargs["mask"] as tf.Tensor | tf.Tensor[] | undefined | null;
-  const mm = Array.isArray(m) ? m[0] : m;
-  return mm ? (mm.toFloat() as tf.Tensor2D) : null;
-};
-
-/** A layer config that names no valid option (a damaged model.json): the model directory is damaged. */
-export class LayerConfigError extends Error {}
-
-/**
- * An option read back from a layer config. tfjs rewrites string values when a model is saved (camelCase to
- * snake_case) and loaded (snake_case to camelCase), so `hard_sigmoid` comes back as `hardSigmoid`: values are
- * matched against the allowed ones with underscores and case ignored, and anything else is an error rather than
- * a silent default.
- */
-function configOption<T extends string>(layer: string, key: string, value: unknown, allowed: readonly T[], fallback?: T): T {
-  if ((value === undefined || value === null) && fallback !== undefined) return fallback;
-  const flat = (s: string) => s.replace(/_/g, "").toLowerCase();
-  const found = typeof value === "string" ? allowed.find((a) => flat(a) === flat(value)) : undefined;
-  if (found === undefined) throw new LayerConfigError(`layer ${layer}: ${key} must be one of ${allowed.join(", ")}, not ${JSON.stringify(value)}`);
-  return found;
-}
-
-// ---- initial values (seeded, so that a seed fixes the initial weights)
-
-/** Keras' orthogonal initialiser: QR of a seeded normal matrix, signs fixed by the diagonal of R. */
-function orthogonal(shape: [number, number], seed: number): tf.Tensor {
-  return tf.tidy(() => {
-    const [rows, cols] = shape;
-    const n = Math.max(rows, cols);
-    const m = Math.min(rows, cols);
-    const a = tf.randomNormal([n, m], 0, 1, "float32", seed) as tf.Tensor2D;
-    const [q, r] = tf.linalg.qr(a);
-    const d = tf.sign(tf.sum(tf.mul(r, tf.eye(m)), 0));
-    const qq = tf.mul(q, d);
-    return rows < cols ? tf.transpose(qq) : qq;
-  });
-}
 
 /** Zeros, with the forget-gate block set to 1 when unit_forget_bias is on (the Keras default). */
 function lstmBias(H: number, unitForgetBias: boolean): tf.Tensor {
@@ -75,7 +42,6 @@ function lstmBias(H: number, unitForgetBias: boolean): tf.Tensor {
   return tf.tensor1d(v);
 }
 
-type Init = ReturnType<typeof tf.initializers.zeros>;
 const glorot = (seed: number): Init => tf.initializers.glorotUniform({ seed });
 const uniform = (seed: number): Init => tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed });
 const zeros = (): Init => tf.initializers.zeros();
@@ -84,14 +50,6 @@ const zeros = (): Init => tf.initializers.zeros();
  * note: small uniform values would start every attention almost flat, a plateau that slows training.
  */
 const scoreInit = (A: number, seed: number): Init => tf.initializers.randomUniform({ minval: -Math.sqrt(6 / (A + 1)), maxval: Math.sqrt(6 / (A + 1)), seed });
-
-/** A weight whose initial value is computed here rather than by a registered initialiser. */
-function addWeightWithValue(layer: { addWeightPublic(n: string, s: number[], i: Init): tf.LayerVariable }, name: string, value: tf.Tensor): tf.LayerVariable {
-  const v = layer.addWeightPublic(name, value.shape, zeros());
-  v.write(value);
-  value.dispose();
-  return v;
-}
 
 // ---- embedding
 
@@ -711,12 +669,18 @@ export function layerSeed(seed: number, index: number): number {
   return ((seed + 1) * 7919 + index * 104729) % 2147483647;
 }
 
-export const LAYER_CLASSES = [Embedding, Lstm, BiLstm, AttentionPool, Reduce, Dropout, Dense, Gru, BiGru] as const;
+/**
+ * Every attnc layer class, by the name the generated programs import it under (a kind names its runtime class
+ * by this key, src/layers/kind.ts): registered with TensorFlow.js by registerLayers, constructed by name by
+ * src/engine/build-model.ts. A layer class in a file of its own (gru.ts) is listed here too.
+ */
+export const LAYER_CLASSES = { Embedding, Lstm, BiLstm, AttentionPool, Reduce, Dropout, Dense, Gru, BiGru } as const;
 
 let layersRegistered = false;
 /** Registers attnc's layers with TensorFlow.js, so that `tf.loadLayersModel` can read a saved attnc model. */
 export function registerLayers(): void {
   if (layersRegistered) return;
-  for (const c of LAYER_CLASSES) tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  for (const c of Object.values(LAYER_CLASSES))
+    tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   layersRegistered = true;
 }

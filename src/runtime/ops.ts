@@ -66,12 +66,12 @@ function gateScale(H: number): tf.Tensor1D {
 }
 
 /** hard_sigmoid on ops (Keras' form, clip(0.2 z + 0.5, 0, 1)); the kernels' is hardSigmoidValue in kernels.ts. */
-function hardSigmoid(z: tf.Tensor): tf.Tensor {
+export function hardSigmoid(z: tf.Tensor): tf.Tensor {
   return tf.clipByValue(tf.add(tf.mul(z, 0.2), 0.5), 0, 1);
 }
 
 /** d hard_sigmoid / dz, from the output a: 0.2 inside the linear part, 0 where clipped. */
-function hardSigmoidGrad(a: tf.Tensor): tf.Tensor {
+export function hardSigmoidGrad(a: tf.Tensor): tf.Tensor {
   return tf.mul(tf.logicalAnd(tf.greater(a, 0), tf.less(a, 1)).toFloat(), 0.2);
 }
 

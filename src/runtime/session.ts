@@ -11,7 +11,7 @@ import { type Prep } from "./prep.js";
 import { fingerprintDifferences, fingerprintHash, recordedFingerprint, specFingerprint, type FingerprintIr, type SpecFingerprint } from "./fingerprint.js";
 import { loadModelDir, loadOptimizerState, readManifest, writeFileAtomic } from "./modeldir.js";
 import { isRecord, type TrainState } from "./modeldir-format.js";
-import { LayerConfigError } from "./layers.js";
+import { LayerConfigError } from "./layer-common.js";
 import { historySvg } from "./plots.js";
 import { printable, Progress, type Out } from "./progress.js";
 import { mapeText } from "./metrics.js";
