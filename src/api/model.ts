@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { attentionOutputs, explainModel, type AttentionOutput } from "../engine/build-model.js";
 import type { IrModel } from "../ir/types.js";
 import { dataNumber, jsonKind } from "../runtime/cells.js";
-import { encodeText, outputCount, outputSteps, scaleWindow, targetColumns, tokenize, unscaleOutputs, type Prep } from "../runtime/prep.js";
+import { encodeText, nestedOutputs, outputSteps, scaleWindow, targetColumns, tokenize, unscaleOutputs, type Prep } from "../runtime/prep.js";
 import type { ModelMeta } from "../runtime/session.js";
 
 /** One request: `{text}` or `{ids}` for a text model, `{window}` for a forecaster (docs/requests.md). */
@@ -160,7 +160,7 @@ function answerOf(prep: Prep, pred: ArrayLike<number>, base: number[]): Predicti
   if (prep.kind === "series") {
     const v = unscaleOutputs(prep, out, base);
     if (!v.every(Number.isFinite)) return "the prediction, back in the data's units, is not a finite number";
-    if (outputCount(prep) === 1) return { prediction: v[0]! };
+    if (!nestedOutputs(prep)) return { prediction: v[0]! };
     const K = targetColumns(prep).length;
     return { prediction: outputSteps(prep).map((_, s) => v.slice(s * K, (s + 1) * K)) };
   }

@@ -8,6 +8,7 @@
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AttncModel, Answer } from "../api/model.js";
+import type { IrDim } from "../ir/types.js";
 import { printable } from "../runtime/progress.js";
 import { CliError, displayPath, type CliIo } from "./io.js";
 
@@ -23,6 +24,20 @@ export interface ServeOptions {
 
 /** Instances one call may carry (a bigger call goes through the model in --max-batch pieces; --max-body bounds it too). */
 export const MAX_INSTANCES = 4096;
+/** The most numbers one answer body holds (a JSON text of them must stay far below the longest string V8 makes). */
+export const MAX_ANSWER_VALUES = 1 << 22;
+
+/** How many numbers one instance's answer holds: the model's outputs, and for explain its attention weights. */
+export function valuesPerAnswer(model: AttncModel, verb: "predict" | "explain"): number {
+  const ir = model.ir;
+  // A dimension left symbolic in the IR is a text's length: the tokenizer's max_len.
+  const size = (d: IrDim): number => (typeof d === "number" ? d : (ir.dims[d] ?? (model.input.kind === "text" ? model.input.maxLen : 1)));
+  const last = ir.nodes.find((n) => n.name === ir.outputs[0]);
+  const outputs = last?.shape ? last.shape.slice(1).reduce<number>((a, d) => a * size(d), 1) : 1;
+  if (verb === "predict") return Math.max(1, outputs);
+  const weights = ir.nodes.reduce((sum, n) => sum + (n.ports?.["weights"] ? n.ports["weights"].slice(1).reduce<number>((a, d) => a * size(d), 1) : 0), 0);
+  return Math.max(1, outputs + weights);
+}
 
 type Kind = "predict" | "explain";
 
@@ -330,6 +345,11 @@ function buildApp(io: CliIo, served: ReadonlyMap<string, Served>, maxBody: numbe
     const s = find(name, reply);
     if (!s) return reply;
     if (verb === "explain" && s.model.attention.length === 0) return reply.code(400).send({ error: `model ${s.model.name} has no attention layer to explain` });
+    const per = valuesPerAnswer(s.model, verb);
+    if (req.body.instances.length * per > MAX_ANSWER_VALUES)
+      return reply.code(413).send({
+        error: `${req.body.instances.length} instances of ${s.model.name}:${verb} would answer ${req.body.instances.length * per} numbers (${per} each), more than the server answers at once (${MAX_ANSWER_VALUES}); send at most ${Math.max(1, Math.floor(MAX_ANSWER_VALUES / per))} instances per call`,
+      });
     const answers = await s.batcher.submit(verb, req.body.instances);
     const bad = answers.findIndex((a) => a !== null && typeof a === "object" && "error" in a);
     if (bad >= 0) return reply.code(400).send({ error: `instances[${bad}]: ${(answers[bad] as { error: string }).error}` });

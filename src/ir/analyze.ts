@@ -5,7 +5,7 @@ import { dict, own } from "../util.js";
 import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
 import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
-import { DATA_SETTINGS, TRAIN_SETTINGS } from "./signatures.js";
+import { DATA_SETTINGS, LIMITS, TRAIN_SETTINGS } from "./signatures.js";
 import { defaultPredict, type DataSettings, type TrainSettings } from "../runtime/settings.js";
 import { formatShape } from "../layers/node.js";
 import type { IrDim, IrModel, IrNode, OpName } from "./types.js";
@@ -475,6 +475,18 @@ class Analysis {
     ((source["features"] as unknown[] | undefined) ?? []).forEach((f, i) => {
       if (f === "") this.bag.report("InvalidValue", this.span(`/data/source/features/${i}`), "a feature column name must not be empty");
     });
+    // The time column orders the rows (and feeds the calendar); forecasting it would forecast the clock.
+    const time = source["time"];
+    const targets = Array.isArray(source["target"]) ? source["target"] : [source["target"]];
+    targets.forEach((t, i) => {
+      if (typeof time === "string" && t === time)
+        this.bag.report(
+          "InvalidValue",
+          this.span(Array.isArray(source["target"]) ? `/data/source/target/${i}` : "/data/source/target"),
+          `the target ${JSON.stringify(t)} is the time column; the time column orders the rows and is not forecast`,
+          { related: [{ message: "the time column", span: this.span("/data/source/time") }] },
+        );
+    });
   }
 
   /**
@@ -577,7 +589,7 @@ class Analysis {
         this.bag.report(
           "OutputWidthMismatch",
           where,
-          `output ${out.node.name} gives ${String(shape[1])} value${shape[1] === 1 ? "" : "s"} per window, but the data block forecasts ${what}: ${S * K} value${S * K === 1 ? "" : "s"}; use dense(${S * K})`,
+          `output ${out.node.name} gives ${String(shape[1])} value${shape[1] === 1 ? "" : "s"} per window, but the data block forecasts ${what}: ${S * K} value${S * K === 1 ? "" : "s"}; ${S * K <= LIMITS.denseUnits ? `use dense(${S * K})` : `a dense layer gives at most ${LIMITS.denseUnits}: forecast fewer steps or targets`}`,
           // Not a "did you mean" suggestion: those replace a misspelt word, and the editor's quick fix applies them.
           { related: dataEnd },
         );

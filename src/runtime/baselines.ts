@@ -456,7 +456,8 @@ export function baselinesBetter(modelRmse: number, set: BaselineSet): { name: st
 /** What to try when a forecaster loses to a baseline, for the settings it was trained with. */
 export function baselineAdvice(prep: SeriesPrep): string {
   const tips = [
-    ...(prep.predict === "value" ? ["predict delta"] : []),
+    // predict delta needs every target among the features (and a horizon of 1 or more): only then is it advice.
+    ...(prep.predict === "value" && prep.horizon >= 1 && targetColumns(prep).every((t) => prep.features.includes(t)) ? ["predict delta"] : []),
     ...(prep.scaling === "none" ? ["scale: standard"] : []),
     "more epochs or a higher learning rate",
   ];

@@ -367,7 +367,8 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     kind: "series",
     counts,
     features,
-    target: K === 1 ? targets[0]! : targets,
+    // A list stays a list (even of one): the answers of such a model are lists per step, as its metadata says.
+    target: typeof target === "string" ? target : targets,
     time,
     window: win.size,
     horizon: win.horizon,

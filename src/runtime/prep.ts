@@ -123,6 +123,14 @@ export function outputSteps(prep: { horizon: number; steps?: "last" | "all" | un
   return prep.steps === "all" ? Array.from({ length: prep.horizon }, (_, i) => i + 1) : [prep.horizon];
 }
 
+/**
+ * Whether answers are lists (one per step, each the targets' values): with `steps all` or a target list, even of
+ * one output; a single target at a single step answers a bare number.
+ */
+export function nestedOutputs(prep: { steps?: "last" | "all" | undefined; target: string | readonly string[] }): boolean {
+  return prep.steps === "all" || typeof prep.target !== "string";
+}
+
 /** S * K: the model's output width. */
 export function outputCount(prep: { horizon: number; steps?: "last" | "all" | undefined; target: string | readonly string[] }): number {
   return outputSteps(prep).length * targetColumns(prep).length;

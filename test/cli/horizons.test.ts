@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../src/api/index.js";
+import { valuesPerAnswer } from "../../src/cli/serve.js";
 import { attncIn } from "../in-process.js";
 
 const root = resolve(".");
@@ -184,5 +185,39 @@ describe("several steps and targets from the command line", () => {
     } finally {
       model.dispose();
     }
+  });
+
+  it("a target list of one answers lists as its metadata says; the time column is not a target; a head wider than dense allows is named", async () => {
+    writeFileSync(join(work, "one.attn"), spec("dense(1)", "window: 4, horizon 1").replace('target: ["load", "temp"]', 'target: ["load"]'));
+    const trained = await run("train", "one.attn", "--out", "runs/one", "--backend", "wasm");
+    expect(trained.code, trained.err).toBe(0);
+    expect((JSON.parse(readFileSync(join(work, "runs/one/attnc.json"), "utf8")) as { prep: { target: unknown } }).prep.target).toEqual(["load"]);
+    const p = await run("predict", "runs/one", "--input", "req.jsonl", "--backend", "wasm");
+    expect(p.code, p.err).toBe(0);
+    const prediction = answers(p.out)[0]!["prediction"] as number[][];
+    expect(prediction).toHaveLength(1);
+    expect(prediction[0]).toHaveLength(1);
+    const model = await loadModel(join(work, "runs/one"), { backend: "wasm" });
+    expect(valuesPerAnswer(model, "predict")).toBe(1);
+    // explain: the output and the temporal attention's T x T weights.
+    expect(valuesPerAnswer(model, "explain")).toBe(1 + 4 * 4);
+    model.dispose();
+
+    writeFileSync(join(work, "clock.attn"), spec("dense(2)", "window: 4, horizon 1").replace('target: ["load", "temp"]', 'target: ["load", "time"]'));
+    const clock = await run("check", "clock.attn");
+    expect(clock.code).toBe(1);
+    expect(clock.out + clock.err).toMatch(
+      /clock\.attn:7:\d+ - error ATN\d+: the target "time" is the time column; the time column orders the rows and is not forecast/,
+    );
+
+    const many = Array.from({ length: 25 }, (_, i) => `"c${i}"`).join(", ");
+    writeFileSync(
+      join(work, "huge.attn"),
+      spec("dense(100000)", "window: 4, horizon 4096, steps all").replace('target: ["load", "temp"]', `target: [${many}]`),
+    );
+    const huge = await run("check", "huge.attn");
+    expect(huge.code).toBe(1);
+    expect(huge.out + huge.err).toMatch(/102400 values; a dense layer gives at most 100000: forecast fewer steps or targets/);
+    expect(huge.out + huge.err).not.toMatch(/use dense\(8192\)/);
   });
 });

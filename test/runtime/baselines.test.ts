@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  baselineAdvice,
   baselineReports,
   choleskySolve,
   fitRidge,
@@ -187,5 +188,18 @@ describe("MAPE", () => {
     expect(mapeDefined(0.000999, 1)).toBe(false);
     expect(mapeText(m([0, 1]))).toBe("MAPE n/a (target near zero)");
     expect(mapeText(m([1, 2]))).toBe("MAPE 75.00%");
+  });
+});
+
+describe("advice after losing to a baseline", () => {
+  const prep = (o: Partial<SeriesPrep>): SeriesPrep =>
+    ({ predict: "value", scaling: "standard", horizon: 1, target: "a", features: ["a", "b"], ...o }) as SeriesPrep;
+  it("suggests predict delta only where it applies: every target a feature and a horizon of 1 or more", () => {
+    expect(baselineAdvice(prep({}))).toContain("predict delta");
+    expect(baselineAdvice(prep({ target: ["a", "b"] }))).toContain("predict delta");
+    expect(baselineAdvice(prep({ target: ["a", "c"] }))).not.toContain("predict delta");
+    expect(baselineAdvice(prep({ target: "c" }))).not.toContain("predict delta");
+    expect(baselineAdvice(prep({ horizon: 0 }))).not.toContain("predict delta");
+    expect(baselineAdvice(prep({ predict: "delta" }))).not.toContain("predict delta");
   });
 });
