@@ -42,7 +42,8 @@ async function tryWasm(): Promise<boolean> {
  * Returns the name of the backend in use ("tensorflow", "wasm" or "cpu").
  */
 export async function selectBackend(choice: BackendChoice): Promise<string> {
-  // The cpu backend greets Node users on stdout once; keep the command's output to what it says itself.
+  // The cpu backend greets Node users once (advice to install a backend that does not install here); keep the
+  // command's output to what it says itself.
   const warn = console.warn;
   const log = console.log;
   console.warn = () => undefined;
@@ -56,6 +57,8 @@ export async function selectBackend(choice: BackendChoice): Promise<string> {
     if (!ok && choice === "wasm") throw new BackendError("the wasm backend (@tensorflow/tfjs-backend-wasm) did not load");
     if (!ok) ok = await tf.setBackend("cpu");
     await tf.ready();
+    // The cpu backend greets on its first tensor write, not when it is set: make that write here, muted.
+    tf.tensor1d([0]).dispose();
     return tf.getBackend();
   } finally {
     console.warn = warn;

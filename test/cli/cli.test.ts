@@ -225,3 +225,18 @@ describe("help and version", () => {
     expect(r.stdout.trim()).toBe((JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version);
   });
 });
+
+describe("the cpu backend", () => {
+  it("trains without tfjs' greeting about installing a node backend on stderr", () => {
+    const dir = mkdtempSync(join(tmpdir(), "attnc-cpu-"));
+    writeFileSync(join(dir, "s.csv"), `v\n${Array.from({ length: 60 }, (_, i) => Math.sin(i / 3).toFixed(4)).join("\n")}\n`);
+    writeFileSync(
+      join(dir, "s.attn"),
+      `model S {\n  input w: float[T = 4, F = 1]\n  w -> lstm(units: 2) -> last -> dense(1)\n}\n\ndata S {\n  source: csv("s.csv", features: ["v"], target: "v")\n  window: 4, horizon 1\n}\n\ntrain S {\n  loss: mse\n  epochs: 1\n}\n`,
+    );
+    const r = attnc(["train", "s.attn", "--out", "run", "--backend", "cpu"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("using the cpu backend");
+    expect(r.stderr + r.stdout).not.toMatch(/Hi, looks like|tfjs-node/);
+  });
+});
