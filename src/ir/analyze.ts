@@ -187,6 +187,16 @@ class Analysis {
           this.bag.report("DataKindMismatch", this.span(`/data/${key}`), `${key} features are for forecasting (a window), not for text classification`, {
             related: [{ message: "tokenizer given here", span: this.span("/data/tokenizer") }],
           });
+      for (const key of ["features", "target", "time"])
+        if (source[key] !== undefined)
+          this.bag.report(
+            "DataKindMismatch",
+            this.span(`/data/source/${key}`),
+            `${key} is for forecasting (a window); text classification reads the text and label columns`,
+            {
+              related: [{ message: "tokenizer given here", span: this.span("/data/tokenizer") }],
+            },
+          );
       for (const col of ["text", "label"])
         if (source[col] === undefined)
           this.bag.report("MissingColumn", this.span("/data/source"), `text classification needs the ${col} column: add ${col}: "..." to the source`);
@@ -201,6 +211,16 @@ class Analysis {
       return "text";
     }
     if (window) {
+      for (const key of ["text", "label"])
+        if (source[key] !== undefined)
+          this.bag.report(
+            "DataKindMismatch",
+            this.span(`/data/source/${key}`),
+            `${key} is for text classification (a tokenizer); a series reads its features and target columns`,
+            {
+              related: [{ message: "window given here", span: this.span("/data/window") }],
+            },
+          );
       for (const col of ["features", "target"])
         if (source[col] === undefined)
           this.bag.report(

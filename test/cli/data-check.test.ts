@@ -266,4 +266,24 @@ describe("the compiler and derived features", () => {
       "ATN4001 derive features are for forecasting (a window), not for text classification",
     );
   });
+
+  it("a source's columns belong to its kind of task: no target in a text block, no label in a series block", async () => {
+    const text = await ir(
+      spec(
+        `  source: csv("d.csv", text: "t", label: "l", target: ["x", "y"])
+  tokenizer: words(max_len: 4)`,
+        "int[T]",
+      ).replace("x -> lstm(4)", "x -> embedding(50, 4) -> lstm(4)"),
+    );
+    expect(text.r.diagnostics.map((d) => `${d.code} ${d.message}`)).toContain(
+      "ATN4001 target is for forecasting (a window); text classification reads the text and label columns",
+    );
+    const series = await ir(
+      spec(`  source: csv("d.csv", features: ["load"], target: "load", label: "l")
+  window: 4`),
+    );
+    expect(series.r.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
+      "ATN4001 label is for text classification (a tokenizer); a series reads its features and target columns",
+    ]);
+  });
 });
