@@ -6,9 +6,23 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { hardSigmoid, hardSigmoidGrad, tanh, type RecurrentActivation } from "./ops.js";
-import { configOption, first, firstShape, maskOf, orthogonal, passMask, type Init, type LayerArgs, type Shape } from "./layer-common.js";
-
-type GruConfig = tf.serialization.ConfigDict;
+import {
+  configOption,
+  first,
+  firstShape,
+  GATE_ACTIVATIONS,
+  maskOf,
+  mergeDirections,
+  MERGE_MODES,
+  orthogonal,
+  passMask,
+  type Config,
+  type Init,
+  type Kwargs,
+  type LayerArgs,
+  type Merge,
+  type Shape,
+} from "./layer-common.js";
 
 export interface GruOptions {
   /** Read the sequence from the last step to the first; outputs stay aligned with the input steps. */
@@ -176,10 +190,6 @@ export function gruSequence(
 
 // ---- the layers
 
-const GRU_GATE_ACTIVATIONS: readonly RecurrentActivation[] = ["sigmoid", "hard_sigmoid"];
-export type GruMerge = "concat" | "sum" | "ave" | "mul";
-const GRU_MERGE_MODES: readonly GruMerge[] = ["concat", "sum", "ave", "mul"];
-
 type GruWeightAdder = { addWeightPublic(n: string, s: number[], i: Init): tf.LayerVariable };
 
 /** One GRU cell's weights; a bigru has two, prefixed forward_ and backward_. */
@@ -228,7 +238,7 @@ export class Gru extends tf.layers.Layer {
   constructor(args: GruArgs) {
     super(args);
     this.units = args.units;
-    this.recurrentActivation = configOption(this.name, "recurrentActivation", args.recurrentActivation, GRU_GATE_ACTIVATIONS, "sigmoid");
+    this.recurrentActivation = configOption(this.name, "recurrentActivation", args.recurrentActivation, GATE_ACTIVATIONS, "sigmoid");
     this.resetAfter = args.resetAfter ?? true;
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
@@ -247,26 +257,26 @@ export class Gru extends tf.layers.Layer {
   override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return passMask(mask);
   }
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: unknown }): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() =>
       runGruCell(first(inputs) as tf.Tensor3D, this.cell, maskOf(kwargs), { recurrentActivation: this.recurrentActivation, resetAfter: this.resetAfter }),
     );
   }
-  override getConfig(): GruConfig {
+  override getConfig(): Config {
     return { ...super.getConfig(), units: this.units, recurrentActivation: this.recurrentActivation, resetAfter: this.resetAfter, seed: this.seed };
   }
 }
 
 export interface BiGruArgs extends GruArgs {
   /** concat [B, T, 2H] (default), sum, ave or mul [B, T, H]. */
-  merge?: GruMerge;
+  merge?: Merge;
 }
 
 /** A forward and a backward GRU; the backward one reads the sequence reversed, its outputs re-aligned to step t. */
 export class BiGru extends tf.layers.Layer {
   static className = "AttnBiGRU";
   readonly units: number;
-  readonly merge: GruMerge;
+  readonly merge: Merge;
   readonly recurrentActivation: RecurrentActivation;
   readonly resetAfter: boolean;
   readonly seed: number;
@@ -275,8 +285,8 @@ export class BiGru extends tf.layers.Layer {
   constructor(args: BiGruArgs) {
     super(args);
     this.units = args.units;
-    this.merge = configOption(this.name, "merge", args.merge, GRU_MERGE_MODES, "concat");
-    this.recurrentActivation = configOption(this.name, "recurrentActivation", args.recurrentActivation, GRU_GATE_ACTIVATIONS, "sigmoid");
+    this.merge = configOption(this.name, "merge", args.merge, MERGE_MODES, "concat");
+    this.recurrentActivation = configOption(this.name, "recurrentActivation", args.recurrentActivation, GATE_ACTIVATIONS, "sigmoid");
     this.resetAfter = args.resetAfter ?? true;
     this.seed = args.seed ?? 0;
     this.supportsMasking = true;
@@ -297,26 +307,17 @@ export class BiGru extends tf.layers.Layer {
   override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return passMask(mask);
   }
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: unknown }): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = first(inputs) as tf.Tensor3D;
       const mask = maskOf(kwargs);
       const options = { recurrentActivation: this.recurrentActivation, resetAfter: this.resetAfter };
       const f = runGruCell(x, this.fwd, mask, options);
       const r = runGruCell(x, this.bwd, mask, { ...options, reverse: true });
-      switch (this.merge) {
-        case "concat":
-          return tf.concat([f, r], 2);
-        case "sum":
-          return tf.add(f, r);
-        case "ave":
-          return tf.mul(tf.add(f, r), 0.5);
-        case "mul":
-          return tf.mul(f, r);
-      }
+      return mergeDirections(f, r, this.merge);
     });
   }
-  override getConfig(): GruConfig {
+  override getConfig(): Config {
     return {
       ...super.getConfig(),
       units: this.units,

@@ -9,6 +9,27 @@ export type Shape = (number | null)[];
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 export type Kwargs = { [key: string]: unknown };
 export type Init = ReturnType<typeof tf.initializers.zeros>;
+export type Config = tf.serialization.ConfigDict;
+
+/** The gate activations a recurrent layer takes (its config is matched against these when read back). */
+export const GATE_ACTIVATIONS = ["sigmoid", "hard_sigmoid"] as const;
+/** How a bidirectional layer combines its two directions. */
+export type Merge = "concat" | "sum" | "ave" | "mul";
+export const MERGE_MODES: readonly Merge[] = ["concat", "sum", "ave", "mul"];
+
+/** The forward and (re-aligned) backward outputs [B, T, H] combined as `merge` says: [B, T, 2H] for concat. */
+export function mergeDirections(f: tf.Tensor, r: tf.Tensor, merge: Merge): tf.Tensor {
+  switch (merge) {
+    case "concat":
+      return tf.concat([f, r], 2);
+    case "sum":
+      return tf.add(f, r);
+    case "ave":
+      return tf.mul(tf.add(f, r), 0.5);
+    case "mul":
+      return tf.mul(f, r);
+  }
+}
 
 export const isShapeList = (s: Shape | Shape[]): s is Shape[] => Array.isArray(s[0]);
 export const firstShape = (s: Shape | Shape[]): Shape => (isShapeList(s) ? s[0]! : s);

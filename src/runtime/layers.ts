@@ -23,17 +23,20 @@ import {
   configOption,
   first,
   firstShape,
+  GATE_ACTIVATIONS,
   LayerConfigError,
   maskOf,
+  mergeDirections,
+  MERGE_MODES,
   orthogonal,
   passMask,
+  type Config,
   type Init,
   type Kwargs,
   type LayerArgs,
+  type Merge,
   type Shape,
 } from "./layer-common.js";
-
-type Config = tf.serialization.ConfigDict;
 
 /** Zeros, with the forget-gate block set to 1 when unit_forget_bias is on (the Keras default). */
 function lstmBias(H: number, unitForgetBias: boolean): tf.Tensor {
@@ -111,7 +114,6 @@ export interface InputAttention {
   position?: TemporalPosition;
 }
 
-const GATE_ACTIVATIONS: readonly RecurrentActivation[] = ["sigmoid", "hard_sigmoid"];
 const INPUT_ATTENTION_KINDS: readonly InputAttention["kind"][] = ["temporal", "features"];
 const TEMPORAL_FEEDS: readonly TemporalFeed[] = ["concat", "replace"];
 const TEMPORAL_POSITIONS: readonly TemporalPosition[] = ["offset", "none"];
@@ -341,9 +343,6 @@ export class Lstm extends tf.layers.Layer {
   }
 }
 
-export type Merge = "concat" | "sum" | "ave" | "mul";
-const MERGE_MODES: readonly Merge[] = ["concat", "sum", "ave", "mul"];
-
 export interface BiLstmArgs extends LayerArgs {
   units: number;
   /** concat [B, T, 2H] (default), sum, ave or mul [B, T, H]. */
@@ -399,16 +398,7 @@ export class BiLstm extends tf.layers.Layer {
         });
       const f = run(this.fwd, false);
       const r = run(this.bwd, true);
-      switch (this.merge) {
-        case "concat":
-          return tf.concat([f, r], 2);
-        case "sum":
-          return tf.add(f, r);
-        case "ave":
-          return tf.mul(tf.add(f, r), 0.5);
-        case "mul":
-          return tf.mul(f, r);
-      }
+      return mergeDirections(f, r, this.merge);
     });
   }
   override getConfig(): Config {
