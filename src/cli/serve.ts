@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AttncModel, Answer } from "../api/model.js";
 import type { IrDim } from "../ir/types.js";
+import { nestedOutputs, outputSteps, targetColumns } from "../runtime/prep.js";
 import { printable } from "../runtime/progress.js";
 import { CliError, displayPath, type CliIo } from "./io.js";
 
@@ -233,9 +234,7 @@ function metadata(s: Served): object {
             ...(m.input.steps ? { steps: m.input.steps } : {}),
             predict: m.input.predict,
             // A model of several outputs answers a list per step of a value per target.
-            ...(typeof m.input.target !== "string" || m.input.steps === "all"
-              ? { shape: [m.input.steps === "all" ? m.input.horizon : 1, typeof m.input.target === "string" ? 1 : m.input.target.length] }
-              : {}),
+            ...(nestedOutputs(m.input) ? { shape: [outputSteps(m.input).length, targetColumns(m.input).length] } : {}),
           },
         }
       : { label: { labels: m.labels }, probabilities: { labels: m.labels } };
