@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { attentionOutputs, explainModel, type AttentionOutput } from "../engine/build-model.js";
 import type { IrModel } from "../ir/types.js";
 import { dataNumber, jsonKind } from "../runtime/cells.js";
-import { encodeText, nestedOutputs, outputSteps, scaleWindow, targetColumns, tokenize, unscaleOutputs, type Prep } from "../runtime/prep.js";
+import { encodeText, nestedOutputs, outputBases, outputSteps, scaleWindow, targetColumns, tokenize, unscaleOutputs, type Prep } from "../runtime/prep.js";
 import type { ModelMeta } from "../runtime/session.js";
 
 /** One request: `{text}` or `{ids}` for a text model, `{window}` for a forecaster (docs/requests.md). */
@@ -75,7 +75,7 @@ export type ModelInput =
       horizon: number;
       /** "all": every step 1..horizon is forecast (absent: the step `horizon` only). */
       steps?: "all";
-      predict: "value" | "delta";
+      predict: "value" | "delta" | "residual";
     };
 
 class BadRequest extends Error {}
@@ -143,7 +143,8 @@ function encode(prep: Prep, value: unknown): Encoded {
       `window row ${Math.floor(at / p.features.length) + 1}, ${JSON.stringify(p.features[at % p.features.length])}: scaled by the training statistics, the value is beyond the float32 range`,
     );
   const last = rows[rows.length - 1]!;
-  return { x, base: targetColumns(p).map((t) => (p.predict === "delta" ? last[p.features.indexOf(t)]! : 0)) };
+  const targets = targetColumns(p);
+  return { x, base: outputBases(p, x, (k) => last[p.features.indexOf(targets[k]!)]!) };
 }
 
 function batchTensor(prep: Prep, xs: readonly (Int32Array | Float32Array)[]): tf.Tensor {

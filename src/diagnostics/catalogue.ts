@@ -81,6 +81,7 @@ export const Codes = {
   ),
   OutputWidthMismatch: entry("ATN4023", "a forecaster's output width is not the number of steps forecast times the number of targets"),
   StepsNeedHorizon: entry("ATN4024", "`steps all` with horizon 0: there are no steps after the window to forecast"),
+  ResidualTooWide: entry("ATN4025", "`predict residual` on a window with more inputs than its linear forecast can be fitted on"),
   // --- limits
   TooLarge: entry("ATN5001", "a model with more parameters than training can hold in memory"),
   TooMuchMemory: entry("ATN5002", "a model whose activations for one training batch would not fit in memory"),

@@ -7,6 +7,7 @@ import { fillDefaults } from "./defaults.js";
 import type { Lowered, RawModel } from "./lower.js";
 import { DATA_SETTINGS, LIMITS, TRAIN_SETTINGS } from "./signatures.js";
 import { defaultPredict, type DataSettings, type TrainSettings } from "../runtime/settings.js";
+import { RIDGE_MAX_INPUTS } from "../runtime/ridge.js";
 import { formatShape } from "../layers/node.js";
 import type { IrDim, IrModel, IrNode, OpName } from "./types.js";
 import type { InferContext, LayerValue } from "../layers/kind.js";
@@ -271,6 +272,17 @@ class Analysis {
           "with horizon 0 the target is the window's last value, so its change since that value is always 0; use horizon 1 or more, or predict value",
           {
             related: [{ message: "horizon given here", span: this.span("/data/window/horizon") }],
+          },
+        );
+      }
+      const inputs = typeof window["size"] === "number" && features && derived ? window["size"] * (features.length + derived.length) : 0;
+      if (window["predict"] === "residual" && inputs > RIDGE_MAX_INPUTS) {
+        this.bag.report(
+          "ResidualTooWide",
+          this.span("/data/window/predict"),
+          `predict residual adds the model's output to a linear forecast of the window, which is fitted on at most ${RIDGE_MAX_INPUTS} inputs; this window has ${inputs} (${window["size"]} steps x ${features!.length + derived!.length} features): use a shorter window, fewer features, or predict delta`,
+          {
+            related: [{ message: "window given here", span: this.span("/data/window/size") }],
           },
         );
       }

@@ -393,7 +393,16 @@ export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof ch
         bad(`prep.${key}`, outputs === 1 ? "must be a finite number" : `must be ${outputs} finite numbers, one per output`);
     }
     if (prep["targetScale"] === 0 || (Array.isArray(prep["targetScale"]) && prep["targetScale"].includes(0))) bad("prep.targetScale", "must not be 0");
-    if (prep["predict"] !== "value" && prep["predict"] !== "delta") bad("prep.predict", "must be value or delta");
+    if (prep["predict"] !== "value" && prep["predict"] !== "delta" && prep["predict"] !== "residual") bad("prep.predict", "must be value, delta or residual");
+    if (prep["predict"] === "residual") {
+      const linear = prep["linear"];
+      const n = outputs * (features.length * (prep["window"] as number) + 1);
+      if (!isRecord(linear)) bad("prep.linear", "must be an object (lambda, weights): the model forecasts its difference from that linear forecast");
+      const { lambda, weights } = linear as Record<string, unknown>;
+      if (typeof lambda !== "number" || !(lambda >= 0) || !Number.isFinite(lambda)) bad("prep.linear.lambda", "must be a finite number, 0 or more");
+      if (!Array.isArray(weights) || weights.length !== n || !weights.every((x) => typeof x === "number" && Number.isFinite(x)))
+        bad("prep.linear.weights", `must be ${n} finite numbers (window x features + 1 per output)`);
+    } else if (prep["linear"] !== undefined) bad("prep.linear", `is only for predict residual, and predict is ${shownValue(prep["predict"])}`);
     if (outUnits !== outputs)
       bad("prep", `is a forecaster's of ${outputs} output${outputs === 1 ? "" : "s"}, but the model's output has ${String(outUnits)} units`);
   }

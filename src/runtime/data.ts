@@ -9,9 +9,13 @@ import { DataError, readRows, type CellValue, type Row } from "./csv.js";
 import { cellTypeProblem, dataNumber, shownValue, splitOf, splitWithDefaults, timeKey, timeOrderProblem, type SplitConfig } from "./cells.js";
 import { calendarTime, calendarValues, DeriveHistory, derivedNames, historyRows, isWindowRow, type DeriveSpec } from "./derive.js";
 import { defaultPredict, seriesScale, type DataSettings } from "./settings.js";
+import { fitRidge, RIDGE_MAX_INPUTS } from "./ridge.js";
 import {
   encodeText,
+  linearForecast,
   OOV,
+  outputBases,
+  outputCount,
   outputScaling,
   outputSteps,
   PAD,
@@ -38,7 +42,7 @@ export interface Example {
   x: Int32Array | Float32Array;
   /** [class id] for text; a forecaster's S * K scaled outputs, step-major (see prep.ts, outputOf). */
   y: number[];
-  /** For a forecast of the change: each target's raw value at the window's last step (else zeros); empty for text. */
+  /** What each output is added to back in the data's units (prep.ts, outputBases); empty for text. */
   base: number[];
   line: number;
 }
@@ -240,6 +244,17 @@ export function seriesReader(
   };
 }
 
+/** The offset and scale of a column from its training statistics (sum, sum of squares, min, max, count). */
+function fittedScaling(scaling: SeriesPrep["scaling"], s: number, s2: number, lo: number, hi: number, count: number): [number, number] {
+  if (scaling === "standard" && count > 0) {
+    const mean = s / count;
+    const sd = Math.sqrt(Math.max(0, s2 / count - mean * mean));
+    return [mean, sd > 1e-12 ? sd : 1];
+  }
+  if (scaling === "minmax" && count > 0) return [lo, hi - lo > 1e-12 ? hi - lo : 1];
+  return [0, 1];
+}
+
 async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep> {
   const sources = config.source.features!;
   const target = config.source.target!;
@@ -333,15 +348,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     index++;
   }
   if (n[F] === 0) throw new DataError(file.display, null, null, "the training split has no rows");
-  const fitted = (s: number, s2: number, lo: number, hi: number, count: number): [number, number] => {
-    if (scaling === "standard" && count > 0) {
-      const mean = s / count;
-      const sd = Math.sqrt(Math.max(0, s2 / count - mean * mean));
-      return [mean, sd > 1e-12 ? sd : 1];
-    }
-    if (scaling === "minmax" && count > 0) return [lo, hi - lo > 1e-12 ? hi - lo : 1];
-    return [0, 1];
-  };
+  const fitted = (s: number, s2: number, lo: number, hi: number, count: number): [number, number] => fittedScaling(scaling, s, s2, lo, hi, count);
   const offset: number[] = [];
   const scale: number[] = [];
   for (let k = 0; k < C; k++) {
@@ -349,15 +356,17 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     offset.push(o);
     scale.push(sc);
   }
-  // Each output's scaling: its target's (value), or that of its target's change over its step (delta).
+  // Each output's scaling: its target's (value), or that of its target's change over its step (delta; and for
+  // residual where delta applies: fitResidual first fits the linear forecast of the change).
+  const change = predict === "delta" || (predict === "residual" && residualOfChange(targets, sources, win.horizon));
   const outOffset: number[] = [];
   const outScale: number[] = [];
   for (let o = 0; o < O; o++) {
     const k = o % K;
-    const [off, sc] = predict === "delta" ? fitted(dSum[o]!, dSq[o]!, dMin[o]!, dMax[o]!, dN[o]!) : [offset[F + k]!, scale[F + k]!];
+    const [off, sc] = change ? fitted(dSum[o]!, dSq[o]!, dMin[o]!, dMax[o]!, dN[o]!) : [offset[F + k]!, scale[F + k]!];
     // Without any training change (fewer training rows than the step), no scaling.
-    outOffset.push(predict === "delta" && dN[o] === 0 ? 0 : off);
-    outScale.push(predict === "delta" && dN[o] === 0 ? 1 : sc);
+    outOffset.push(change && dN[o] === 0 ? 0 : off);
+    outScale.push(change && dN[o] === 0 ? 1 : sc);
   }
   const shape = { window: win.size, horizon: win.horizon, stride: win.stride, derive };
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
@@ -387,9 +396,96 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
   };
 }
 
-/** Reads the file once (twice for the row count) and fits the preprocessing the data block describes. */
+/**
+ * Whether a `predict residual` model's linear forecast is of the change since the window's last step (as the
+ * linear baseline of a predict delta model, shrunk towards persistence): when every target is a feature and the
+ * horizon is 1 or more; else of the value.
+ */
+export function residualOfChange(targets: readonly string[], sources: readonly string[], horizon: number): boolean {
+  return (
+    defaultPredict(
+      targets.every((t) => sources.includes(t)),
+      horizon,
+    ) === "delta"
+  );
+}
+
+/**
+ * The linear forecast of a `predict residual` model and its outputs' scaling. `prep` comes with each output
+ * scaled as the change of its target (residualOfChange) or as its value: ridge regression of those scaled outputs
+ * on the scaled windows (training windows, the L2 weight chosen on the validation windows: the linear baseline of
+ * a predict delta or value model), folded into weights in the data's units (the window's last value of the
+ * target, for a change, is a scaled input times its scale plus its offset); then each output is scaled as its
+ * residual (the target minus the linear forecast) on the training windows.
+ */
+async function fitResidual(config: DataConfig, prep: SeriesPrep, file: DataFile): Promise<SeriesPrep> {
+  const F = prep.features.length;
+  const inputs = prep.window * F;
+  if (inputs > RIDGE_MAX_INPUTS)
+    throw new DataError(
+      file.display,
+      null,
+      null,
+      `predict residual needs a linear forecast of the window, which has ${inputs} inputs, more than ${RIDGE_MAX_INPUTS}`,
+    );
+  const targets = targetColumns(prep);
+  const change = residualOfChange(targets, sourceFeatures(prep), prep.horizon);
+  const first: SeriesPrep = { ...prep, predict: change ? "delta" : "value" };
+  const ridge = await fitRidge(examples(config, first, file, "train"), prep.counts.validation > 0 ? () => examples(config, first, file, "validation") : null);
+  if (!ridge)
+    throw new DataError(
+      file.display,
+      null,
+      null,
+      "predict residual: the linear forecast could not be fitted (the training split has no windows, or its ridge system could not be solved)",
+    );
+  const O = outputCount(prep);
+  const K = targets.length;
+  const D = inputs + 1;
+  const weights: number[] = [];
+  for (let o = 0; o < O; o++) {
+    const { offset, scale } = outputScaling(first, o);
+    const w = Array.from(ridge.weights.subarray(o * D, (o + 1) * D), (v) => v * scale);
+    w[D - 1]! += offset;
+    if (change) {
+      const f = prep.features.indexOf(targets[o % K]!);
+      w[(prep.window - 1) * F + f]! += prep.scale[f]!;
+      w[D - 1]! += prep.offset[f]!;
+    }
+    weights.push(...w);
+  }
+  if (!weights.every(Number.isFinite))
+    throw new DataError(file.display, null, null, "predict residual: the linear forecast is beyond the float64 range in the data's units");
+  const linear = { lambda: ridge.lambda, weights };
+  const [sum, sq, min, max] = [new Float64Array(O), new Float64Array(O), new Float64Array(O).fill(Infinity), new Float64Array(O).fill(-Infinity)];
+  let n = 0;
+  for await (const e of examples(config, first, file, "train")) {
+    for (let o = 0; o < O; o++) {
+      const { offset, scale } = outputScaling(first, o);
+      const r = e.y[o]! * scale + offset + e.base[o]! - linearForecast(linear, e.x, o);
+      sum[o] += r;
+      sq[o] += r * r;
+      min[o] = Math.min(min[o]!, r);
+      max[o] = Math.max(max[o]!, r);
+    }
+    n++;
+  }
+  const offsets: number[] = [];
+  const scales: number[] = [];
+  for (let o = 0; o < O; o++) {
+    const [off, sc] = fittedScaling(prep.scaling, sum[o]!, sq[o]!, min[o]!, max[o]!, n);
+    offsets.push(off);
+    scales.push(sc);
+  }
+  const single = O === 1;
+  return { ...prep, predict: "residual", linear, targetOffset: single ? offsets[0]! : offsets, targetScale: single ? scales[0]! : scales };
+}
+
+/** Reads the file once (twice for the row count; more for predict residual) and fits the preprocessing the data block describes. */
 export async function fit(config: DataConfig, file: DataFile): Promise<Prep> {
-  return config.tokenizer ? fitText(config, file) : fitSeries(config, file);
+  if (config.tokenizer) return fitText(config, file);
+  const prep = await fitSeries(config, file);
+  return prep.predict === "residual" ? fitResidual(config, prep, file) : prep;
 }
 
 /** The examples of one split, in file order. */
@@ -445,12 +541,12 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
     if (!isWindowRow(prep, r) || splitOf(prep.split, r, prep.rows) !== split) continue;
     const x = new Float32Array(T * F);
     for (let t = 0; t < T; t++) x.set(ring[t]!.subarray(0, F), t * F);
-    const base = targets.map((_, k) => (prep.predict === "delta" ? ring[T - 1]![F + k]! : 0));
+    const base = outputBases(prep, x, (k) => ring[T - 1]![F + k]!);
     const y: number[] = [];
     horizons.forEach((step, s) => {
       for (let k = 0; k < K; k++) {
         const { offset, scale } = scaling[s * K + k]!;
-        const value = (ring[T + step - 1]![F + k]! - base[k]! - offset) / scale;
+        const value = (ring[T + step - 1]![F + k]! - base[s * K + k]! - offset) / scale;
         if (!Number.isFinite(Math.fround(value)))
           throw new DataError(
             file.display,

@@ -43,8 +43,13 @@ export interface SeriesPrep {
   scaling: "standard" | "minmax" | "none";
   offset: number[];
   scale: number[];
-  /** What the model's output means: the target, or its change since the window's last step. */
-  predict: "value" | "delta";
+  /**
+   * What the model's output means: the target, its change since the window's last step, or its difference from
+   * the linear forecast `linear` (residual).
+   */
+  predict: "value" | "delta" | "residual";
+  /** For predict residual: the linear forecast of every output from the scaled window (see LinearForecast). */
+  linear?: LinearForecast;
   /**
    * Scaling of the model's output (of the target, or of its change): one number for a model of one output, else
    * one per output in the output's order (step-major: index (s - 1) * K + k is target k at the s-th step forecast).
@@ -60,6 +65,16 @@ export interface SeriesPrep {
   /** Calendar cycles and derived features, as the data block gives them (absent in model directories written before them). */
   calendar?: string[];
   derive?: DeriveSpec[];
+}
+
+/**
+ * A linear forecast of each output in the data's units from the model's scaled window x (T x F, flattened):
+ * weights[o * (T F + 1) + i] x_i summed over i, plus the bias weights[o * (T F + 1) + T F]: ridge regression
+ * fitted on the training windows, its L2 weight `lambda` chosen on the validation windows (data.ts).
+ */
+export interface LinearForecast {
+  lambda: number;
+  weights: number[];
 }
 
 /** A season length in steps and where it came from: the spec, or the time column's median step (null: none). */
@@ -149,17 +164,43 @@ export function outputScaling(prep: Pick<SeriesPrep, "targetOffset" | "targetSca
   return { offset: at(prep.targetOffset), scale: at(prep.targetScale) };
 }
 
+/** Output o's linear forecast from the scaled window x (float64 sums over float32 inputs). */
+export function linearForecast(linear: LinearForecast, x: ArrayLike<number>, o: number): number {
+  const n = x.length;
+  const w = linear.weights;
+  const at = o * (n + 1);
+  let s = w[at + n]!;
+  for (let i = 0; i < n; i++) s += w[at + i]! * x[i]!;
+  return s;
+}
+
 /**
- * A model output (or scaled target) back in the data's units; `base` is the window's last value of the output's
- * target for a forecast of the change; `o` the output's index.
+ * What each output's unscaled value is added to (an example's `base`, one per output): target k's value at the
+ * window's last step for predict delta (`last(k)`, read only then), the output's linear forecast from the scaled
+ * window x for predict residual, else 0.
+ */
+export function outputBases(prep: SeriesPrep, x: ArrayLike<number>, last: (k: number) => number): number[] {
+  const K = targetColumns(prep).length;
+  const O = outputCount(prep);
+  if (prep.predict === "delta") {
+    const lasts = Array.from({ length: K }, (_, k) => last(k));
+    return Array.from({ length: O }, (_, o) => lasts[o % K]!);
+  }
+  const linear = prep.predict === "residual" ? prep.linear : undefined;
+  if (prep.predict === "residual" && !linear) throw new Error("a residual forecaster's preprocessing has no linear forecast");
+  return Array.from({ length: O }, (_, o) => (linear ? linearForecast(linear, x, o) : 0));
+}
+
+/**
+ * A model output (or scaled target) back in the data's units; `base` is what the output is added to (see
+ * outputBases; ignored for predict value); `o` the output's index.
  */
 export function unscaleTarget(prep: SeriesPrep, v: number, base = 0, o = 0): number {
   const { offset, scale } = outputScaling(prep, o);
-  return v * scale + offset + (prep.predict === "delta" ? base : 0);
+  return v * scale + offset + (prep.predict === "value" ? 0 : base);
 }
 
-/** All outputs of one window back in the data's units; `bases[k]` is target k's value at the window's last step. */
+/** All outputs of one window back in the data's units; `bases[o]` is output o's base (outputBases). */
 export function unscaleOutputs(prep: SeriesPrep, out: ArrayLike<number>, bases: ArrayLike<number>): number[] {
-  const K = targetColumns(prep).length;
-  return Array.from({ length: out.length }, (_, o) => unscaleTarget(prep, out[o]!, bases[o % K] ?? 0, o));
+  return Array.from({ length: out.length }, (_, o) => unscaleTarget(prep, out[o]!, bases[o] ?? 0, o));
 }

@@ -242,8 +242,8 @@ export const DATA_SETTINGS = {
           }),
           stride: intParam("steps between windows", { min: 1, max: LIMITS.length, default: 1 }),
           predict: enumParam(
-            ["value", "delta"],
-            "forecast the target itself, or its change since the window's last step (each target's, for several); default delta when every target is one of the features and the horizon is 1 or more, else value",
+            ["value", "delta", "residual"],
+            "forecast the target itself, its change since the window's last step (each target's, for several), or its difference from a linear forecast of the window (ridge regression fitted on the training windows, at most 512 window inputs); default delta when every target is one of the features and the horizon is 1 or more, else value",
           ),
           season: intParam("season length in steps for the seasonal naive baseline (default: from the time column's step)", {
             min: 1,

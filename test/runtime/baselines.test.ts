@@ -2,17 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  baselineAdvice,
-  baselineReports,
-  choleskySolve,
-  fitRidge,
-  naiveForecasts,
-  RIDGE_DEFAULT_LAMBDA,
-  RIDGE_LAMBDAS,
-  seasonFromTime,
-  seasonOfStep,
-} from "../../src/runtime/baselines.js";
+import { baselineAdvice, baselineReports, naiveForecasts, seasonFromTime, seasonOfStep } from "../../src/runtime/baselines.js";
+import { choleskySolve, fitRidge, RIDGE_DEFAULT_LAMBDA, RIDGE_LAMBDAS } from "../../src/runtime/ridge.js";
 import { fit, type DataConfig } from "../../src/runtime/data.js";
 import { type SeriesPrep } from "../../src/runtime/prep.js";
 import { mapeDefined, mapeText, RegressionMetrics } from "../../src/runtime/metrics.js";
@@ -195,11 +186,11 @@ describe("advice after losing to a baseline", () => {
   const prep = (o: Partial<SeriesPrep>): SeriesPrep =>
     ({ predict: "value", scaling: "standard", horizon: 1, target: "a", features: ["a", "b"], ...o }) as SeriesPrep;
   it("suggests predict delta only where it applies: every target a feature and a horizon of 1 or more", () => {
-    expect(baselineAdvice(prep({}))).toContain("predict delta");
-    expect(baselineAdvice(prep({ target: ["a", "b"] }))).toContain("predict delta");
-    expect(baselineAdvice(prep({ target: ["a", "c"] }))).not.toContain("predict delta");
-    expect(baselineAdvice(prep({ target: "c" }))).not.toContain("predict delta");
-    expect(baselineAdvice(prep({ horizon: 0 }))).not.toContain("predict delta");
-    expect(baselineAdvice(prep({ predict: "delta" }))).not.toContain("predict delta");
+    expect(baselineAdvice(prep({}), ["persistence"])).toContain("predict delta");
+    expect(baselineAdvice(prep({ target: ["a", "b"] }), ["persistence"])).toContain("predict delta");
+    expect(baselineAdvice(prep({ target: ["a", "c"] }), ["persistence"])).not.toContain("predict delta");
+    expect(baselineAdvice(prep({ target: "c" }), ["persistence"])).not.toContain("predict delta");
+    expect(baselineAdvice(prep({ horizon: 0 }), ["persistence"])).not.toContain("predict delta");
+    expect(baselineAdvice(prep({ predict: "delta" }), ["persistence"])).not.toContain("predict delta");
   });
 });

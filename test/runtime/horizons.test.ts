@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { baselineReports, fitRidge, naiveForecasts } from "../../src/runtime/baselines.js";
+import { baselineReports, naiveForecasts } from "../../src/runtime/baselines.js";
+import { fitRidge } from "../../src/runtime/ridge.js";
 import { batches, examples, fit, type DataConfig, type Example } from "../../src/runtime/data.js";
 import { ForecastMetrics } from "../../src/runtime/metrics.js";
 import { outputOf, unscaleOutputs, type SeriesPrep } from "../../src/runtime/prep.js";
@@ -35,7 +36,7 @@ async function collect<T>(g: AsyncIterable<T>): Promise<T[]> {
 }
 
 describe("windows of steps all and two targets", () => {
-  it("give every step's change of each target, step-major, with each target's base", async () => {
+  it("give every step's change of each target, step-major, with each output's base (its target's last value)", async () => {
     const c = config();
     const prep = (await fit(c, file)) as SeriesPrep;
     expect(prep.predict).toBe("delta");
@@ -52,7 +53,7 @@ describe("windows of steps all and two targets", () => {
         return [
           [a(end - 1), b(end - 1), a(end), b(end)],
           [a(end + 1) - a(end), b(end + 1) - b(end), a(end + 2) - a(end), b(end + 2) - b(end)],
-          [a(end), b(end)],
+          [a(end), b(end), a(end), b(end)],
           r + 2,
         ];
       }),
@@ -108,7 +109,7 @@ describe("windows of steps all and two targets", () => {
     expect(off[3]).toBe(off[1]);
     expect((prep.targetScale as number[])[0]).toBeCloseTo(sdA, 10);
     const [first] = await collect(examples(c, prep, file, "train"));
-    expect(first!.base).toEqual([0, 0]);
+    expect(first!.base).toEqual([0, 0, 0, 0]);
     expect(first!.y[2]).toBeCloseTo((a(3) - meanA) / sdA, 6);
   });
 

@@ -97,7 +97,7 @@ describe("settings declared once", () => {
     expectTypeOf<TrainConfig["batch"]>().toEqualTypeOf<number>();
     expectTypeOf<NonNullable<TrainConfig["optimizer"]>["kind"]>().toEqualTypeOf<"adam" | "sgd" | "rmsprop">();
     expectTypeOf<Extract<NonNullable<TrainConfig["optimizer"]>, { kind: "adam" }>["beta1"]>().toEqualTypeOf<number>();
-    expectTypeOf<NonNullable<DataConfig["window"]>["predict"]>().toEqualTypeOf<"value" | "delta" | undefined>();
+    expectTypeOf<NonNullable<DataConfig["window"]>["predict"]>().toEqualTypeOf<"value" | "delta" | "residual" | undefined>();
     expectTypeOf<NonNullable<DataConfig["window"]>["horizon"]>().toEqualTypeOf<number>();
     expectTypeOf<DataConfig["source"]["kind"]>().toEqualTypeOf<"csv" | "jsonl">();
     expectTypeOf<NonNullable<DataConfig["calendar"]>>().toEqualTypeOf<("hour" | "weekday" | "yearday" | "month")[]>();

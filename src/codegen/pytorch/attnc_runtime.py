@@ -1250,7 +1250,7 @@ def fit_series(config, rows, display):
     out_offset, out_scale = [], []
     for o in range(o_n):
         k = o % tk
-        if predict == "delta":
+        if predict == "delta" or (predict == "residual" and residual_of_change(targets, sources, h)):
             off, sc = fitted(d_sum[o], d_sq[o], d_min[o], d_max[o], d_n[o]) if d_n[o] > 0 else (0, 1)
         else:
             off, sc = offset[f + k], scale[f + k]
@@ -1302,15 +1302,131 @@ def output_scaling(prep, o):
     return at(prep["targetOffset"]), at(prep["targetScale"])
 
 
+RIDGE_LAMBDAS = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000]
+RIDGE_DEFAULT_LAMBDA = 1e-2
+RIDGE_MAX_INPUTS = 512
+
+
+def fit_ridge(train, validation):
+    """attnc's ridge regression (ridge.ts): y on [x, 1] over the training pairs, (X^T X / n + lambda I) W =
+    X^T Y / n with the bias unpenalised, lambda the one of lowest validation RMSE over all outputs (a tie goes to
+    the larger); without validation pairs RIDGE_DEFAULT_LAMBDA. Returns (weights [O, D], lambda) or None."""
+    if not train:
+        return None
+    x = np.array([np.append(np.asarray(e[0], dtype=np.float64).reshape(-1), 1.0) for e in train])
+    y = np.array([e[1] for e in train], dtype=np.float64)
+    n, d = x.shape
+    a = x.T @ x / n
+    b = x.T @ y / n
+
+    def solve(lam):
+        diag = np.full(d, lam)
+        diag[-1] = 0.0
+        try:
+            l = np.linalg.cholesky(a + np.diag(diag))
+        except np.linalg.LinAlgError:
+            return None
+        w = np.linalg.solve(l.T, np.linalg.solve(l, b)).T
+        return w if np.all(np.isfinite(w)) else None
+
+    if not validation:
+        w = solve(RIDGE_DEFAULT_LAMBDA)
+        return None if w is None else (w, RIDGE_DEFAULT_LAMBDA)
+    fits = [(lam, w) for lam in RIDGE_LAMBDAS for w in [solve(lam)] if w is not None]
+    if not fits:
+        return None
+    xv = np.array([np.append(np.asarray(e[0], dtype=np.float64).reshape(-1), 1.0) for e in validation])
+    yv = np.array([e[1] for e in validation], dtype=np.float64)
+    best, best_rmse = None, math.inf
+    for lam, w in fits:
+        rmse = math.sqrt(float(np.mean((xv @ w.T - yv) ** 2)))
+        if rmse <= best_rmse:
+            best, best_rmse = (w, lam), rmse
+    return best
+
+
+def residual_of_change(targets, sources, horizon):
+    """Whether a predict residual model's linear forecast is of the change (data.ts, residualOfChange)."""
+    return all(t in sources for t in targets) and horizon >= 1
+
+
+def linear_forecast(linear, x):
+    """Every output's linear forecast (prep.ts, linearForecast) from the scaled window x [T, F]."""
+    w = np.array(linear["weights"], dtype=np.float64)
+    v = np.append(np.asarray(x, dtype=np.float64).reshape(-1), 1.0)
+    return (w.reshape(-1, v.size) @ v).tolist()
+
+
+def fit_residual(config, prep, rows, display):
+    """The linear forecast of a predict residual model and its outputs' scaling (data.ts, fitResidual)."""
+    inputs = prep["window"] * len(prep["features"])
+    if inputs > RIDGE_MAX_INPUTS:
+        raise data_error(
+            display, None, None, "predict residual needs a linear forecast of the window, which has %d inputs, more than %d" % (inputs, RIDGE_MAX_INPUTS)
+        )
+    targets = target_columns(prep["target"])
+    tk = len(targets)
+    features = prep["features"]
+    derived = derived_names(prep.get("calendar") or [], prep.get("derive") or [])
+    change = residual_of_change(targets, features[: len(features) - len(derived)], prep["horizon"])
+    first = dict(prep, predict="delta" if change else "value")
+    items = encode(config, first, rows, display)
+    train = [(e[0], e[1]) for e in items if e[4] == "train"]
+    validation = [(e[0], e[1]) for e in items if e[4] == "validation"] if prep["counts"]["validation"] > 0 else []
+    fitted = fit_ridge(train, validation)
+    if fitted is None:
+        raise data_error(display, None, None, "predict residual: the linear forecast could not be fitted")
+    w, lam = fitted
+    o_n = w.shape[0]
+    scaling = [output_scaling(first, o) for o in range(o_n)]
+    weights = []
+    for o in range(o_n):
+        off, sc = scaling[o]
+        row = w[o] * sc
+        row[-1] += off
+        if change:
+            fi = features.index(targets[o % tk])
+            row[(prep["window"] - 1) * len(features) + fi] += prep["scale"][fi]
+            row[-1] += prep["offset"][fi]
+        weights += row.tolist()
+    linear = {"lambda": lam, "weights": weights}
+    res = [
+        [e[1][o] * scaling[o][1] + scaling[o][0] + e[2][o] - f for o, f in enumerate(linear_forecast(linear, e[0]))]
+        for e in items
+        if e[4] == "train"
+    ]
+    r = np.array(res, dtype=np.float64).reshape(len(res), o_n)
+    offsets, scales = [], []
+    for o in range(o_n):
+        col = r[:, o]
+        if prep["scaling"] == "standard" and len(col):
+            mean = float(np.sum(col)) / len(col)
+            sd = math.sqrt(max(0.0, float(np.sum(col * col)) / len(col) - mean * mean))
+            off, sc = mean, (sd if sd > 1e-12 else 1)
+        elif prep["scaling"] == "minmax" and len(col):
+            lo, hi = float(np.min(col)), float(np.max(col))
+            off, sc = lo, (hi - lo if hi - lo > 1e-12 else 1)
+        else:
+            off, sc = 0, 1
+        offsets.append(off)
+        scales.append(sc)
+    single = o_n == 1
+    return dict(prep, predict="residual", linear=linear, targetOffset=offsets[0] if single else offsets, targetScale=scales[0] if single else scales)
+
+
 def fit(config, rows, display):
     """The preprocessing the data block describes, fitted on the training split only."""
-    return fit_text(config, rows, display) if config.get("tokenizer") else fit_series(config, rows, display)
+    if config.get("tokenizer"):
+        return fit_text(config, rows, display)
+    prep = fit_series(config, rows, display)
+    return fit_residual(config, prep, rows, display) if prep["predict"] == "residual" else prep
 
 
 def encode(config, prep, rows, display):
     """Every example of the file, in file order: (x, y, base, line, split), x as a numpy array (int64 ids or
-    float32 [T, F]), y the class id or the list of scaled outputs (step-major), base each target's value at the
-    window's last step for a forecast of the change, as attnc encodes them."""
+    float32 [T, F]), y the class id or the list of scaled outputs (step-major), base what each output is added to
+    (each target's value at the window's last step for predict delta, the linear forecast for predict residual),
+    as attnc encodes them."""
     out = []
     n = len(rows)
     if prep["kind"] == "text":
@@ -1349,12 +1465,17 @@ def encode(config, prep, rows, display):
             continue
         end = r - h
         x = scaled[end - t_len + 1 : end + 1]
-        base = [float(target[end][k]) if prep["predict"] == "delta" else 0.0 for k in range(tk)]
+        if prep["predict"] == "delta":
+            base = [float(target[end][k]) for _ in steps for k in range(tk)]
+        elif prep["predict"] == "residual":
+            base = linear_forecast(prep["linear"], x)
+        else:
+            base = [0.0] * (len(steps) * tk)
         y = []
         for si, step in enumerate(steps):
             for k in range(tk):
                 off, sc = output_scaling(prep, si * tk + k)
-                y.append((float(target[end + step][k]) - base[k] - off) / sc)
+                y.append((float(target[end + step][k]) - base[si * tk + k] - off) / sc)
         out.append((x, y, base, rows[r][1], split_of(prep["split"], r, n)))
     return out
 
@@ -1444,7 +1565,7 @@ def batch_tensors(items, kind, device):
 
 def unscale(prep, v, base, o=0):
     off, sc = output_scaling(prep, o)
-    return v * sc + off + (base if prep["predict"] == "delta" else 0)
+    return v * sc + off + (0 if prep["predict"] == "value" else base)
 
 
 def evaluate(model, items, prep, loss, batch, device):
@@ -1479,9 +1600,8 @@ def evaluate(model, items, prep, loss, batch, device):
         out["macro_f1"] = sum(f1) / c
     else:
         # Every output of every window (the overall figures of attnc's metrics).
-        tk = len(target_columns(prep["target"]))
-        t = [unscale(prep, v, b[o % tk], o) for row, b in zip(truth, bases) for o, v in enumerate(row)]
-        p = [unscale(prep, v, b[o % tk], o) for row, b in zip(guess, bases) for o, v in enumerate(row)]
+        t = [unscale(prep, v, b[o], o) for row, b in zip(truth, bases) for o, v in enumerate(row)]
+        p = [unscale(prep, v, b[o], o) for row, b in zip(guess, bases) for o, v in enumerate(row)]
         err = [b - a for a, b in zip(t, p)]
         n = len(err)
         out["rmse"] = math.sqrt(sum(e * e for e in err) / n) if n else 0
