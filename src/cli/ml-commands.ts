@@ -298,7 +298,10 @@ export async function evaluateCommand(
       if (rows.length > 0)
         io.stdout.write(
           better.length > 0
-            ? `the model is worse than a baseline: ${split} RMSE ${r.regression.rmse.toFixed(4)} against ${better.map((x) => `${x.label} ${x.rmse.toFixed(4)}`).join(", ")}; ${baselineAdvice(prep, better.map((x) => x.name))}\n`
+            ? `the model is worse than a baseline: ${split} RMSE ${r.regression.rmse.toFixed(4)} against ${better.map((x) => `${x.label} ${x.rmse.toFixed(4)}`).join(", ")}; ${baselineAdvice(
+                prep,
+                better.map((x) => x.name),
+              )}\n`
             : `the model beats every baseline on ${split} RMSE\n`,
         );
     }

@@ -192,7 +192,10 @@ async function warnIfBaselinesBetter(o: SessionOptions, model: tf.LayersModel, t
   const better = baselinesBetter(r.rmse, await baselineReports(o.data, prep, o.file, "validation", season.period));
   if (better.length === 0) return;
   o.stderr.write(
-    `warning: validation RMSE ${r.rmse.toFixed(4)} is worse than ${better.map((b) => `${b.label} (${b.rmse.toFixed(4)})`).join(", ")}; ${baselineAdvice(prep, better.map((b) => b.name))}\n`,
+    `warning: validation RMSE ${r.rmse.toFixed(4)} is worse than ${better.map((b) => `${b.label} (${b.rmse.toFixed(4)})`).join(", ")}; ${baselineAdvice(
+      prep,
+      better.map((b) => b.name),
+    )}\n`,
   );
 }
 

@@ -157,7 +157,9 @@ describe("a forecaster worse than its baselines", () => {
   it("train ends with a warning naming the better baselines and what to try", () => {
     expect(train.code, train.err).toBe(0);
     const line = train.err.split("\n").find((l) => l.includes("warning:"));
-    expect(line).toMatch(/^attnc: warning: validation RMSE [0-9.]+ is worse than .*persistence \([0-9.]+\).*; try predict delta, predict residual, more epochs/);
+    expect(line).toMatch(
+      /^attnc: warning: validation RMSE [0-9.]+ is worse than .*persistence \([0-9.]+\).*; try predict delta, predict residual, more epochs/,
+    );
     // After the test metrics: the warning is the run's last word.
     expect(train.err.trimEnd().endsWith(line!)).toBe(true);
   });
