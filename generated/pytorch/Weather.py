@@ -37,7 +37,7 @@ DATA = {
         "features": ["temp_max", "temp_min", "precipitation", "wind"],
         "target": "temp_max",
     },
-    "window": {"size": 14, "horizon": 1, "stride": 1, "predict": "delta"},
+    "window": {"size": 14, "horizon": 1, "stride": 1, "predict": "residual"},
     "scale": "standard",
     "split": {"order": "chronological", "train": 0.7, "validation": 0.15, "test": 0.15, "seed": 0},
 }

@@ -240,10 +240,17 @@ class Analysis {
       }
       const features = source["features"] as unknown[] | undefined;
       const targets = source["target"] === undefined ? [] : Array.isArray(source["target"]) ? (source["target"] as unknown[]) : [source["target"]];
-      // Forecasting a level that leaves the training range loses to persistence; the change is the default where it can be learnt.
-      if (window["predict"] === undefined)
-        window["predict"] = defaultPredict(targets.length > 0 && targets.every((t) => features?.includes(t)), (window["horizon"] as number | undefined) ?? 1);
       const derived = this.derivedFeatures(data, source);
+      const inputs = typeof window["size"] === "number" && features && derived ? window["size"] * (features.length + derived.length) : Infinity;
+      // A network of the window alone loses to a linear model of it on series that one describes well, and forecasting
+      // a level that leaves the training range loses to persistence: the difference from the linear baseline is the
+      // default where a linear forecast can be fitted, else the change where it can be learnt (settings.ts).
+      if (window["predict"] === undefined)
+        window["predict"] = defaultPredict(
+          targets.length > 0 && targets.every((t) => features?.includes(t)),
+          (window["horizon"] as number | undefined) ?? 1,
+          inputs,
+        );
       const missing = features ? targets.filter((t) => !features.includes(t)) : [];
       if (window["predict"] === "delta" && missing.length > 0) {
         this.bag.report(
@@ -275,8 +282,7 @@ class Analysis {
           },
         );
       }
-      const inputs = typeof window["size"] === "number" && features && derived ? window["size"] * (features.length + derived.length) : 0;
-      if (window["predict"] === "residual" && inputs > RIDGE_MAX_INPUTS) {
+      if (window["predict"] === "residual" && Number.isFinite(inputs) && inputs > RIDGE_MAX_INPUTS) {
         this.bag.report(
           "ResidualTooWide",
           this.span("/data/window/predict"),

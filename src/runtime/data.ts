@@ -296,6 +296,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     defaultPredict(
       targets.every((t) => sources.includes(t)),
       win.horizon,
+      win.size * features.length,
     );
   // The change of each target over each output's step, on training rows: y_r - y_{r-h} (output-major as the model's outputs).
   const O = S * K;
@@ -402,12 +403,7 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
  * horizon is 1 or more; else of the value.
  */
 export function residualOfChange(targets: readonly string[], sources: readonly string[], horizon: number): boolean {
-  return (
-    defaultPredict(
-      targets.every((t) => sources.includes(t)),
-      horizon,
-    ) === "delta"
-  );
+  return horizon >= 1 && targets.every((t) => sources.includes(t));
 }
 
 /**

@@ -4,8 +4,10 @@
  * the runtime reads, derived from the same tables. The compiler validates and fills defaults from these tables
  * (src/ir), the JSON Schema of the IR is generated from them, and the runtime and the generated programs take
  * their `DataConfig` and `TrainConfig` types from them, so a setting and its default live in one place. Layer
- * arguments use the same `Param` language (src/ir/signatures.ts). No imports: the runtime carries this file.
+ * arguments use the same `Param` language (src/ir/signatures.ts). The runtime carries this file: it imports only
+ * the runtime's ridge.ts (the window size a linear forecast allows).
  */
+import { RIDGE_MAX_INPUTS } from "./ridge.js";
 
 /** One parameter: its type, range, default and the sentence the reference shows. */
 export type Param =
@@ -243,7 +245,7 @@ export const DATA_SETTINGS = {
           stride: intParam("steps between windows", { min: 1, max: LIMITS.length, default: 1 }),
           predict: enumParam(
             ["value", "delta", "residual"],
-            "forecast the target itself, its change since the window's last step (each target's, for several), or its difference from a linear forecast of the window (ridge regression fitted on the training windows, at most 512 window inputs); default delta when every target is one of the features and the horizon is 1 or more, else value",
+            "forecast the target itself, its change since the window's last step (each target's, for several), or its difference from a linear forecast of the window (ridge regression fitted on the training windows, at most 512 window inputs); default residual when the horizon is 1 or more and the window has at most 512 inputs (T x F), else delta when every target is one of the features and the horizon is 1 or more, else value",
           ),
           season: intParam("season length in steps for the seasonal naive baseline (default: from the time column's step)", {
             min: 1,
@@ -295,10 +297,13 @@ export function defaultSplit(series: boolean): Required<SplitSettings> {
 }
 
 /**
- * The window's `predict` when the spec leaves it out (the setting's doc says the same): delta when the target (every
- * target, for several) is one of the series' features and the horizon is 1 or more, else value.
+ * The window's `predict` when the spec leaves it out (the setting's doc says the same): for a forecast (horizon 1
+ * or more) residual when the window has at most RIDGE_MAX_INPUTS inputs (T x F), so that the model starts from
+ * the linear baseline; else delta when the target (every target, for several) is one of the series' features and
+ * the horizon is 1 or more; else value.
  */
-export function defaultPredict(targetIsFeature: boolean, horizon: number): "value" | "delta" {
+export function defaultPredict(targetIsFeature: boolean, horizon: number, windowInputs: number): "value" | "delta" | "residual" {
+  if (horizon >= 1 && windowInputs <= RIDGE_MAX_INPUTS) return "residual";
   return targetIsFeature && horizon >= 1 ? "delta" : "value";
 }
 

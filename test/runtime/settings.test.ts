@@ -85,9 +85,14 @@ describe("settings declared once", () => {
     expect(defaultSplit(false).order).toBe("shuffled");
     expect(defaultOptimizer()).toEqual({ kind: "adam", lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
     expect(defaultOptimizer()).toEqual(withDefaults({ kind: "adam" }, OPTIMIZER.calls.adam));
-    expect(defaultPredict(true, 1)).toBe("delta");
-    expect(defaultPredict(true, 0)).toBe("value");
-    expect(defaultPredict(false, 3)).toBe("value");
+    expect(defaultPredict(true, 1, 512)).toBe("residual");
+    expect(defaultPredict(false, 3, 24)).toBe("residual");
+    expect(defaultPredict(true, 1, 513)).toBe("delta");
+    expect(defaultPredict(true, 0, 24)).toBe("value");
+    expect(defaultPredict(false, 3, 513)).toBe("value");
+    expect(DATA_SETTINGS.params.window.record.params.predict.doc).toContain(
+      "default residual when the horizon is 1 or more and the window has at most 512 inputs",
+    );
     expect(seriesScale({ source: { kind: "csv", path: "x" } })).toBe(DATA_SETTINGS.params.scale.default);
     expect(seriesScale({ source: { kind: "csv", path: "x" }, scale: "none" })).toBe("none");
   });

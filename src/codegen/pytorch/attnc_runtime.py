@@ -1198,7 +1198,11 @@ def fit_series(config, rows, display):
                         "%s comes before %s: rows must be in time order" % (json.dumps(raw), json.dumps(prev[1])),
                     )
             prev = (t, raw)
-    predict = win.get("predict") or ("delta" if all(t in sources for t in targets) and win["horizon"] >= 1 else "value")
+    predict = win.get("predict") or (
+        "residual"
+        if win["horizon"] >= 1 and win["size"] * len(features) <= RIDGE_MAX_INPUTS
+        else "delta" if all(t in sources for t in targets) and win["horizon"] >= 1 else "value"
+    )
     c = f + tk
     s = [0.0] * c
     sq = [0.0] * c
