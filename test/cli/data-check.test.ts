@@ -240,10 +240,14 @@ describe("the compiler and derived features", () => {
     ]);
   });
 
-  it("predicts the change by default when the target is a feature and the horizon is at least 1, else the value", async () => {
-    const src = (features: string, window: string) => spec(`  source: csv("d.csv", features: ${features}, target: "load")\n  window: ${window}`);
-    expect((await ir(src('["load", "temp"]', "4"))).data!.window.predict).toBe("delta");
-    expect((await ir(src('["temp", "x"]', "4"))).data!.window.predict).toBe("value");
+  it("predicts the residual by default for a forecast of a window of at most 512 inputs, else the change where it applies, else the value", async () => {
+    const src = (features: string, window: string, input?: string) =>
+      spec(`  source: csv("d.csv", features: ${features}, target: "load")\n  window: ${window}`, input);
+    expect((await ir(src('["load", "temp"]', "4"))).data!.window.predict).toBe("residual");
+    expect((await ir(src('["temp", "x"]', "4"))).data!.window.predict).toBe("residual");
+    expect((await ir(src('["load", "temp"]', "256", "float[T = 256, F]"))).data!.window.predict).toBe("residual");
+    expect((await ir(src('["load", "temp"]', "257", "float[T = 257, F]"))).data!.window.predict).toBe("delta");
+    expect((await ir(src('["temp", "x"]', "257", "float[T = 257, F]"))).data!.window.predict).toBe("value");
     expect((await ir(src('["load", "temp"]', "4, horizon 0"))).data!.window.predict).toBe("value");
     expect((await ir(src('["load", "temp"]', "4, predict value"))).data!.window.predict).toBe("value");
   });

@@ -143,7 +143,7 @@ describe("several steps and targets from the command line", () => {
       });
       const metadata = (await (await fetch(`${url}/v1/models/Two/metadata`)).json()) as Record<string, any>;
       expect(metadata["inputs"]).toMatchObject({ kind: "series", target: ["load", "temp"], horizon: 3, steps: "all" });
-      expect(metadata["outputs"]).toEqual({ prediction: { target: ["load", "temp"], horizon: 3, steps: "all", predict: "delta", shape: [3, 2] } });
+      expect(metadata["outputs"]).toEqual({ prediction: { target: ["load", "temp"], horizon: 3, steps: "all", predict: "residual", shape: [3, 2] } });
       const served = await fetch(`${url}/v1/models/Two:predict`, {
         method: "POST",
         body: JSON.stringify({ instances: [JSON.parse(readFileSync(join(work, "req.jsonl"), "utf8"))] }),
@@ -176,7 +176,7 @@ describe("several steps and targets from the command line", () => {
     expect(trained.out + trained.err).toMatch(/test RMSE [\d.]+ .*\(\d+ windows, 6 outputs each\)/);
     const model = await loadModel(join(work, "runs/fixture"));
     try {
-      expect(model.input).toMatchObject({ kind: "series", target: ["temp_max", "temp_min"], horizon: 3, steps: "all", predict: "delta" });
+      expect(model.input).toMatchObject({ kind: "series", target: ["temp_max", "temp_min"], horizon: 3, steps: "all", predict: "residual" });
       const window = Array.from({ length: 7 }, (_, t) => [12 + t, 5 + t / 2, 0, 3]);
       const [answer] = await model.predict([{ window }]);
       const prediction = (answer as { prediction: number[][] }).prediction;
