@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { envSetting, internalsUsable, kernelMemory, type KernelMemory, type TensorInfo } from "./backend-internals.js";
+import { lstmModule } from "./lstm-module.js";
 
 /** hard_sigmoid (Keras' form, clip(0.2 z + 0.5, 0, 1)); the op tier's is hardSigmoid in ops.ts. */
 const hardSigmoidValue = (z: number): number => (z <= -2.5 ? 0 : z >= 2.5 ? 1 : 0.2 * z + 0.5);
@@ -219,6 +220,8 @@ function sequenceCellGrad(
  */
 function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { xw, u, mask } = inputs as { xw: TensorInfo; u: TensorInfo; mask?: TensorInfo };
+  const mod = lstmModule();
+  if (mod) return mod.forward(w, xw, u, mask, attrs.reverse, attrs.hard);
   const [T, B, H4] = xw.shape as [number, number, number];
   const H = H4 / 4;
   const BH = B * H;
@@ -287,6 +290,8 @@ function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>
  */
 function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { dy, act, tc, cp, ut, mask } = inputs as { dy: TensorInfo; act: TensorInfo; tc: TensorInfo; cp: TensorInfo; ut: TensorInfo; mask?: TensorInfo };
+  const mod = lstmModule();
+  if (mod) return mod.backward(w, dy, act, tc, cp, ut, mask, attrs.reverse, attrs.hard);
   const [T, B, H4] = act.shape as [number, number, number];
   const H = H4 / 4;
   const BH = B * H;
