@@ -22,29 +22,41 @@ typedef v128_t f4;
 #define LOAD(p) wasm_v128_load(p)
 #define STORE(p, v) wasm_v128_store(p, v)
 
-/* e^x (Cephes' expf: x = n ln 2 + r, a degree-5 polynomial in r, times 2^n), x clamped to float's range. */
-static inline f4 vexp(f4 x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, SPLAT(-87.3f)), SPLAT(88.3f));
-  f4 n = wasm_f32x4_floor(ADD(MUL(x, SPLAT(1.44269504088896341f)), SPLAT(0.5f)));
-  x = SUB(x, MUL(n, SPLAT(0.693359375f)));
-  x = SUB(x, MUL(n, SPLAT(-2.12194440e-4f)));
+/*
+ * e^z for z in [-87.3, 0] (Cephes' expf polynomial): z = n ln 2 + r with n = round(z / ln 2) taken from the low
+ * bits of z / ln 2 + 1.5 * 2^23 + 127 (so that those bits shifted into the exponent field are 2^n), r by a
+ * two-part ln 2, then e^r by a degree-5 polynomial. Only x64's single instructions (no min, max or
+ * float-to-int conversions, whose wasm forms expand to several).
+ */
+static inline f4 vexpNeg(f4 z) {
+  const f4 magic = SPLAT(12583039.0f);
+  f4 n = ADD(MUL(z, SPLAT(1.44269504088896341f)), magic);
+  const f4 scale = wasm_i32x4_shl(n, 23);
+  n = SUB(n, magic);
+  f4 r = SUB(z, MUL(n, SPLAT(0.693359375f)));
+  r = SUB(r, MUL(n, SPLAT(-2.12194440e-4f)));
   f4 y = SPLAT(1.9875691500e-4f);
-  y = ADD(MUL(y, x), SPLAT(1.3981999507e-3f));
-  y = ADD(MUL(y, x), SPLAT(8.3334519073e-3f));
-  y = ADD(MUL(y, x), SPLAT(4.1665795894e-2f));
-  y = ADD(MUL(y, x), SPLAT(1.6666665459e-1f));
-  y = ADD(MUL(y, x), SPLAT(5.0000001201e-1f));
-  y = ADD(ADD(MUL(MUL(y, x), x), x), SPLAT(1.0f));
-  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return MUL(y, e);
+  y = ADD(MUL(y, r), SPLAT(1.3981999507e-3f));
+  y = ADD(MUL(y, r), SPLAT(8.3334519073e-3f));
+  y = ADD(MUL(y, r), SPLAT(4.1665795894e-2f));
+  y = ADD(MUL(y, r), SPLAT(1.6666665459e-1f));
+  y = ADD(MUL(y, r), SPLAT(5.0000001201e-1f));
+  y = ADD(ADD(MUL(MUL(y, r), r), r), SPLAT(1.0f));
+  return MUL(y, scale);
 }
 
-static inline f4 vsigmoid(f4 z) { return wasm_f32x4_div(SPLAT(1.0f), ADD(SPLAT(1.0f), vexp(wasm_f32x4_neg(z)))); }
+/* s(x) = 1 / (1 + e^-x): with e = e^-|x| (never overflows), s = e / (1 + e) for x <= 0 and 1 - that for x > 0. */
+static inline f4 vsigmoid(f4 x) {
+  const f4 z = wasm_f32x4_pmax(wasm_v128_or(x, SPLAT(-0.0f)), SPLAT(-87.3f));
+  const f4 e = vexpNeg(z);
+  const f4 f = wasm_f32x4_div(e, ADD(e, SPLAT(1.0f)));
+  return wasm_v128_bitselect(SUB(SPLAT(1.0f), f), f, wasm_f32x4_gt(x, SPLAT(0.0f)));
+}
 /* tanh(z) = 2 s(2z) - 1. */
 static inline f4 vtanh(f4 z) { return SUB(MUL(SPLAT(2.0f), vsigmoid(ADD(z, z))), SPLAT(1.0f)); }
 /* Keras' hard_sigmoid: clip(0.2 z + 0.5, 0, 1). */
 static inline f4 vhard(f4 z) {
-  return wasm_f32x4_min(wasm_f32x4_max(ADD(MUL(z, SPLAT(0.2f)), SPLAT(0.5f)), SPLAT(0.0f)), SPLAT(1.0f));
+  return wasm_f32x4_pmin(wasm_f32x4_pmax(ADD(MUL(z, SPLAT(0.2f)), SPLAT(0.5f)), SPLAT(0.0f)), SPLAT(1.0f));
 }
 /* Its derivative from its value a: 0.2 where 0 < a < 1, else 0. */
 static inline f4 vhardSlope(f4 a) {
