@@ -52,6 +52,9 @@ export function runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs
  * bookkeeping (as TensorFlow.js ops a step costs 15 to 25 engine calls of 10 to 40 us each).
  * Only the right-hand operand of a product is cached (packed) by the backend, keyed by its id, so views are
  * only ever left-hand operands and outputs.
+ * Where attnc's own wasm module is at hand (lstm-module.ts: Node, or a page after loadModel; not with
+ * ATTNC_LSTM_KERNEL=js), lstmSequenceForward and lstmSequenceBackward hand the whole loop to it instead: one
+ * call per direction, the same equations and layouts.
  */
 export const LSTM_SEQUENCE = "AttncLstmSequence";
 export const LSTM_SEQUENCE_GRAD = "AttncLstmSequenceGrad";

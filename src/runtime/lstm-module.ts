@@ -88,7 +88,21 @@ export class LstmModule {
     copyIn(xw, xwM, 4 * n);
     copyIn(u, uM, H * H4);
     if (mask) copyIn(mask, maskM, T * B);
-    this.ex.lstm_forward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, xwM * FLOAT, uM * FLOAT, mask ? maskM * FLOAT : 0, yM * FLOAT, hpM * FLOAT, cpM * FLOAT, actM * FLOAT, tcM * FLOAT);
+    this.ex.lstm_forward(
+      T,
+      B,
+      H,
+      reverse ? 1 : 0,
+      hard ? 1 : 0,
+      xwM * FLOAT,
+      uM * FLOAT,
+      mask ? maskM * FLOAT : 0,
+      yM * FLOAT,
+      hpM * FLOAT,
+      cpM * FLOAT,
+      actM * FLOAT,
+      tcM * FLOAT,
+    );
     [yM, hpM, cpM, actM, tcM].forEach((at, k) => {
       const size = k === 3 ? 4 * n : n;
       F.set(M.subarray(at, at + size), w.base(outs[k]!));
@@ -97,23 +111,33 @@ export class LstmModule {
   }
 
   /** lstmSequenceBackward's contract (kernels.ts): inputs dy, act, tc, cp, ut ([4H, H], unscaled), optional mask; outputs dz, db. */
-  backward(w: KernelMemory, dy: TensorInfo, act: TensorInfo, tc: TensorInfo, cp: TensorInfo, ut: TensorInfo, mask: TensorInfo | undefined, reverse: boolean, hard: boolean): TensorInfo[] {
+  backward(
+    w: KernelMemory,
+    dy: TensorInfo,
+    act: TensorInfo,
+    tc: TensorInfo,
+    cp: TensorInfo,
+    ut: TensorInfo,
+    mask: TensorInfo | undefined,
+    reverse: boolean,
+    hard: boolean,
+  ): TensorInfo[] {
     const [T, B, H4] = act.shape as [number, number, number];
     const H = H4 / 4;
     const n = T * B * H;
     const outs = [w.output([T, B, H4]), w.output([H4])];
-    const [dyM, actM, tcM, cpM, uM, maskM, dzM, dbM, workM, accM] = this.layout([n, 4 * n, n, n, H * H4, mask ? T * B : 0, 4 * n, H4, 3 * B * H, 2 * H4]) as number[] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [dyM, actM, tcM, cpM, uM, maskM, dzM, dbM, workM, accM] = this.layout([
+      n,
+      4 * n,
+      n,
+      n,
+      H * H4,
+      mask ? T * B : 0,
+      4 * n,
+      H4,
+      3 * B * H,
+      2 * H4,
+    ]) as number[] as [number, number, number, number, number, number, number, number, number, number];
     const F = w.heap;
     const M = this.floats;
     const copyIn = (t: TensorInfo, at: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), at);

@@ -124,16 +124,19 @@ describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
   });
 
   describe.each(SHAPES)("B $B, T $T, F $F, H $H", (shape) => {
-    it.each(CASES)("outputs and every gradient equal the op tier's and the JavaScript loop's within 1e-5 (masked %s, reverse %s, %s gates)", (masked, reverse, act) => {
-      const module = run(shape, masked, reverse, act);
-      const ops = withEnv({ ATTNC_NO_SEQUENCE_KERNELS: "1" }, () => run(shape, masked, reverse, act));
-      const js = withEnv({ ATTNC_LSTM_KERNEL: "js" }, () => run(shape, masked, reverse, act));
-      module.forEach((m, i) => {
-        expect(maxDiff(m, ops[i]!), `${NAMES[i]} against the op tier`).toBeLessThan(1e-5);
-        expect(maxDiff(m, js[i]!), `${NAMES[i]} against the JavaScript loop`).toBeLessThan(1e-5);
-      });
-      // Not all zero: the comparison compares something.
-      expect(tf.max(tf.abs(module[0]!)).dataSync()[0]).toBeGreaterThan(0.01);
-    });
+    it.each(CASES)(
+      "outputs and every gradient equal the op tier's and the JavaScript loop's within 1e-5 (masked %s, reverse %s, %s gates)",
+      (masked, reverse, act) => {
+        const module = run(shape, masked, reverse, act);
+        const ops = withEnv({ ATTNC_NO_SEQUENCE_KERNELS: "1" }, () => run(shape, masked, reverse, act));
+        const js = withEnv({ ATTNC_LSTM_KERNEL: "js" }, () => run(shape, masked, reverse, act));
+        module.forEach((m, i) => {
+          expect(maxDiff(m, ops[i]!), `${NAMES[i]} against the op tier`).toBeLessThan(1e-5);
+          expect(maxDiff(m, js[i]!), `${NAMES[i]} against the JavaScript loop`).toBeLessThan(1e-5);
+        });
+        // Not all zero: the comparison compares something.
+        expect(tf.max(tf.abs(module[0]!)).dataSync()[0]).toBeGreaterThan(0.01);
+      },
+    );
   });
 });
