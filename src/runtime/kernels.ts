@@ -223,8 +223,8 @@ function sequenceCellGrad(
  */
 function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { xw, u, mask } = inputs as { xw: TensorInfo; u: TensorInfo; mask?: TensorInfo };
-  const mod = lstmModule();
-  if (mod) return mod.forward(w, xw, u, mask, attrs.reverse, attrs.hard);
+  const byModule = lstmModule()?.forward(w, xw, u, mask, attrs.reverse, attrs.hard);
+  if (byModule) return byModule;
   const [T, B, H4] = xw.shape as [number, number, number];
   const H = H4 / 4;
   const BH = B * H;
@@ -293,8 +293,8 @@ function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>
  */
 function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { dy, act, tc, cp, ut, mask } = inputs as { dy: TensorInfo; act: TensorInfo; tc: TensorInfo; cp: TensorInfo; ut: TensorInfo; mask?: TensorInfo };
-  const mod = lstmModule();
-  if (mod) return mod.backward(w, dy, act, tc, cp, ut, mask, attrs.reverse, attrs.hard);
+  const byModule = lstmModule()?.backward(w, dy, act, tc, cp, ut, mask, attrs.reverse, attrs.hard);
+  if (byModule) return byModule;
   const [T, B, H4] = act.shape as [number, number, number];
   const H = H4 / 4;
   const BH = B * H;

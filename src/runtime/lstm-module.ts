@@ -40,6 +40,8 @@ function lstmWasmBytes(): Uint8Array {
 
 const FLOAT = 4;
 const PAGE = 65536;
+/** wasm32's address space. */
+const MAX_BYTES = 2 ** 32;
 
 /** One instance of the module and the layout of a call in its memory. */
 export class LstmModule {
@@ -52,8 +54,11 @@ export class LstmModule {
     this.floats = new Float32Array(this.ex.memory.buffer);
   }
 
-  /** Float offsets for blocks of the given sizes (each 16-byte aligned), the memory grown to hold them. */
-  private layout(sizes: number[]): number[] {
+  /**
+   * Float offsets for blocks of the given sizes (each 16-byte aligned), the memory grown to hold them; null
+   * where it cannot grow so far (wasm32's 4 GiB, or the engine's limit), for the JavaScript loop to run instead.
+   */
+  private layout(sizes: number[]): number[] | null {
     let at = this.start / FLOAT;
     const offsets = sizes.map((n) => {
       const o = at;
@@ -61,30 +66,30 @@ export class LstmModule {
       return o;
     });
     const need = at * FLOAT - this.ex.memory.buffer.byteLength;
-    if (need > 0) this.ex.memory.grow(Math.ceil(need / PAGE));
+    if (at * FLOAT > MAX_BYTES) return null;
+    if (need > 0) {
+      try {
+        this.ex.memory.grow(Math.ceil(need / PAGE));
+      } catch {
+        return null;
+      }
+    }
     if (this.floats.buffer !== this.ex.memory.buffer) this.floats = new Float32Array(this.ex.memory.buffer);
     return offsets;
   }
 
   /** lstmSequenceForward's contract (kernels.ts): inputs xw, u (scaled as there), optional mask; outputs y, hp, cp, act, tc. */
-  forward(w: KernelMemory, xw: TensorInfo, u: TensorInfo, mask: TensorInfo | undefined, reverse: boolean, hard: boolean): TensorInfo[] {
+  forward(w: KernelMemory, xw: TensorInfo, u: TensorInfo, mask: TensorInfo | undefined, reverse: boolean, hard: boolean): TensorInfo[] | null {
     const [T, B, H4] = xw.shape as [number, number, number];
     const H = H4 / 4;
     const n = T * B * H;
+    const at = this.layout([4 * n, H * H4, mask ? T * B : 0, n, n, n, 4 * n, n]);
+    if (!at) return null;
     const outs = [w.output([B, T, H]), w.output([T, B, H]), w.output([T, B, H]), w.output([T, B, H4]), w.output([T, B, H])];
-    const [xwM, uM, maskM, yM, hpM, cpM, actM, tcM] = this.layout([4 * n, H * H4, mask ? T * B : 0, n, n, n, 4 * n, n]) as number[] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [xwM, uM, maskM, yM, hpM, cpM, actM, tcM] = at as [number, number, number, number, number, number, number, number];
     const F = w.heap;
     const M = this.floats;
-    const copyIn = (t: TensorInfo, at: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), at);
+    const copyIn = (t: TensorInfo, to: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), to);
     copyIn(xw, xwM, 4 * n);
     copyIn(u, uM, H * H4);
     if (mask) copyIn(mask, maskM, T * B);
@@ -103,9 +108,9 @@ export class LstmModule {
       actM * FLOAT,
       tcM * FLOAT,
     );
-    [yM, hpM, cpM, actM, tcM].forEach((at, k) => {
+    [yM, hpM, cpM, actM, tcM].forEach((from, k) => {
       const size = k === 3 ? 4 * n : n;
-      F.set(M.subarray(at, at + size), w.base(outs[k]!));
+      F.set(M.subarray(from, from + size), w.base(outs[k]!));
     });
     return outs;
   }
@@ -121,26 +126,17 @@ export class LstmModule {
     mask: TensorInfo | undefined,
     reverse: boolean,
     hard: boolean,
-  ): TensorInfo[] {
+  ): TensorInfo[] | null {
     const [T, B, H4] = act.shape as [number, number, number];
     const H = H4 / 4;
     const n = T * B * H;
+    const at = this.layout([n, 4 * n, n, n, H * H4, mask ? T * B : 0, 4 * n, H4, 3 * B * H, 2 * H4]);
+    if (!at) return null;
     const outs = [w.output([T, B, H4]), w.output([H4])];
-    const [dyM, actM, tcM, cpM, uM, maskM, dzM, dbM, workM, accM] = this.layout([
-      n,
-      4 * n,
-      n,
-      n,
-      H * H4,
-      mask ? T * B : 0,
-      4 * n,
-      H4,
-      3 * B * H,
-      2 * H4,
-    ]) as number[] as [number, number, number, number, number, number, number, number, number, number];
+    const [dyM, actM, tcM, cpM, uM, maskM, dzM, dbM, workM, accM] = at as [number, number, number, number, number, number, number, number, number, number];
     const F = w.heap;
     const M = this.floats;
-    const copyIn = (t: TensorInfo, at: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), at);
+    const copyIn = (t: TensorInfo, to: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), to);
     copyIn(dy, dyM, n);
     copyIn(act, actM, 4 * n);
     copyIn(tc, tcM, n);
