@@ -226,6 +226,63 @@ static void gemmRowsT(int M, int N, int H, const float *G, const float *U, float
   }
 }
 
+/* Where one example's row of the forward cell reads and writes at one step (see cellRow). */
+typedef struct {
+  float *z;        /* [4H] pre-activations in, gates (i, f, g, o) out */
+  float *tc;       /* [H] tanh of the new cell */
+  float *y;        /* [H] the step's output */
+  const float *hp; /* [H] h and c before the step */
+  const float *cp;
+  float *hn; /* [H] h and c for the next step, or null after the last */
+  float *cn;
+  float m; /* mask value */
+} Row;
+
+/* The cell on floats j to j + n - 1 (n <= 4) of a row; `hard` and n are constants where it is inlined. */
+static inline __attribute__((always_inline)) void cellVec(const Row *r, int H, int j, int n, const int hard) {
+  float *zr = r->z;
+  f4 i, f, g, o;
+  if (hard) {
+    i = vhard(loadN(zr + j, n));
+    f = vhard(loadN(zr + H + j, n));
+    g = vtanh(loadN(zr + 2 * H + j, n));
+    o = vhard(loadN(zr + 3 * H + j, n));
+  } else {
+    i = vsigmoid(loadN(zr + j, n));
+    f = vsigmoid(loadN(zr + H + j, n));
+    g = SUB(MUL(SPLAT(2.0f), vsigmoid(loadN(zr + 2 * H + j, n))), SPLAT(1.0f));
+    o = vsigmoid(loadN(zr + 3 * H + j, n));
+  }
+  storeN(zr + j, i, n);
+  storeN(zr + H + j, f, n);
+  storeN(zr + 2 * H + j, g, n);
+  storeN(zr + 3 * H + j, o, n);
+  const f4 cPrev = loadN(r->cp + j, n);
+  const f4 c = ADD(MUL(f, cPrev), MUL(i, g));
+  const f4 tv = vtanh(c);
+  storeN(r->tc + j, tv, n);
+  f4 h = MUL(o, tv);
+  f4 cc = c;
+  if (r->m != 1.0f) {
+    const f4 mv = SPLAT(r->m);
+    const f4 hPrev = loadN(r->hp + j, n);
+    h = ADD(hPrev, MUL(mv, SUB(h, hPrev)));
+    cc = ADD(cPrev, MUL(mv, SUB(c, cPrev)));
+  }
+  storeN(r->y + j, h, n);
+  if (r->hn) {
+    storeN(r->hn + j, h, n);
+    storeN(r->cn + j, cc, n);
+  }
+}
+
+/* The cell over a row of H: whole vectors, then the partial one. */
+static inline __attribute__((always_inline)) void cellRow(const Row *r, int H, const int hard) {
+  int j = 0;
+  for (; j + 4 <= H; j += 4) cellVec(r, H, j, 4, hard);
+  if (j < H) cellVec(r, H, j, H - j, hard);
+}
+
 /*
  * The forward pass over all steps, in the order of `reverse`: z = xw_t + h_{t-1} u, the gates, c = f c_prev
  * + i g, h = o tanh(c), and the carry of h and c over masked steps (h = h_prev + m (h_new - h_prev), the same
@@ -246,49 +303,20 @@ __attribute__((export_name("lstm_forward"))) void lstmForward(int T, int B, int 
     const float *hIn = hp + t * BH, *cIn = cp + t * BH;
     gemmAcc(B, H, H4, hIn, u, xw + t * BH4, z);
     for (int b = 0; b < B; b++) {
-      const float m = mask ? mask[t * B + b] : 1.0f;
-      const f4 mv = SPLAT(m);
-      float *zr = z + b * H4;
-      float *tr = tc + t * BH + b * H;
-      float *yr = y + (b * T + t) * H;
-      const float *hr = hIn + b * H, *cr = cIn + b * H;
-      float *hn = next < 0 ? 0 : hp + next * BH + b * H;
-      float *cn = next < 0 ? 0 : cp + next * BH + b * H;
-      for (int j = 0; j < H; j += 4) {
-        const int n = H - j < 4 ? H - j : 4;
-        f4 i, f, g, o;
-        if (hard) {
-          i = vhard(loadN(zr + j, n));
-          f = vhard(loadN(zr + H + j, n));
-          g = vtanh(loadN(zr + 2 * H + j, n));
-          o = vhard(loadN(zr + 3 * H + j, n));
-        } else {
-          i = vsigmoid(loadN(zr + j, n));
-          f = vsigmoid(loadN(zr + H + j, n));
-          g = SUB(MUL(SPLAT(2.0f), vsigmoid(loadN(zr + 2 * H + j, n))), SPLAT(1.0f));
-          o = vsigmoid(loadN(zr + 3 * H + j, n));
-        }
-        storeN(zr + j, i, n);
-        storeN(zr + H + j, f, n);
-        storeN(zr + 2 * H + j, g, n);
-        storeN(zr + 3 * H + j, o, n);
-        const f4 cPrev = loadN(cr + j, n);
-        const f4 c = ADD(MUL(f, cPrev), MUL(i, g));
-        const f4 tv = vtanh(c);
-        storeN(tr + j, tv, n);
-        f4 h = MUL(o, tv);
-        f4 cc = c;
-        if (m != 1.0f) {
-          const f4 hPrev = loadN(hr + j, n);
-          h = ADD(hPrev, MUL(mv, SUB(h, hPrev)));
-          cc = ADD(cPrev, MUL(mv, SUB(c, cPrev)));
-        }
-        storeN(yr + j, h, n);
-        if (hn) {
-          storeN(hn + j, h, n);
-          storeN(cn + j, cc, n);
-        }
-      }
+      const Row r = {
+          .z = z + b * H4,
+          .tc = tc + t * BH + b * H,
+          .y = y + (b * T + t) * H,
+          .hp = hIn + b * H,
+          .cp = cIn + b * H,
+          .hn = next < 0 ? 0 : hp + next * BH + b * H,
+          .cn = next < 0 ? 0 : cp + next * BH + b * H,
+          .m = mask ? mask[t * B + b] : 1.0f,
+      };
+      if (hard)
+        cellRow(&r, H, 1);
+      else
+        cellRow(&r, H, 0);
     }
   }
 }
