@@ -9,6 +9,7 @@
 import { checkDirFiles } from "../modeldir/schemas.js";
 import * as validators from "../modeldir/validators.generated.js";
 import { registerLayers } from "../runtime/layers.js";
+import { prepareLstmModule } from "../runtime/lstm-module.js";
 import { checkManifest, damagedDir, isPlainFileName, MANIFEST, MODELDIR_LIMITS, ModelDirError, modelFromFiles } from "../runtime/modeldir-format.js";
 import { AttncModel } from "./model.js";
 
@@ -29,6 +30,8 @@ export interface UrlLoadOptions {
  */
 export async function loadModel(url: string | URL, options: UrlLoadOptions = {}): Promise<AttncModel> {
   registerLayers();
+  // The LSTM kernels' own wasm module: a page's main thread may compile it only asynchronously.
+  await prepareLstmModule();
   const get = options.fetch ?? globalThis.fetch.bind(globalThis);
   const page = (globalThis as { location?: { href?: string } }).location?.href;
   let base: URL;

@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { envSetting, internalsUsable, kernelMemory, type KernelMemory, type TensorInfo } from "./backend-internals.js";
+import { lstmModule } from "./lstm-module.js";
 
 /** hard_sigmoid (Keras' form, clip(0.2 z + 0.5, 0, 1)); the op tier's is hardSigmoid in ops.ts. */
 const hardSigmoidValue = (z: number): number => (z <= -2.5 ? 0 : z >= 2.5 ? 1 : 0.2 * z + 0.5);
@@ -51,6 +52,9 @@ export function runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs
  * bookkeeping (as TensorFlow.js ops a step costs 15 to 25 engine calls of 10 to 40 us each).
  * Only the right-hand operand of a product is cached (packed) by the backend, keyed by its id, so views are
  * only ever left-hand operands and outputs.
+ * Where attnc's own wasm module is at hand (lstm-module.ts: Node, or a page after loadModel; not with
+ * ATTNC_LSTM_KERNEL=js), lstmSequenceForward and lstmSequenceBackward hand the whole loop to it instead: one
+ * call per direction, the same equations and layouts.
  */
 export const LSTM_SEQUENCE = "AttncLstmSequence";
 export const LSTM_SEQUENCE_GRAD = "AttncLstmSequenceGrad";
@@ -219,6 +223,8 @@ function sequenceCellGrad(
  */
 function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { xw, u, mask } = inputs as { xw: TensorInfo; u: TensorInfo; mask?: TensorInfo };
+  const byModule = lstmModule()?.forward(w, xw, u, mask, attrs.reverse, attrs.hard);
+  if (byModule) return byModule;
   const [T, B, H4] = xw.shape as [number, number, number];
   const H = H4 / 4;
   const BH = B * H;
@@ -287,6 +293,8 @@ function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>
  */
 function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
   const { dy, act, tc, cp, ut, mask } = inputs as { dy: TensorInfo; act: TensorInfo; tc: TensorInfo; cp: TensorInfo; ut: TensorInfo; mask?: TensorInfo };
+  const byModule = lstmModule()?.backward(w, dy, act, tc, cp, ut, mask, attrs.reverse, attrs.hard);
+  if (byModule) return byModule;
   const [T, B, H4] = act.shape as [number, number, number];
   const H = H4 / 4;
   const BH = B * H;

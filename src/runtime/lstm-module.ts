@@ -1,0 +1,203 @@
+/**
+ * attnc's own wasm module for the whole-sequence LSTM kernels (kernels.ts): one call runs all T steps of a
+ * direction, forward or backward, products included (src/runtime/wasm/lstm.c, wasm SIMD, checked in as
+ * lstm-wasm.generated.ts by scripts/build-wasm.sh). The module has its own memory: a call copies its inputs in
+ * and its outputs out, O(T B 4H) beside the products' O(T B H 4H).
+ *
+ * Node compiles it synchronously at first use. A web page's main thread refuses a synchronous compile of more
+ * than 4 KB, so there it is used only after `prepareLstmModule()` (browser.ts' loadModel awaits it); until then,
+ * and wherever the engine lacks wasm SIMD, the kernels run their JavaScript step loop on the backend's products.
+ * ATTNC_LSTM_KERNEL=js selects that loop everywhere (for comparison).
+ */
+import { envSetting, type KernelMemory, type TensorInfo } from "./backend-internals.js";
+import { LSTM_WASM_BASE64 } from "./lstm-wasm.generated.js";
+
+/** What the module uses of the engine's WebAssembly API (not in the runtime's TypeScript library settings). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => WasmInstance;
+  instantiate(bytes: Uint8Array): Promise<{ instance: WasmInstance }>;
+}
+interface WasmInstance {
+  exports: unknown;
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+interface LstmExports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  __heap_base: { value: unknown };
+  lstm_forward(...args: number[]): void;
+  lstm_backward(...args: number[]): void;
+}
+
+/** The module's bytes. */
+function lstmWasmBytes(): Uint8Array {
+  const text = atob(LSTM_WASM_BASE64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+const FLOAT = 4;
+const PAGE = 65536;
+/** wasm32's address space. */
+const MAX_BYTES = 2 ** 32;
+
+/** One instance of the module and the layout of a call in its memory. */
+export class LstmModule {
+  private readonly ex: LstmExports;
+  private readonly start: number;
+  private floats: Float32Array;
+  constructor(instance: WasmInstance) {
+    this.ex = instance.exports as unknown as LstmExports;
+    this.start = Math.ceil(Number(this.ex.__heap_base.value) / 16) * 16;
+    this.floats = new Float32Array(this.ex.memory.buffer);
+  }
+
+  /**
+   * Float offsets for blocks of the given sizes (each 16-byte aligned), the memory grown to hold them; null
+   * where it cannot grow so far (wasm32's 4 GiB, or the engine's limit), for the JavaScript loop to run instead.
+   */
+  private layout(sizes: number[]): number[] | null {
+    let at = this.start / FLOAT;
+    const offsets = sizes.map((n) => {
+      const o = at;
+      at += Math.ceil(n / 4) * 4;
+      return o;
+    });
+    const need = at * FLOAT - this.ex.memory.buffer.byteLength;
+    if (at * FLOAT > MAX_BYTES) return null;
+    if (need > 0) {
+      try {
+        this.ex.memory.grow(Math.ceil(need / PAGE));
+      } catch {
+        return null;
+      }
+    }
+    if (this.floats.buffer !== this.ex.memory.buffer) this.floats = new Float32Array(this.ex.memory.buffer);
+    return offsets;
+  }
+
+  /** lstmSequenceForward's contract (kernels.ts): inputs xw, u (scaled as there), optional mask; outputs y, hp, cp, act, tc. */
+  forward(w: KernelMemory, xw: TensorInfo, u: TensorInfo, mask: TensorInfo | undefined, reverse: boolean, hard: boolean): TensorInfo[] | null {
+    const [T, B, H4] = xw.shape as [number, number, number];
+    const H = H4 / 4;
+    const n = T * B * H;
+    const at = this.layout([4 * n, H * H4, mask ? T * B : 0, n, n, n, 4 * n, n]);
+    if (!at) return null;
+    const outs = [w.output([B, T, H]), w.output([T, B, H]), w.output([T, B, H]), w.output([T, B, H4]), w.output([T, B, H])];
+    const [xwM, uM, maskM, yM, hpM, cpM, actM, tcM] = at as [number, number, number, number, number, number, number, number];
+    const F = w.heap;
+    const M = this.floats;
+    const copyIn = (t: TensorInfo, to: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), to);
+    copyIn(xw, xwM, 4 * n);
+    copyIn(u, uM, H * H4);
+    if (mask) copyIn(mask, maskM, T * B);
+    this.ex.lstm_forward(
+      T,
+      B,
+      H,
+      reverse ? 1 : 0,
+      hard ? 1 : 0,
+      xwM * FLOAT,
+      uM * FLOAT,
+      mask ? maskM * FLOAT : 0,
+      yM * FLOAT,
+      hpM * FLOAT,
+      cpM * FLOAT,
+      actM * FLOAT,
+      tcM * FLOAT,
+    );
+    [yM, hpM, cpM, actM, tcM].forEach((from, k) => {
+      const size = k === 3 ? 4 * n : n;
+      F.set(M.subarray(from, from + size), w.base(outs[k]!));
+    });
+    return outs;
+  }
+
+  /** lstmSequenceBackward's contract (kernels.ts): inputs dy, act, tc, cp, ut ([4H, H], unscaled), optional mask; outputs dz, db. */
+  backward(
+    w: KernelMemory,
+    dy: TensorInfo,
+    act: TensorInfo,
+    tc: TensorInfo,
+    cp: TensorInfo,
+    ut: TensorInfo,
+    mask: TensorInfo | undefined,
+    reverse: boolean,
+    hard: boolean,
+  ): TensorInfo[] | null {
+    const [T, B, H4] = act.shape as [number, number, number];
+    const H = H4 / 4;
+    const n = T * B * H;
+    const at = this.layout([n, 4 * n, n, n, H * H4, mask ? T * B : 0, 4 * n, H4, 3 * B * H, 2 * H4]);
+    if (!at) return null;
+    const outs = [w.output([T, B, H4]), w.output([H4])];
+    const [dyM, actM, tcM, cpM, uM, maskM, dzM, dbM, workM, accM] = at as [number, number, number, number, number, number, number, number, number, number];
+    const F = w.heap;
+    const M = this.floats;
+    const copyIn = (t: TensorInfo, to: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), to);
+    copyIn(dy, dyM, n);
+    copyIn(act, actM, 4 * n);
+    copyIn(tc, tcM, n);
+    copyIn(cp, cpM, n);
+    if (mask) copyIn(mask, maskM, T * B);
+    // U [H, 4H] from ut [4H, H]: the module's backward product takes dot products of rows.
+    const utAt = w.base(ut);
+    for (let c = 0; c < H4; c++) for (let j = 0; j < H; j++) M[uM + j * H4 + c] = F[utAt + c * H + j]!;
+    this.ex.lstm_backward(
+      T,
+      B,
+      H,
+      reverse ? 1 : 0,
+      hard ? 1 : 0,
+      dyM * FLOAT,
+      actM * FLOAT,
+      tcM * FLOAT,
+      cpM * FLOAT,
+      uM * FLOAT,
+      mask ? maskM * FLOAT : 0,
+      dzM * FLOAT,
+      dbM * FLOAT,
+      workM * FLOAT,
+      accM * FLOAT,
+    );
+    F.set(M.subarray(dzM, dzM + 4 * n), w.base(outs[0]!));
+    F.set(M.subarray(dbM, dbM + H4), w.base(outs[1]!));
+    return outs;
+  }
+}
+
+/** The module once made; null where it cannot be (no wasm SIMD, or a page's main thread before prepareLstmModule). */
+let lstmModuleMade: LstmModule | null | undefined;
+/** Whether a synchronous compile was tried (once: a refusal is not retried at every call). */
+let lstmModuleTried = false;
+
+/**
+ * The module for the LSTM kernels, or null for their JavaScript step loop: ATTNC_LSTM_KERNEL=js, or where the
+ * module cannot be compiled synchronously here and has not been prepared.
+ */
+export function lstmModule(): LstmModule | null {
+  if (envSetting("ATTNC_LSTM_KERNEL") === "js") return null;
+  if (lstmModuleMade === undefined && !lstmModuleTried) {
+    lstmModuleTried = true;
+    try {
+      lstmModuleMade = new LstmModule(new wasmApi!.Instance(new wasmApi!.Module(lstmWasmBytes())));
+    } catch {
+      // A page's main thread (more than 4 KB) or an engine without wasm SIMD: the JavaScript loop, unless the
+      // page prepares the module asynchronously.
+    }
+  }
+  return lstmModuleMade ?? null;
+}
+
+/** Compiles the module asynchronously (allowed on a web page's main thread), so that the kernels use it from then on. */
+export async function prepareLstmModule(): Promise<void> {
+  if (lstmModuleMade) return;
+  try {
+    const { instance } = await wasmApi!.instantiate(lstmWasmBytes());
+    lstmModuleMade = new LstmModule(instance);
+  } catch {
+    lstmModuleMade = null;
+  }
+}

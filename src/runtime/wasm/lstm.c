@@ -1,0 +1,387 @@
+/*
+ * attnc's LSTM step loops as one wasm module (wasm SIMD, 128-bit): the whole-sequence forward and backward
+ * passes of kernels.ts (lstmSequenceForward, lstmSequenceBackward), all T steps in one call, products
+ * included. Built by scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
+ * The module owns its memory (exported); the caller places the inputs and outputs in it, at offsets it chooses,
+ * and grows it as needed.
+ *
+ * Layouts (float32, row-major), as kernels.ts documents them: xw [T, B, 4H], u [H, 4H], mask [T, B] (or null),
+ * y [B, T, H], hp and cp [T, B, H], act [T, B, 4H] (gates i, f, g, o in blocks of H), tc [T, B, H],
+ * dy [B, T, H], dz [T, B, 4H]. For sigmoid gates the caller scales u and xw as the JavaScript path does (the g
+ * columns doubled), so that g = 2 s(z_g) - 1 = tanh of the unscaled pre-activation; hard_sigmoid gates take
+ * them unscaled.
+ */
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+#define SPLAT(x) wasm_f32x4_splat(x)
+#define ADD wasm_f32x4_add
+#define SUB wasm_f32x4_sub
+#define MUL wasm_f32x4_mul
+#define LOAD(p) wasm_v128_load(p)
+#define STORE(p, v) wasm_v128_store(p, v)
+
+/*
+ * e^z for z in [-87.3, 0] (Cephes' expf polynomial): z = n ln 2 + r with n = round(z / ln 2) taken from the low
+ * bits of z / ln 2 + 1.5 * 2^23 + 127 (so that those bits shifted into the exponent field are 2^n), r by a
+ * two-part ln 2, then e^r by a degree-5 polynomial. Only x64's single instructions (no min, max or
+ * float-to-int conversions, whose wasm forms expand to several).
+ */
+static inline f4 vexpNeg(f4 z) {
+  const f4 magic = SPLAT(12583039.0f);
+  f4 n = ADD(MUL(z, SPLAT(1.44269504088896341f)), magic);
+  const f4 scale = wasm_i32x4_shl(n, 23);
+  n = SUB(n, magic);
+  f4 r = SUB(z, MUL(n, SPLAT(0.693359375f)));
+  r = SUB(r, MUL(n, SPLAT(-2.12194440e-4f)));
+  f4 y = SPLAT(1.9875691500e-4f);
+  y = ADD(MUL(y, r), SPLAT(1.3981999507e-3f));
+  y = ADD(MUL(y, r), SPLAT(8.3334519073e-3f));
+  y = ADD(MUL(y, r), SPLAT(4.1665795894e-2f));
+  y = ADD(MUL(y, r), SPLAT(1.6666665459e-1f));
+  y = ADD(MUL(y, r), SPLAT(5.0000001201e-1f));
+  y = ADD(ADD(MUL(MUL(y, r), r), r), SPLAT(1.0f));
+  return MUL(y, scale);
+}
+
+/* s(x) = 1 / (1 + e^-x): with e = e^-|x| (never overflows), s = e / (1 + e) for x <= 0 and 1 - that for x > 0. */
+static inline f4 vsigmoid(f4 x) {
+  const f4 z = wasm_f32x4_pmax(wasm_v128_or(x, SPLAT(-0.0f)), SPLAT(-87.3f));
+  const f4 e = vexpNeg(z);
+  const f4 f = wasm_f32x4_div(e, ADD(e, SPLAT(1.0f)));
+  return wasm_v128_bitselect(SUB(SPLAT(1.0f), f), f, wasm_f32x4_gt(x, SPLAT(0.0f)));
+}
+/* tanh(z) = 2 s(2z) - 1. */
+static inline f4 vtanh(f4 z) { return SUB(MUL(SPLAT(2.0f), vsigmoid(ADD(z, z))), SPLAT(1.0f)); }
+/* Keras' hard_sigmoid: clip(0.2 z + 0.5, 0, 1). */
+static inline f4 vhard(f4 z) {
+  return wasm_f32x4_pmin(wasm_f32x4_pmax(ADD(MUL(z, SPLAT(0.2f)), SPLAT(0.5f)), SPLAT(0.0f)), SPLAT(1.0f));
+}
+/* Its derivative from its value a: 0.2 where 0 < a < 1, else 0. */
+static inline f4 vhardSlope(f4 a) {
+  v128_t inside = wasm_v128_and(wasm_f32x4_gt(a, SPLAT(0.0f)), wasm_f32x4_lt(a, SPLAT(1.0f)));
+  return wasm_v128_and(inside, SPLAT(0.2f));
+}
+
+/*
+ * Loads and stores of 1 to 4 floats: the cell runs over a row of H in vectors of 4, the last one partial when
+ * H is not a multiple of 4 (the missing lanes read as 0 and are not written).
+ */
+static inline f4 loadN(const float *p, int n) {
+  if (n == 4) return LOAD(p);
+  float t[4] = {0, 0, 0, 0};
+  for (int i = 0; i < n; i++) t[i] = p[i];
+  return LOAD(t);
+}
+static inline void storeN(float *p, f4 v, int n) {
+  if (n == 4) {
+    STORE(p, v);
+    return;
+  }
+  float t[4];
+  STORE(t, v);
+  for (int i = 0; i < n; i++) p[i] = t[i];
+}
+
+/*
+ * C [M, N] = C0 [M, N] + A [M, K] B [K, N], N a multiple of 4 (N = 4H). Tiles of 4 rows by 8 columns keep
+ * their 8 sums in registers (16 on x64: 8 sums, 2 rows of B, 1 broadcast).
+ */
+static void gemmAcc(int M, int K, int N, const float *A, const float *Bm, const float *C0, float *C) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const float *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
+    int j = 0;
+    for (; j + 8 <= N; j += 8) {
+      const float *c0 = C0 + i * N + j;
+      f4 s00 = LOAD(c0), s01 = LOAD(c0 + 4);
+      f4 s10 = LOAD(c0 + N), s11 = LOAD(c0 + N + 4);
+      f4 s20 = LOAD(c0 + 2 * N), s21 = LOAD(c0 + 2 * N + 4);
+      f4 s30 = LOAD(c0 + 3 * N), s31 = LOAD(c0 + 3 * N + 4);
+      const float *b = Bm + j;
+      for (int k = 0; k < K; k++, b += N) {
+        f4 b0 = LOAD(b), b1 = LOAD(b + 4);
+        f4 x = SPLAT(a0[k]);
+        s00 = ADD(s00, MUL(x, b0));
+        s01 = ADD(s01, MUL(x, b1));
+        x = SPLAT(a1[k]);
+        s10 = ADD(s10, MUL(x, b0));
+        s11 = ADD(s11, MUL(x, b1));
+        x = SPLAT(a2[k]);
+        s20 = ADD(s20, MUL(x, b0));
+        s21 = ADD(s21, MUL(x, b1));
+        x = SPLAT(a3[k]);
+        s30 = ADD(s30, MUL(x, b0));
+        s31 = ADD(s31, MUL(x, b1));
+      }
+      float *c = C + i * N + j;
+      STORE(c, s00);
+      STORE(c + 4, s01);
+      STORE(c + N, s10);
+      STORE(c + N + 4, s11);
+      STORE(c + 2 * N, s20);
+      STORE(c + 2 * N + 4, s21);
+      STORE(c + 3 * N, s30);
+      STORE(c + 3 * N + 4, s31);
+    }
+    for (; j < N; j += 4) {
+      const float *c0 = C0 + i * N + j;
+      f4 s0 = LOAD(c0), s1 = LOAD(c0 + N), s2 = LOAD(c0 + 2 * N), s3 = LOAD(c0 + 3 * N);
+      const float *b = Bm + j;
+      for (int k = 0; k < K; k++, b += N) {
+        f4 b0 = LOAD(b);
+        s0 = ADD(s0, MUL(SPLAT(a0[k]), b0));
+        s1 = ADD(s1, MUL(SPLAT(a1[k]), b0));
+        s2 = ADD(s2, MUL(SPLAT(a2[k]), b0));
+        s3 = ADD(s3, MUL(SPLAT(a3[k]), b0));
+      }
+      float *c = C + i * N + j;
+      STORE(c, s0);
+      STORE(c + N, s1);
+      STORE(c + 2 * N, s2);
+      STORE(c + 3 * N, s3);
+    }
+  }
+  for (; i < M; i++) {
+    const float *a0 = A + i * K;
+    for (int j = 0; j < N; j += 4) {
+      f4 s0 = LOAD(C0 + i * N + j);
+      const float *b = Bm + j;
+      for (int k = 0; k < K; k++, b += N) s0 = ADD(s0, MUL(SPLAT(a0[k]), LOAD(b)));
+      STORE(C + i * N + j, s0);
+    }
+  }
+}
+
+static inline float hsum(f4 v) {
+  v = ADD(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = ADD(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+/*
+ * D [M, H] = G [M, N] U^T with U [H, N] (N = 4H, a multiple of 4): dot products of rows, 4 rows of G by 2 rows
+ * of U at a time.
+ */
+static void gemmRowsT(int M, int N, int H, const float *G, const float *U, float *D) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const float *g0 = G + i * N, *g1 = g0 + N, *g2 = g1 + N, *g3 = g2 + N;
+    int j = 0;
+    for (; j + 2 <= H; j += 2) {
+      const float *u0 = U + j * N, *u1 = u0 + N;
+      f4 s00 = SPLAT(0), s01 = SPLAT(0), s10 = SPLAT(0), s11 = SPLAT(0);
+      f4 s20 = SPLAT(0), s21 = SPLAT(0), s30 = SPLAT(0), s31 = SPLAT(0);
+      for (int c = 0; c < N; c += 4) {
+        f4 v0 = LOAD(u0 + c), v1 = LOAD(u1 + c);
+        f4 x = LOAD(g0 + c);
+        s00 = ADD(s00, MUL(x, v0));
+        s01 = ADD(s01, MUL(x, v1));
+        x = LOAD(g1 + c);
+        s10 = ADD(s10, MUL(x, v0));
+        s11 = ADD(s11, MUL(x, v1));
+        x = LOAD(g2 + c);
+        s20 = ADD(s20, MUL(x, v0));
+        s21 = ADD(s21, MUL(x, v1));
+        x = LOAD(g3 + c);
+        s30 = ADD(s30, MUL(x, v0));
+        s31 = ADD(s31, MUL(x, v1));
+      }
+      float *d = D + i * H + j;
+      d[0] = hsum(s00);
+      d[1] = hsum(s01);
+      d[H] = hsum(s10);
+      d[H + 1] = hsum(s11);
+      d[2 * H] = hsum(s20);
+      d[2 * H + 1] = hsum(s21);
+      d[3 * H] = hsum(s30);
+      d[3 * H + 1] = hsum(s31);
+    }
+    for (; j < H; j++) {
+      const float *u0 = U + j * N;
+      f4 s0 = SPLAT(0), s1 = SPLAT(0), s2 = SPLAT(0), s3 = SPLAT(0);
+      for (int c = 0; c < N; c += 4) {
+        f4 v0 = LOAD(u0 + c);
+        s0 = ADD(s0, MUL(LOAD(g0 + c), v0));
+        s1 = ADD(s1, MUL(LOAD(g1 + c), v0));
+        s2 = ADD(s2, MUL(LOAD(g2 + c), v0));
+        s3 = ADD(s3, MUL(LOAD(g3 + c), v0));
+      }
+      float *d = D + i * H + j;
+      d[0] = hsum(s0);
+      d[H] = hsum(s1);
+      d[2 * H] = hsum(s2);
+      d[3 * H] = hsum(s3);
+    }
+  }
+  for (; i < M; i++) {
+    const float *g0 = G + i * N;
+    for (int j = 0; j < H; j++) {
+      const float *u0 = U + j * N;
+      f4 s0 = SPLAT(0);
+      for (int c = 0; c < N; c += 4) s0 = ADD(s0, MUL(LOAD(g0 + c), LOAD(u0 + c)));
+      D[i * H + j] = hsum(s0);
+    }
+  }
+}
+
+/* Where one example's row of the forward cell reads and writes at one step (see cellRow). */
+typedef struct {
+  float *z;        /* [4H] pre-activations in, gates (i, f, g, o) out */
+  float *tc;       /* [H] tanh of the new cell */
+  float *y;        /* [H] the step's output */
+  const float *hp; /* [H] h and c before the step */
+  const float *cp;
+  float *hn; /* [H] h and c for the next step, or null after the last */
+  float *cn;
+  float m; /* mask value */
+} Row;
+
+/* The cell on floats j to j + n - 1 (n <= 4) of a row; `hard` and n are constants where it is inlined. */
+static inline __attribute__((always_inline)) void cellVec(const Row *r, int H, int j, int n, const int hard) {
+  float *zr = r->z;
+  f4 i, f, g, o;
+  if (hard) {
+    i = vhard(loadN(zr + j, n));
+    f = vhard(loadN(zr + H + j, n));
+    g = vtanh(loadN(zr + 2 * H + j, n));
+    o = vhard(loadN(zr + 3 * H + j, n));
+  } else {
+    i = vsigmoid(loadN(zr + j, n));
+    f = vsigmoid(loadN(zr + H + j, n));
+    g = SUB(MUL(SPLAT(2.0f), vsigmoid(loadN(zr + 2 * H + j, n))), SPLAT(1.0f));
+    o = vsigmoid(loadN(zr + 3 * H + j, n));
+  }
+  storeN(zr + j, i, n);
+  storeN(zr + H + j, f, n);
+  storeN(zr + 2 * H + j, g, n);
+  storeN(zr + 3 * H + j, o, n);
+  const f4 cPrev = loadN(r->cp + j, n);
+  const f4 c = ADD(MUL(f, cPrev), MUL(i, g));
+  const f4 tv = vtanh(c);
+  storeN(r->tc + j, tv, n);
+  f4 h = MUL(o, tv);
+  f4 cc = c;
+  if (r->m != 1.0f) {
+    const f4 mv = SPLAT(r->m);
+    const f4 hPrev = loadN(r->hp + j, n);
+    h = ADD(hPrev, MUL(mv, SUB(h, hPrev)));
+    cc = ADD(cPrev, MUL(mv, SUB(c, cPrev)));
+  }
+  storeN(r->y + j, h, n);
+  if (r->hn) {
+    storeN(r->hn + j, h, n);
+    storeN(r->cn + j, cc, n);
+  }
+}
+
+/* The cell over a row of H: whole vectors, then the partial one. */
+static inline __attribute__((always_inline)) void cellRow(const Row *r, int H, const int hard) {
+  int j = 0;
+  for (; j + 4 <= H; j += 4) cellVec(r, H, j, 4, hard);
+  if (j < H) cellVec(r, H, j, H - j, hard);
+}
+
+/*
+ * The forward pass over all steps, in the order of `reverse`: z = xw_t + h_{t-1} u, the gates, c = f c_prev
+ * + i g, h = o tanh(c), and the carry of h and c over masked steps (h = h_prev + m (h_new - h_prev), the same
+ * for c, exact where m is 1). hp and cp at the first step read are zeroed here.
+ */
+__attribute__((export_name("lstm_forward"))) void lstmForward(int T, int B, int H, int reverse, int hard, const float *xw,
+                                                             const float *u, const float *mask, float *y, float *hp,
+                                                             float *cp, float *act, float *tc) {
+  const int H4 = 4 * H, BH = B * H, BH4 = B * H4;
+  {
+    int t0 = reverse ? T - 1 : 0;
+    for (int k = 0; k < BH; k++) hp[t0 * BH + k] = cp[t0 * BH + k] = 0;
+  }
+  for (int s = 0; s < T; s++) {
+    const int t = reverse ? T - 1 - s : s;
+    const int next = s + 1 < T ? (reverse ? T - 2 - s : s + 1) : -1;
+    float *z = act + t * BH4;
+    const float *hIn = hp + t * BH, *cIn = cp + t * BH;
+    gemmAcc(B, H, H4, hIn, u, xw + t * BH4, z);
+    for (int b = 0; b < B; b++) {
+      const Row r = {
+          .z = z + b * H4,
+          .tc = tc + t * BH + b * H,
+          .y = y + (b * T + t) * H,
+          .hp = hIn + b * H,
+          .cp = cIn + b * H,
+          .hn = next < 0 ? 0 : hp + next * BH + b * H,
+          .cn = next < 0 ? 0 : cp + next * BH + b * H,
+          .m = mask ? mask[t * B + b] : 1.0f,
+      };
+      if (hard)
+        cellRow(&r, H, 1);
+      else
+        cellRow(&r, H, 0);
+    }
+  }
+}
+
+/*
+ * The backward pass, from the last step read to the first. u is U [H, 4H] unscaled; work is 3 B H floats
+ * (the recurrent gradient of h, the carried gradients of c and of h over masked steps) and dbAcc 4H doubles.
+ * Outputs dz [T, B, 4H] and db [4H].
+ */
+__attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, int H, int reverse, int hard, const float *dy,
+                                                               const float *act, const float *tc, const float *cp,
+                                                               const float *u, const float *mask, float *dz, float *db,
+                                                               float *work, double *dbAcc) {
+  const int H4 = 4 * H, BH = B * H, BH4 = B * H4;
+  float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH;
+  for (int k = 0; k < 3 * BH; k++) work[k] = 0;
+  for (int c = 0; c < H4; c++) dbAcc[c] = 0;
+  const f4 one = SPLAT(1.0f);
+  for (int s = T - 1; s >= 0; s--) {
+    const int t = reverse ? T - 1 - s : s;
+    float *zt = dz + t * BH4;
+    for (int b = 0; b < B; b++) {
+      const f4 m = SPLAT(mask ? mask[t * B + b] : 1.0f);
+      const float *ar = act + t * BH4 + b * H4;
+      const float *tr = tc + t * BH + b * H;
+      const float *cr = cp + t * BH + b * H;
+      const float *dyr = dy + (b * T + t) * H;
+      float *zr = zt + b * H4;
+      float *dhrR = dhr + b * H, *dcR = dc + b * H, *dhcR = dhc + b * H;
+      for (int j = 0; j < H; j += 4) {
+        const int n = H - j < 4 ? H - j : 4;
+        const f4 dhTotal = ADD(ADD(loadN(dyr + j, n), loadN(dhrR + j, n)), loadN(dhcR + j, n));
+        const f4 dhNew = MUL(m, dhTotal);
+        const f4 dcIn = loadN(dcR + j, n);
+        const f4 dcNew = MUL(m, dcIn);
+        const f4 i = loadN(ar + j, n), f = loadN(ar + H + j, n), g = loadN(ar + 2 * H + j, n), o = loadN(ar + 3 * H + j, n);
+        const f4 tv = loadN(tr + j, n);
+        const f4 dcTot = ADD(dcNew, MUL(MUL(dhNew, o), SUB(one, MUL(tv, tv))));
+        f4 si, sf, so;
+        if (hard) {
+          si = vhardSlope(i);
+          sf = vhardSlope(f);
+          so = vhardSlope(o);
+        } else {
+          si = MUL(i, SUB(one, i));
+          sf = MUL(f, SUB(one, f));
+          so = MUL(o, SUB(one, o));
+        }
+        storeN(zr + j, MUL(MUL(dcTot, g), si), n);
+        storeN(zr + H + j, MUL(MUL(dcTot, loadN(cr + j, n)), sf), n);
+        storeN(zr + 2 * H + j, MUL(MUL(dcTot, i), SUB(one, MUL(g, g))), n);
+        storeN(zr + 3 * H + j, MUL(MUL(dhNew, tv), so), n);
+        storeN(dcR + j, ADD(MUL(dcTot, f), SUB(dcIn, dcNew)), n);
+        storeN(dhcR + j, SUB(dhTotal, dhNew), n);
+      }
+    }
+    for (int c = 0; c < H4; c += 4) {
+      f4 sum = SPLAT(0);
+      for (int b = 0; b < B; b++) sum = ADD(sum, LOAD(zt + b * H4 + c));
+      dbAcc[c] += wasm_f32x4_extract_lane(sum, 0);
+      dbAcc[c + 1] += wasm_f32x4_extract_lane(sum, 1);
+      dbAcc[c + 2] += wasm_f32x4_extract_lane(sum, 2);
+      dbAcc[c + 3] += wasm_f32x4_extract_lane(sum, 3);
+    }
+    if (s > 0) gemmRowsT(B, H4, H, zt, u, dhr);
+  }
+  for (int c = 0; c < H4; c++) db[c] = (float)dbAcc[c];
+}

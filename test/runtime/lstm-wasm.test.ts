@@ -1,0 +1,142 @@
+// attnc's LSTM step-loop module (src/runtime/wasm/lstm.c): it rebuilds to the checked-in bytes, it is what the
+// kernels run in Node unless ATTNC_LSTM_KERNEL=js, and its forward and backward passes equal the op tier and the
+// JavaScript step loop on shapes its vector code treats apart (B and H not multiples of 4, H = 1).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { selectBackend } from "../../src/runtime/backend.js";
+import { sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
+import { lstmModule } from "../../src/runtime/lstm-module.js";
+import { LSTM_WASM_CLANG } from "../../src/runtime/lstm-wasm.generated.js";
+import { lstmSequence, type RecurrentActivation } from "../../src/runtime/ops.js";
+
+const root = new URL("../..", import.meta.url).pathname;
+const GENERATED = join(root, "src/runtime/lstm-wasm.generated.ts");
+
+/** clang's major version, or null where there is no clang. */
+function clangMajor(): number | null {
+  const r = spawnSync("clang", ["-dumpversion"], { encoding: "utf8" });
+  return r.status === 0 ? Number(r.stdout.trim().split(".")[0]) : null;
+}
+const clang = clangMajor();
+const canRebuild = clang === LSTM_WASM_CLANG && spawnSync("wasm-ld", ["--version"]).status === 0;
+if (!canRebuild)
+  console.warn(
+    `test/runtime/lstm-wasm.test.ts: ${clang === null ? "no clang" : `clang ${clang}, not ${LSTM_WASM_CLANG}`}${clang !== null ? " (or no wasm-ld)" : ""}: the rebuild of the LSTM module is SKIPPED, not passed (apt-get install clang lld)`,
+  );
+
+describe("the LSTM module's build", () => {
+  it.skipIf(!canRebuild)("scripts/build-wasm.sh rebuilds src/runtime/lstm-wasm.generated.ts byte for byte", () => {
+    const dir = mkdtempSync(join(tmpdir(), "attnc-wasm-"));
+    try {
+      const out = join(dir, "lstm-wasm.generated.ts");
+      const r = spawnSync("bash", [join(root, "scripts/build-wasm.sh"), out], { encoding: "utf8" });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe(readFileSync(GENERATED, "utf8"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
+}
+
+interface Shape {
+  B: number;
+  T: number;
+  F: number;
+  H: number;
+}
+
+/** Post-padded lengths T, T - 2, ..., at least 1, and a sequence masked from its first step on. */
+function paddedMask({ B, T }: Shape): tf.Tensor2D {
+  const rows = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b === B - 1 ? 0 : t < Math.max(1, T - 2 * b) ? 1 : 0)));
+  return tf.tensor2d(rows);
+}
+
+/** lstmSequence's output and the gradients of sum(output * R) for x, W, U and b. */
+function run(s: Shape, masked: boolean, reverse: boolean, act: RecurrentActivation): tf.Tensor[] {
+  const seed = 7 * s.B + 3 * s.H + s.T;
+  const x = tf.randomNormal([s.B, s.T, s.F], 0, 1, "float32", seed) as tf.Tensor3D;
+  const W = tf.randomNormal([s.F, 4 * s.H], 0, 0.5, "float32", seed + 1) as tf.Tensor2D;
+  const U = tf.randomNormal([s.H, 4 * s.H], 0, 0.5, "float32", seed + 2) as tf.Tensor2D;
+  const b = tf.randomNormal([4 * s.H], 0, 0.5, "float32", seed + 3) as tf.Tensor1D;
+  const R = tf.randomNormal([s.B, s.T, s.H], 0, 1, "float32", seed + 4);
+  const m = masked ? paddedMask(s) : null;
+  const fn = (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) =>
+    lstmSequence(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m, { reverse, recurrentActivation: act });
+  return [fn(x, W, U, b), ...tf.grads((a, c, d, e) => tf.sum(tf.mul(fn(a!, c!, d!, e!), R)))([x, W, U, b])];
+}
+
+/** The same run with env settings set for its duration. */
+function withEnv(env: Record<string, string>, f: () => tf.Tensor[]): tf.Tensor[] {
+  for (const [k, v] of Object.entries(env)) process.env[k] = v;
+  try {
+    return f();
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
+}
+
+const SHAPES: Shape[] = [
+  { B: 3, T: 7, F: 5, H: 4 },
+  { B: 5, T: 6, F: 3, H: 3 },
+  { B: 6, T: 9, F: 4, H: 7 },
+  { B: 2, T: 5, F: 2, H: 1 },
+  { B: 9, T: 4, F: 6, H: 13 },
+];
+const CASES = [
+  [false, false, "sigmoid"],
+  [true, false, "sigmoid"],
+  [true, true, "sigmoid"],
+  [false, true, "hard_sigmoid"],
+  [true, false, "hard_sigmoid"],
+  [true, true, "hard_sigmoid"],
+] as const;
+const NAMES = ["output", "dx", "dW", "dU", "db"];
+
+describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
+  beforeAll(async () => {
+    await selectBackend(backend);
+    for (const k of ["ATTNC_NO_FUSED_KERNELS", "ATTNC_NO_SEQUENCE_KERNELS", "ATTNC_LSTM_KERNEL"]) delete process.env[k];
+  });
+  afterAll(() => {
+    delete process.env["ATTNC_LSTM_KERNEL"];
+  });
+
+  it("is what the kernels run in Node; ATTNC_LSTM_KERNEL=js selects the JavaScript step loop", () => {
+    expect(sequenceKernelsAvailable()).toBe(true);
+    expect(lstmModule()).not.toBeNull();
+    process.env["ATTNC_LSTM_KERNEL"] = "js";
+    try {
+      expect(lstmModule()).toBeNull();
+      expect(sequenceKernelsAvailable()).toBe(true);
+    } finally {
+      delete process.env["ATTNC_LSTM_KERNEL"];
+    }
+  });
+
+  describe.each(SHAPES)("B $B, T $T, F $F, H $H", (shape) => {
+    it.each(CASES)(
+      "outputs and every gradient equal the op tier's and the JavaScript loop's within 1e-5 (masked %s, reverse %s, %s gates)",
+      (masked, reverse, act) => {
+        const module = run(shape, masked, reverse, act);
+        const ops = withEnv({ ATTNC_NO_SEQUENCE_KERNELS: "1" }, () => run(shape, masked, reverse, act));
+        const js = withEnv({ ATTNC_LSTM_KERNEL: "js" }, () => run(shape, masked, reverse, act));
+        module.forEach((m, i) => {
+          expect(maxDiff(m, ops[i]!), `${NAMES[i]} against the op tier`).toBeLessThan(1e-5);
+          expect(maxDiff(m, js[i]!), `${NAMES[i]} against the JavaScript loop`).toBeLessThan(1e-5);
+        });
+        // Not all zero: the comparison compares something.
+        expect(tf.max(tf.abs(module[0]!)).dataSync()[0]).toBeGreaterThan(0.01);
+      },
+    );
+  });
+});
