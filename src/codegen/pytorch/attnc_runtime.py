@@ -699,6 +699,15 @@ def load_weights(model, directory):
 MAX_RECORD_CHARS = 1 << 20
 
 
+# The largest magnitude of a scaled value (src/runtime/data.ts SCALED_LIMIT): beyond it a squared error
+# summed over a batch would overflow a float32 loss.
+SCALED_LIMIT = 1e15
+
+
+def scaled_too_far(what, v):
+    return "scaled by the training rows' statistics, this %s is %s, beyond \u00b11e15 (its squared error would overflow the float32 loss)" % (what, "%.2e" % v)
+
+
 def data_error(display, line, where, detail):
     """A data problem, named as attnc names it: `file:line: column "x": detail` (exit code 1)."""
     at = display + (":%d" % line if line is not None else "")
@@ -1237,7 +1246,8 @@ def fit_series(config, rows, display):
         if scaling == "standard" and count > 0:
             mean = total / count
             sd = math.sqrt(max(0.0, total_sq / count - mean * mean))
-            return mean, (sd if sd > 1e-12 else 1)
+            # A column constant over the training rows scales by 1: its sd would be rounding noise (0.1 gives 7e-9).
+            return mean, (sd if sd > 1e-12 and most > least else 1)
         if scaling == "minmax" and count > 0:
             return least, (most - least if most - least > 1e-12 else 1)
         return 0, 1
@@ -1339,7 +1349,12 @@ def encode(config, prep, rows, display):
     values = series_values(rows, sources, prep["time"], cal, derive, display)
     offset = np.array(prep["offset"], dtype=np.float64)
     scale = np.array(prep["scale"], dtype=np.float64)
-    scaled = ((np.array(values, dtype=np.float64).reshape(n, f) - offset) / scale).astype(np.float32)
+    scaled64 = (np.array(values, dtype=np.float64).reshape(n, f) - offset) / scale
+    far = np.argwhere(np.abs(np.nan_to_num(scaled64, nan=0.0)) > SCALED_LIMIT)
+    if len(far) > 0:
+        r, k = int(far[0][0]), int(far[0][1])
+        raise data_error(display, rows[r][1], "column %s" % json.dumps(prep["features"][k]), scaled_too_far("value", scaled64[r][k]))
+    scaled = scaled64.astype(np.float32)
     targets = target_columns(prep["target"])
     tk = len(targets)
     steps = output_steps(h, prep.get("steps"))
@@ -1354,7 +1369,10 @@ def encode(config, prep, rows, display):
         for si, step in enumerate(steps):
             for k in range(tk):
                 off, sc = output_scaling(prep, si * tk + k)
-                y.append((float(target[end + step][k]) - base[k] - off) / sc)
+                value = (float(target[end + step][k]) - base[k] - off) / sc
+                if not abs(value) <= SCALED_LIMIT:
+                    raise data_error(display, rows[end + step][1], "column %s" % json.dumps(targets[k]), scaled_too_far("target", value))
+                y.append(value)
         out.append((x, y, base, rows[r][1], split_of(prep["split"], r, n)))
     return out
 
