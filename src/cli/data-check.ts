@@ -27,6 +27,35 @@ export interface DataFinding {
 export const FEW_TEST_WINDOWS = 30;
 /** Errors reported per file before the rest of the file is only counted. */
 const MAX_ERRORS = 10;
+/** Distinct steps between consecutive times beyond which the series counts as irregular (no gap warning). */
+const MAX_STEP_KINDS = 1000;
+/** A step longer than this many regular steps is a gap. */
+const GAP_FACTOR = 1.5;
+
+/** Where a step between consecutive times first occurs, and how often. */
+interface StepSeen {
+  count: number;
+  line: number;
+  raw: string;
+  prevRaw: string;
+}
+
+/** A step between times in words: 1 hour, 7 days, a month, 0.5 (a number without a unit for numeric times). */
+function stepWords(d: number, date: boolean): string {
+  if (!date) return String(d);
+  const days = d / 86_400_000;
+  if (days >= 28 && days <= 31) return "a month";
+  if (days >= 89 && days <= 92) return "a quarter";
+  if (days >= 365 && days <= 366) return "a year";
+  for (const [ms, unit] of [
+    [86_400_000, "day"],
+    [3_600_000, "hour"],
+    [60_000, "minute"],
+    [1000, "second"],
+  ] as const)
+    if (d % ms === 0) return `${d / ms} ${unit}${d === ms ? "" : "s"}`;
+  return `${d} ms`;
+}
 
 interface Column {
   readonly name: string;
@@ -52,6 +81,10 @@ export class DataFileCheck {
   private prevRaw = "";
   private timeReported = false;
   private dateReported = false;
+  /** The steps between consecutive times (rounded to 12 digits), for the gap warning; null once there are too many kinds. */
+  private steps: Map<number, StepSeen> | null = new Map();
+  /** Whether the times are dates (steps in milliseconds) rather than plain numbers. */
+  private timeIsDate = false;
 
   constructor(
     data: Attrs,
@@ -85,7 +118,7 @@ export class DataFileCheck {
   }
 
   private get errors(): number {
-    return this.findings.filter((f) => f.code !== "FewTestWindows" && f.code !== "DataFileNotRead").length;
+    return this.findings.filter((f) => f.code !== "FewTestWindows" && f.code !== "DataFileNotRead" && f.code !== "DataTimeGaps").length;
   }
 
   private add(f: DataFinding): void {
@@ -148,7 +181,11 @@ export class DataFileCheck {
   }
 
   private timeCell(row: Row, v: CellValue | undefined): void {
-    if (v === undefined || (typeof v !== "string" && typeof v !== "number")) return;
+    if (v === undefined || (typeof v !== "string" && typeof v !== "number")) {
+      // A time that is no time (an error of its own): the steps around it are unknown, so no gap warning.
+      this.steps = null;
+      return;
+    }
     const raw = typeof v === "number" ? String(v) : v;
     if (this.calendar && !this.dateReported && calendarTime(raw) === undefined) {
       this.dateReported = true;
@@ -166,8 +203,43 @@ export class DataFileCheck {
       const where = `${this.file}:${row.line} (column ${JSON.stringify(this.time)})`;
       this.add({ code: "DataTimeOrder", path: "/data/source/time", line: row.line, message: `${where}: ${problem}` });
     }
+    if (problem === null && this.steps && typeof t === "number" && typeof this.prevTime === "number" && t > this.prevTime) {
+      const d = Number((t - this.prevTime).toPrecision(12));
+      const seen = this.steps.get(d);
+      if (seen) seen.count++;
+      else if (this.steps.size >= MAX_STEP_KINDS) this.steps = null;
+      else this.steps.set(d, { count: 1, line: row.line, raw, prevRaw: this.prevRaw });
+      this.timeIsDate = typeof dataNumber(raw) !== "number";
+    }
     this.prevTime = t;
     this.prevRaw = raw;
+  }
+
+  /**
+   * Gaps in a regular series: steps longer than 1.5 times the most common one (a missing day of hourly data, a
+   * missing month). A series out of order (an error), with times that are not numbers or dates, or with too many
+   * kinds of step gets none.
+   */
+  private gaps(): DataFinding | undefined {
+    if (!this.steps || this.steps.size < 2 || this.timeReported || this.time === undefined) return undefined;
+    let regular = 0;
+    let most = 0;
+    for (const [d, s] of this.steps) if (s.count > most || (s.count === most && d < regular)) [regular, most] = [d, s.count];
+    const gaps = [...this.steps].filter(([d]) => d > GAP_FACTOR * regular);
+    if (gaps.length === 0) return undefined;
+    const [d, first] = gaps.reduce((a, b) => (b[1].line < a[1].line ? b : a));
+    const count = gaps.reduce((n, [, s]) => n + s.count, 0);
+    const missing = gaps.reduce((n, [g, s]) => n + s.count * Math.max(1, Math.round(g / regular) - 1), 0);
+    const here = Math.max(1, Math.round(d / regular) - 1);
+    return {
+      code: "DataTimeGaps",
+      path: "/data/source/time",
+      line: first.line,
+      message:
+        `${this.file}:${first.line} (column ${JSON.stringify(this.time)}): about ${here} step${here === 1 ? "" : "s"} missing between ${JSON.stringify(first.prevRaw)} and ${JSON.stringify(first.raw)} ` +
+        `(the series steps by ${stepWords(regular, this.timeIsDate)}); ${count} gap${count === 1 ? "" : "s"} in all, about ${missing} missing step${missing === 1 ? "" : "s"}: ` +
+        `a window across a gap spans more time than its length says`,
+    };
   }
 
   /** Counts a row without checking it (after too many errors). */
@@ -188,6 +260,8 @@ export class DataFileCheck {
       this.add({ code: "DataFileInvalid", path: "/data/source", line: null, message: `${this.file}: the file has no data rows` });
       return this.findings;
     }
+    const gaps = this.gaps();
+    if (gaps) this.add(gaps);
     const counts = this.counts();
     const unit = this.series ? "window" : "example";
     const splitPath = "/data/split";

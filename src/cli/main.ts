@@ -225,7 +225,14 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
       code = await (await import("../lsp/server.js")).lspCommand(io, opts);
     });
 
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  for (const c of program.commands) {
+    c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    // An empty path (an unset shell variable, `--out "$DIR"`) is a mistake, never the working directory.
+    c.hook("preAction", (_, action) => {
+      for (const key of ["input", "out", "data", "csv"]) if (action.opts()[key] === "") throw new CliError(`--${key} needs a path, not an empty string`);
+      if (action.args.includes("")) throw new CliError(`an argument of ${action.name()} is an empty string; give a path`);
+    });
+  }
 
   try {
     await program.parseAsync(["node", "attnc", ...argv]);

@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AttncModel, Answer } from "../api/model.js";
 import type { IrDim } from "../ir/types.js";
+import type { SchemaError } from "../ir/validate.js";
+import { describeSchemaError } from "../modeldir/schemas.js";
 import { nestedOutputs, outputSteps, targetColumns } from "../runtime/prep.js";
 import { printable } from "../runtime/progress.js";
 import { CliError, displayPath, type CliIo } from "./io.js";
@@ -201,18 +203,12 @@ interface Served {
   batcher: Batcher;
 }
 
-/** A validation error as a location and a message: `instances[3]: must be object`. */
-function validationText(e: FastifyError): string {
+/** A validation error in words, at its place in the body: `instances[1] must be an object, not "text"`. */
+function validationText(e: FastifyError, body: unknown): string {
   const first = e.validation?.[0];
   if (!first) return e.message;
-  const path = first.instancePath
-    .split("/")
-    .slice(1)
-    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replace(/~1/g, "/").replace(/~0/g, "~")}`))
-    .join("")
-    .replace(/^\./, "");
-  const extra = first.keyword === "additionalProperties" ? ` (${JSON.stringify((first.params as { additionalProperty?: string }).additionalProperty)})` : "";
-  return `${path === "" ? "the body" : path}: ${first.message ?? "is not valid"}${extra}`;
+  const text = describeSchemaError(body, first as SchemaError);
+  return text.startsWith("the document") ? `the body${text.slice("the document".length)}` : first.instancePath === "" ? `the body ${text}` : text;
 }
 
 /** The methods a path that exists answers, for a 405. */
@@ -291,7 +287,7 @@ function buildApp(io: CliIo, served: ReadonlyMap<string, Served>, maxBody: numbe
 
   app.setErrorHandler((e: FastifyError, req, reply) => {
     if (e.validation && req.body === undefined) return reply.code(400).send({ error: EMPTY });
-    if (e.validation) return reply.code(400).send({ error: validationText(e) });
+    if (e.validation) return reply.code(400).send({ error: validationText(e, req.body) });
     if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
       return reply.code(413).send({ error: `the body is larger than ${maxBody} bytes, the server's limit (--max-body)` });
     const status = e.statusCode ?? 500;

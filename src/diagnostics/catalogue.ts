@@ -82,6 +82,11 @@ export const Codes = {
   OutputWidthMismatch: entry("ATN4023", "a forecaster's output width is not the number of steps forecast times the number of targets"),
   StepsNeedHorizon: entry("ATN4024", "`steps all` with horizon 0: there are no steps after the window to forecast"),
   ResidualTooWide: entry("ATN4025", "`predict residual` on a window with more inputs than its linear forecast can be fitted on"),
+  DataTimeGaps: entry(
+    "ATN4026",
+    "the time column skips steps (rows missing from a regular series): a window across a gap spans more time than its length says",
+    "warning",
+  ),
   // --- limits
   TooLarge: entry("ATN5001", "a model with more parameters than training can hold in memory"),
   TooMuchMemory: entry("ATN5002", "a model whose activations for one training batch would not fit in memory"),

@@ -7,6 +7,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { derivedNames, type DeriveSpec } from "../runtime/derive.js";
+import { outputCount } from "../runtime/prep.js";
 import { damagedDir, MODELDIR_LIMITS, weightGroup, type Manifest } from "../runtime/modeldir-format.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -16,6 +17,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function shownValue(v: unknown): string {
+  // JSON would show -0 as 0 and a non-finite number (1e400 reads as Infinity) as null.
+  if (typeof v === "number" && (Object.is(v, -0) || !Number.isFinite(v))) return Object.is(v, -0) ? "-0" : String(v);
   const t = JSON.stringify(v);
   return t === undefined ? String(v) : t.length > 60 ? `${t.slice(0, 57)}...` : t;
 }
@@ -291,6 +294,123 @@ export function checkWeightSpecs(
   return specs as tf.io.WeightsManifestEntry[];
 }
 
+/** The largest magnitude of a fitted offset or scale: data cells lie within the float32 range, their differences within twice it. */
+export const PREP_NUMBER_LIMIT = 2 * 3.4028234663852886e38;
+/** The smallest scale training fits (a spread at or below it scales by 1). */
+export const PREP_SCALE_MIN = 1e-12;
+
+/** A list's first repeated entry, or undefined. */
+function repeated(list: readonly unknown[]): unknown {
+  const seen = new Set<string>();
+  for (const x of list) {
+    const key = JSON.stringify(x);
+    if (seen.has(key)) return x;
+    seen.add(key);
+  }
+  return undefined;
+}
+
+/**
+ * attnc.json's fitted preprocessing against the data block it was fitted from (attnc.json's `data`, the spec's):
+ * the window, horizon, stride, steps, columns, derived features, scaling and split must be the block's, and the
+ * fitted numbers in the ranges training writes (a hand-edited 1e308, -0 or negative scale is refused here, not
+ * turned into Infinity by a forecast).
+ */
+function checkPrepAgainstData(prep: Record<string, unknown>, data: Record<string, unknown>, bad: (where: string, what: string) => never): void {
+  const agree = (field: string, have: unknown, dataField: string, want: unknown, key: (v: unknown) => unknown = (v) => v): void => {
+    if (JSON.stringify(key(have)) !== JSON.stringify(key(want)))
+      bad(`prep.${field}`, `${shownValue(have)} disagrees with ${dataField} ${shownValue(want)}, the data block it was fitted from`);
+  };
+  const source = isRecord(data["source"]) ? data["source"] : {};
+  const split = isRecord(data["split"]) ? data["split"] : undefined;
+  if (isRecord(prep["split"])) {
+    const s = prep["split"];
+    const order = split?.["order"] ?? (prep["kind"] === "series" ? "chronological" : "shuffled");
+    agree("split.order", s["order"], "data.split.order", order);
+    for (const key of ["train", "validation", "test", "seed"]) if (split?.[key] !== undefined) agree(`split.${key}`, s[key], `data.split.${key}`, split[key]);
+    const fractions = [s["train"], s["validation"], s["test"]];
+    if (!fractions.every((f) => typeof f === "number" && f >= 0 && f <= 1) || (fractions as number[]).reduce((a, b) => a + b, 0) > 1 + 1e-9)
+      bad("prep.split", "must give train, validation and test fractions from 0 to 1 that add up to at most 1");
+  }
+  if (prep["kind"] === "text") {
+    const tok = isRecord(data["tokenizer"]) ? data["tokenizer"] : {};
+    agree("tokenizer", prep["tokenizer"], "data.tokenizer.kind", tok["kind"]);
+    agree("lowercase", prep["lowercase"], "data.tokenizer.lowercase", tok["lowercase"] ?? true);
+    agree("maxLen", prep["maxLen"], "data.tokenizer.max_len", tok["max_len"]);
+    agree("textColumn", prep["textColumn"], "data.source.text", source["text"]);
+    agree("labelColumn", prep["labelColumn"], "data.source.label", source["label"]);
+    const vocab = prep["vocab"];
+    if (Array.isArray(vocab)) {
+      if (vocab[0] !== "<pad>" || vocab[1] !== "<oov>")
+        bad("prep.vocab", `must begin with "<pad>" and "<oov>" (ids 0 and 1), not ${shownValue(vocab.slice(0, 2))}`);
+      if (typeof tok["vocab"] === "number" && vocab.length > tok["vocab"])
+        bad("prep.vocab", `has ${vocab.length} entries, more than data.tokenizer.vocab ${tok["vocab"]}`);
+      const twice = repeated(vocab);
+      if (twice !== undefined) bad("prep.vocab", `has ${shownValue(twice)} twice`);
+    }
+    return;
+  }
+  const win = isRecord(data["window"]) ? data["window"] : {};
+  agree("window", prep["window"], "data.window.size", win["size"]);
+  agree("horizon", prep["horizon"], "data.window.horizon", win["horizon"] ?? 1);
+  agree("stride", prep["stride"], "data.window.stride", win["stride"] ?? 1);
+  agree("steps", prep["steps"] ?? "last", "data.window.steps", win["steps"] ?? "last");
+  if (win["predict"] !== undefined) agree("predict", prep["predict"], "data.window.predict", win["predict"]);
+  agree("target", prep["target"], "data.source.target", source["target"]);
+  agree("time", prep["time"], "data.source.time", source["time"] ?? null);
+  agree("scaling", prep["scaling"], "data.scale", data["scale"] ?? "standard");
+  agree("calendar", prep["calendar"] ?? [], "data.calendar", data["calendar"] ?? []);
+  // Each derived feature by its kind, column and steps (the order of an object's keys does not matter).
+  const deriveKey = (list: unknown): unknown => (list as unknown[]).map((d) => (isRecord(d) ? [d["kind"], d["column"], d["steps"] ?? null] : d));
+  const derive = Array.isArray(prep["derive"]) ? prep["derive"] : [];
+  const dataDerive = Array.isArray(data["derive"]) ? data["derive"] : [];
+  agree("derive", derive, "data.derive", dataDerive, deriveKey);
+  const season = prep["season"];
+  if (isRecord(season) && win["season"] !== undefined) agree("season.period", season["period"], "data.window.season", win["season"]);
+  const features = prep["features"];
+  if (Array.isArray(features) && Array.isArray(source["features"])) {
+    const twice = repeated(features);
+    if (twice !== undefined) bad("prep.features", `names ${shownValue(twice)} twice`);
+    const want = [...(source["features"] as string[]), ...derivedNames(data["calendar"] as string[] | undefined, dataDerive as DeriveSpec[])];
+    agree("features", features, "the data block's features and derived features", want);
+  }
+  const counts = prep["counts"];
+  if (isRecord(counts) && typeof prep["rows"] === "number") {
+    const total = ["train", "validation", "test"].reduce((a, k) => a + (typeof counts[k] === "number" ? (counts[k] as number) : 0), 0);
+    if (total > prep["rows"]) bad("prep.counts", `add up to ${total} windows, more than the ${prep["rows"]} rows of prep.rows`);
+  }
+  // One output scaling per output: a number for a model of one output, else a list.
+  if (typeof prep["horizon"] === "number" && (typeof prep["target"] === "string" || Array.isArray(prep["target"]))) {
+    const outputs = outputCount(prep as { horizon: number; steps?: "last" | "all"; target: string | string[] });
+    for (const key of ["targetOffset", "targetScale"]) {
+      const v = prep[key];
+      if (outputs === 1 && Array.isArray(v)) bad(`prep.${key}`, "is a list, but the model forecasts one output: it must be one number");
+      if (outputs > 1 && !Array.isArray(v)) bad(`prep.${key}`, `must be a list of ${outputs} numbers, one per output, not ${shownValue(v)}`);
+    }
+  }
+  // The fitted numbers, in the ranges training writes.
+  const inRange = (field: string, v: unknown, scale: boolean): void => {
+    const ok = typeof v === "number" && Number.isFinite(v) && (scale ? v >= PREP_SCALE_MIN && v <= PREP_NUMBER_LIMIT : Math.abs(v) <= PREP_NUMBER_LIMIT);
+    if (!ok)
+      bad(
+        `prep.${field}`,
+        scale
+          ? `must be a scale from ${PREP_SCALE_MIN} to ${PREP_NUMBER_LIMIT.toPrecision(2)}, not ${shownValue(v)}`
+          : `must be a number from -${PREP_NUMBER_LIMIT.toPrecision(2)} to ${PREP_NUMBER_LIMIT.toPrecision(2)}, not ${shownValue(v)}`,
+      );
+  };
+  for (const [key, scale] of [
+    ["offset", false],
+    ["scale", true],
+    ["targetOffset", false],
+    ["targetScale", true],
+  ] as const) {
+    const v = prep[key];
+    if (Array.isArray(v)) v.forEach((x, i) => inRange(`${key}[${i}]`, x, scale));
+    else inRange(key, v, scale);
+  }
+}
+
 /** attnc.json against the topology: the IR's nodes are its layers, and the fitted preprocessing fits its input and output. */
 export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof checkTopology>): Record<string, unknown> {
   const bad = (where: string, what: string): never => {
@@ -330,7 +450,8 @@ export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof ch
   if (task !== "text" && task !== "series") return bad("task", `must be text or series, not ${shownValue(task)}`);
   if (!isRecord(prep)) return bad("prep", `is missing: the fitted ${task === "text" ? "vocabulary and labels" : "scaling"} are needed`);
   if (prep["kind"] !== task) bad("prep.kind", `must be ${task}, as task says`);
-  if (!isRecord(meta["data"])) bad("data", "must be an object");
+  if (!isRecord(meta["data"])) return bad("data", "must be an object");
+  checkPrepAgainstData(prep, meta["data"], bad);
   const train = meta["train"];
   if (!isRecord(train)) return bad("train", "must be an object");
   if (!isCount(train["batch"], 1, 1 << 20)) bad("train.batch", `must be a whole number from 1 to ${1 << 20}`);

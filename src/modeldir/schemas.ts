@@ -37,8 +37,26 @@ function show(v: unknown): string {
   if (v === undefined) return "nothing";
   if (Array.isArray(v)) return "a list";
   if (v !== null && typeof v === "object") return "an object";
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify would show as null.
+  if (typeof v === "number" && !Number.isFinite(v)) return "a number beyond the float64 range";
   const t = JSON.stringify(v);
   return t.length > 60 ? `${t.slice(0, 57)}..."` : t;
+}
+
+/** A JSON Schema type in words: "integer" as "a whole number". */
+const TYPE_WORDS: Record<string, string> = {
+  integer: "a whole number",
+  number: "a finite number",
+  string: "a string",
+  boolean: "true or false",
+  array: "a list",
+  object: "an object",
+  null: "null",
+};
+
+function typeWords(types: readonly string[]): string {
+  const words = [...new Set(types.map((t) => TYPE_WORDS[t] ?? t))];
+  return words.length <= 1 ? (words[0] ?? "") : `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]!}`;
 }
 
 const IDENTIFIER_PATTERNS = ["^[A-Za-z_][A-Za-z0-9_]{0,127}$", "^[A-Za-z_][A-Za-z0-9_]*$"];
@@ -55,7 +73,7 @@ export function describeSchemaError(doc: unknown, e: SchemaError): string {
     case "additionalProperties":
       return `${at} has an unknown field ${JSON.stringify(p["additionalProperty"])}`;
     case "type":
-      return `${at} must be ${String(p["type"]).replace(",", " or ")}, not ${show(v)}`;
+      return `${at} must be ${typeWords(String(p["type"]).split(","))}, not ${show(v)}`;
     case "pattern": {
       const pattern = String(p["pattern"]);
       if (IDENTIFIER_PATTERNS.includes(pattern)) return `${at} ${show(v)} is not an identifier`;
@@ -72,13 +90,13 @@ export function describeSchemaError(doc: unknown, e: SchemaError): string {
     case "exclusiveMaximum":
       return `${at} must be ${String(p["comparison"])} ${String(p["limit"])}, not ${show(v)}`;
     case "minItems":
-      return `${at} must have at least ${String(p["limit"])} items`;
+      return p["limit"] === 1 ? `${at} must not be empty` : `${at} must have at least ${String(p["limit"])} items`;
     case "maxItems":
-      return `${at} must have at most ${String(p["limit"])} items`;
+      return `${at} must have at most ${String(p["limit"])} item${p["limit"] === 1 ? "" : "s"}`;
     case "maxLength":
       return `${at} is longer than ${String(p["limit"])} characters`;
     case "uniqueItems":
-      return `${at} has items ${String(p["j"])} and ${String(p["i"])} equal`;
+      return `${at} repeats an entry: items ${String(Math.min(Number(p["i"]), Number(p["j"])))} and ${String(Math.max(Number(p["i"]), Number(p["j"])))} are equal`;
     case "not":
       return `${at} must not be ${show(v)}`;
     case "discriminator": {
@@ -93,11 +111,27 @@ export function describeSchemaError(doc: unknown, e: SchemaError): string {
   }
 }
 
-/** The first problem the validator found, in words; null when the document is valid. */
+/**
+ * The first problem the validator found, in words; null when the document is valid. A value that fits none of
+ * anyOf's forms (a number or a list) is described by the form of its own type, or, when no form has its type, by
+ * the forms' types: `prep.targetScale must be a finite number or a list, not "2"`.
+ */
 export function schemaProblem(v: IrValidator, doc: unknown): string | null {
   if (v(doc)) return null;
-  const errors = (v.errors ?? []).filter((e) => !["anyOf", "oneOf", "if"].includes(e.keyword));
-  const e = errors[errors.length - 1] ?? v.errors?.[0];
+  const all = v.errors ?? [];
+  let anyOf = all.length - 1;
+  while (anyOf >= 0 && all[anyOf]!.keyword !== "anyOf") anyOf--;
+  if (anyOf >= 0) {
+    const at = all[anyOf]!.instancePath;
+    const branches = all.slice(0, anyOf).filter((e) => e.instancePath === at || e.instancePath.startsWith(`${at}/`));
+    const ofItsType = branches.filter((e) => !(e.keyword === "type" && e.instancePath === at));
+    const chosen = ofItsType[ofItsType.length - 1];
+    if (chosen) return describeSchemaError(doc, chosen);
+    const types = branches.flatMap((e) => String(e.params["type"]).split(","));
+    if (types.length > 0) return `${fieldOf(at) || "the document"} must be ${typeWords(types)}, not ${show(valueAt(doc, at))}`;
+  }
+  const errors = all.filter((e) => !["anyOf", "oneOf", "if"].includes(e.keyword));
+  const e = errors[errors.length - 1] ?? all[0];
   return e ? describeSchemaError(doc, e) : "is not valid";
 }
 

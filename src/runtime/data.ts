@@ -61,6 +61,17 @@ export function prng(seed: number): () => number {
   };
 }
 
+/**
+ * The largest magnitude of a scaled value (a feature, or a target output, in units of its training scale): the
+ * square of one beyond it, summed over a batch, would overflow the float32 loss (a value 1e15 standard deviations
+ * from the training rows' mean is outside anything the model was fitted on).
+ */
+export const SCALED_LIMIT = 1e15;
+
+function scaledTooFar(what: string, v: number): string {
+  return `scaled by the training rows' statistics, this ${what} is ${v.toPrecision(3)}, beyond ±1e15 (its squared error would overflow the float32 loss)`;
+}
+
 function located(file: DataFile, row: Row, column: string, detail: string): DataError {
   return new DataError(file.display, row.line, `column ${JSON.stringify(column)}`, detail);
 }
@@ -249,7 +260,8 @@ function fittedScaling(scaling: SeriesPrep["scaling"], s: number, s2: number, lo
   if (scaling === "standard" && count > 0) {
     const mean = s / count;
     const sd = Math.sqrt(Math.max(0, s2 / count - mean * mean));
-    return [mean, sd > 1e-12 ? sd : 1];
+    // A column constant over the training rows scales by 1: its sd would be rounding noise (0.1 gives 7e-9).
+    return [mean, sd > 1e-12 && hi > lo ? sd : 1];
   }
   if (scaling === "minmax" && count > 0) return [lo, hi - lo > 1e-12 ? hi - lo : 1];
   return [0, 1];
@@ -521,9 +533,9 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
     const raw = read(row);
     const v = new Float32Array(F + K);
     raw.forEach((x, k) => {
-      v[k] = (x - prep.offset[k]!) / prep.scale[k]!;
-      if (!Number.isFinite(v[k]!) && !Number.isNaN(x))
-        throw located(file, row, prep.features[k]!, "scaled by the training rows' statistics, this value is beyond the float32 range");
+      const scaled = (x - prep.offset[k]!) / prep.scale[k]!;
+      if (Math.abs(scaled) > SCALED_LIMIT) throw located(file, row, prep.features[k]!, scaledTooFar("value", scaled));
+      v[k] = scaled;
     });
     targets.forEach((t, k) => (v[F + k] = number(row, t, file)));
     ring.push(v);
@@ -543,13 +555,8 @@ export async function* examples(config: DataConfig, prep: Prep, file: DataFile, 
       for (let k = 0; k < K; k++) {
         const { offset, scale } = scaling[s * K + k]!;
         const value = (ring[T + step - 1]![F + k]! - base[s * K + k]! - offset) / scale;
-        if (!Number.isFinite(Math.fround(value)))
-          throw new DataError(
-            file.display,
-            lines[T + step - 1]!,
-            `column ${JSON.stringify(targets[k])}`,
-            "scaled by the training rows' statistics, this target is beyond the float32 range",
-          );
+        if (!(Math.abs(value) <= SCALED_LIMIT))
+          throw new DataError(file.display, lines[T + step - 1]!, `column ${JSON.stringify(targets[k])}`, scaledTooFar("target", value));
         y.push(value);
       }
     });

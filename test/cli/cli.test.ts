@@ -21,9 +21,13 @@ function sandbox(): string {
 const noStackTrace = (s: string) => expect(s).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
 describe("attnc check", () => {
-  it("exits 0 and prints nothing for valid specs", () => {
-    const r = attnc(["check", "specs/sentiment.attn", "specs/forecast.attn"]);
-    expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+  it("exits 0 and prints nothing for valid specs but a warning of their data: co2.csv skips months", () => {
+    const r = attnc(["check", "specs/sentiment.attn", "specs/forecast.attn", "--format", "plain"]);
+    expect(r).toMatchObject({ code: 0, stdout: "" });
+    const lines = r.stderr.split("\n").filter((l) => / - (error|warning) /.test(l));
+    expect(lines).toEqual([
+      'specs/forecast.attn:14:37 - warning ATN4026: specs/data/co2.csv:5 (column "Date"): about 1 step missing between "1958-05-01" and "1958-07-01" (the series steps by a month); 3 gaps in all, about 5 missing steps: a window across a gap spans more time than its length says',
+    ]);
   });
 
   it("exits 1 with file:line:col, code, source line and underline", () => {

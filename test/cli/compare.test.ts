@@ -236,7 +236,7 @@ describe("attnc compare", () => {
       [["other/wave.attn"], /wave\.attn and other\/wave\.attn would share runs\/compare\/wave/],
       // A spec whose name without the extension is ".." would file its runs outside --out.
       [["...attn"], /\.\.\.attn: compare files a spec's runs under its name without the extension, which must not be "\.\."/],
-      [["--out", ""], /--out must name a directory, not be empty/],
+      [["--out", ""], /--out needs a path, not an empty string/],
     ];
     writeFileSync(join(cwd, "...attn"), SERIES);
     for (const [args, message] of cases) {

@@ -96,6 +96,58 @@ describe("data checks on rows", () => {
     );
   });
 
+  it("a missing day of hourly data is a warning at the gap's line, with the gaps and missing steps counted", () => {
+    const hours = Array.from({ length: 24 * 5 }, (_, i) => [new Date(Date.UTC(2024, 0, 1, i)).toISOString().slice(0, 16), 10 + (i % 24), 5]);
+    // Day 2 missing entirely (24 rows), and one hour of day 4.
+    const cells = hours.filter((_, i) => !(i >= 24 && i < 48) && i !== 80);
+    const f = checkDataRows(series(), undefined, "d.csv", csv(["t", "load", "temp"], cells));
+    expect(f.filter((x) => x.code === "DataTimeGaps")).toEqual([
+      {
+        code: "DataTimeGaps",
+        path: "/data/source/time",
+        line: 26,
+        message:
+          'd.csv:26 (column "t"): about 24 steps missing between "2024-01-01T23:00" and "2024-01-03T00:00" (the series steps by 1 hour); ' +
+          "2 gaps in all, about 25 missing steps: a window across a gap spans more time than its length says",
+      },
+    ]);
+    expect(f.filter((x) => x.code !== "DataTimeGaps" && x.code !== "FewTestWindows")).toEqual([]);
+  });
+
+  it("monthly dates, numeric times and a regular series: gaps by the most common step, none when there is none", () => {
+    const months = ["2024-01-01", "2024-02-01", "2024-03-01", "2024-05-01", "2024-06-01", "2024-07-01", "2024-08-01", "2024-09-01"];
+    const monthly = checkDataRows(
+      series(),
+      undefined,
+      "d.csv",
+      csv(
+        ["t", "load", "temp"],
+        months.map((m, i) => [m, i, i]),
+      ),
+    );
+    expect(monthly.find((x) => x.code === "DataTimeGaps")!.message).toBe(
+      'd.csv:5 (column "t"): about 1 step missing between "2024-03-01" and "2024-05-01" (the series steps by a month); 1 gap in all, about 1 missing step: a window across a gap spans more time than its length says',
+    );
+    const numbers = [0, 0.5, 1, 1.5, 3, 3.5, 4, 4.5, 5];
+    const numeric = checkDataRows(
+      series(),
+      undefined,
+      "d.csv",
+      csv(
+        ["t", "load", "temp"],
+        numbers.map((t, i) => [t, i, i]),
+      ),
+    );
+    expect(numeric.find((x) => x.code === "DataTimeGaps")!.message).toContain('about 2 steps missing between "1.5" and "3" (the series steps by 0.5)');
+    expect(checkDataRows(series(), undefined, "d.csv", csv(["t", "load", "temp"], days(20))).filter((x) => x.code === "DataTimeGaps")).toEqual([]);
+    // Out of order is an error already: no gap warning beside it.
+    const back = days(20);
+    back[10]![0] = "2024-01-30";
+    const f = checkDataRows(series(), undefined, "d.csv", csv(["t", "load", "temp"], back));
+    expect(f.map((x) => x.code)).toContain("DataTimeOrder");
+    expect(f.map((x) => x.code)).not.toContain("DataTimeGaps");
+  });
+
   it("calendar features need dates in the time column", () => {
     const cells = days(8).map((r, i) => [String(i), r[1]!, r[2]!]);
     const f = checkDataRows(series({ calendar: ["hour"] }), undefined, "d.csv", csv(["t", "load", "temp"], cells));
@@ -179,6 +231,17 @@ describe("attnc check with the data file", () => {
     const r = await attncIn(w, "check", "m.attn", "--format", "plain");
     expect(r.code).toBe(1);
     expect(r.err).toContain(`m.attn:7:30 - error ATN4016: d.csv:11 (column "t"): "2024-01-15" comes before "2024-02-09": rows must be in time order`);
+  });
+
+  it("warns of missing days at the data line and the time setting, and passes", async () => {
+    // 2024-02-11 to 2024-02-13 are missing.
+    const day = (i: number) => new Date(Date.UTC(2024, 1, 1 + i + (i >= 10 ? 3 : 0))).toISOString().slice(0, 10);
+    const w = project(csvText("t,load,temp", 40, (i) => `${day(i)},${10 + i},${i % 3}`));
+    const r = await attncIn(w, "check", "m.attn", "--format", "plain");
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(
+      `m.attn:7:30 - warning ATN4026: d.csv:12 (column "t"): about 3 steps missing between "2024-02-10" and "2024-02-14" (the series steps by 1 day); 1 gap in all, about 3 missing steps`,
+    );
   });
 
   it("warns of too few test windows but passes", async () => {

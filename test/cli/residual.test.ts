@@ -34,6 +34,7 @@ train Load {
 `;
 
 interface Meta {
+  data: { window: { predict: string } };
   prep: { offset: number[]; scale: number[]; targetOffset: number; targetScale: number; linear?: { lambda: number; weights: number[] }; predict: string };
 }
 
@@ -102,7 +103,11 @@ describe("predict residual from the command line", () => {
     const missing = await damage("missing", (m) => delete m.prep.linear);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/attnc\.json: prep\.linear must be an object \(lambda, weights\)/);
-    const stray = await damage("stray", (m) => (m.prep.predict = "value"));
+    // The prep must agree with the data block beside it; both say value here, so the stray linear forecast is what is wrong.
+    const stray = await damage("stray", (m) => {
+      m.prep.predict = "value";
+      m.data.window.predict = "value";
+    });
     expect(stray.code).toBe(2);
     expect(stray.err).toMatch(/attnc\.json: prep\.linear is only for predict residual, and predict is "value"/);
   });

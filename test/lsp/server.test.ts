@@ -44,6 +44,7 @@ const DATA_FILE_CODES = new Set(
       "DataFileNotRead",
       "DataFileInvalid",
       "DataNotText",
+      "DataTimeGaps",
     ] as const
   ).map((n) => Codes[n].code),
 );

@@ -227,7 +227,12 @@ describe("damaged model directories exit 2 with the file and the field", () => {
     ["missing prep", (dir) => editJson(join(dir, "attnc.json"), (m) => delete m["prep"]), /attnc\.json: lacks "prep"/],
     [
       "a maxLen that disagrees with the input",
-      (dir) => editJson(join(dir, "attnc.json"), (m) => ((m["prep"] as { maxLen: number }).maxLen = 25)),
+      // The data block says the same (else the prep would disagree with it first).
+      (dir) =>
+        editJson(join(dir, "attnc.json"), (m) => {
+          (m["prep"] as { maxLen: number }).maxLen = 25;
+          (m["data"] as { tokenizer: { max_len: number } }).tokenizer.max_len = 25;
+        }),
       /attnc\.json: prep\.maxLen 25 disagrees with the model's input \[B, 24\]/,
     ],
     [
@@ -275,7 +280,11 @@ describe("damaged model directories exit 2 with the file and the field", () => {
     await refused(
       series,
       "series-features",
-      (dir) => editJson(join(dir, "attnc.json"), (m) => (m["prep"] as { features: string[] }).features.pop()),
+      (dir) =>
+        editJson(join(dir, "attnc.json"), (m) => {
+          (m["prep"] as { features: string[] }).features.pop();
+          (m["data"] as { source: { features: string[] } }).source.features.pop();
+        }),
       "evaluate",
       /attnc\.json: prep\.features has 3 features, but the model's input is \[B, 7, 4\]/,
     );

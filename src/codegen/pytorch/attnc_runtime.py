@@ -699,6 +699,15 @@ def load_weights(model, directory):
 MAX_RECORD_CHARS = 1 << 20
 
 
+# The largest magnitude of a scaled value (src/runtime/data.ts SCALED_LIMIT): beyond it a squared error
+# summed over a batch would overflow a float32 loss.
+SCALED_LIMIT = 1e15
+
+
+def scaled_too_far(what, v):
+    return "scaled by the training rows' statistics, this %s is %s, beyond \u00b11e15 (its squared error would overflow the float32 loss)" % (what, "%.2e" % v)
+
+
 def data_error(display, line, where, detail):
     """A data problem, named as attnc names it: `file:line: column "x": detail` (exit code 1)."""
     at = display + (":%d" % line if line is not None else "")
@@ -1241,7 +1250,8 @@ def fit_series(config, rows, display):
         if scaling == "standard" and count > 0:
             mean = total / count
             sd = math.sqrt(max(0.0, total_sq / count - mean * mean))
-            return mean, (sd if sd > 1e-12 else 1)
+            # A column constant over the training rows scales by 1: its sd would be rounding noise (0.1 gives 7e-9).
+            return mean, (sd if sd > 1e-12 and most > least else 1)
         if scaling == "minmax" and count > 0:
             return least, (most - least if most - least > 1e-12 else 1)
         return 0, 1
@@ -1406,7 +1416,7 @@ def fit_residual(config, prep, rows, display):
         if prep["scaling"] == "standard" and len(col):
             mean = float(np.sum(col)) / len(col)
             sd = math.sqrt(max(0.0, float(np.sum(col * col)) / len(col) - mean * mean))
-            off, sc = mean, (sd if sd > 1e-12 else 1)
+            off, sc = mean, (sd if sd > 1e-12 and float(np.max(col)) > float(np.min(col)) else 1)
         elif prep["scaling"] == "minmax" and len(col):
             lo, hi = float(np.min(col)), float(np.max(col))
             off, sc = lo, (hi - lo if hi - lo > 1e-12 else 1)
@@ -1459,7 +1469,12 @@ def encode(config, prep, rows, display):
     values = series_values(rows, sources, prep["time"], cal, derive, display)
     offset = np.array(prep["offset"], dtype=np.float64)
     scale = np.array(prep["scale"], dtype=np.float64)
-    scaled = ((np.array(values, dtype=np.float64).reshape(n, f) - offset) / scale).astype(np.float32)
+    scaled64 = (np.array(values, dtype=np.float64).reshape(n, f) - offset) / scale
+    far = np.argwhere(np.abs(np.nan_to_num(scaled64, nan=0.0)) > SCALED_LIMIT)
+    if len(far) > 0:
+        r, k = int(far[0][0]), int(far[0][1])
+        raise data_error(display, rows[r][1], "column %s" % json.dumps(prep["features"][k]), scaled_too_far("value", scaled64[r][k]))
+    scaled = scaled64.astype(np.float32)
     targets = target_columns(prep["target"])
     tk = len(targets)
     steps = output_steps(h, prep.get("steps"))
@@ -1479,7 +1494,10 @@ def encode(config, prep, rows, display):
         for si, step in enumerate(steps):
             for k in range(tk):
                 off, sc = output_scaling(prep, si * tk + k)
-                y.append((float(target[end + step][k]) - base[si * tk + k] - off) / sc)
+                value = (float(target[end + step][k]) - base[si * tk + k] - off) / sc
+                if not abs(value) <= SCALED_LIMIT:
+                    raise data_error(display, rows[end + step][1], "column %s" % json.dumps(targets[k]), scaled_too_far("target", value))
+                y.append(value)
         out.append((x, y, base, rows[r][1], split_of(prep["split"], r, n)))
     return out
 
