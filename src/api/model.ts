@@ -160,7 +160,8 @@ function answerOf(prep: Prep, pred: ArrayLike<number>, base: number[]): Predicti
   if (!out.every(Number.isFinite)) return "the model's output is not a finite number";
   if (prep.kind === "series") {
     const v = unscaleOutputs(prep, out, base);
-    if (!v.every(Number.isFinite)) return "the prediction, back in the data's units, is not a finite number";
+    // The answer's consumers read float32, as the data files and requests are (cells.ts): beyond it is no forecast.
+    if (!v.every((x) => Math.abs(x) <= 3.4028234663852886e38)) return "the prediction, back in the data's units, is beyond the float32 range (about ±3.4e38)";
     if (!nestedOutputs(prep)) return { prediction: v[0]! };
     const K = targetColumns(prep).length;
     return { prediction: outputSteps(prep).map((_, s) => v.slice(s * K, (s + 1) * K)) };

@@ -521,8 +521,8 @@ export function checkMeta(dir: string, meta: unknown, topo: ReturnType<typeof ch
       if (!isRecord(linear)) bad("prep.linear", "must be an object (lambda, weights): the model forecasts its difference from that linear forecast");
       const { lambda, weights } = linear as Record<string, unknown>;
       if (typeof lambda !== "number" || !(lambda >= 0) || !Number.isFinite(lambda)) bad("prep.linear.lambda", "must be a finite number, 0 or more");
-      if (!Array.isArray(weights) || weights.length !== n || !weights.every((x) => typeof x === "number" && Number.isFinite(x)))
-        bad("prep.linear.weights", `must be ${n} finite numbers (window x features + 1 per output)`);
+      if (!Array.isArray(weights) || weights.length !== n || !weights.every((x) => typeof x === "number" && Math.abs(x) <= PREP_NUMBER_LIMIT))
+        bad("prep.linear.weights", `must be ${n} numbers within ±${PREP_NUMBER_LIMIT.toPrecision(2)} (window x features + 1 per output)`);
     } else if (prep["linear"] !== undefined) bad("prep.linear", `is only for predict residual, and predict is ${shownValue(prep["predict"])}`);
     if (outUnits !== outputs)
       bad("prep", `is a forecaster's of ${outputs} output${outputs === 1 ? "" : "s"}, but the model's output has ${String(outUnits)} units`);

@@ -438,6 +438,13 @@ async function fitResidual(config: DataConfig, prep: SeriesPrep, file: DataFile)
     );
   const targets = targetColumns(prep);
   const change = residualOfChange(targets, sourceFeatures(prep), prep.horizon);
+  if (prep.counts.train === 0)
+    throw new DataError(
+      file.display,
+      null,
+      null,
+      `the training split has no windows (a window and its horizon need ${prep.window + prep.horizon} rows), so predict residual has nothing to fit its linear forecast on`,
+    );
   const first: SeriesPrep = { ...prep, predict: change ? "delta" : "value" };
   const ridge = await fitRidge(examples(config, first, file, "train"), prep.counts.validation > 0 ? () => examples(config, first, file, "validation") : null);
   if (!ridge)
@@ -445,7 +452,7 @@ async function fitResidual(config: DataConfig, prep: SeriesPrep, file: DataFile)
       file.display,
       null,
       null,
-      "predict residual: the linear forecast could not be fitted (the training split has no windows, or its ridge system could not be solved)",
+      "predict residual: the linear forecast could not be fitted: its ridge system could not be solved (inputs far from unit scale: try scale: standard, or predict delta)",
     );
   const O = outputCount(prep);
   const K = targets.length;

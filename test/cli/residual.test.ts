@@ -97,9 +97,12 @@ describe("predict residual from the command line", () => {
     const short = await damage("short", (m) => (m.prep.linear!.weights = m.prep.linear!.weights.slice(1)));
     expect(short.code).toBe(2);
     expect(short.err).toMatch(
-      /damaged model directory runs[/\\]short: attnc\.json: prep\.linear\.weights must be 13 finite numbers \(window x features \+ 1 per output\)\n/,
+      /damaged model directory runs[/\\]short: attnc\.json: prep\.linear\.weights must be 13 numbers within ±6\.8e\+38 \(window x features \+ 1 per output\)\n/,
     );
     expect(short.out).toBe("");
+    const huge = await damage("huge", (m) => (m.prep.linear!.weights[0] = 1e308));
+    expect(huge.code).toBe(2);
+    expect(huge.err).toMatch(/attnc\.json: prep\.linear\.weights must be 13 numbers within/);
     const missing = await damage("missing", (m) => delete m.prep.linear);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/attnc\.json: prep\.linear must be an object \(lambda, weights\)/);

@@ -134,7 +134,7 @@ describe("derived features", () => {
   const rows = Array.from({ length: 12 }, (_, i) => `2024-01-${String(i + 1).padStart(2, "0")},${i * i},${i % 2}`).join("\n");
   const config = (path: string): DataConfig => ({
     source: { kind: "csv", path, time: "d", features: ["a", "b"], target: "a" },
-    window: { size: 2, horizon: 1, stride: 1 },
+    window: { size: 2, horizon: 1, stride: 1, predict: "delta" },
     calendar: ["weekday"],
     derive: [
       { kind: "diff", column: "a" },
@@ -144,7 +144,7 @@ describe("derived features", () => {
     split: { order: "chronological", train: 0.5, validation: 0.25, test: 0.25, seed: 0 },
   });
 
-  it("fit lists them after the source's features, skips the rows without history and predicts the change by default", async () => {
+  it("fit lists them after the source's features, skips the rows without history and predicts the change as asked", async () => {
     const f = file("d.csv", `d,a,b\n${rows}\n`);
     const prep = (await fit(config(f.path), f)) as SeriesPrep;
     expect(prep.features).toEqual(["a", "b", "weekday_sin", "weekday_cos", "a_diff", "a_lag3"]);
@@ -254,11 +254,15 @@ train Load {
     expect(bad!.error).toContain('needs "window": 6 rows of [load, temp, hour_sin, hour_cos, weekday_sin, weekday_cos, load_diff, load_lag24]');
     // A prep whose derived features disagree with its features list is a damaged directory.
     const metaPath = join(work, "by-attnc", "attnc.json");
-    const tampered = JSON.parse(readFileSync(metaPath, "utf8")) as { prep: { derive: { steps?: number }[] } };
+    // (The data block beside it says the same, so that the prep's own lists are what disagree.)
+    const tampered = JSON.parse(readFileSync(metaPath, "utf8")) as { prep: { derive: { steps?: number }[] }; data: { derive: { steps?: number }[] } };
     tampered.prep.derive[1]!.steps = 12;
+    tampered.data.derive[1]!.steps = 12;
     writeFileSync(metaPath, JSON.stringify(tampered));
     const refused = await attncIn(work, "predict", "by-attnc", "--input", "req.jsonl");
     expect(refused.code).toBe(2);
-    expect(refused.err).toContain("prep.features must end with the derived features (hour_sin, hour_cos, weekday_sin, weekday_cos, load_diff, load_lag12)");
+    expect(refused.err).toMatch(
+      /damaged model directory by-attnc: attnc\.json: prep\.features \[.* disagrees with the data block's features and derived features/,
+    );
   }, 600_000);
 });

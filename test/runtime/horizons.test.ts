@@ -23,7 +23,7 @@ const b = (r: number) => 100 - 3 * r;
 function config(over: Partial<NonNullable<DataConfig["window"]>> = {}, scale: DataConfig["scale"] = "none"): DataConfig {
   return {
     source: { kind: "csv", path, features: ["a", "b"], target: ["a", "b"] },
-    window: { size: 2, horizon: 2, stride: 1, steps: "all", ...over },
+    window: { size: 2, horizon: 2, stride: 1, steps: "all", predict: "delta", ...over },
     split: { order: "chronological", train: 0.5, validation: 0.25, test: 0.25, seed: 0 },
     scale,
   };

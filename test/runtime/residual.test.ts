@@ -106,6 +106,33 @@ describe("predict residual", () => {
     unscaleOutputs(prep, first!.y, first!.base).forEach((v, o) => expect(v).toBeCloseTo(truth[o]!, 3));
   });
 
+  it("fits inputs far from unit scale (scale none, values near 1e14, two equal columns): lambdas relative to X^T X's diagonal", async () => {
+    const big = join(dir, "big.csv");
+    writeFileSync(big, `a,b,c\n${Array.from({ length: 120 }, (_, r) => `1e14,${1e14 + (r % 3)},${1e14 + (r % 3)}`).join("\n")}\n`);
+    const c: DataConfig = {
+      source: { kind: "csv", path: big, features: ["a", "b", "c"], target: "a" },
+      window: { size: 5, horizon: 1, stride: 1, predict: "residual" },
+      split: { order: "chronological", train: 0.7, validation: 0.15, test: 0.15, seed: 0 },
+      scale: "none",
+    };
+    const prep = (await fit(c, { path: big, display: "big.csv" })) as SeriesPrep;
+    expect(prep.linear!.lambda).toBeGreaterThan(1e20);
+    expect(prep.linear!.weights.every(Number.isFinite)).toBe(true);
+    // The target is constant: the linear forecast is that constant (its change is 0), to within the float32
+    // rounding of the unscaled inputs it reads (1e14 is 100000000376832 in float32).
+    const [e] = await collect(examples(c, prep, { path: big, display: "big.csv" }, "test"));
+    expect(Math.abs(e!.base[0]! - 1e14) / 1e14).toBeLessThan(1e-6);
+  });
+
+  it("says when the training split has no windows to fit the linear forecast on", async () => {
+    const short = join(dir, "short.csv");
+    writeFileSync(short, `y,z\n${Array.from({ length: 12 }, (_, r) => `${r},${r % 2}`).join("\n")}\n`);
+    const c = { ...config({ predict: "residual", size: 10 }), source: { kind: "csv" as const, path: short, features: ["y", "z"], target: "y" } };
+    await expect(fit(c, { path: short, display: "short.csv" })).rejects.toThrow(
+      /the training split has no windows \(a window and its horizon need 11 rows\), so predict residual has nothing to fit its linear forecast on/,
+    );
+  });
+
   it("is suggested when a forecaster loses to the linear baseline, where the window is small enough for a linear forecast", async () => {
     const delta = (await fit(config({ predict: "delta" }), file)) as SeriesPrep;
     expect(baselineAdvice(delta, ["persistence", "linear"])).toContain("predict residual");

@@ -1343,10 +1343,20 @@ def fit_ridge(train, validation):
         w = np.linalg.solve(l.T, np.linalg.solve(l, b)).T
         return w if np.all(np.isfinite(w)) else None
 
+    # As ridge.ts: when X^T X is singular beside every lambda, the lambdas relative to its mean diagonal.
+    trace = float(np.trace(a[:-1, :-1])) / max(1, d - 1)
+
+    def fits_of(scale):
+        return [(lam * scale, w) for lam in RIDGE_LAMBDAS for w in [solve(lam * scale)] if w is not None]
+
+    fits = fits_of(1) if validation else []
+    relative = (solve(RIDGE_DEFAULT_LAMBDA) is None if not validation else not fits) and trace > 1
+    scale = trace if relative else 1
     if not validation:
-        w = solve(RIDGE_DEFAULT_LAMBDA)
-        return None if w is None else (w, RIDGE_DEFAULT_LAMBDA)
-    fits = [(lam, w) for lam in RIDGE_LAMBDAS for w in [solve(lam)] if w is not None]
+        w = solve(RIDGE_DEFAULT_LAMBDA * scale)
+        return None if w is None else (w, RIDGE_DEFAULT_LAMBDA * scale)
+    if relative:
+        fits = fits_of(scale)
     if not fits:
         return None
     xv = np.array([np.append(np.asarray(e[0], dtype=np.float64).reshape(-1), 1.0) for e in validation])
@@ -1387,9 +1397,22 @@ def fit_residual(config, prep, rows, display):
     items = encode(config, first, rows, display)
     train = [(e[0], e[1]) for e in items if e[4] == "train"]
     validation = [(e[0], e[1]) for e in items if e[4] == "validation"] if prep["counts"]["validation"] > 0 else []
+    if not train:
+        raise data_error(
+            display,
+            None,
+            None,
+            "the training split has no windows (a window and its horizon need %d rows), so predict residual has nothing to fit its linear forecast on"
+            % (prep["window"] + prep["horizon"]),
+        )
     fitted = fit_ridge(train, validation)
     if fitted is None:
-        raise data_error(display, None, None, "predict residual: the linear forecast could not be fitted")
+        raise data_error(
+            display,
+            None,
+            None,
+            "predict residual: the linear forecast could not be fitted: its ridge system could not be solved (inputs far from unit scale: try scale: standard, or predict delta)",
+        )
     w, lam = fitted
     o_n = w.shape[0]
     scaling = [output_scaling(first, o) for o in range(o_n)]
