@@ -4,6 +4,7 @@
  * built-ins: the library's browser entry uses it as the training pipeline does (docs/data.md).
  */
 import type { DeriveSpec } from "./derive.js";
+import { ridgePredict } from "./ridge.js";
 
 export type Split = "train" | "validation" | "test";
 export const SPLITS: readonly Split[] = ["train", "validation", "test"];
@@ -166,12 +167,7 @@ export function outputScaling(prep: Pick<SeriesPrep, "targetOffset" | "targetSca
 
 /** Output o's linear forecast from the scaled window x (float64 sums over float32 inputs). */
 export function linearForecast(linear: LinearForecast, x: ArrayLike<number>, o: number): number {
-  const n = x.length;
-  const w = linear.weights;
-  const at = o * (n + 1);
-  let s = w[at + n]!;
-  for (let i = 0; i < n; i++) s += w[at + i]! * x[i]!;
-  return s;
+  return ridgePredict(linear.weights, x, o);
 }
 
 /**

@@ -72,7 +72,7 @@ export function choleskySolve(a: Float64Array, diag: Float64Array, b: Float64Arr
 }
 
 /** w . [x, 1] for output o (w holds each output's x.length + 1 weights in turn). */
-export function ridgePredict(w: Float64Array, x: ArrayLike<number>, o = 0): number {
+export function ridgePredict(w: ArrayLike<number>, x: ArrayLike<number>, o = 0): number {
   const n = x.length;
   const at = o * (n + 1);
   let s = w[at + n]!;
