@@ -161,7 +161,7 @@ function answerOf(prep: Prep, pred: ArrayLike<number>, base: number[]): Predicti
   if (prep.kind === "series") {
     const v = unscaleOutputs(prep, out, base);
     // The answer's consumers read float32, as the data files and requests are (cells.ts): beyond it is no forecast.
-    if (!v.every((x) => Math.abs(x) <= 3.4028234663852886e38)) return "the prediction, back in the data's units, is beyond the float32 range (about ±3.4e38)";
+    if (!v.every((x) => Number.isFinite(Math.fround(x)))) return "the prediction, back in the data's units, is beyond the float32 range (about ±3.4e38)";
     if (!nestedOutputs(prep)) return { prediction: v[0]! };
     const K = targetColumns(prep).length;
     return { prediction: outputSteps(prep).map((_, s) => v.slice(s * K, (s + 1) * K)) };

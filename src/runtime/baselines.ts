@@ -6,7 +6,7 @@
  */
 import { readRows, type Row } from "./csv.js";
 import { splitOf } from "./cells.js";
-import { examples, number, type DataConfig, type DataFile } from "./data.js";
+import { deltaApplies, examples, number, sourceFeatures, type DataConfig, type DataFile } from "./data.js";
 import { outputCount, outputOf, outputSteps, targetColumns, unscaleOutputs, type SeasonInfo, type SeriesPrep, type Split } from "./prep.js";
 import { calendarTime, DAY_MS, isWindowRow } from "./derive.js";
 import { ForecastMetrics, type RegressionReport } from "./metrics.js";
@@ -294,7 +294,7 @@ export function baselinesBetter(modelRmse: number, set: BaselineSet): { name: st
 export function baselineAdvice(prep: SeriesPrep, beatenBy: readonly string[]): string {
   const tips = [
     // predict delta needs every target among the features (and a horizon of 1 or more): only then is it advice.
-    ...(prep.predict === "value" && prep.horizon >= 1 && targetColumns(prep).every((t) => prep.features.includes(t)) ? ["predict delta"] : []),
+    ...(prep.predict === "value" && deltaApplies(targetColumns(prep), sourceFeatures(prep), prep.horizon) ? ["predict delta"] : []),
     // Beaten by the linear baseline: predict residual starts from it (given a window small enough for one).
     ...(beatenBy.includes("linear") && prep.predict !== "residual" && prep.window * prep.features.length <= RIDGE_MAX_INPUTS ? ["predict residual"] : []),
     ...(prep.scaling === "none" ? ["scale: standard"] : []),

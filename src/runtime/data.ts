@@ -361,22 +361,21 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
     index++;
   }
   if (n[F] === 0) throw new DataError(file.display, null, null, "the training split has no rows");
-  const fitted = (s: number, s2: number, lo: number, hi: number, count: number): [number, number] => fittedScaling(scaling, s, s2, lo, hi, count);
   const offset: number[] = [];
   const scale: number[] = [];
   for (let k = 0; k < C; k++) {
-    const [o, sc] = fitted(sum[k]!, sq[k]!, min[k]!, max[k]!, n[k]!);
+    const [o, sc] = fittedScaling(scaling, sum[k]!, sq[k]!, min[k]!, max[k]!, n[k]!);
     offset.push(o);
     scale.push(sc);
   }
   // Each output's scaling: its target's (value), or that of its target's change over its step (delta; and for
   // residual where delta applies: fitResidual first fits the linear forecast of the change).
-  const change = predict === "delta" || (predict === "residual" && residualOfChange(targets, sources, win.horizon));
+  const change = predict === "delta" || (predict === "residual" && deltaApplies(targets, sources, win.horizon));
   const outOffset: number[] = [];
   const outScale: number[] = [];
   for (let o = 0; o < O; o++) {
     const k = o % K;
-    const [off, sc] = change ? fitted(dSum[o]!, dSq[o]!, dMin[o]!, dMax[o]!, dN[o]!) : [offset[F + k]!, scale[F + k]!];
+    const [off, sc] = change ? fittedScaling(scaling, dSum[o]!, dSq[o]!, dMin[o]!, dMax[o]!, dN[o]!) : [offset[F + k]!, scale[F + k]!];
     // Without any training change (fewer training rows than the step), no scaling.
     outOffset.push(change && dN[o] === 0 ? 0 : off);
     outScale.push(change && dN[o] === 0 ? 1 : sc);
@@ -410,17 +409,17 @@ async function fitSeries(config: DataConfig, file: DataFile): Promise<SeriesPrep
 }
 
 /**
- * Whether a `predict residual` model's linear forecast is of the change since the window's last step (as the
- * linear baseline of a predict delta model, shrunk towards persistence): when every target is a feature and the
- * horizon is 1 or more; else of the value.
+ * Whether the change since the window's last step can be forecast (predict delta applies): every target is one
+ * of the source's features and the horizon is 1 or more. A `predict residual` model's linear forecast is then of
+ * the change (as the linear baseline of a predict delta model, shrunk towards persistence), else of the value.
  */
-export function residualOfChange(targets: readonly string[], sources: readonly string[], horizon: number): boolean {
+export function deltaApplies(targets: readonly string[], sources: readonly string[], horizon: number): boolean {
   return horizon >= 1 && targets.every((t) => sources.includes(t));
 }
 
 /**
  * The linear forecast of a `predict residual` model and its outputs' scaling. `prep` comes with each output
- * scaled as the change of its target (residualOfChange) or as its value: ridge regression of those scaled outputs
+ * scaled as the change of its target (deltaApplies) or as its value: ridge regression of those scaled outputs
  * on the scaled windows (training windows, the L2 weight chosen on the validation windows: the linear baseline of
  * a predict delta or value model), folded into weights in the data's units (the window's last value of the
  * target, for a change, is a scaled input times its scale plus its offset); then each output is scaled as its
@@ -437,7 +436,7 @@ async function fitResidual(config: DataConfig, prep: SeriesPrep, file: DataFile)
       `predict residual needs a linear forecast of the window, which has ${inputs} inputs, more than ${RIDGE_MAX_INPUTS}`,
     );
   const targets = targetColumns(prep);
-  const change = residualOfChange(targets, sourceFeatures(prep), prep.horizon);
+  const change = deltaApplies(targets, sourceFeatures(prep), prep.horizon);
   if (prep.counts.train === 0)
     throw new DataError(
       file.display,

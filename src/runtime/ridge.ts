@@ -146,16 +146,18 @@ export async function fitRidge(
   // Inputs far from unit scale (unscaled data in the 1e14s, or two equal columns of such) leave X^T X singular
   // beside every lambda: then the lambdas are tried relative to its mean diagonal instead.
   const trace = Array.from({ length: D - 1 }, (_, i) => a[i * D + i]!).reduce((s, v) => s + v, 0) / Math.max(1, D - 1);
-  const fitsOf = (scale: number) =>
-    lambdas.map((l) => ({ lambda: l * scale, w: solve(l * scale) })).filter((f): f is { lambda: number; w: Float64Array } => f.w !== null);
-  let fits = validation === null ? [] : fitsOf(1);
-  const relative = (validation === null ? solve(fallback) === null : fits.length === 0) && trace > 1;
-  const lambdaOf = (lambda: number): number => (relative ? lambda * trace : lambda);
-  if (validation === null) {
-    const w = solve(lambdaOf(fallback));
-    return w ? { weights: w, outputs: O, lambda: lambdaOf(fallback), tried: [] } : null;
-  }
-  if (relative) fits = fitsOf(trace);
+  const fitsOf = (ls: readonly number[]): { lambda: number; w: Float64Array }[] => {
+    const at = (scale: number) =>
+      ls.map((l) => ({ lambda: l * scale, w: solve(l * scale) })).filter((f): f is { lambda: number; w: Float64Array } => f.w !== null);
+    const absolute = at(1);
+    return absolute.length > 0 || !(trace > 1) ? absolute : at(trace);
+  };
+  const fallbackFit = (): RidgeFit | null => {
+    const [f] = fitsOf([fallback]);
+    return f ? { weights: f.w, outputs: O, lambda: f.lambda, tried: [] } : null;
+  };
+  if (validation === null) return fallbackFit();
+  const fits = fitsOf(lambdas);
   if (fits.length === 0) return null;
   const se = new Float64Array(fits.length);
   let m = 0;
@@ -169,10 +171,7 @@ export async function fitRidge(
     });
     m += O;
   }
-  if (m === 0) {
-    const w = solve(lambdaOf(fallback));
-    return w ? { weights: w, outputs: O, lambda: lambdaOf(fallback), tried: [] } : null;
-  }
+  if (m === 0) return fallbackFit();
   const tried = fits.map((f, k) => ({ lambda: f.lambda, rmse: Math.sqrt(se[k]! / m) }));
   // The smallest validation RMSE; a tie goes to the larger lambda (the simpler model).
   let best = 0;

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { baselineAdvice, baselineReports } from "../../src/runtime/baselines.js";
-import { examples, fit, residualOfChange, type DataConfig, type Example } from "../../src/runtime/data.js";
+import { examples, fit, deltaApplies, type DataConfig, type Example } from "../../src/runtime/data.js";
 import { linearForecast, outputBases, outputCount, unscaleOutputs, type SeriesPrep } from "../../src/runtime/prep.js";
 import { fitRidge, ridgePredict } from "../../src/runtime/ridge.js";
 import { compile } from "../../src/compile.js";
@@ -88,7 +88,7 @@ describe("predict residual", () => {
 
   it("fits the value when a target is not a feature, and every output of steps all with two targets", async () => {
     const c = { ...config({ predict: "residual" }), source: { kind: "csv" as const, path, features: ["z"], target: "y" } };
-    expect(residualOfChange(["y"], ["z"], 1)).toBe(false);
+    expect(deltaApplies(["y"], ["z"], 1)).toBe(false);
     const value = (await fit(c, file)) as SeriesPrep;
     expect(value.linear!.weights).toHaveLength(8 + 1);
     for (const e of await collect(examples(c, value, file, "test"))) expect(unscaleOutputs(value, e.y, e.base)[0]).toBeCloseTo(y(e.line - 2), 3);
