@@ -797,6 +797,58 @@ function attentionPoolBackward(w: KernelMemory, inputs: Record<string, TensorInf
   return outs;
 }
 
+export const ADAM_STEP = "AttncAdamStep";
+
+/** The float32 constants of one Adam step (see adamStep). */
+export interface AdamStepAttrs {
+  beta1: number;
+  beta2: number;
+  /** 1 - beta1 and 1 - beta2, as tfjs' AdamOptimizer computes them (in float64, then rounded). */
+  oneMinusBeta1: number;
+  oneMinusBeta2: number;
+  /** 1 - beta1^t and 1 - beta2^t, from the optimizer's float32 running powers. */
+  correction1: number;
+  correction2: number;
+  epsilon: number;
+  /** -lr. */
+  negLr: number;
+}
+
+/**
+ * One Adam step of one variable in a single pass. Inputs value, g, m, v (float32, one shape); outputs the new
+ * value, m and v. Every operation of tfjs' AdamOptimizer.applyGradients, in its order, each rounded to float32
+ * as its ops round them (a float32 operation computed in float64 and rounded once is correctly rounded for
+ * +, -, x, / and sqrt), so the result equals tf.train.adam's bit for bit on the wasm and cpu backends:
+ *   m' = m b1 + g (1 - b1),  v' = v b2 + g^2 (1 - b2),
+ *   value' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + eps) (-lr) + value.
+ * It replaces some 16 engine ops per variable, each a pass over the variable: in the wasm module's SIMD code
+ * (lstm-module.ts), else in JavaScript.
+ */
+function adamStep(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: AdamStepAttrs): TensorInfo[] {
+  const { value, g, m, v } = inputs as { value: TensorInfo; g: TensorInfo; m: TensorInfo; v: TensorInfo };
+  const constants = [attrs.beta1, attrs.beta2, attrs.oneMinusBeta1, attrs.oneMinusBeta2, attrs.correction1, attrs.correction2, attrs.epsilon, attrs.negLr];
+  const done = lstmModule()?.adam(w, value, g, m, v, constants);
+  if (done) return done;
+  // Without the module, the same operations in JavaScript (float32 rounding by Math.fround).
+  const n = value.shape.reduce((a, b) => a * b, 1);
+  const outs = [w.output(value.shape), w.output(value.shape), w.output(value.shape)];
+  const [valueAt, gAt, mAt, vAt] = [value, g, m, v].map((t) => w.base(t)) as [number, number, number, number];
+  const [valueOut, mOut, vOut] = outs.map((t) => w.base(t)) as [number, number, number];
+  const F = w.heap;
+  const f = Math.fround;
+  const [b1, b2, c1, c2, o1, o2, eps, nlr] = constants.map(f) as [number, number, number, number, number, number, number, number];
+  for (let k = 0; k < n; k++) {
+    const gk = F[gAt + k]!;
+    const mk = f(f(F[mAt + k]! * b1) + f(gk * c1));
+    const vk = f(f(F[vAt + k]! * b2) + f(f(gk * gk) * c2));
+    F[mOut + k] = mk;
+    F[vOut + k] = vk;
+    const den = f(f(Math.sqrt(f(vk / o2))) + eps);
+    F[valueOut + k] = f(f(f(f(mk / o1) / den) * nlr) + F[valueAt + k]!);
+  }
+  return outs;
+}
+
 type KernelFn = (w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: never) => TensorInfo[];
 const KERNELS: [string, KernelFn][] = [
   [GATHER_ROWS, gatherRows as KernelFn],
@@ -806,6 +858,7 @@ const KERNELS: [string, KernelFn][] = [
   [TEMPORAL_LSTM_GRAD, temporalBackward as KernelFn],
   [ATTENTION_POOL, attentionPoolForward as KernelFn],
   [ATTENTION_POOL_GRAD, attentionPoolBackward as KernelFn],
+  [ADAM_STEP, adamStep as KernelFn],
 ];
 /** The backends the kernels run on: wasm on its own heap and SIMD products, cpu in an arena per call. */
 const KERNEL_BACKENDS = ["wasm", "cpu"];

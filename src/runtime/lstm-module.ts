@@ -28,6 +28,7 @@ interface LstmExports {
   __heap_base: { value: unknown };
   lstm_forward(...args: number[]): void;
   lstm_backward(...args: number[]): void;
+  adam_step(...args: number[]): void;
 }
 
 /** The module's bytes. */
@@ -164,6 +165,23 @@ export class LstmModule {
     );
     F.set(M.subarray(dzM, dzM + 4 * n), w.base(outs[0]!));
     F.set(M.subarray(dbM, dbM + H4), w.base(outs[1]!));
+    return outs;
+  }
+
+  /**
+   * kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's
+   * SIMD code: the inputs copied in, the step in place, the three results copied out.
+   */
+  adam(w: KernelMemory, value: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, c: readonly number[]): TensorInfo[] | null {
+    const n = value.shape.reduce((a, b) => a * b, 1);
+    const at = this.layout([n, n, n, n]);
+    if (!at) return null;
+    const outs = [w.output(value.shape), w.output(value.shape), w.output(value.shape)];
+    const F = w.heap;
+    const M = this.floats;
+    [value, g, m, v].forEach((t, k) => M.set(F.subarray(w.base(t), w.base(t) + n), at[k]!));
+    this.ex.adam_step(n, ...at.map((o) => o * FLOAT), ...c);
+    [0, 2, 3].forEach((k, i) => F.set(M.subarray(at[k]!, at[k]! + n), w.base(outs[i]!)));
     return outs;
   }
 }

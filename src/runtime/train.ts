@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { batches, examples, shuffled, type DataConfig, type DataFile } from "./data.js";
 import { outputCount, outputOf, outputScaling, unscaleOutputs, type Prep, type Split } from "./prep.js";
 import { Dropout } from "./layers.js";
+import { ADAM_STEP, runKernel, sequenceKernelsAvailable, type AdamStepAttrs } from "./kernels.js";
 import { ClassificationMetrics, ForecastMetrics, higherIsBetter, type ClassificationReport, type RegressionReport } from "./metrics.js";
 import { adamPowers, saveCheckpoint } from "./modeldir.js";
 import { defaultOptimizer, type TrainSettings } from "./settings.js";
@@ -19,11 +20,68 @@ export type TrainConfig = TrainSettings;
 /** Examples held for shuffling: memory is bounded by this, not by the size of the data file. */
 export const SHUFFLE_BUFFER = 8192;
 
+/** The state tfjs' AdamOptimizer keeps (its private fields), which FusedAdam steps. */
+interface AdamState {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: { originalName: string; variable: tf.Variable }[];
+  accumulatedSecondMoment: { originalName: string; variable: tf.Variable }[];
+}
+
+/**
+ * tfjs' Adam with each variable's step fused into one kernel (kernels.ts' adamStep) where attnc's kernels run
+ * (wasm and cpu): one pass over a variable instead of some 16 engine ops, the same float32 results bit for bit
+ * (test/runtime/adam.test.ts), the same state in the same slots, so that tfjs' getWeights and setWeights save
+ * and restore it (checkpoints, resume) unchanged. Elsewhere, and with ATTNC_NO_FUSED_KERNELS=1, tfjs' own step.
+ */
+export class FusedAdam extends tf.AdamOptimizer {
+  override applyGradients(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
+    if (!sequenceKernelsAvailable()) return super.applyGradients(variableGradients);
+    const s = this as unknown as AdamState;
+    const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+    const p1 = s.accBeta1.dataSync()[0]!;
+    const p2 = s.accBeta2.dataSync()[0]!;
+    const attrs: AdamStepAttrs = {
+      beta1: s.beta1,
+      beta2: s.beta2,
+      oneMinusBeta1: 1 - s.beta1,
+      oneMinusBeta2: 1 - s.beta2,
+      correction1: 1 - p1,
+      correction2: 1 - p2,
+      epsilon: s.epsilon,
+      negLr: -s.learningRate,
+    };
+    tf.tidy(() => {
+      names.forEach((name, i) => {
+        const value = tf.engine().registeredVariables[name]!;
+        s.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+        s.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+        const gradient = Array.isArray(variableGradients) ? variableGradients[i]!.tensor : (variableGradients[name] as tf.Tensor | undefined);
+        if (gradient == null) return;
+        const m = s.accumulatedFirstMoment[i]!.variable;
+        const v = s.accumulatedSecondMoment[i]!.variable;
+        const [newValue, newM, newV] = runKernel(ADAM_STEP, { value, g: gradient, m, v }, attrs as unknown as Record<string, number>);
+        m.assign(newM!);
+        v.assign(newV!);
+        value.assign(newValue!);
+      });
+      s.accBeta1.assign(tf.mul(s.accBeta1, s.beta1));
+      s.accBeta2.assign(tf.mul(s.accBeta2, s.beta2));
+    });
+    this.incrementIterations();
+  }
+}
+
 export function makeOptimizer(cfg: TrainConfig["optimizer"]): tf.Optimizer {
   const o = cfg ?? defaultOptimizer();
   switch (o.kind) {
     case "adam":
-      return tf.train.adam(o.lr, o.beta1, o.beta2, o.epsilon);
+      // tf.train.adam's defaults, which its optimizer's constructor does not fill.
+      return new FusedAdam(o.lr ?? 0.001, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.epsilon);
     case "sgd":
       return o.momentum ? tf.train.momentum(o.lr, o.momentum) : tf.train.sgd(o.lr);
     case "rmsprop":
