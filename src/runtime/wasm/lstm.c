@@ -143,9 +143,38 @@ static void gemmAcc(int M, int K, int N, const float *A, const float *Bm, const 
       STORE(c + 3 * N, s3);
     }
   }
+  /* The last M mod 4 rows (all of them when B < 4, as in one request): 32 columns at a time, so that 8
+     independent sums hide the adds' latency, which a single running sum per 4 columns would wait on. */
   for (; i < M; i++) {
     const float *a0 = A + i * K;
-    for (int j = 0; j < N; j += 4) {
+    int j = 0;
+    for (; j + 32 <= N; j += 32) {
+      const float *c0 = C0 + i * N + j;
+      f4 s0 = LOAD(c0), s1 = LOAD(c0 + 4), s2 = LOAD(c0 + 8), s3 = LOAD(c0 + 12);
+      f4 s4 = LOAD(c0 + 16), s5 = LOAD(c0 + 20), s6 = LOAD(c0 + 24), s7 = LOAD(c0 + 28);
+      const float *b = Bm + j;
+      for (int k = 0; k < K; k++, b += N) {
+        const f4 x = SPLAT(a0[k]);
+        s0 = ADD(s0, MUL(x, LOAD(b)));
+        s1 = ADD(s1, MUL(x, LOAD(b + 4)));
+        s2 = ADD(s2, MUL(x, LOAD(b + 8)));
+        s3 = ADD(s3, MUL(x, LOAD(b + 12)));
+        s4 = ADD(s4, MUL(x, LOAD(b + 16)));
+        s5 = ADD(s5, MUL(x, LOAD(b + 20)));
+        s6 = ADD(s6, MUL(x, LOAD(b + 24)));
+        s7 = ADD(s7, MUL(x, LOAD(b + 28)));
+      }
+      float *c = C + i * N + j;
+      STORE(c, s0);
+      STORE(c + 4, s1);
+      STORE(c + 8, s2);
+      STORE(c + 12, s3);
+      STORE(c + 16, s4);
+      STORE(c + 20, s5);
+      STORE(c + 24, s6);
+      STORE(c + 28, s7);
+    }
+    for (; j < N; j += 4) {
       f4 s0 = LOAD(C0 + i * N + j);
       const float *b = Bm + j;
       for (int k = 0; k < K; k++, b += N) s0 = ADD(s0, MUL(SPLAT(a0[k]), LOAD(b)));
