@@ -101,7 +101,9 @@ describe.each([
     const opt = makeOptimizer({ kind: "adam", lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
     expect(opt).toBeInstanceOf(FusedAdam);
     expect(lstmModule() === null).toBe(kernel === "js");
-    expect(await kernelsOfOneStep(opt, `made_${backend}`)).toContain("AttncAdamStep");
+    // On wasm without the module tfjs' own SIMD ops are faster than a JavaScript loop, and FusedAdam takes them.
+    const fused = !(backend === "wasm" && kernel === "js");
+    expect((await kernelsOfOneStep(opt, `made_${backend}`)).includes("AttncAdamStep")).toBe(fused);
   });
 
   it("leaves no tensors behind", async () => {
