@@ -22,6 +22,25 @@ function version(): string {
 }
 
 /** Runs the attnc command line; returns the exit code. Never throws for a user's mistake. */
+/**
+ * The runtime's switches read from the environment (README, Backends), with the values each takes besides unset
+ * or empty. A value outside them (ATTNC_LSTM_KERNEL=JS, ATTNC_NO_FUSED_KERNELS=true) is a usage error, not
+ * silently the default.
+ */
+export const ENV_SWITCHES: Readonly<Record<string, readonly string[]>> = {
+  ATTNC_LSTM_KERNEL: ["js", "module"],
+  ATTNC_NO_FUSED_KERNELS: ["0", "1"],
+  ATTNC_NO_SEQUENCE_KERNELS: ["0", "1"],
+};
+
+function envSwitches(env: Readonly<Record<string, string | undefined>>): void {
+  for (const [name, values] of Object.entries(ENV_SWITCHES)) {
+    const v = env[name];
+    if (v !== undefined && v !== "" && !values.includes(v))
+      throw new CliError(`environment variable ${name} must be ${values.map((x) => JSON.stringify(x)).join(" or ")} (or unset), not ${JSON.stringify(v)}`);
+  }
+}
+
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   let code = 0;
   const program = new Command("attnc")
@@ -229,6 +248,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
     // An empty path (an unset shell variable, `--out "$DIR"`) is a mistake, never the working directory.
     c.hook("preAction", (_, action) => {
+      envSwitches(io.env);
       for (const key of ["input", "out", "data", "csv"]) if (action.opts()[key] === "") throw new CliError(`--${key} needs a path, not an empty string`);
       if (action.args.includes("")) throw new CliError(`an argument of ${action.name()} is an empty string; give a path`);
     });
