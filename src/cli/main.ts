@@ -21,7 +21,6 @@ function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
 }
 
-/** Runs the attnc command line; returns the exit code. Never throws for a user's mistake. */
 /**
  * The runtime's switches read from the environment (README, Backends), with the values each takes besides unset
  * or empty. A value outside them (ATTNC_LSTM_KERNEL=JS, ATTNC_NO_FUSED_KERNELS=true) is a usage error, not
@@ -41,6 +40,7 @@ function envSwitches(env: Readonly<Record<string, string | undefined>>): void {
   }
 }
 
+/** Runs the attnc command line; returns the exit code. Never throws for a user's mistake. */
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   let code = 0;
   const program = new Command("attnc")
