@@ -413,7 +413,8 @@ export async function explainCommand(io: CliIo, dir: string, opts: { input: stri
   const meta = model.meta;
   if (model.attention.length === 0) {
     reader.close();
-    throw new CliError(`model ${meta.model} has no attention layer to explain`, 1);
+    // Asking a model without attention for its attention is a usage mistake (exit 2), as `attnc serve` answers 400.
+    throw new CliError(`model ${meta.model} has no attention layer to explain`);
   }
   makeDir(io, outDir);
   let index = 0;
