@@ -492,6 +492,8 @@ function temporalForward(w: KernelMemory, inputs: Record<string, TensorInfo>, at
     zx?: TensorInfo;
     pos?: TensorInfo;
   };
+  const byModule = lstmModule()?.temporalForward(w, { x, xw, wh, v, wu, bias, mask, zx, pos }, attrs.hard);
+  if (byModule) return byModule;
   const [B, T, Fd] = x.shape as [number, number, number];
   const A = v.shape[0]!;
   const H4 = bias.shape[0]!;

@@ -29,6 +29,7 @@ interface LstmExports {
   lstm_forward(...args: number[]): void;
   lstm_backward(...args: number[]): void;
   adam_step(...args: number[]): void;
+  temporal_forward(...args: number[]): void;
 }
 
 /** The module's bytes. */
@@ -165,6 +166,55 @@ export class LstmModule {
     );
     F.set(M.subarray(dzM, dzM + 4 * n), w.base(outs[0]!));
     F.set(M.subarray(dbM, dbM + H4), w.base(outs[1]!));
+    return outs;
+  }
+
+  /**
+   * kernels.ts' temporalForward (its contract: inputs x, xw, wh, v, wu, bias, optional mask, zx and pos; outputs
+   * out, xh, hp, cp, act, tc, u) in one call of the module.
+   */
+  temporalForward(w: KernelMemory, ins: Record<string, TensorInfo | undefined>, hard: boolean): TensorInfo[] | null {
+    const { x, xw, wh, v, wu, bias, mask, zx, pos } = ins;
+    const [B, T, Fd] = x!.shape as [number, number, number];
+    const A = v!.shape[0]!;
+    const H4 = bias!.shape[0]!;
+    const H = H4 / 4;
+    const K = Fd + H;
+    const O = H + T;
+    const sizes = [B * T * Fd, B * T * A, H * A, A, K * H4, H4, mask ? B * T : 0, zx ? T * B * H4 : 0, pos ? 2 * T - 1 : 0];
+    const outShapes = [
+      [B, T, O],
+      [T, B, K],
+      [T, B, H],
+      [T, B, H],
+      [T, B, H4],
+      [T, B, H],
+      [T, B, T, A],
+    ];
+    const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
+    const at = this.layout([...sizes, ...outSizes, B * A, B * Math.max(A, H4)]);
+    if (!at) return null;
+    const outs = outShapes.map((sh) => w.output(sh));
+    const F = w.heap;
+    const M = this.floats;
+    [x, xw, wh, v, wu, bias, mask, zx, pos].forEach((t, k) => {
+      if (t) M.set(F.subarray(w.base(t), w.base(t) + sizes[k]!), at[k]!);
+    });
+    const addr = (k: number, present = true): number => (present ? at[k]! * FLOAT : 0);
+    this.ex.temporal_forward(
+      T,
+      B,
+      Fd,
+      H,
+      A,
+      hard ? 1 : 0,
+      ...[0, 1, 2, 3, 4, 5].map((k) => addr(k)),
+      addr(6, mask !== undefined),
+      addr(7, zx !== undefined),
+      addr(8, pos !== undefined),
+      ...[9, 10, 11, 12, 13, 14, 15, 16, 17].map((k) => addr(k)),
+    );
+    outs.forEach((o, k) => F.set(M.subarray(at[9 + k]!, at[9 + k]! + outSizes[k]!), w.base(o)));
     return outs;
   }
 

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.js";
 import { AttentionPool, Lstm, Reduce, registerLayers } from "../../src/runtime/layers.js";
 import { naiveAttentionPool, naiveFeatureLstm, naiveTemporalLstm, naiveZhouPool } from "./reference.js";
@@ -171,35 +171,55 @@ function outputsAndGradients(layer: tf.layers.Layer, x: tf.Tensor, m: tf.Tensor2
   }
 }
 
-describe.each(["wasm", "cpu"] as const)("temporal input attention as whole-sequence kernels on %s", (backend) => {
+// "module": the forward pass in attnc's wasm module (lstm.c's temporal_forward); "js": its JavaScript step loop
+// (ATTNC_LSTM_KERNEL=js). The attention's units (3) are not a multiple of 4, the module's partial vectors.
+describe.each([
+  ["wasm", "module"],
+  ["cpu", "module"],
+  ["wasm", "js"],
+  ["cpu", "js"],
+] as const)("temporal input attention as whole-sequence kernels on %s, %s", (backend, kernel) => {
+  const saved = process.env["ATTNC_LSTM_KERNEL"];
   beforeAll(async () => {
     await selectBackend(backend);
     registerLayers();
   });
+  beforeEach(() => {
+    if (kernel === "js") process.env["ATTNC_LSTM_KERNEL"] = "js";
+    else delete process.env["ATTNC_LSTM_KERNEL"];
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env["ATTNC_LSTM_KERNEL"];
+    else process.env["ATTNC_LSTM_KERNEL"] = saved;
+  });
 
   it.each([
-    ["sigmoid", false, "replace", "none"],
-    ["sigmoid", true, "replace", "none"],
-    ["hard_sigmoid", true, "replace", "none"],
-    ["sigmoid", false, "concat", "offset"],
-    ["sigmoid", true, "concat", "offset"],
-    ["hard_sigmoid", true, "concat", "none"],
-    ["sigmoid", true, "replace", "offset"],
-  ] as const)("equals the op-based layer, outputs and every gradient (%s gates, masked %s, feed %s, position %s)", (act, masked, feed, position) => {
-    const layer = new Lstm({ units: 4, inputAttention: { kind: "temporal", units: 3, feed, position }, recurrentActivation: act, seed: 7 });
-    const x = seq(8, 2);
-    layer.apply(x);
-    // b_a, W~ and p start at 0: random values, so that every term is exercised.
-    layer.setWeights(layer.getWeights().map((w, i) => (i >= 5 && i !== 6 ? tf.randomNormal(w.shape, 0, 1, "float32", 10 + i) : w)));
-    const m = masked ? mask() : null;
-    const kernel = outputsAndGradients(layer, x, m, false);
-    const ops = outputsAndGradients(layer, x, m, true);
-    const names = ["h", "weights", "dx", ...layer.trainableWeights.map((w) => w.name)];
-    kernel.forEach((k, i) => {
-      const scale = Math.max(1, tf.max(tf.abs(ops[i]!)).dataSync()[0]!);
-      expect(maxDiff(k, ops[i]!) / scale, names[i]).toBeLessThan(1e-5);
-    });
-  });
+    ["sigmoid", false, "replace", "none", 3],
+    ["sigmoid", true, "replace", "none", 3],
+    ["hard_sigmoid", true, "replace", "none", 3],
+    ["sigmoid", false, "concat", "offset", 3],
+    ["sigmoid", true, "concat", "offset", 3],
+    ["hard_sigmoid", true, "concat", "none", 3],
+    ["sigmoid", true, "replace", "offset", 3],
+    ["sigmoid", true, "concat", "offset", 8],
+  ] as const)(
+    "equals the op-based layer, outputs and every gradient (%s gates, masked %s, feed %s, position %s, attention units %s)",
+    (act, masked, feed, position, units) => {
+      const layer = new Lstm({ units: 4, inputAttention: { kind: "temporal", units, feed, position }, recurrentActivation: act, seed: 7 });
+      const x = seq(8, 2);
+      layer.apply(x);
+      // b_a, W~ and p start at 0: random values, so that every term is exercised.
+      layer.setWeights(layer.getWeights().map((w, i) => (i >= 5 && i !== 6 ? tf.randomNormal(w.shape, 0, 1, "float32", 10 + i) : w)));
+      const m = masked ? mask() : null;
+      const kernel = outputsAndGradients(layer, x, m, false);
+      const ops = outputsAndGradients(layer, x, m, true);
+      const names = ["h", "weights", "dx", ...layer.trainableWeights.map((w) => w.name)];
+      kernel.forEach((k, i) => {
+        const scale = Math.max(1, tf.max(tf.abs(ops[i]!)).dataSync()[0]!);
+        expect(maxDiff(k, ops[i]!) / scale, names[i]).toBeLessThan(1e-5);
+      });
+    },
+  );
 });
 
 describe.each(["wasm", "cpu"] as const)("additive attention pooling as kernels on %s", (backend) => {

@@ -1,7 +1,8 @@
 /*
  * attnc's LSTM step loops as one wasm module (wasm SIMD, 128-bit): the whole-sequence forward and backward
  * passes of kernels.ts (lstmSequenceForward, lstmSequenceBackward), all T steps in one call, products
- * included; and Adam's step of one variable (adam_step). Built by scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
+ * included; the temporal-attention LSTM's forward pass (temporal_forward); Adam's step of one variable
+ * (adam_step). Built by scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
  * The module owns its memory (exported); the caller places the inputs and outputs in it, at offsets it chooses,
  * and grows it as needed.
  *
@@ -444,5 +445,110 @@ __attribute__((export_name("adam_step"))) void adamStep(int n, float *value, con
     v[k] = vk;
     const float den = __builtin_sqrtf(vk / o2) + eps;
     value[k] = ((mk / o1) / den) * nlr + value[k];
+  }
+}
+
+/* e^z for one z <= 0 (clamped at -87.3, where e^z is below float32's normal range). */
+static inline float expNeg1(float z) {
+  return wasm_f32x4_extract_lane(vexpNeg(SPLAT(z < -87.3f ? -87.3f : z)), 0);
+}
+
+/* C [M, N] = A [M, K] B [K, N] for any N (the small products of the attention, p = h Wh). */
+static void gemmAny(int M, int K, int N, const float *A, const float *Bm, float *C) {
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j += 4) {
+      const int n = N - j < 4 ? N - j : 4;
+      f4 s = SPLAT(0);
+      for (int k = 0; k < K; k++) s = ADD(s, MUL(SPLAT(A[i * K + k]), loadN(Bm + k * N + j, n)));
+      storeN(C + i * N + j, s, n);
+    }
+}
+
+/*
+ * The temporal-attention LSTM's forward pass over all T steps: kernels.ts' temporalForward (its layouts, its
+ * equations) in one call. At step t: p = h_{t-1} Wh; u_i = tanh(xw_i + p); e_i = v . u_i (+ pos_{i-t+T-1});
+ * a = softmax over the unmasked i; x~ = sum_i a_i x_i; z = [x~ | h_{t-1}] wu + bias (+ zx_t); the cell as in
+ * lstm_forward. Scratch: p [B, A] and zero [B, max(A, 4H)].
+ */
+__attribute__((export_name("temporal_forward"))) void temporalForward(int T, int B, int Fd, int H, int A, int hard,
+                                                                     const float *x, const float *xw, const float *wh,
+                                                                     const float *v, const float *wu, const float *bias,
+                                                                     const float *mask, const float *zx, const float *pos,
+                                                                     float *out, float *xh, float *hp, float *cp,
+                                                                     float *act, float *tc, float *u, float *p,
+                                                                     float *zero) {
+  const int H4 = 4 * H, K = Fd + H, O = H + T, BH = B * H, BH4 = B * H4, TA = T * A;
+  const int zeros = B * (A > H4 ? A : H4);
+  for (int k = 0; k < BH; k++) hp[k] = cp[k] = 0;
+  for (int k = 0; k < zeros; k++) zero[k] = 0;
+  for (int t = 0; t < T; t++) {
+    const float *hIn = hp + t * BH, *cIn = cp + t * BH;
+    if (A % 4 == 0)
+      gemmAcc(B, H, A, hIn, wh, zero, p);
+    else
+      gemmAny(B, H, A, hIn, wh, p);
+    float *xt = xh + t * B * K;
+    for (int b = 0; b < B; b++) {
+      const float *pb = p + b * A, *xwr = xw + b * TA, *mrow = mask ? mask + b * T : 0, *xr = x + b * T * Fd;
+      float *ur = u + (t * B + b) * TA, *aRow = out + (b * T + t) * O + H, *row = xt + b * K;
+      float mx = -__builtin_inff();
+      for (int i = 0; i < T; i++) {
+        f4 s = SPLAT(0);
+        int a = 0;
+        for (; a + 4 <= A; a += 4) {
+          const f4 uu = vtanh(ADD(LOAD(xwr + i * A + a), LOAD(pb + a)));
+          STORE(ur + i * A + a, uu);
+          s = ADD(s, MUL(uu, LOAD(v + a)));
+        }
+        if (a < A) {
+          const int n = A - a;
+          const f4 uu = vtanh(ADD(loadN(xwr + i * A + a, n), loadN(pb + a, n)));
+          storeN(ur + i * A + a, uu, n);
+          s = ADD(s, MUL(uu, loadN(v + a, n)));
+        }
+        const float e = hsum(s) + (pos ? pos[T - 1 - t + i] : 0.0f);
+        aRow[i] = e;
+        if ((!mrow || mrow[i] != 0.0f) && e > mx) mx = e;
+      }
+      float sum = 0;
+      for (int i = 0; i < T; i++) {
+        const float m = mrow ? mrow[i] : 1.0f;
+        const float d = aRow[i] - mx;
+        const float ex = m == 0.0f ? 0.0f : expNeg1(d < 0.0f ? d : 0.0f) * m;
+        aRow[i] = ex;
+        sum += ex;
+      }
+      const float den = sum > 1e-30f ? sum : 1e-30f;
+      for (int d = 0; d < Fd; d++) row[d] = 0;
+      for (int i = 0; i < T; i++) {
+        const float a = aRow[i] / den;
+        aRow[i] = a;
+        if (a == 0.0f) continue;
+        for (int d = 0; d < Fd; d++) row[d] += a * xr[i * Fd + d];
+      }
+      for (int j = 0; j < H; j++) row[Fd + j] = hIn[b * H + j];
+    }
+    float *z = act + t * BH4;
+    gemmAcc(B, K, H4, xt, wu, zero, z);
+    for (int b = 0; b < B; b++)
+      for (int c = 0; c < H4; c += 4) STORE(z + b * H4 + c, ADD(LOAD(z + b * H4 + c), LOAD(bias + c)));
+    if (zx)
+      for (int k = 0; k < BH4; k += 4) STORE(z + k, ADD(LOAD(z + k), LOAD(zx + t * BH4 + k)));
+    for (int b = 0; b < B; b++) {
+      const Row r = {
+          .z = z + b * H4,
+          .tc = tc + t * BH + b * H,
+          .y = out + (b * T + t) * O,
+          .hp = hIn + b * H,
+          .cp = cIn + b * H,
+          .hn = t + 1 < T ? hp + (t + 1) * BH + b * H : 0,
+          .cn = t + 1 < T ? cp + (t + 1) * BH + b * H : 0,
+          .m = mask ? mask[b * T + t] : 1.0f,
+      };
+      if (hard)
+        cellRow(&r, H, 1);
+      else
+        cellRow(&r, H, 0);
+    }
   }
 }
