@@ -618,6 +618,8 @@ function temporalBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, a
     mask?: TensorInfo;
     pos?: TensorInfo;
   };
+  const byModule = lstmModule()?.temporalBackward(w, { dout, x, out, cp, act, tc, u, v, wut, wht, mask, pos }, attrs.hard);
+  if (byModule) return byModule;
   const [B, T, Fd] = x!.shape as [number, number, number];
   const A = v!.shape[0]!;
   const H4 = act!.shape[2]!;

@@ -30,6 +30,7 @@ interface LstmExports {
   lstm_backward(...args: number[]): void;
   adam_step(...args: number[]): void;
   temporal_forward(...args: number[]): void;
+  temporal_backward(...args: number[]): void;
 }
 
 /** The module's bytes. */
@@ -215,6 +216,54 @@ export class LstmModule {
       ...[9, 10, 11, 12, 13, 14, 15, 16, 17].map((k) => addr(k)),
     );
     outs.forEach((o, k) => F.set(M.subarray(at[9 + k]!, at[9 + k]! + outSizes[k]!), w.base(o)));
+    return outs;
+  }
+
+  /**
+   * kernels.ts' temporalBackward (its contract: inputs dout, x, out, cp, act, tc, u, v, wut [4H, K] unscaled,
+   * wht [A, H], optional mask and pos; outputs dz, db, dp, dxw, dx, dv and, with pos, dpos) in one call.
+   */
+  temporalBackward(w: KernelMemory, ins: Record<string, TensorInfo | undefined>, hard: boolean): TensorInfo[] | null {
+    const { dout, x, out, cp, act, tc, u, v, wut, wht, mask, pos } = ins;
+    const [B, T, Fd] = x!.shape as [number, number, number];
+    const A = v!.shape[0]!;
+    const H4 = act!.shape[2]!;
+    const H = H4 / 4;
+    const K = Fd + H;
+    const O = H + T;
+    const P = 2 * T - 1;
+    const inputs = [dout, x, out, cp, act, tc, u, v, wht, mask];
+    const sizes = [B * T * O, B * T * Fd, B * T * O, T * B * H, T * B * H4, T * B * H, T * B * T * A, A, A * H, mask ? B * T : 0];
+    const outShapes = [[T, B, H4], [H4], [T, B, A], [B, T, A], [B, T, Fd], [A], [P]];
+    const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
+    const work = 3 * B * H + B * K + B * H + B * Math.max(A, H);
+    // The doubles' block (acc) comes last, 8-byte aligned as every block is 16-byte aligned.
+    const at = this.layout([...sizes, K * H4, ...outSizes, work, 2 * (H4 + A + P)]);
+    if (!at) return null;
+    const outs = outShapes.slice(0, pos ? 7 : 6).map((sh) => w.output(sh));
+    const F = w.heap;
+    const M = this.floats;
+    inputs.forEach((t, k) => {
+      if (t) M.set(F.subarray(w.base(t), w.base(t) + sizes[k]!), at[k]!);
+    });
+    // wu [K, 4H] from wut [4H, K]: the module's product of dz takes dot products of rows.
+    const wuM = at[10]!;
+    const wutAt = w.base(wut!);
+    for (let c = 0; c < H4; c++) for (let k = 0; k < K; k++) M[wuM + k * H4 + c] = F[wutAt + c * K + k]!;
+    const addr = (k: number): number => at[k]! * FLOAT;
+    this.ex.temporal_backward(
+      T,
+      B,
+      Fd,
+      H,
+      A,
+      hard ? 1 : 0,
+      ...[0, 1, 2, 3, 4, 5, 6, 7, 10, 8].map(addr),
+      mask ? addr(9) : 0,
+      pos ? 1 : 0,
+      ...[11, 12, 13, 14, 15, 16, 17, 18, 19].map(addr),
+    );
+    outs.forEach((o, k) => F.set(M.subarray(at[11 + k]!, at[11 + k]! + outSizes[k]!), w.base(o)));
     return outs;
   }
 

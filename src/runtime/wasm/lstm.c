@@ -552,3 +552,124 @@ __attribute__((export_name("temporal_forward"))) void temporalForward(int T, int
     }
   }
 }
+
+/*
+ * The temporal-attention LSTM's backward pass: kernels.ts' temporalBackward (its layouts, its equations) in one
+ * call, from the last step to the first: the cell's derivatives (as lstm_backward), dxh = dz wu^T, the
+ * attention's derivatives (the weighted sum into dx, the scores through tanh into dxw and dp, the score bias
+ * into dpos), dh_{t-1} = dxh's h part + dp Wh^T. wu is [K, 4H] unscaled, wht [A, H]. Scratch: work 3 B H + B K
+ * + B H + B max(A, H) floats (zeroed here), acc 4H + A + 2T - 1 doubles.
+ */
+__attribute__((export_name("temporal_backward"))) void temporalBackward(
+    int T, int B, int Fd, int H, int A, int hard, const float *dout, const float *x, const float *out, const float *cp,
+    const float *act, const float *tc, const float *u, const float *v, const float *wu, const float *wht,
+    const float *mask, int hasPos, float *dz, float *db, float *dp, float *dxw, float *dx, float *dv, float *dpos,
+    float *work, double *acc) {
+  const int H4 = 4 * H, K = Fd + H, O = H + T, BH = B * H, BH4 = B * H4, TA = T * A, P = 2 * T - 1;
+  const int zeros = B * (A > H ? A : H);
+  float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH, *dxh = work + 3 * BH, *dhp = dxh + B * K;
+  float *zero = dhp + BH;
+  double *dbAcc = acc, *dvAcc = acc + H4, *dposAcc = acc + H4 + A;
+  for (int k = 0; k < 3 * BH; k++) work[k] = 0;
+  for (int k = 0; k < zeros; k++) zero[k] = 0;
+  for (int k = 0; k < H4 + A + P; k++) acc[k] = 0;
+  for (int k = 0; k < B * TA; k++) dxw[k] = 0;
+  for (int k = 0; k < B * T * Fd; k++) dx[k] = 0;
+  const f4 one = SPLAT(1.0f);
+  for (int t = T - 1; t >= 0; t--) {
+    float *zt = dz + t * BH4;
+    for (int b = 0; b < B; b++) {
+      const f4 m = SPLAT(mask ? mask[b * T + t] : 1.0f);
+      const float *ar = act + t * BH4 + b * H4, *tr = tc + t * BH + b * H, *cr = cp + t * BH + b * H;
+      const float *dyr = dout + (b * T + t) * O;
+      float *zr = zt + b * H4, *dhrR = dhr + b * H, *dcR = dc + b * H, *dhcR = dhc + b * H;
+      for (int j = 0; j < H; j += 4) {
+        const int n = H - j < 4 ? H - j : 4;
+        const f4 dhTotal = ADD(ADD(loadN(dyr + j, n), loadN(dhrR + j, n)), loadN(dhcR + j, n));
+        const f4 dhNew = MUL(m, dhTotal);
+        const f4 dcIn = loadN(dcR + j, n);
+        const f4 dcNew = MUL(m, dcIn);
+        const f4 i = loadN(ar + j, n), f = loadN(ar + H + j, n), g = loadN(ar + 2 * H + j, n), o = loadN(ar + 3 * H + j, n);
+        const f4 tv = loadN(tr + j, n);
+        const f4 dcTot = ADD(dcNew, MUL(MUL(dhNew, o), SUB(one, MUL(tv, tv))));
+        f4 si, sf, so;
+        if (hard) {
+          si = vhardSlope(i);
+          sf = vhardSlope(f);
+          so = vhardSlope(o);
+        } else {
+          si = MUL(i, SUB(one, i));
+          sf = MUL(f, SUB(one, f));
+          so = MUL(o, SUB(one, o));
+        }
+        storeN(zr + j, MUL(MUL(dcTot, g), si), n);
+        storeN(zr + H + j, MUL(MUL(dcTot, loadN(cr + j, n)), sf), n);
+        storeN(zr + 2 * H + j, MUL(MUL(dcTot, i), SUB(one, MUL(g, g))), n);
+        storeN(zr + 3 * H + j, MUL(MUL(dhNew, tv), so), n);
+        storeN(dcR + j, ADD(MUL(dcTot, f), SUB(dcIn, dcNew)), n);
+        storeN(dhcR + j, SUB(dhTotal, dhNew), n);
+      }
+    }
+    for (int c = 0; c < H4; c += 4) {
+      f4 sum = SPLAT(0);
+      for (int b = 0; b < B; b++) sum = ADD(sum, LOAD(zt + b * H4 + c));
+      dbAcc[c] += wasm_f32x4_extract_lane(sum, 0);
+      dbAcc[c + 1] += wasm_f32x4_extract_lane(sum, 1);
+      dbAcc[c + 2] += wasm_f32x4_extract_lane(sum, 2);
+      dbAcc[c + 3] += wasm_f32x4_extract_lane(sum, 3);
+    }
+    gemmRowsT(B, H4, K, zt, wu, dxh);
+    for (int b = 0; b < B; b++) {
+      const float *aRow = out + (b * T + t) * O + H, *daRow = dout + (b * T + t) * O + H, *xr = x + b * T * Fd;
+      const float *ur = u + (t * B + b) * TA, *dOut = dxh + b * K;
+      float *dxr = dx + b * T * Fd, *dpre = dxw + b * TA, *rowSum = dp + (t * B + b) * A;
+      float s = 0;
+      for (int a = 0; a < A; a++) rowSum[a] = 0;
+      /* da_i = daRow_i + x_i . dOut (kept in dpos until the end), dx_i += a_i dOut, s = sum_i a_i da_i. */
+      for (int i = 0; i < T; i++) {
+        const float ai = aRow[i];
+        float d = daRow[i];
+        for (int k = 0; k < Fd; k++) {
+          d += xr[i * Fd + k] * dOut[k];
+          dxr[i * Fd + k] += ai * dOut[k];
+        }
+        dpos[i] = d; /* dpos as scratch for da (written at the end) */
+        s += ai * d;
+      }
+      for (int i = 0; i < T; i++) {
+        const float de = aRow[i] * (dpos[i] - s);
+        if (de == 0.0f) continue;
+        if (hasPos) dposAcc[T - 1 - t + i] += de;
+        const f4 dev = SPLAT(de);
+        int a = 0;
+        for (; a + 4 <= A; a += 4) {
+          const f4 uu = LOAD(ur + i * A + a);
+          const f4 d = MUL(MUL(dev, LOAD(v + a)), SUB(one, MUL(uu, uu)));
+          STORE(dpre + i * A + a, ADD(LOAD(dpre + i * A + a), d));
+          STORE(rowSum + a, ADD(LOAD(rowSum + a), d));
+          const f4 dd = MUL(dev, uu);
+          dvAcc[a] += wasm_f32x4_extract_lane(dd, 0);
+          dvAcc[a + 1] += wasm_f32x4_extract_lane(dd, 1);
+          dvAcc[a + 2] += wasm_f32x4_extract_lane(dd, 2);
+          dvAcc[a + 3] += wasm_f32x4_extract_lane(dd, 3);
+        }
+        for (; a < A; a++) {
+          const float uu = ur[i * A + a];
+          const float d = de * v[a] * (1.0f - uu * uu);
+          dpre[i * A + a] += d;
+          rowSum[a] += d;
+          dvAcc[a] += de * uu;
+        }
+      }
+    }
+    if (H % 4 == 0)
+      gemmAcc(B, A, H, dp + t * B * A, wht, zero, dhp);
+    else
+      gemmAny(B, A, H, dp + t * B * A, wht, dhp);
+    for (int b = 0; b < B; b++)
+      for (int j = 0; j < H; j++) dhr[b * H + j] = dxh[b * K + Fd + j] + dhp[b * H + j];
+  }
+  for (int c = 0; c < H4; c++) db[c] = (float)dbAcc[c];
+  for (int a = 0; a < A; a++) dv[a] = (float)dvAcc[a];
+  for (int k = 0; k < P; k++) dpos[k] = hasPos ? (float)dposAcc[k] : 0.0f;
+}
