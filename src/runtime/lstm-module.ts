@@ -236,7 +236,7 @@ export class LstmModule {
     const sizes = [B * T * O, B * T * Fd, B * T * O, T * B * H, T * B * H4, T * B * H, T * B * T * A, A, A * H, mask ? B * T : 0];
     const outShapes = [[T, B, H4], [H4], [T, B, A], [B, T, A], [B, T, Fd], [A], [P]];
     const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
-    const work = 3 * B * H + B * K + B * H + B * Math.max(A, H);
+    const work = 3 * B * H + B * K + B * H + B * Math.max(A, H) + A;
     // The doubles' block (acc) comes last, 8-byte aligned as every block is 16-byte aligned.
     const at = this.layout([...sizes, K * H4, ...outSizes, work, 2 * (H4 + A + P)]);
     if (!at) return null;

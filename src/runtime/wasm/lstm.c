@@ -351,6 +351,56 @@ __attribute__((export_name("lstm_forward"))) void lstmForward(int T, int B, int 
   }
 }
 
+/* Where one example's row of the backward cell reads and writes at one step (see cellGradRow). */
+typedef struct {
+  const float *act; /* [4H] gate values (i, f, g, o) */
+  const float *tc;  /* [H] tanh of the new cell */
+  const float *cp;  /* [H] c before the step */
+  const float *dy;  /* [H] gradient of the step's output */
+  float *dz;        /* [4H] out */
+  float *dhr;       /* [H] recurrent gradient of h (in) */
+  float *dc;        /* [H] gradient of c (in, out) */
+  float *dhc;       /* [H] gradient of h carried over masked steps (in, out) */
+  float m;          /* mask value */
+} GradRow;
+
+/* The cell's derivatives on floats j to j + n - 1 (n <= 4) of a row; `hard` and n are constants where inlined. */
+static inline __attribute__((always_inline)) void cellGradVec(const GradRow *r, int H, int j, int n, const int hard) {
+  const f4 one = SPLAT(1.0f), m = SPLAT(r->m);
+  const f4 dhTotal = ADD(ADD(loadN(r->dy + j, n), loadN(r->dhr + j, n)), loadN(r->dhc + j, n));
+  const f4 dhNew = MUL(m, dhTotal);
+  const f4 dcIn = loadN(r->dc + j, n);
+  const f4 dcNew = MUL(m, dcIn);
+  const float *ar = r->act;
+  const f4 i = loadN(ar + j, n), f = loadN(ar + H + j, n), g = loadN(ar + 2 * H + j, n), o = loadN(ar + 3 * H + j, n);
+  const f4 tv = loadN(r->tc + j, n);
+  const f4 dcTot = ADD(dcNew, MUL(MUL(dhNew, o), SUB(one, MUL(tv, tv))));
+  f4 si, sf, so;
+  if (hard) {
+    si = vhardSlope(i);
+    sf = vhardSlope(f);
+    so = vhardSlope(o);
+  } else {
+    si = MUL(i, SUB(one, i));
+    sf = MUL(f, SUB(one, f));
+    so = MUL(o, SUB(one, o));
+  }
+  float *zr = r->dz;
+  storeN(zr + j, MUL(MUL(dcTot, g), si), n);
+  storeN(zr + H + j, MUL(MUL(dcTot, loadN(r->cp + j, n)), sf), n);
+  storeN(zr + 2 * H + j, MUL(MUL(dcTot, i), SUB(one, MUL(g, g))), n);
+  storeN(zr + 3 * H + j, MUL(MUL(dhNew, tv), so), n);
+  storeN(r->dc + j, ADD(MUL(dcTot, f), SUB(dcIn, dcNew)), n);
+  storeN(r->dhc + j, SUB(dhTotal, dhNew), n);
+}
+
+/* The cell's derivatives over a row of H: whole vectors, then the partial one. */
+static inline __attribute__((always_inline)) void cellGradRow(const GradRow *r, int H, const int hard) {
+  int j = 0;
+  for (; j + 4 <= H; j += 4) cellGradVec(r, H, j, 4, hard);
+  if (j < H) cellGradVec(r, H, j, H - j, hard);
+}
+
 /*
  * The backward pass, from the last step read to the first. u is U [H, 4H] unscaled; work is 3 B H floats
  * (the recurrent gradient of h, the carried gradients of c and of h over masked steps) and dbAcc 4H doubles.
@@ -364,44 +414,25 @@ __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, in
   float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH;
   for (int k = 0; k < 3 * BH; k++) work[k] = 0;
   for (int c = 0; c < H4; c++) dbAcc[c] = 0;
-  const f4 one = SPLAT(1.0f);
   for (int s = T - 1; s >= 0; s--) {
     const int t = reverse ? T - 1 - s : s;
     float *zt = dz + t * BH4;
     for (int b = 0; b < B; b++) {
-      const f4 m = SPLAT(mask ? mask[t * B + b] : 1.0f);
-      const float *ar = act + t * BH4 + b * H4;
-      const float *tr = tc + t * BH + b * H;
-      const float *cr = cp + t * BH + b * H;
-      const float *dyr = dy + (b * T + t) * H;
-      float *zr = zt + b * H4;
-      float *dhrR = dhr + b * H, *dcR = dc + b * H, *dhcR = dhc + b * H;
-      for (int j = 0; j < H; j += 4) {
-        const int n = H - j < 4 ? H - j : 4;
-        const f4 dhTotal = ADD(ADD(loadN(dyr + j, n), loadN(dhrR + j, n)), loadN(dhcR + j, n));
-        const f4 dhNew = MUL(m, dhTotal);
-        const f4 dcIn = loadN(dcR + j, n);
-        const f4 dcNew = MUL(m, dcIn);
-        const f4 i = loadN(ar + j, n), f = loadN(ar + H + j, n), g = loadN(ar + 2 * H + j, n), o = loadN(ar + 3 * H + j, n);
-        const f4 tv = loadN(tr + j, n);
-        const f4 dcTot = ADD(dcNew, MUL(MUL(dhNew, o), SUB(one, MUL(tv, tv))));
-        f4 si, sf, so;
-        if (hard) {
-          si = vhardSlope(i);
-          sf = vhardSlope(f);
-          so = vhardSlope(o);
-        } else {
-          si = MUL(i, SUB(one, i));
-          sf = MUL(f, SUB(one, f));
-          so = MUL(o, SUB(one, o));
-        }
-        storeN(zr + j, MUL(MUL(dcTot, g), si), n);
-        storeN(zr + H + j, MUL(MUL(dcTot, loadN(cr + j, n)), sf), n);
-        storeN(zr + 2 * H + j, MUL(MUL(dcTot, i), SUB(one, MUL(g, g))), n);
-        storeN(zr + 3 * H + j, MUL(MUL(dhNew, tv), so), n);
-        storeN(dcR + j, ADD(MUL(dcTot, f), SUB(dcIn, dcNew)), n);
-        storeN(dhcR + j, SUB(dhTotal, dhNew), n);
-      }
+      const GradRow r = {
+          .act = act + t * BH4 + b * H4,
+          .tc = tc + t * BH + b * H,
+          .cp = cp + t * BH + b * H,
+          .dy = dy + (b * T + t) * H,
+          .dz = zt + b * H4,
+          .dhr = dhr + b * H,
+          .dc = dc + b * H,
+          .dhc = dhc + b * H,
+          .m = mask ? mask[t * B + b] : 1.0f,
+      };
+      if (hard)
+        cellGradRow(&r, H, 1);
+      else
+        cellGradRow(&r, H, 0);
     }
     for (int c = 0; c < H4; c += 4) {
       f4 sum = SPLAT(0);
@@ -568,7 +599,7 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
   const int H4 = 4 * H, K = Fd + H, O = H + T, BH = B * H, BH4 = B * H4, TA = T * A, P = 2 * T - 1;
   const int zeros = B * (A > H ? A : H);
   float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH, *dxh = work + 3 * BH, *dhp = dxh + B * K;
-  float *zero = dhp + BH;
+  float *zero = dhp + BH, *dvRow = zero + zeros;
   double *dbAcc = acc, *dvAcc = acc + H4, *dposAcc = acc + H4 + A;
   for (int k = 0; k < 3 * BH; k++) work[k] = 0;
   for (int k = 0; k < zeros; k++) zero[k] = 0;
@@ -579,36 +610,21 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
   for (int t = T - 1; t >= 0; t--) {
     float *zt = dz + t * BH4;
     for (int b = 0; b < B; b++) {
-      const f4 m = SPLAT(mask ? mask[b * T + t] : 1.0f);
-      const float *ar = act + t * BH4 + b * H4, *tr = tc + t * BH + b * H, *cr = cp + t * BH + b * H;
-      const float *dyr = dout + (b * T + t) * O;
-      float *zr = zt + b * H4, *dhrR = dhr + b * H, *dcR = dc + b * H, *dhcR = dhc + b * H;
-      for (int j = 0; j < H; j += 4) {
-        const int n = H - j < 4 ? H - j : 4;
-        const f4 dhTotal = ADD(ADD(loadN(dyr + j, n), loadN(dhrR + j, n)), loadN(dhcR + j, n));
-        const f4 dhNew = MUL(m, dhTotal);
-        const f4 dcIn = loadN(dcR + j, n);
-        const f4 dcNew = MUL(m, dcIn);
-        const f4 i = loadN(ar + j, n), f = loadN(ar + H + j, n), g = loadN(ar + 2 * H + j, n), o = loadN(ar + 3 * H + j, n);
-        const f4 tv = loadN(tr + j, n);
-        const f4 dcTot = ADD(dcNew, MUL(MUL(dhNew, o), SUB(one, MUL(tv, tv))));
-        f4 si, sf, so;
-        if (hard) {
-          si = vhardSlope(i);
-          sf = vhardSlope(f);
-          so = vhardSlope(o);
-        } else {
-          si = MUL(i, SUB(one, i));
-          sf = MUL(f, SUB(one, f));
-          so = MUL(o, SUB(one, o));
-        }
-        storeN(zr + j, MUL(MUL(dcTot, g), si), n);
-        storeN(zr + H + j, MUL(MUL(dcTot, loadN(cr + j, n)), sf), n);
-        storeN(zr + 2 * H + j, MUL(MUL(dcTot, i), SUB(one, MUL(g, g))), n);
-        storeN(zr + 3 * H + j, MUL(MUL(dhNew, tv), so), n);
-        storeN(dcR + j, ADD(MUL(dcTot, f), SUB(dcIn, dcNew)), n);
-        storeN(dhcR + j, SUB(dhTotal, dhNew), n);
-      }
+      const GradRow r = {
+          .act = act + t * BH4 + b * H4,
+          .tc = tc + t * BH + b * H,
+          .cp = cp + t * BH + b * H,
+          .dy = dout + (b * T + t) * O,
+          .dz = zt + b * H4,
+          .dhr = dhr + b * H,
+          .dc = dc + b * H,
+          .dhc = dhc + b * H,
+          .m = mask ? mask[b * T + t] : 1.0f,
+      };
+      if (hard)
+        cellGradRow(&r, H, 1);
+      else
+        cellGradRow(&r, H, 0);
     }
     for (int c = 0; c < H4; c += 4) {
       f4 sum = SPLAT(0);
@@ -624,7 +640,7 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
       const float *ur = u + (t * B + b) * TA, *dOut = dxh + b * K;
       float *dxr = dx + b * T * Fd, *dpre = dxw + b * TA, *rowSum = dp + (t * B + b) * A;
       float s = 0;
-      for (int a = 0; a < A; a++) rowSum[a] = 0;
+      for (int a = 0; a < A; a++) rowSum[a] = dvRow[a] = 0;
       /* da_i = daRow_i + x_i . dOut (kept in dpos until the end), dx_i += a_i dOut, s = sum_i a_i da_i. */
       for (int i = 0; i < T; i++) {
         const float ai = aRow[i];
@@ -647,20 +663,17 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
           const f4 d = MUL(MUL(dev, LOAD(v + a)), SUB(one, MUL(uu, uu)));
           STORE(dpre + i * A + a, ADD(LOAD(dpre + i * A + a), d));
           STORE(rowSum + a, ADD(LOAD(rowSum + a), d));
-          const f4 dd = MUL(dev, uu);
-          dvAcc[a] += wasm_f32x4_extract_lane(dd, 0);
-          dvAcc[a + 1] += wasm_f32x4_extract_lane(dd, 1);
-          dvAcc[a + 2] += wasm_f32x4_extract_lane(dd, 2);
-          dvAcc[a + 3] += wasm_f32x4_extract_lane(dd, 3);
+          STORE(dvRow + a, ADD(LOAD(dvRow + a), MUL(dev, uu)));
         }
         for (; a < A; a++) {
           const float uu = ur[i * A + a];
           const float d = de * v[a] * (1.0f - uu * uu);
           dpre[i * A + a] += d;
           rowSum[a] += d;
-          dvAcc[a] += de * uu;
+          dvRow[a] += de * uu;
         }
       }
+      for (int a = 0; a < A; a++) dvAcc[a] += dvRow[a];
     }
     if (H % 4 == 0)
       gemmAcc(B, A, H, dp + t * B * A, wht, zero, dhp);
