@@ -743,6 +743,8 @@ function attentionPoolForward(w: KernelMemory, inputs: Record<string, TensorInfo
     h: TensorInfo;
     mask?: TensorInfo;
   };
+  const byModule = lstmModule()?.attentionPoolForward(w, { pre, bias, v, h, mask });
+  if (byModule) return byModule;
   const [B, T, D] = h.shape as [number, number, number];
   const A = v.shape[0]!;
   const O = D + T;
@@ -776,6 +778,8 @@ function attentionPoolForward(w: KernelMemory, inputs: Record<string, TensorInfo
  */
 function attentionPoolBackward(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const { dout, out, u, v, h } = inputs as Record<string, TensorInfo> as { dout: TensorInfo; out: TensorInfo; u: TensorInfo; v: TensorInfo; h: TensorInfo };
+  const byModule = lstmModule()?.attentionPoolBackward(w, { dout, out, u, v, h });
+  if (byModule) return byModule;
   const [B, T, D] = h.shape as [number, number, number];
   const A = v.shape[0]!;
   const O = D + T;

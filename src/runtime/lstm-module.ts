@@ -31,6 +31,8 @@ interface LstmExports {
   adam_step(...args: number[]): void;
   temporal_forward(...args: number[]): void;
   temporal_backward(...args: number[]): void;
+  attention_pool_forward(...args: number[]): void;
+  attention_pool_backward(...args: number[]): void;
 }
 
 /** The module's bytes. */
@@ -265,6 +267,60 @@ export class LstmModule {
     );
     outs.forEach((o, k) => F.set(M.subarray(at[11 + k]!, at[11 + k]! + outSizes[k]!), w.base(o)));
     return outs;
+  }
+
+  /** kernels.ts' attentionPoolForward (inputs pre, bias, v, h, optional mask; outputs out, u) in one call. */
+  attentionPoolForward(w: KernelMemory, ins: Record<string, TensorInfo | undefined>): TensorInfo[] | null {
+    const { pre, bias, v, h, mask } = ins;
+    const [B, T, D] = h!.shape as [number, number, number];
+    const A = v!.shape[0]!;
+    const inputs = [pre, bias, v, h, mask];
+    const sizes = [B * T * A, A, A, B * T * D, mask ? B * T : 0];
+    const outShapes = [
+      [B, D + T],
+      [B * T, A],
+    ];
+    const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
+    const at = this.layout([...sizes, ...outSizes]);
+    if (!at) return null;
+    const outs = outShapes.map((sh) => w.output(sh));
+    this.copyIn(w, inputs, sizes, at);
+    const addr = (k: number): number => at[k]! * FLOAT;
+    this.ex.attention_pool_forward(B, T, D, A, ...[0, 1, 2, 3].map(addr), mask ? addr(4) : 0, addr(5), addr(6));
+    this.copyOut(w, outs, outSizes, at.slice(5));
+    return outs;
+  }
+
+  /** kernels.ts' attentionPoolBackward (inputs dout, out, u, v, h; outputs dh, dpre, dv, db) in one call. */
+  attentionPoolBackward(w: KernelMemory, ins: Record<string, TensorInfo | undefined>): TensorInfo[] | null {
+    const { dout, out, u, v, h } = ins;
+    const [B, T, D] = h!.shape as [number, number, number];
+    const A = v!.shape[0]!;
+    const inputs = [dout, out, u, v, h];
+    const sizes = [B * (D + T), B * (D + T), B * T * A, A, B * T * D];
+    const outShapes = [[B, T, D], [B * T, A], [A], [A]];
+    const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
+    const at = this.layout([...sizes, ...outSizes, 2 * A + T, 4 * A]);
+    if (!at) return null;
+    const outs = outShapes.map((sh) => w.output(sh));
+    this.copyIn(w, inputs, sizes, at);
+    this.ex.attention_pool_backward(B, T, D, A, ...at.map((o) => o * FLOAT));
+    this.copyOut(w, outs, outSizes, at.slice(5));
+    return outs;
+  }
+
+  /** Copies the present inputs from the backend's heap to their blocks. */
+  private copyIn(w: KernelMemory, inputs: (TensorInfo | undefined)[], sizes: number[], at: number[]): void {
+    const F = w.heap;
+    inputs.forEach((t, k) => {
+      if (t) this.floats.set(F.subarray(w.base(t), w.base(t) + sizes[k]!), at[k]!);
+    });
+  }
+
+  /** Copies the outputs from their blocks to the backend's tensors. */
+  private copyOut(w: KernelMemory, outs: TensorInfo[], sizes: number[], at: number[]): void {
+    const F = w.heap;
+    outs.forEach((o, k) => F.set(this.floats.subarray(at[k]!, at[k]! + sizes[k]!), w.base(o)));
   }
 
   /**

@@ -222,17 +222,37 @@ describe.each([
   );
 });
 
-describe.each(["wasm", "cpu"] as const)("additive attention pooling as kernels on %s", (backend) => {
+// "module": the pooling in attnc's wasm module (attention_pool_forward and _backward); "js": its JavaScript loops.
+describe.each([
+  ["wasm", "module"],
+  ["cpu", "module"],
+  ["wasm", "js"],
+  ["cpu", "js"],
+] as const)("additive attention pooling as kernels on %s, %s", (backend, kernel) => {
+  const saved = process.env["ATTNC_LSTM_KERNEL"];
   beforeAll(async () => {
     await selectBackend(backend);
     registerLayers();
   });
+  beforeEach(() => {
+    if (kernel === "js") process.env["ATTNC_LSTM_KERNEL"] = "js";
+    else delete process.env["ATTNC_LSTM_KERNEL"];
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env["ATTNC_LSTM_KERNEL"];
+    else process.env["ATTNC_LSTM_KERNEL"] = saved;
+  });
 
-  it.each([false, true])("equals the op-based layer, outputs and every gradient (masked %s)", (masked) => {
-    const layer = new AttentionPool({ units: 4, seed: 12 });
-    const h = seq(13);
+  // Units 4 and width 6: whole vectors and a partial one; units 3 and width 9: partial vectors only past 8.
+  it.each([
+    [false, 4, 6],
+    [true, 4, 6],
+    [true, 3, 9],
+  ])("equals the op-based layer, outputs and every gradient (masked %s, units %s, width %s)", (masked, units, width) => {
+    const layer = new AttentionPool({ units, seed: 12 });
+    const h = seq(13, width);
     layer.apply(h);
-    layer.setWeights(layer.getWeights().map((w, i) => (i === 1 ? tf.randomNormal([4], 0, 1, "float32", 14) : w)));
+    layer.setWeights(layer.getWeights().map((w, i) => (i === 1 ? tf.randomNormal([units], 0, 1, "float32", 14) : w)));
     const m = masked ? mask() : null;
     const kernel = outputsAndGradients(layer, h, m, false);
     const ops = outputsAndGradients(layer, h, m, true);

@@ -1,8 +1,8 @@
 /*
  * attnc's LSTM step loops as one wasm module (wasm SIMD, 128-bit): the whole-sequence forward and backward
  * passes of kernels.ts (lstmSequenceForward, lstmSequenceBackward), all T steps in one call, products
- * included; the temporal-attention LSTM's forward pass (temporal_forward); Adam's step of one variable
- * (adam_step). Built by scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
+ * included; the temporal-attention LSTM's passes (temporal_forward, temporal_backward); additive attention
+ * pooling (attention_pool_forward, attention_pool_backward); Adam's step of one variable (adam_step). Built by scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
  * The module owns its memory (exported); the caller places the inputs and outputs in it, at offsets it chooses,
  * and grows it as needed.
  *
@@ -495,6 +495,108 @@ static void gemmAny(int M, int K, int N, const float *A, const float *Bm, float 
     }
 }
 
+/* y += a x over n floats. */
+static inline void axpy(int n, float a, const float *x, float *y) {
+  const f4 av = SPLAT(a);
+  int k = 0;
+  for (; k + 4 <= n; k += 4) STORE(y + k, ADD(LOAD(y + k), MUL(av, LOAD(x + k))));
+  for (; k < n; k++) y[k] += a * x[k];
+}
+
+/* x . y over n floats. */
+static inline float dot(int n, const float *x, const float *y) {
+  f4 s = SPLAT(0);
+  int k = 0;
+  for (; k + 4 <= n; k += 4) s = ADD(s, MUL(LOAD(x + k), LOAD(y + k)));
+  float r = hsum(s);
+  for (; k < n; k++) r += x[k] * y[k];
+  return r;
+}
+
+/*
+ * One example's additive attention over T positions (kernels.ts' attend): u_i = tanh(pre_i + q) (T rows of A
+ * floats, written to u), e_i = v . u_i (+ bias_i), a = softmax over the unmasked i (all masked: all 0), written
+ * to w; out = sum_i a_i val_i (D floats). mask and bias may be null.
+ */
+static void attendRow(int T, int A, int D, const float *pre, const float *q, const float *v, const float *mask,
+                      const float *bias, float *u, float *w, const float *val, float *out) {
+  float mx = -__builtin_inff();
+  for (int i = 0; i < T; i++) {
+    f4 s = SPLAT(0);
+    int a = 0;
+    for (; a + 4 <= A; a += 4) {
+      const f4 uu = vtanh(ADD(LOAD(pre + i * A + a), LOAD(q + a)));
+      STORE(u + i * A + a, uu);
+      s = ADD(s, MUL(uu, LOAD(v + a)));
+    }
+    if (a < A) {
+      const int n = A - a;
+      const f4 uu = vtanh(ADD(loadN(pre + i * A + a, n), loadN(q + a, n)));
+      storeN(u + i * A + a, uu, n);
+      s = ADD(s, MUL(uu, loadN(v + a, n)));
+    }
+    const float e = hsum(s) + (bias ? bias[i] : 0.0f);
+    w[i] = e;
+    if ((!mask || mask[i] != 0.0f) && e > mx) mx = e;
+  }
+  float sum = 0;
+  for (int i = 0; i < T; i++) {
+    const float m = mask ? mask[i] : 1.0f;
+    const float d = w[i] - mx;
+    const float ex = m == 0.0f ? 0.0f : expNeg1(d < 0.0f ? d : 0.0f) * m;
+    w[i] = ex;
+    sum += ex;
+  }
+  const float den = sum > 1e-30f ? sum : 1e-30f;
+  for (int d = 0; d < D; d++) out[d] = 0;
+  for (int i = 0; i < T; i++) {
+    const float a = w[i] / den;
+    w[i] = a;
+    if (a != 0.0f) axpy(D, a, val + i * D, out);
+  }
+}
+
+/*
+ * Its derivatives (kernels.ts' attendGrad), from dOut (D floats, the gradient of out) and dw (T floats, of the
+ * weights): dVal_i += a_i dOut; with da_i = dw_i + val_i . dOut and s = sum_i a_i da_i, de_i = a_i (da_i - s)
+ * goes to dBias_i (doubles, if not null), and through u_i = tanh(.) to dpre_i (added) and rowSum (set: the sum
+ * over i, the gradient of q); dvRow += de_i u_i. da: T floats of scratch.
+ */
+static void attendGradRow(int T, int A, int D, const float *u, const float *v, const float *w, const float *dw,
+                          const float *val, const float *dOut, float *dVal, float *dpre, float *rowSum, float *dvRow,
+                          double *dBias, float *da) {
+  const f4 one = SPLAT(1.0f);
+  float s = 0;
+  for (int a = 0; a < A; a++) rowSum[a] = 0;
+  for (int i = 0; i < T; i++) {
+    const float d = dw[i] + dot(D, val + i * D, dOut);
+    axpy(D, w[i], dOut, dVal + i * D);
+    da[i] = d;
+    s += w[i] * d;
+  }
+  for (int i = 0; i < T; i++) {
+    const float de = w[i] * (da[i] - s);
+    if (de == 0.0f) continue;
+    if (dBias) dBias[i] += de;
+    const f4 dev = SPLAT(de);
+    int a = 0;
+    for (; a + 4 <= A; a += 4) {
+      const f4 uu = LOAD(u + i * A + a);
+      const f4 d = MUL(MUL(dev, LOAD(v + a)), SUB(one, MUL(uu, uu)));
+      STORE(dpre + i * A + a, ADD(LOAD(dpre + i * A + a), d));
+      STORE(rowSum + a, ADD(LOAD(rowSum + a), d));
+      STORE(dvRow + a, ADD(LOAD(dvRow + a), MUL(dev, uu)));
+    }
+    for (; a < A; a++) {
+      const float uu = u[i * A + a];
+      const float d = de * v[a] * (1.0f - uu * uu);
+      dpre[i * A + a] += d;
+      rowSum[a] += d;
+      dvRow[a] += de * uu;
+    }
+  }
+}
+
 /*
  * The temporal-attention LSTM's forward pass over all T steps: kernels.ts' temporalForward (its layouts, its
  * equations) in one call. At step t: p = h_{t-1} Wh; u_i = tanh(xw_i + p); e_i = v . u_i (+ pos_{i-t+T-1});
@@ -520,43 +622,9 @@ __attribute__((export_name("temporal_forward"))) void temporalForward(int T, int
       gemmAny(B, H, A, hIn, wh, p);
     float *xt = xh + t * B * K;
     for (int b = 0; b < B; b++) {
-      const float *pb = p + b * A, *xwr = xw + b * TA, *mrow = mask ? mask + b * T : 0, *xr = x + b * T * Fd;
-      float *ur = u + (t * B + b) * TA, *aRow = out + (b * T + t) * O + H, *row = xt + b * K;
-      float mx = -__builtin_inff();
-      for (int i = 0; i < T; i++) {
-        f4 s = SPLAT(0);
-        int a = 0;
-        for (; a + 4 <= A; a += 4) {
-          const f4 uu = vtanh(ADD(LOAD(xwr + i * A + a), LOAD(pb + a)));
-          STORE(ur + i * A + a, uu);
-          s = ADD(s, MUL(uu, LOAD(v + a)));
-        }
-        if (a < A) {
-          const int n = A - a;
-          const f4 uu = vtanh(ADD(loadN(xwr + i * A + a, n), loadN(pb + a, n)));
-          storeN(ur + i * A + a, uu, n);
-          s = ADD(s, MUL(uu, loadN(v + a, n)));
-        }
-        const float e = hsum(s) + (pos ? pos[T - 1 - t + i] : 0.0f);
-        aRow[i] = e;
-        if ((!mrow || mrow[i] != 0.0f) && e > mx) mx = e;
-      }
-      float sum = 0;
-      for (int i = 0; i < T; i++) {
-        const float m = mrow ? mrow[i] : 1.0f;
-        const float d = aRow[i] - mx;
-        const float ex = m == 0.0f ? 0.0f : expNeg1(d < 0.0f ? d : 0.0f) * m;
-        aRow[i] = ex;
-        sum += ex;
-      }
-      const float den = sum > 1e-30f ? sum : 1e-30f;
-      for (int d = 0; d < Fd; d++) row[d] = 0;
-      for (int i = 0; i < T; i++) {
-        const float a = aRow[i] / den;
-        aRow[i] = a;
-        if (a == 0.0f) continue;
-        for (int d = 0; d < Fd; d++) row[d] += a * xr[i * Fd + d];
-      }
+      float *row = xt + b * K;
+      attendRow(T, A, Fd, xw + b * TA, p + b * A, v, mask ? mask + b * T : 0, pos ? pos + T - 1 - t : 0,
+                u + (t * B + b) * TA, out + (b * T + t) * O + H, x + b * T * Fd, row);
       for (int j = 0; j < H; j++) row[Fd + j] = hIn[b * H + j];
     }
     float *z = act + t * BH4;
@@ -589,7 +657,7 @@ __attribute__((export_name("temporal_forward"))) void temporalForward(int T, int
  * call, from the last step to the first: the cell's derivatives (as lstm_backward), dxh = dz wu^T, the
  * attention's derivatives (the weighted sum into dx, the scores through tanh into dxw and dp, the score bias
  * into dpos), dh_{t-1} = dxh's h part + dp Wh^T. wu is [K, 4H] unscaled, wht [A, H]. Scratch: work 3 B H + B K
- * + B H + B max(A, H) floats (zeroed here), acc 4H + A + 2T - 1 doubles.
+ * + B H + B max(A, H) + A floats, acc 4H + A + 2T - 1 doubles.
  */
 __attribute__((export_name("temporal_backward"))) void temporalBackward(
     int T, int B, int Fd, int H, int A, int hard, const float *dout, const float *x, const float *out, const float *cp,
@@ -599,14 +667,13 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
   const int H4 = 4 * H, K = Fd + H, O = H + T, BH = B * H, BH4 = B * H4, TA = T * A, P = 2 * T - 1;
   const int zeros = B * (A > H ? A : H);
   float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH, *dxh = work + 3 * BH, *dhp = dxh + B * K;
-  float *zero = dhp + BH, *dvRow = zero + zeros;
+  float *zero = dhp + BH;
   double *dbAcc = acc, *dvAcc = acc + H4, *dposAcc = acc + H4 + A;
   for (int k = 0; k < 3 * BH; k++) work[k] = 0;
   for (int k = 0; k < zeros; k++) zero[k] = 0;
   for (int k = 0; k < H4 + A + P; k++) acc[k] = 0;
   for (int k = 0; k < B * TA; k++) dxw[k] = 0;
   for (int k = 0; k < B * T * Fd; k++) dx[k] = 0;
-  const f4 one = SPLAT(1.0f);
   for (int t = T - 1; t >= 0; t--) {
     float *zt = dz + t * BH4;
     for (int b = 0; b < B; b++) {
@@ -636,43 +703,11 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
     }
     gemmRowsT(B, H4, K, zt, wu, dxh);
     for (int b = 0; b < B; b++) {
-      const float *aRow = out + (b * T + t) * O + H, *daRow = dout + (b * T + t) * O + H, *xr = x + b * T * Fd;
-      const float *ur = u + (t * B + b) * TA, *dOut = dxh + b * K;
-      float *dxr = dx + b * T * Fd, *dpre = dxw + b * TA, *rowSum = dp + (t * B + b) * A;
-      float s = 0;
-      for (int a = 0; a < A; a++) rowSum[a] = dvRow[a] = 0;
-      /* da_i = daRow_i + x_i . dOut (kept in dpos until the end), dx_i += a_i dOut, s = sum_i a_i da_i. */
-      for (int i = 0; i < T; i++) {
-        const float ai = aRow[i];
-        float d = daRow[i];
-        for (int k = 0; k < Fd; k++) {
-          d += xr[i * Fd + k] * dOut[k];
-          dxr[i * Fd + k] += ai * dOut[k];
-        }
-        dpos[i] = d; /* dpos as scratch for da (written at the end) */
-        s += ai * d;
-      }
-      for (int i = 0; i < T; i++) {
-        const float de = aRow[i] * (dpos[i] - s);
-        if (de == 0.0f) continue;
-        if (hasPos) dposAcc[T - 1 - t + i] += de;
-        const f4 dev = SPLAT(de);
-        int a = 0;
-        for (; a + 4 <= A; a += 4) {
-          const f4 uu = LOAD(ur + i * A + a);
-          const f4 d = MUL(MUL(dev, LOAD(v + a)), SUB(one, MUL(uu, uu)));
-          STORE(dpre + i * A + a, ADD(LOAD(dpre + i * A + a), d));
-          STORE(rowSum + a, ADD(LOAD(rowSum + a), d));
-          STORE(dvRow + a, ADD(LOAD(dvRow + a), MUL(dev, uu)));
-        }
-        for (; a < A; a++) {
-          const float uu = ur[i * A + a];
-          const float d = de * v[a] * (1.0f - uu * uu);
-          dpre[i * A + a] += d;
-          rowSum[a] += d;
-          dvRow[a] += de * uu;
-        }
-      }
+      float *dvRow = zero + zeros;
+      for (int a = 0; a < A; a++) dvRow[a] = 0;
+      attendGradRow(T, A, Fd, u + (t * B + b) * TA, v, out + (b * T + t) * O + H, dout + (b * T + t) * O + H,
+                    x + b * T * Fd, dxh + b * K, dx + b * T * Fd, dxw + b * TA, dp + (t * B + b) * A, dvRow,
+                    hasPos ? dposAcc + T - 1 - t : 0, dpos);
       for (int a = 0; a < A; a++) dvAcc[a] += dvRow[a];
     }
     if (H % 4 == 0)
@@ -685,4 +720,47 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
   for (int c = 0; c < H4; c++) db[c] = (float)dbAcc[c];
   for (int a = 0; a < A; a++) dv[a] = (float)dvAcc[a];
   for (int k = 0; k < P; k++) dpos[k] = hasPos ? (float)dposAcc[k] : 0.0f;
+}
+
+/*
+ * Additive attention pooling (kernels.ts' attentionPoolForward): per example, attendRow over its T rows of h
+ * [T, D] with pre = h W [T, A] (computed outside) and q = the bias. Outputs out [B, D + T] (c, then a) and
+ * u [B T, A].
+ */
+__attribute__((export_name("attention_pool_forward"))) void attentionPoolForward(int B, int T, int D, int A,
+                                                                                const float *pre, const float *bias,
+                                                                                const float *v, const float *h,
+                                                                                const float *mask, float *out, float *u) {
+  const int O = D + T;
+  for (int b = 0; b < B; b++)
+    attendRow(T, A, D, pre + b * T * A, bias, v, mask ? mask + b * T : 0, 0, u + b * T * A, out + b * O + D,
+              h + b * T * D, out + b * O);
+}
+
+/*
+ * Its backward pass (kernels.ts' attentionPoolBackward): dh [B, T, D] through the weighted sum only, dpre
+ * [B T, A], dv and db [A]. Scratch: work 2A + T floats, acc 2A doubles.
+ */
+__attribute__((export_name("attention_pool_backward"))) void attentionPoolBackward(
+    int B, int T, int D, int A, const float *dout, const float *out, const float *u, const float *v, const float *h,
+    float *dh, float *dpre, float *dv, float *db, float *work, double *acc) {
+  const int O = D + T;
+  float *rowSum = work, *dvRow = work + A, *da = work + 2 * A;
+  double *dvAcc = acc, *dbAcc = acc + A;
+  for (int k = 0; k < B * T * D; k++) dh[k] = 0;
+  for (int k = 0; k < B * T * A; k++) dpre[k] = 0;
+  for (int a = 0; a < 2 * A; a++) acc[a] = 0;
+  for (int b = 0; b < B; b++) {
+    for (int a = 0; a < A; a++) dvRow[a] = 0;
+    attendGradRow(T, A, D, u + b * T * A, v, out + b * O + D, dout + b * O + D, h + b * T * D, dout + b * O,
+                  dh + b * T * D, dpre + b * T * A, rowSum, dvRow, 0, da);
+    for (int a = 0; a < A; a++) {
+      dvAcc[a] += dvRow[a];
+      dbAcc[a] += rowSum[a];
+    }
+  }
+  for (int a = 0; a < A; a++) {
+    dv[a] = (float)dvAcc[a];
+    db[a] = (float)dbAcc[a];
+  }
 }
