@@ -1,8 +1,9 @@
 /**
- * attnc's own wasm module for the whole-sequence LSTM kernels (kernels.ts): one call runs all T steps of a
- * direction, forward or backward, products included (src/runtime/wasm/lstm.c, wasm SIMD, checked in as
- * lstm-wasm.generated.ts by scripts/build-wasm.sh). The module has its own memory: a call copies its inputs in
- * and its outputs out, O(T B 4H) beside the products' O(T B H 4H).
+ * attnc's own wasm module for the kernels of kernels.ts: one call runs all T steps of an LSTM direction or of
+ * the temporal-attention LSTM, forward or backward, products included; the attention pooling's two passes; one
+ * variable's Adam step (src/runtime/wasm/lstm.c, wasm SIMD, checked in as lstm-wasm.generated.ts by
+ * scripts/build-wasm.sh). The module has its own memory: a call copies its inputs in and its outputs out,
+ * O(T B 4H) beside the products' O(T B H 4H).
  *
  * Node compiles it synchronously at first use. A web page's main thread refuses a synchronous compile of more
  * than 4 KB, so there it is used only after `prepareLstmModule()` (browser.ts' loadModel awaits it); until then,
