@@ -23,7 +23,9 @@ describe("explain without attention", () => {
     const before = readdirSync(work).sort();
     const r = await attnc("explain", join(work, "m"), "--input", join(work, "req.jsonl"), "--out", join(work, "heat"), "--backend", "wasm", "--allow-outside");
     expect(r.code).toBe(2);
-    expect(r.err.split("\n").filter((l) => l.startsWith("attnc: ") && !/ backend$/.test(l))).toEqual(["attnc: model TinyPlain has no attention layer to explain"]);
+    expect(r.err.split("\n").filter((l) => l.startsWith("attnc: ") && !/ backend$/.test(l))).toEqual([
+      "attnc: model TinyPlain has no attention layer to explain",
+    ]);
     expect(r.out).toBe("");
     expect(existsSync(join(work, "heat"))).toBe(false);
     expect(readdirSync(work).sort()).toEqual(before);
