@@ -89,35 +89,15 @@ export class LstmModule {
     const [T, B, H4] = xw.shape as [number, number, number];
     const H = H4 / 4;
     const n = T * B * H;
-    const at = this.layout([4 * n, H * H4, mask ? T * B : 0, n, n, n, 4 * n, n]);
+    const sizes = [4 * n, H * H4, mask ? T * B : 0];
+    const outSizes = [n, n, n, 4 * n, n];
+    const at = this.layout([...sizes, ...outSizes]);
     if (!at) return null;
     const outs = [w.output([B, T, H]), w.output([T, B, H]), w.output([T, B, H]), w.output([T, B, H4]), w.output([T, B, H])];
-    const [xwM, uM, maskM, yM, hpM, cpM, actM, tcM] = at as [number, number, number, number, number, number, number, number];
-    const F = w.heap;
-    const M = this.floats;
-    const copyIn = (t: TensorInfo, to: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), to);
-    copyIn(xw, xwM, 4 * n);
-    copyIn(u, uM, H * H4);
-    if (mask) copyIn(mask, maskM, T * B);
-    this.ex.lstm_forward(
-      T,
-      B,
-      H,
-      reverse ? 1 : 0,
-      hard ? 1 : 0,
-      xwM * FLOAT,
-      uM * FLOAT,
-      mask ? maskM * FLOAT : 0,
-      yM * FLOAT,
-      hpM * FLOAT,
-      cpM * FLOAT,
-      actM * FLOAT,
-      tcM * FLOAT,
-    );
-    [yM, hpM, cpM, actM, tcM].forEach((from, k) => {
-      const size = k === 3 ? 4 * n : n;
-      F.set(M.subarray(from, from + size), w.base(outs[k]!));
-    });
+    this.copyIn(w, [xw, u, mask], sizes, at);
+    const addr = (k: number): number => at[k]! * FLOAT;
+    this.ex.lstm_forward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, addr(0), addr(1), mask ? addr(2) : 0, ...[3, 4, 5, 6, 7].map(addr));
+    this.copyOut(w, outs, outSizes, at.slice(3));
     return outs;
   }
 
@@ -136,40 +116,17 @@ export class LstmModule {
     const [T, B, H4] = act.shape as [number, number, number];
     const H = H4 / 4;
     const n = T * B * H;
-    const at = this.layout([n, 4 * n, n, n, H * H4, mask ? T * B : 0, 4 * n, H4, 3 * B * H, 2 * H4]);
+    const sizes = [n, 4 * n, n, n, H * H4, mask ? T * B : 0];
+    const outSizes = [4 * n, H4];
+    const at = this.layout([...sizes, ...outSizes, 3 * B * H, 2 * H4]);
     if (!at) return null;
     const outs = [w.output([T, B, H4]), w.output([H4])];
-    const [dyM, actM, tcM, cpM, uM, maskM, dzM, dbM, workM, accM] = at as [number, number, number, number, number, number, number, number, number, number];
-    const F = w.heap;
-    const M = this.floats;
-    const copyIn = (t: TensorInfo, to: number, size: number): void => M.set(F.subarray(w.base(t), w.base(t) + size), to);
-    copyIn(dy, dyM, n);
-    copyIn(act, actM, 4 * n);
-    copyIn(tc, tcM, n);
-    copyIn(cp, cpM, n);
-    if (mask) copyIn(mask, maskM, T * B);
+    this.copyIn(w, [dy, act, tc, cp, undefined, mask], sizes, at);
     // U [H, 4H] from ut [4H, H]: the module's backward product takes dot products of rows.
-    const utAt = w.base(ut);
-    for (let c = 0; c < H4; c++) for (let j = 0; j < H; j++) M[uM + j * H4 + c] = F[utAt + c * H + j]!;
-    this.ex.lstm_backward(
-      T,
-      B,
-      H,
-      reverse ? 1 : 0,
-      hard ? 1 : 0,
-      dyM * FLOAT,
-      actM * FLOAT,
-      tcM * FLOAT,
-      cpM * FLOAT,
-      uM * FLOAT,
-      mask ? maskM * FLOAT : 0,
-      dzM * FLOAT,
-      dbM * FLOAT,
-      workM * FLOAT,
-      accM * FLOAT,
-    );
-    F.set(M.subarray(dzM, dzM + 4 * n), w.base(outs[0]!));
-    F.set(M.subarray(dbM, dbM + H4), w.base(outs[1]!));
+    this.transposeIn(w, ut, H4, H, at[4]!);
+    const addr = (k: number): number => at[k]! * FLOAT;
+    this.ex.lstm_backward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...[0, 1, 2, 3, 4].map(addr), mask ? addr(5) : 0, ...[6, 7, 8, 9].map(addr));
+    this.copyOut(w, outs, outSizes, at.slice(6));
     return outs;
   }
 
@@ -199,11 +156,7 @@ export class LstmModule {
     const at = this.layout([...sizes, ...outSizes, B * A, B * Math.max(A, H4)]);
     if (!at) return null;
     const outs = outShapes.map((sh) => w.output(sh));
-    const F = w.heap;
-    const M = this.floats;
-    [x, xw, wh, v, wu, bias, mask, zx, pos].forEach((t, k) => {
-      if (t) M.set(F.subarray(w.base(t), w.base(t) + sizes[k]!), at[k]!);
-    });
+    this.copyIn(w, [x, xw, wh, v, wu, bias, mask, zx, pos], sizes, at);
     const addr = (k: number, present = true): number => (present ? at[k]! * FLOAT : 0);
     this.ex.temporal_forward(
       T,
@@ -218,7 +171,7 @@ export class LstmModule {
       addr(8, pos !== undefined),
       ...[9, 10, 11, 12, 13, 14, 15, 16, 17].map((k) => addr(k)),
     );
-    outs.forEach((o, k) => F.set(M.subarray(at[9 + k]!, at[9 + k]! + outSizes[k]!), w.base(o)));
+    this.copyOut(w, outs, outSizes, at.slice(9));
     return outs;
   }
 
@@ -244,15 +197,9 @@ export class LstmModule {
     const at = this.layout([...sizes, K * H4, ...outSizes, work, 2 * (H4 + A + P)]);
     if (!at) return null;
     const outs = outShapes.slice(0, pos ? 7 : 6).map((sh) => w.output(sh));
-    const F = w.heap;
-    const M = this.floats;
-    inputs.forEach((t, k) => {
-      if (t) M.set(F.subarray(w.base(t), w.base(t) + sizes[k]!), at[k]!);
-    });
+    this.copyIn(w, inputs, sizes, at);
     // wu [K, 4H] from wut [4H, K]: the module's product of dz takes dot products of rows.
-    const wuM = at[10]!;
-    const wutAt = w.base(wut!);
-    for (let c = 0; c < H4; c++) for (let k = 0; k < K; k++) M[wuM + k * H4 + c] = F[wutAt + c * K + k]!;
+    this.transposeIn(w, wut!, H4, K, at[10]!);
     const addr = (k: number): number => at[k]! * FLOAT;
     this.ex.temporal_backward(
       T,
@@ -266,7 +213,7 @@ export class LstmModule {
       pos ? 1 : 0,
       ...[11, 12, 13, 14, 15, 16, 17, 18, 19].map(addr),
     );
-    outs.forEach((o, k) => F.set(M.subarray(at[11 + k]!, at[11 + k]! + outSizes[k]!), w.base(o)));
+    this.copyOut(w, outs, outSizes, at.slice(11));
     return outs;
   }
 
@@ -318,6 +265,14 @@ export class LstmModule {
     });
   }
 
+  /** Writes `t` [R, C] transposed, as [C, R], to the block at float offset `to`. */
+  private transposeIn(w: KernelMemory, t: TensorInfo, R: number, C: number, to: number): void {
+    const F = w.heap;
+    const M = this.floats;
+    const from = w.base(t);
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) M[to + c * R + r] = F[from + r * C + c]!;
+  }
+
   /** Copies the outputs from their blocks to the backend's tensors. */
   private copyOut(w: KernelMemory, outs: TensorInfo[], sizes: number[], at: number[]): void {
     const F = w.heap;
@@ -333,11 +288,9 @@ export class LstmModule {
     const at = this.layout([n, n, n, n]);
     if (!at) return null;
     const outs = [w.output(value.shape), w.output(value.shape), w.output(value.shape)];
-    const F = w.heap;
-    const M = this.floats;
-    [value, g, m, v].forEach((t, k) => M.set(F.subarray(w.base(t), w.base(t) + n), at[k]!));
+    this.copyIn(w, [value, g, m, v], [n, n, n, n], at);
     this.ex.adam_step(n, ...at.map((o) => o * FLOAT), ...c);
-    [0, 2, 3].forEach((k, i) => F.set(M.subarray(at[k]!, at[k]! + n), w.base(outs[i]!)));
+    this.copyOut(w, outs, [n, n, n], [at[0]!, at[2]!, at[3]!]);
     return outs;
   }
 }

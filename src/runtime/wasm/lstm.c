@@ -314,6 +314,31 @@ static inline __attribute__((always_inline)) void cellRow(const Row *r, int H, c
 }
 
 /*
+ * One step's cell over the batch: z [B, 4H] (pre-activations in, gates out), tc [B, H]; example b's output at
+ * y + b * yStride, its mask value at mask[b * maskStride] (mask may be null); h and c before the step hIn, cIn
+ * [B, H], after it hNext, cNext (null after the last step).
+ */
+static void cellStep(int B, int H, int hard, float *z, float *tc, float *y, int yStride, const float *hIn,
+                     const float *cIn, float *hNext, float *cNext, const float *mask, int maskStride) {
+  for (int b = 0; b < B; b++) {
+    const Row r = {
+        .z = z + b * 4 * H,
+        .tc = tc + b * H,
+        .y = y + b * yStride,
+        .hp = hIn + b * H,
+        .cp = cIn + b * H,
+        .hn = hNext ? hNext + b * H : 0,
+        .cn = cNext ? cNext + b * H : 0,
+        .m = mask ? mask[b * maskStride] : 1.0f,
+    };
+    if (hard)
+      cellRow(&r, H, 1);
+    else
+      cellRow(&r, H, 0);
+  }
+}
+
+/*
  * The forward pass over all steps, in the order of `reverse`: z = xw_t + h_{t-1} u, the gates, c = f c_prev
  * + i g, h = o tanh(c), and the carry of h and c over masked steps (h = h_prev + m (h_new - h_prev), the same
  * for c, exact where m is 1). hp and cp at the first step read are zeroed here.
@@ -332,22 +357,8 @@ __attribute__((export_name("lstm_forward"))) void lstmForward(int T, int B, int 
     float *z = act + t * BH4;
     const float *hIn = hp + t * BH, *cIn = cp + t * BH;
     gemmAcc(B, H, H4, hIn, u, xw + t * BH4, z);
-    for (int b = 0; b < B; b++) {
-      const Row r = {
-          .z = z + b * H4,
-          .tc = tc + t * BH + b * H,
-          .y = y + (b * T + t) * H,
-          .hp = hIn + b * H,
-          .cp = cIn + b * H,
-          .hn = next < 0 ? 0 : hp + next * BH + b * H,
-          .cn = next < 0 ? 0 : cp + next * BH + b * H,
-          .m = mask ? mask[t * B + b] : 1.0f,
-      };
-      if (hard)
-        cellRow(&r, H, 1);
-      else
-        cellRow(&r, H, 0);
-    }
+    cellStep(B, H, hard, z, tc + t * BH, y + t * H, T * H, hIn, cIn, next < 0 ? 0 : hp + next * BH,
+             next < 0 ? 0 : cp + next * BH, mask ? mask + t * B : 0, 1);
   }
 }
 
@@ -402,6 +413,41 @@ static inline __attribute__((always_inline)) void cellGradRow(const GradRow *r, 
 }
 
 /*
+ * One step's backward cell over the batch: example b's output gradient at dy + b * dyStride, its mask value at
+ * mask[b * maskStride] (mask may be null); dz [B, 4H] out, its sum over b added to dbAcc.
+ */
+static void cellGradStep(int B, int H, int hard, const float *act, const float *tc, const float *cp, const float *dy,
+                         int dyStride, const float *mask, int maskStride, float *dz, float *dhr, float *dc, float *dhc,
+                         double *dbAcc) {
+  const int H4 = 4 * H;
+  for (int b = 0; b < B; b++) {
+    const GradRow r = {
+        .act = act + b * H4,
+        .tc = tc + b * H,
+        .cp = cp + b * H,
+        .dy = dy + b * dyStride,
+        .dz = dz + b * H4,
+        .dhr = dhr + b * H,
+        .dc = dc + b * H,
+        .dhc = dhc + b * H,
+        .m = mask ? mask[b * maskStride] : 1.0f,
+    };
+    if (hard)
+      cellGradRow(&r, H, 1);
+    else
+      cellGradRow(&r, H, 0);
+  }
+  for (int c = 0; c < H4; c += 4) {
+    f4 sum = SPLAT(0);
+    for (int b = 0; b < B; b++) sum = ADD(sum, LOAD(dz + b * H4 + c));
+    dbAcc[c] += wasm_f32x4_extract_lane(sum, 0);
+    dbAcc[c + 1] += wasm_f32x4_extract_lane(sum, 1);
+    dbAcc[c + 2] += wasm_f32x4_extract_lane(sum, 2);
+    dbAcc[c + 3] += wasm_f32x4_extract_lane(sum, 3);
+  }
+}
+
+/*
  * The backward pass, from the last step read to the first. u is U [H, 4H] unscaled; work is 3 B H floats
  * (the recurrent gradient of h, the carried gradients of c and of h over masked steps) and dbAcc 4H doubles.
  * Outputs dz [T, B, 4H] and db [4H].
@@ -417,31 +463,8 @@ __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, in
   for (int s = T - 1; s >= 0; s--) {
     const int t = reverse ? T - 1 - s : s;
     float *zt = dz + t * BH4;
-    for (int b = 0; b < B; b++) {
-      const GradRow r = {
-          .act = act + t * BH4 + b * H4,
-          .tc = tc + t * BH + b * H,
-          .cp = cp + t * BH + b * H,
-          .dy = dy + (b * T + t) * H,
-          .dz = zt + b * H4,
-          .dhr = dhr + b * H,
-          .dc = dc + b * H,
-          .dhc = dhc + b * H,
-          .m = mask ? mask[t * B + b] : 1.0f,
-      };
-      if (hard)
-        cellGradRow(&r, H, 1);
-      else
-        cellGradRow(&r, H, 0);
-    }
-    for (int c = 0; c < H4; c += 4) {
-      f4 sum = SPLAT(0);
-      for (int b = 0; b < B; b++) sum = ADD(sum, LOAD(zt + b * H4 + c));
-      dbAcc[c] += wasm_f32x4_extract_lane(sum, 0);
-      dbAcc[c + 1] += wasm_f32x4_extract_lane(sum, 1);
-      dbAcc[c + 2] += wasm_f32x4_extract_lane(sum, 2);
-      dbAcc[c + 3] += wasm_f32x4_extract_lane(sum, 3);
-    }
+    cellGradStep(B, H, hard, act + t * BH4, tc + t * BH, cp + t * BH, dy + t * H, T * H, mask ? mask + t * B : 0, 1, zt,
+                 dhr, dc, dhc, dbAcc);
     if (s > 0) gemmRowsT(B, H4, H, zt, u, dhr);
   }
   for (int c = 0; c < H4; c++) db[c] = (float)dbAcc[c];
@@ -633,22 +656,8 @@ __attribute__((export_name("temporal_forward"))) void temporalForward(int T, int
       for (int c = 0; c < H4; c += 4) STORE(z + b * H4 + c, ADD(LOAD(z + b * H4 + c), LOAD(bias + c)));
     if (zx)
       for (int k = 0; k < BH4; k += 4) STORE(z + k, ADD(LOAD(z + k), LOAD(zx + t * BH4 + k)));
-    for (int b = 0; b < B; b++) {
-      const Row r = {
-          .z = z + b * H4,
-          .tc = tc + t * BH + b * H,
-          .y = out + (b * T + t) * O,
-          .hp = hIn + b * H,
-          .cp = cIn + b * H,
-          .hn = t + 1 < T ? hp + (t + 1) * BH + b * H : 0,
-          .cn = t + 1 < T ? cp + (t + 1) * BH + b * H : 0,
-          .m = mask ? mask[b * T + t] : 1.0f,
-      };
-      if (hard)
-        cellRow(&r, H, 1);
-      else
-        cellRow(&r, H, 0);
-    }
+    cellStep(B, H, hard, z, tc + t * BH, out + t * O, T * O, hIn, cIn, t + 1 < T ? hp + (t + 1) * BH : 0,
+             t + 1 < T ? cp + (t + 1) * BH : 0, mask ? mask + t : 0, T);
   }
 }
 
@@ -676,31 +685,8 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
   for (int k = 0; k < B * T * Fd; k++) dx[k] = 0;
   for (int t = T - 1; t >= 0; t--) {
     float *zt = dz + t * BH4;
-    for (int b = 0; b < B; b++) {
-      const GradRow r = {
-          .act = act + t * BH4 + b * H4,
-          .tc = tc + t * BH + b * H,
-          .cp = cp + t * BH + b * H,
-          .dy = dout + (b * T + t) * O,
-          .dz = zt + b * H4,
-          .dhr = dhr + b * H,
-          .dc = dc + b * H,
-          .dhc = dhc + b * H,
-          .m = mask ? mask[b * T + t] : 1.0f,
-      };
-      if (hard)
-        cellGradRow(&r, H, 1);
-      else
-        cellGradRow(&r, H, 0);
-    }
-    for (int c = 0; c < H4; c += 4) {
-      f4 sum = SPLAT(0);
-      for (int b = 0; b < B; b++) sum = ADD(sum, LOAD(zt + b * H4 + c));
-      dbAcc[c] += wasm_f32x4_extract_lane(sum, 0);
-      dbAcc[c + 1] += wasm_f32x4_extract_lane(sum, 1);
-      dbAcc[c + 2] += wasm_f32x4_extract_lane(sum, 2);
-      dbAcc[c + 3] += wasm_f32x4_extract_lane(sum, 3);
-    }
+    cellGradStep(B, H, hard, act + t * BH4, tc + t * BH, cp + t * BH, dout + t * O, T * O, mask ? mask + t : 0, T, zt,
+                 dhr, dc, dhc, dbAcc);
     gemmRowsT(B, H4, K, zt, wu, dxh);
     for (int b = 0; b < B; b++) {
       float *dvRow = zero + zeros;
