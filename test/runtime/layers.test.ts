@@ -171,19 +171,9 @@ function outputsAndGradients(layer: tf.layers.Layer, x: tf.Tensor, m: tf.Tensor2
   }
 }
 
-// "module": the forward pass in attnc's wasm module (lstm.c's temporal_forward); "js": its JavaScript step loop
-// (ATTNC_LSTM_KERNEL=js). The attention's units (3) are not a multiple of 4, the module's partial vectors.
-describe.each([
-  ["wasm", "module"],
-  ["cpu", "module"],
-  ["wasm", "js"],
-  ["cpu", "js"],
-] as const)("temporal input attention as whole-sequence kernels on %s, %s", (backend, kernel) => {
+/** Runs a describe block's tests on the wasm module's kernels ("module") or their JavaScript loops (ATTNC_LSTM_KERNEL=js). */
+function useKernelTier(kernel: "module" | "js"): void {
   const saved = process.env["ATTNC_LSTM_KERNEL"];
-  beforeAll(async () => {
-    await selectBackend(backend);
-    registerLayers();
-  });
   beforeEach(() => {
     if (kernel === "js") process.env["ATTNC_LSTM_KERNEL"] = "js";
     else delete process.env["ATTNC_LSTM_KERNEL"];
@@ -192,6 +182,21 @@ describe.each([
     if (saved === undefined) delete process.env["ATTNC_LSTM_KERNEL"];
     else process.env["ATTNC_LSTM_KERNEL"] = saved;
   });
+}
+
+// "module": the passes in attnc's wasm module (lstm.c's temporal_forward and _backward); "js": their JavaScript
+// step loops (ATTNC_LSTM_KERNEL=js). The attention's units (3) are not a multiple of 4, the module's partial vectors.
+describe.each([
+  ["wasm", "module"],
+  ["cpu", "module"],
+  ["wasm", "js"],
+  ["cpu", "js"],
+] as const)("temporal input attention as whole-sequence kernels on %s, %s", (backend, kernel) => {
+  beforeAll(async () => {
+    await selectBackend(backend);
+    registerLayers();
+  });
+  useKernelTier(kernel);
 
   it.each([
     ["sigmoid", false, "replace", "none", 3],
@@ -229,19 +234,11 @@ describe.each([
   ["wasm", "js"],
   ["cpu", "js"],
 ] as const)("additive attention pooling as kernels on %s, %s", (backend, kernel) => {
-  const saved = process.env["ATTNC_LSTM_KERNEL"];
   beforeAll(async () => {
     await selectBackend(backend);
     registerLayers();
   });
-  beforeEach(() => {
-    if (kernel === "js") process.env["ATTNC_LSTM_KERNEL"] = "js";
-    else delete process.env["ATTNC_LSTM_KERNEL"];
-  });
-  afterEach(() => {
-    if (saved === undefined) delete process.env["ATTNC_LSTM_KERNEL"];
-    else process.env["ATTNC_LSTM_KERNEL"] = saved;
-  });
+  useKernelTier(kernel);
 
   // Units 4 and width 6: whole vectors and a partial one; units 3 and width 9: partial vectors only past 8.
   it.each([
