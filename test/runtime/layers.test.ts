@@ -240,6 +240,17 @@ describe.each([
   });
   useKernelTier(kernel);
 
+  it("lets a NaN in the score vector through to the weights and the pooled vector, as the op tier does", () => {
+    const layer = new AttentionPool({ units: 4, seed: 12 });
+    const h = seq(13, 6);
+    layer.apply(h);
+    layer.setWeights(layer.getWeights().map((w, i) => (i === 2 ? tf.tensor1d([Number.NaN, 0.5, -0.5, 1]) : w)));
+    for (const ops of [false, true]) {
+      const [c, a] = outputsAndGradients(layer, h, null, ops);
+      expect([ops, (c!.dataSync() as Float32Array).every(Number.isNaN), (a!.dataSync() as Float32Array).every(Number.isNaN)]).toEqual([ops, true, true]);
+    }
+  });
+
   // Units 4 and width 6: whole vectors and a partial one; units 3 and width 9: partial vectors only past 8.
   it.each([
     [false, 4, 6],

@@ -566,7 +566,8 @@ static void attendRow(int T, int A, int D, const float *pre, const float *q, con
   for (int i = 0; i < T; i++) {
     const float m = mask ? mask[i] : 1.0f;
     const float d = w[i] - mx;
-    const float ex = m == 0.0f ? 0.0f : expNeg1(d < 0.0f ? d : 0.0f) * m;
+    /* min(d, 0) that keeps a NaN score NaN (as Math.min does), so that a diverged weight shows in the output. */
+    const float ex = m == 0.0f ? 0.0f : expNeg1(d > 0.0f ? 0.0f : d) * m;
     w[i] = ex;
     sum += ex;
   }
