@@ -107,7 +107,8 @@ interface CpuBackend {
   makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
 }
 
-const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+/** The number of elements of a shape. */
+export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /**
  * The kernels' memory on the cpu backend, for one kernel call: an arena that the inputs are copied into and

@@ -7,7 +7,7 @@
  * backend runs the same equations as TensorFlow.js ops (ops.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { envSetting, internalsUsable, kernelMemory, type KernelMemory, type TensorInfo } from "./backend-internals.js";
+import { envSetting, internalsUsable, kernelMemory, sizeOf, type KernelMemory, type TensorInfo } from "./backend-internals.js";
 import { lstmModule } from "./lstm-module.js";
 
 /** hard_sigmoid (Keras' form, clip(0.2 z + 0.5, 0, 1)); the op tier's is hardSigmoid in ops.ts. */
@@ -838,7 +838,7 @@ function adamStep(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: Ad
   const done = lstmModule()?.adam(w, value, g, m, v, constants);
   if (done) return done;
   // Without the module, the same operations in JavaScript (float32 rounding by Math.fround).
-  const n = value.shape.reduce((a, b) => a * b, 1);
+  const n = sizeOf(value.shape);
   const outs = [w.output(value.shape), w.output(value.shape), w.output(value.shape)];
   const [valueAt, gAt, mAt, vAt] = [value, g, m, v].map((t) => w.base(t)) as [number, number, number, number];
   const [valueOut, mOut, vOut] = outs.map((t) => w.base(t)) as [number, number, number];

@@ -10,7 +10,7 @@
  * and wherever the engine lacks wasm SIMD, the kernels run their JavaScript step loop on the backend's products.
  * ATTNC_LSTM_KERNEL=js selects that loop everywhere (for comparison).
  */
-import { envSetting, type KernelMemory, type TensorInfo } from "./backend-internals.js";
+import { envSetting, sizeOf, type KernelMemory, type TensorInfo } from "./backend-internals.js";
 import { LSTM_WASM_BASE64 } from "./lstm-wasm.generated.js";
 
 /** What the module uses of the engine's WebAssembly API (not in the runtime's TypeScript library settings). */
@@ -45,6 +45,9 @@ function lstmWasmBytes(): Uint8Array {
 }
 
 const FLOAT = 4;
+
+/** An input of a module call: a tensor, one to copy in transposed ([R, C] as [C, R]), or absent. */
+type Input = TensorInfo | { transposed: TensorInfo } | undefined;
 const PAGE = 65536;
 /** wasm32's address space. */
 const MAX_BYTES = 2 ** 32;
@@ -84,24 +87,56 @@ export class LstmModule {
     return offsets;
   }
 
+  /**
+   * One call of the module: a block for each input (its size from its shape; none for an absent one), output and
+   * scratch size, in that order; the inputs copied in (a transposed one as [C, R]); `invoke` with every block's
+   * byte address (0 for an absent input); the outputs copied out to new backend tensors. Null where the memory
+   * cannot hold the blocks (the caller's JavaScript loop runs instead).
+   */
+  private call(w: KernelMemory, inputs: Input[], outShapes: number[][], scratch: number[], invoke: (addr: number[]) => void): TensorInfo[] | null {
+    const tensorOf = (i: Input): TensorInfo | undefined => (i && "transposed" in i ? i.transposed : i);
+    const sizes = [...inputs.map((i) => (tensorOf(i) ? sizeOf(tensorOf(i)!.shape) : 0)), ...outShapes.map(sizeOf), ...scratch];
+    const at = this.layout(sizes);
+    if (!at) return null;
+    const outs = outShapes.map((sh) => w.output(sh));
+    const F = w.heap;
+    const M = this.floats;
+    inputs.forEach((i, k) => {
+      const t = tensorOf(i);
+      if (!t) return;
+      const from = w.base(t);
+      if (i && "transposed" in i) {
+        const [R, C] = t.shape as [number, number];
+        for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) M[at[k]! + c * R + r] = F[from + r * C + c]!;
+      } else M.set(F.subarray(from, from + sizes[k]!), at[k]!);
+    });
+    invoke(at.map((o, k) => (k < inputs.length && !tensorOf(inputs[k]) ? 0 : o * FLOAT)));
+    const heap = w.heap;
+    outs.forEach((o, k) => {
+      const b = inputs.length + k;
+      heap.set(M.subarray(at[b]!, at[b]! + sizes[b]!), w.base(o));
+    });
+    return outs;
+  }
+
   /** lstmSequenceForward's contract (kernels.ts): inputs xw, u (scaled as there), optional mask; outputs y, hp, cp, act, tc. */
   forward(w: KernelMemory, xw: TensorInfo, u: TensorInfo, mask: TensorInfo | undefined, reverse: boolean, hard: boolean): TensorInfo[] | null {
     const [T, B, H4] = xw.shape as [number, number, number];
     const H = H4 / 4;
-    const n = T * B * H;
-    const sizes = [4 * n, H * H4, mask ? T * B : 0];
-    const outSizes = [n, n, n, 4 * n, n];
-    const at = this.layout([...sizes, ...outSizes]);
-    if (!at) return null;
-    const outs = [w.output([B, T, H]), w.output([T, B, H]), w.output([T, B, H]), w.output([T, B, H4]), w.output([T, B, H])];
-    this.copyIn(w, [xw, u, mask], sizes, at);
-    const addr = (k: number): number => at[k]! * FLOAT;
-    this.ex.lstm_forward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, addr(0), addr(1), mask ? addr(2) : 0, ...[3, 4, 5, 6, 7].map(addr));
-    this.copyOut(w, outs, outSizes, at.slice(3));
-    return outs;
+    const outShapes = [
+      [B, T, H],
+      [T, B, H],
+      [T, B, H],
+      [T, B, H4],
+      [T, B, H],
+    ];
+    return this.call(w, [xw, u, mask], outShapes, [], (a) => this.ex.lstm_forward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...a));
   }
 
-  /** lstmSequenceBackward's contract (kernels.ts): inputs dy, act, tc, cp, ut ([4H, H], unscaled), optional mask; outputs dz, db. */
+  /**
+   * lstmSequenceBackward's contract (kernels.ts): inputs dy, act, tc, cp, ut ([4H, H], unscaled; the module takes
+   * U [H, 4H], whose rows its product reads), optional mask; outputs dz, db.
+   */
   backward(
     w: KernelMemory,
     dy: TensorInfo,
@@ -115,19 +150,9 @@ export class LstmModule {
   ): TensorInfo[] | null {
     const [T, B, H4] = act.shape as [number, number, number];
     const H = H4 / 4;
-    const n = T * B * H;
-    const sizes = [n, 4 * n, n, n, H * H4, mask ? T * B : 0];
-    const outSizes = [4 * n, H4];
-    const at = this.layout([...sizes, ...outSizes, 3 * B * H, 2 * H4]);
-    if (!at) return null;
-    const outs = [w.output([T, B, H4]), w.output([H4])];
-    this.copyIn(w, [dy, act, tc, cp, undefined, mask], sizes, at);
-    // U [H, 4H] from ut [4H, H]: the module's backward product takes dot products of rows.
-    this.transposeIn(w, ut, H4, H, at[4]!);
-    const addr = (k: number): number => at[k]! * FLOAT;
-    this.ex.lstm_backward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...[0, 1, 2, 3, 4].map(addr), mask ? addr(5) : 0, ...[6, 7, 8, 9].map(addr));
-    this.copyOut(w, outs, outSizes, at.slice(6));
-    return outs;
+    return this.call(w, [dy, act, tc, cp, { transposed: ut }, mask], [[T, B, H4], [H4]], [3 * B * H, 2 * H4], (a) =>
+      this.ex.lstm_backward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...a),
+    );
   }
 
   /**
@@ -140,44 +165,24 @@ export class LstmModule {
     const A = v!.shape[0]!;
     const H4 = bias!.shape[0]!;
     const H = H4 / 4;
-    const K = Fd + H;
-    const O = H + T;
-    const sizes = [B * T * Fd, B * T * A, H * A, A, K * H4, H4, mask ? B * T : 0, zx ? T * B * H4 : 0, pos ? 2 * T - 1 : 0];
     const outShapes = [
-      [B, T, O],
-      [T, B, K],
+      [B, T, H + T],
+      [T, B, Fd + H],
       [T, B, H],
       [T, B, H],
       [T, B, H4],
       [T, B, H],
       [T, B, T, A],
     ];
-    const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
-    const at = this.layout([...sizes, ...outSizes, B * A, B * Math.max(A, H4)]);
-    if (!at) return null;
-    const outs = outShapes.map((sh) => w.output(sh));
-    this.copyIn(w, [x, xw, wh, v, wu, bias, mask, zx, pos], sizes, at);
-    const addr = (k: number, present = true): number => (present ? at[k]! * FLOAT : 0);
-    this.ex.temporal_forward(
-      T,
-      B,
-      Fd,
-      H,
-      A,
-      hard ? 1 : 0,
-      ...[0, 1, 2, 3, 4, 5].map((k) => addr(k)),
-      addr(6, mask !== undefined),
-      addr(7, zx !== undefined),
-      addr(8, pos !== undefined),
-      ...[9, 10, 11, 12, 13, 14, 15, 16, 17].map((k) => addr(k)),
+    return this.call(w, [x, xw, wh, v, wu, bias, mask, zx, pos], outShapes, [B * A, B * Math.max(A, H4)], (a) =>
+      this.ex.temporal_forward(T, B, Fd, H, A, hard ? 1 : 0, ...a),
     );
-    this.copyOut(w, outs, outSizes, at.slice(9));
-    return outs;
   }
 
   /**
-   * kernels.ts' temporalBackward (its contract: inputs dout, x, out, cp, act, tc, u, v, wut [4H, K] unscaled,
-   * wht [A, H], optional mask and pos; outputs dz, db, dp, dxw, dx, dv and, with pos, dpos) in one call.
+   * kernels.ts' temporalBackward (its contract: inputs dout, x, out, cp, act, tc, u, v, wut [4H, K] unscaled (the
+   * module takes wu [K, 4H]), wht [A, H], optional mask and pos; outputs dz, db, dp, dxw, dx, dv and, with pos,
+   * dpos) in one call.
    */
   temporalBackward(w: KernelMemory, ins: Record<string, TensorInfo | undefined>, hard: boolean): TensorInfo[] | null {
     const { dout, x, out, cp, act, tc, u, v, wut, wht, mask, pos } = ins;
@@ -185,36 +190,15 @@ export class LstmModule {
     const A = v!.shape[0]!;
     const H4 = act!.shape[2]!;
     const H = H4 / 4;
-    const K = Fd + H;
-    const O = H + T;
     const P = 2 * T - 1;
-    const inputs = [dout, x, out, cp, act, tc, u, v, wht, mask];
-    const sizes = [B * T * O, B * T * Fd, B * T * O, T * B * H, T * B * H4, T * B * H, T * B * T * A, A, A * H, mask ? B * T : 0];
-    const outShapes = [[T, B, H4], [H4], [T, B, A], [B, T, A], [B, T, Fd], [A], [P]];
-    const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
-    const work = 3 * B * H + B * K + B * H + B * Math.max(A, H) + A;
-    // The doubles' block (acc) comes last, 8-byte aligned as every block is 16-byte aligned.
-    const at = this.layout([...sizes, K * H4, ...outSizes, work, 2 * (H4 + A + P)]);
-    if (!at) return null;
-    const outs = outShapes.slice(0, pos ? 7 : 6).map((sh) => w.output(sh));
-    this.copyIn(w, inputs, sizes, at);
-    // wu [K, 4H] from wut [4H, K]: the module's product of dz takes dot products of rows.
-    this.transposeIn(w, wut!, H4, K, at[10]!);
-    const addr = (k: number): number => at[k]! * FLOAT;
-    this.ex.temporal_backward(
-      T,
-      B,
-      Fd,
-      H,
-      A,
-      hard ? 1 : 0,
-      ...[0, 1, 2, 3, 4, 5, 6, 7, 10, 8].map(addr),
-      mask ? addr(9) : 0,
-      pos ? 1 : 0,
-      ...[11, 12, 13, 14, 15, 16, 17, 18, 19].map(addr),
+    const outShapes = [[T, B, H4], [H4], [T, B, A], [B, T, A], [B, T, Fd], [A], ...(pos ? [[P]] : [])];
+    // Without pos the module's dpos block is scratch; the doubles' block (acc) is 8-byte aligned as every block.
+    const work = 3 * B * H + B * (Fd + H) + B * H + B * Math.max(A, H) + A;
+    const scratch = [...(pos ? [] : [P]), work, 2 * (H4 + A + P)];
+    const inputs = [dout, x, out, cp, act, tc, u, v, { transposed: wut! }, wht, mask];
+    return this.call(w, inputs, outShapes, scratch, (a) =>
+      this.ex.temporal_backward(T, B, Fd, H, A, hard ? 1 : 0, ...a.slice(0, 11), pos ? 1 : 0, ...a.slice(11)),
     );
-    this.copyOut(w, outs, outSizes, at.slice(11));
-    return outs;
   }
 
   /** kernels.ts' attentionPoolForward (inputs pre, bias, v, h, optional mask; outputs out, u) in one call. */
@@ -222,21 +206,16 @@ export class LstmModule {
     const { pre, bias, v, h, mask } = ins;
     const [B, T, D] = h!.shape as [number, number, number];
     const A = v!.shape[0]!;
-    const inputs = [pre, bias, v, h, mask];
-    const sizes = [B * T * A, A, A, B * T * D, mask ? B * T : 0];
-    const outShapes = [
-      [B, D + T],
-      [B * T, A],
-    ];
-    const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
-    const at = this.layout([...sizes, ...outSizes]);
-    if (!at) return null;
-    const outs = outShapes.map((sh) => w.output(sh));
-    this.copyIn(w, inputs, sizes, at);
-    const addr = (k: number): number => at[k]! * FLOAT;
-    this.ex.attention_pool_forward(B, T, D, A, ...[0, 1, 2, 3].map(addr), mask ? addr(4) : 0, addr(5), addr(6));
-    this.copyOut(w, outs, outSizes, at.slice(5));
-    return outs;
+    return this.call(
+      w,
+      [pre, bias, v, h, mask],
+      [
+        [B, D + T],
+        [B * T, A],
+      ],
+      [],
+      (a) => this.ex.attention_pool_forward(B, T, D, A, ...a),
+    );
   }
 
   /** kernels.ts' attentionPoolBackward (inputs dout, out, u, v, h; outputs dh, dpre, dv, db) in one call. */
@@ -244,54 +223,13 @@ export class LstmModule {
     const { dout, out, u, v, h } = ins;
     const [B, T, D] = h!.shape as [number, number, number];
     const A = v!.shape[0]!;
-    const inputs = [dout, out, u, v, h];
-    const sizes = [B * (D + T), B * (D + T), B * T * A, A, B * T * D];
-    const outShapes = [[B, T, D], [B * T, A], [A], [A]];
-    const outSizes = outShapes.map((sh) => sh.reduce((a, b) => a * b, 1));
-    const at = this.layout([...sizes, ...outSizes, 2 * A + T, 4 * A]);
-    if (!at) return null;
-    const outs = outShapes.map((sh) => w.output(sh));
-    this.copyIn(w, inputs, sizes, at);
-    this.ex.attention_pool_backward(B, T, D, A, ...at.map((o) => o * FLOAT));
-    this.copyOut(w, outs, outSizes, at.slice(5));
-    return outs;
+    return this.call(w, [dout, out, u, v, h], [[B, T, D], [B * T, A], [A], [A]], [2 * A + T, 4 * A], (a) => this.ex.attention_pool_backward(B, T, D, A, ...a));
   }
 
-  /** Copies the present inputs from the backend's heap to their blocks. */
-  private copyIn(w: KernelMemory, inputs: (TensorInfo | undefined)[], sizes: number[], at: number[]): void {
-    const F = w.heap;
-    inputs.forEach((t, k) => {
-      if (t) this.floats.set(F.subarray(w.base(t), w.base(t) + sizes[k]!), at[k]!);
-    });
-  }
-
-  /** Writes `t` [R, C] transposed, as [C, R], to the block at float offset `to`. */
-  private transposeIn(w: KernelMemory, t: TensorInfo, R: number, C: number, to: number): void {
-    const F = w.heap;
-    const M = this.floats;
-    const from = w.base(t);
-    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) M[to + c * R + r] = F[from + r * C + c]!;
-  }
-
-  /** Copies the outputs from their blocks to the backend's tensors. */
-  private copyOut(w: KernelMemory, outs: TensorInfo[], sizes: number[], at: number[]): void {
-    const F = w.heap;
-    outs.forEach((o, k) => F.set(this.floats.subarray(at[k]!, at[k]! + sizes[k]!), w.base(o)));
-  }
-
-  /**
-   * kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's
-   * SIMD code: the inputs copied in, the step in place, the three results copied out.
-   */
+  /** kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's SIMD code. */
   adam(w: KernelMemory, value: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, c: readonly number[]): TensorInfo[] | null {
-    const n = value.shape.reduce((a, b) => a * b, 1);
-    const at = this.layout([n, n, n, n]);
-    if (!at) return null;
-    const outs = [w.output(value.shape), w.output(value.shape), w.output(value.shape)];
-    this.copyIn(w, [value, g, m, v], [n, n, n, n], at);
-    this.ex.adam_step(n, ...at.map((o) => o * FLOAT), ...c);
-    this.copyOut(w, outs, [n, n, n], [at[0]!, at[2]!, at[3]!]);
-    return outs;
+    const n = sizeOf(value.shape);
+    return this.call(w, [value, g, m, v], [value.shape, value.shape, value.shape], [], (a) => this.ex.adam_step(n, ...a, ...c));
   }
 }
 

@@ -471,14 +471,15 @@ __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, in
 }
 
 /*
- * One Adam step of a variable of n floats, in place (value, m, v are overwritten): tfjs' AdamOptimizer's
+ * One Adam step of a variable of n floats, into valueOut, mOut and vOut: tfjs' AdamOptimizer's
  * operations in its order, each a float32 operation (IEEE, correctly rounded, no contraction), so that the
  * result equals tf.train.adam's bit for bit (see kernels.ts' adamStep for the equations and the constants).
  */
 #pragma STDC FP_CONTRACT OFF
-__attribute__((export_name("adam_step"))) void adamStep(int n, float *value, const float *g, float *m, float *v, float b1,
-                                                       float b2, float c1, float c2, float o1, float o2, float eps,
-                                                       float nlr) {
+__attribute__((export_name("adam_step"))) void adamStep(int n, const float *value, const float *g, const float *m,
+                                                       const float *v, float *valueOut, float *mOut, float *vOut,
+                                                       float b1, float b2, float c1, float c2, float o1, float o2,
+                                                       float eps, float nlr) {
   int k = 0;
   const f4 B1 = SPLAT(b1), B2 = SPLAT(b2), C1 = SPLAT(c1), C2 = SPLAT(c2), O1 = SPLAT(o1), O2 = SPLAT(o2);
   const f4 EPS = SPLAT(eps), NLR = SPLAT(nlr);
@@ -486,19 +487,19 @@ __attribute__((export_name("adam_step"))) void adamStep(int n, float *value, con
     const f4 gk = LOAD(g + k);
     const f4 mk = ADD(MUL(LOAD(m + k), B1), MUL(gk, C1));
     const f4 vk = ADD(MUL(LOAD(v + k), B2), MUL(MUL(gk, gk), C2));
-    STORE(m + k, mk);
-    STORE(v + k, vk);
+    STORE(mOut + k, mk);
+    STORE(vOut + k, vk);
     const f4 den = ADD(wasm_f32x4_sqrt(wasm_f32x4_div(vk, O2)), EPS);
-    STORE(value + k, ADD(MUL(wasm_f32x4_div(wasm_f32x4_div(mk, O1), den), NLR), LOAD(value + k)));
+    STORE(valueOut + k, ADD(MUL(wasm_f32x4_div(wasm_f32x4_div(mk, O1), den), NLR), LOAD(value + k)));
   }
   for (; k < n; k++) {
     const float gk = g[k];
     const float mk = m[k] * b1 + gk * c1;
     const float vk = v[k] * b2 + (gk * gk) * c2;
-    m[k] = mk;
-    v[k] = vk;
+    mOut[k] = mk;
+    vOut[k] = vk;
     const float den = __builtin_sqrtf(vk / o2) + eps;
-    value[k] = ((mk / o1) / den) * nlr + value[k];
+    valueOut[k] = ((mk / o1) / den) * nlr + value[k];
   }
 }
 
