@@ -151,7 +151,8 @@ interface CellGradStep {
   aa: number;
   ta: number;
   ca: number;
-  /** Output gradient of example b at dyBase + b * dyStride; the recurrent gradient of h at rec[recAt + b * H + j]. */
+  /** Output gradient of example b at dy[dyBase + b * dyStride]; the recurrent gradient of h at rec[recAt + b * H + j]. */
+  dy: Float32Array;
   dyBase: number;
   dyStride: number;
   rec: Float32Array;
@@ -186,7 +187,7 @@ function sequenceCellGrad(
     const yo = st.dyBase + b * st.dyStride;
     for (let j = 0; j < H; j++) {
       const k = b * H + j;
-      const dhTotal = F[yo + j]! + st.rec[st.recAt + k]! + dhc[k]!;
+      const dhTotal = st.dy[yo + j]! + st.rec[st.recAt + k]! + dhc[k]!;
       const dhNew = m * dhTotal;
       const dcIn = dc[k]!;
       const dcNew = m * dcIn;
@@ -215,141 +216,163 @@ function sequenceCellGrad(
 }
 
 /**
- * The forward pass over all steps, in the order of `reverse`. Inputs: xw [T, B, 4H] (x W + b per step), u
- * [H, 4H] (for sigmoid gates both with the g columns doubled, so that one sigmoid also yields
- * g = 2 s(2 z_g) - 1 = tanh(z_g)), optional mask [T, B]. Outputs: y [B, T, H] (h at every step, carried over
- * masked steps), hp and cp [T, B, H] (h and c before each step), act [T, B, 4H] (i, f, g, o) and tc [T, B, H]
- * (tanh of the new cell before the mask carry), which the backward pass reads.
+ * The packed layout of the LSTM passes: the N real (unmasked) positions of a batch as rows in step order, step
+ * t's rows starts[t] to starts[t + 1] - 1 (int32 [T + 1]), row k belonging to example rows[k] (int32 [N],
+ * ascending within a step). Masked positions are not computed at all: their h and c are the carried ones.
+ * Without a mask it is the time-major layout, row t B + b.
  */
-function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
-  const { xw, u, mask } = inputs as { xw: TensorInfo; u: TensorInfo; mask?: TensorInfo };
-  const byModule = lstmModule()?.forward(w, xw, u, mask, attrs.reverse, attrs.hard);
+function packing(w: KernelMemory, rows: TensorInfo, starts: TensorInfo): { R: Int32Array; S: Int32Array } {
+  const ints = (t: TensorInfo): Int32Array => {
+    const F = w.heap;
+    return new Int32Array(F.buffer, F.byteOffset + w.base(t) * 4, sizeOf(t.shape)).slice();
+  };
+  return { R: ints(rows), S: ints(starts) };
+}
+
+/**
+ * The forward pass over all steps, in the order of `reverse`, on the packed layout. Inputs: xw [N, 4H] (x W + b
+ * of each real position), u [H, 4H] (for sigmoid gates both with the g columns doubled, so that one sigmoid
+ * also yields g = 2 s(2 z_g) - 1 = tanh(z_g)), rows and starts; attribute batch (B). Outputs: y [B, T, H] (h at
+ * every step, the carried h at masked steps), hp and cp [N, H] (h and c before each real step), act [N, 4H]
+ * (i, f, g, o) and tc [N, H] (tanh of the new cell), which the backward pass reads. Per step the state of the
+ * step's examples is gathered into hp and cp, the step runs on those rows, and the new h and c are scattered
+ * back into the state.
+ */
+function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean; batch: number }): TensorInfo[] {
+  const { xw, u, rows, starts } = inputs as { xw: TensorInfo; u: TensorInfo; rows: TensorInfo; starts: TensorInfo };
+  const B = attrs.batch;
+  const byModule = lstmModule()?.forward(w, xw, u, rows, starts, B, attrs.reverse, attrs.hard);
   if (byModule) return byModule;
-  const [T, B, H4] = xw.shape as [number, number, number];
+  const [N, H4] = xw.shape as [number, number];
   const H = H4 / 4;
-  const BH = B * H;
-  const BH4 = B * H4;
-  const outs = [w.output([B, T, H]), w.output([T, B, H]), w.output([T, B, H]), w.output([T, B, H4]), w.output([T, B, H])];
+  const T = starts.shape[0]! - 1;
+  const { R, S } = packing(w, rows, starts);
+  const outs = [w.output([B, T, H]), w.output([N, H]), w.output([N, H]), w.output([N, H4]), w.output([N, H])];
+  const temps = [w.output([B, H]), w.output([B, H])];
   const [y, hp, cp, act, tc] = outs.map((o) => w.base(o)) as [number, number, number, number, number];
+  const [hn, cn] = temps.map((o) => w.base(o)) as [number, number];
   const xwAt = w.base(xw);
-  const maskAt = mask ? w.base(mask) : -1;
   const uId = w.id(u);
-  const hard = attrs.hard;
-  const order = (s: number): number => (attrs.reverse ? T - 1 - s : s);
-  const cNew = new Float32Array(BH);
+  const hs = new Float32Array(B * H);
+  const cs = new Float32Array(B * H);
+  const cNew = new Float32Array(B * H);
   const views: number[] = [];
   try {
-    {
-      const t0 = order(0);
-      w.heap.fill(0, hp + t0 * BH, hp + (t0 + 1) * BH);
-      w.heap.fill(0, cp + t0 * BH, cp + (t0 + 1) * BH);
-    }
     for (let s = 0; s < T; s++) {
-      const t = order(s);
-      const hIn = w.view(hp + t * BH, BH);
-      const z = w.view(act + t * BH4, BH4);
-      views.push(hIn, z);
-      w.product(hIn, uId, z, B, H, H4);
-      const F = w.heap;
-      const za = act + t * BH4;
-      const xa = xwAt + t * BH4;
-      for (let k = 0; k < BH4; k++) F[za + k] += F[xa + k]!;
-      const next = s + 1 < T ? order(s + 1) : -1;
-      sequenceCell(
-        w,
-        {
-          za,
-          zId: z,
-          ca: cp + t * BH,
-          ha: hp + t * BH,
-          ta: tc + t * BH,
-          maskAt,
-          mBase: t * B,
-          mStride: 1,
-          yBase: y + t * H,
-          yStride: T * H,
-          hNext: next < 0 ? -1 : hp + next * BH,
-          cNext: next < 0 ? -1 : cp + next * BH,
-        },
-        B,
-        H,
-        hard,
-        cNew,
-      );
-      for (const v of views) w.release(v);
-      views.length = 0;
+      const t = attrs.reverse ? T - 1 - s : s;
+      const k0 = S[t]!;
+      const n = S[t + 1]! - k0;
+      let F = w.heap;
+      for (let j = 0; j < n; j++) {
+        const b = R[k0 + j]!;
+        F.set(hs.subarray(b * H, b * H + H), hp + (k0 + j) * H);
+        F.set(cs.subarray(b * H, b * H + H), cp + (k0 + j) * H);
+      }
+      if (n > 0) {
+        const hIn = w.view(hp + k0 * H, n * H);
+        const z = w.view(act + k0 * H4, n * H4);
+        views.push(hIn, z);
+        w.product(hIn, uId, z, n, H, H4);
+        F = w.heap;
+        const za = act + k0 * H4;
+        const xa = xwAt + k0 * H4;
+        for (let k = 0; k < n * H4; k++) F[za + k] += F[xa + k]!;
+        const st = { za, zId: z, ca: cp + k0 * H, ha: hp + k0 * H, ta: tc + k0 * H, maskAt: -1, mBase: 0, mStride: 0 };
+        sequenceCell(w, { ...st, yBase: hn, yStride: H, hNext: hn, cNext: cn }, n, H, attrs.hard, cNew);
+        for (const v of views) w.release(v);
+        views.length = 0;
+        F = w.heap;
+        for (let j = 0; j < n; j++) {
+          const b = R[k0 + j]!;
+          hs.set(F.subarray(hn + j * H, hn + j * H + H), b * H);
+          cs.set(F.subarray(cn + j * H, cn + j * H + H), b * H);
+        }
+      }
+      for (let b = 0; b < B; b++) F.set(hs.subarray(b * H, b * H + H), y + (b * T + t) * H);
     }
   } finally {
     for (const v of views) w.release(v);
+    for (const t of temps) w.dispose(t);
   }
   return outs;
 }
 
 /**
- * The backward pass, from the last step read to the first. Inputs: dy [B, T, H], act, tc, cp as the forward
- * pass wrote them, ut [4H, H] (U transposed, unscaled), optional mask [T, B]. Outputs: dz [T, B, 4H] (gradient
- * of the pre-activations z = x W + h U + b), db [4H]. Rows only: scattered writes of a transposed copy cost more
- * than one transpose after the loop.
+ * The backward pass on the packed layout, from the last step read to the first. Inputs: dy [B, T, H], act, tc,
+ * cp as the forward pass wrote them, ut [4H, H] (U transposed, unscaled), rows and starts. Outputs: dz [N, 4H]
+ * (gradient of the pre-activations z = x W + h U + b of each real position), db [4H]. The gradients of each
+ * example's h and c start at zero; a masked step adds its output gradient to h's (its output is the carried
+ * h); a real step runs the backward cell on its examples' rows and leaves dz U^T as their h's gradient.
  */
 function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
-  const { dy, act, tc, cp, ut, mask } = inputs as { dy: TensorInfo; act: TensorInfo; tc: TensorInfo; cp: TensorInfo; ut: TensorInfo; mask?: TensorInfo };
-  const byModule = lstmModule()?.backward(w, dy, act, tc, cp, ut, mask, attrs.reverse, attrs.hard);
+  const { dy, act, tc, cp, ut, rows, starts } = inputs as {
+    dy: TensorInfo;
+    act: TensorInfo;
+    tc: TensorInfo;
+    cp: TensorInfo;
+    ut: TensorInfo;
+    rows: TensorInfo;
+    starts: TensorInfo;
+  };
+  const byModule = lstmModule()?.backward(w, dy, act, tc, cp, ut, rows, starts, attrs.reverse, attrs.hard);
   if (byModule) return byModule;
-  const [T, B, H4] = act.shape as [number, number, number];
-  const H = H4 / 4;
+  const [B, T, H] = dy.shape as [number, number, number];
+  const [N, H4] = act.shape as [number, number];
   const BH = B * H;
-  const BH4 = B * H4;
-  const outs = [w.output([T, B, H4]), w.output([H4])];
+  const { R, S } = packing(w, rows, starts);
+  const outs = [w.output([N, H4]), w.output([H4])];
   const dhrT = w.output([B, H]);
-  const [dz, db, dhr] = [...outs, dhrT].map((o) => w.base(o)) as [number, number, number];
+  const [dz, db, dhrAt] = [...outs, dhrT].map((o) => w.base(o)) as [number, number, number];
   const [dyAt, actAt, tcAt, cpAt] = [dy, act, tc, cp].map((o) => w.base(o)) as [number, number, number, number];
-  const maskAt = mask ? w.base(mask) : -1;
   const utId = w.id(ut);
   const dhrId = w.id(dhrT);
-  const hard = attrs.hard;
-  const order = (s: number): number => (attrs.reverse ? T - 1 - s : s);
+  const dh = new Float32Array(BH);
   const dc = new Float32Array(BH);
+  const dyr = new Float32Array(BH);
+  const dhr = new Float32Array(BH);
+  const dcr = new Float32Array(BH);
   const dhc = new Float32Array(BH);
   const dbAcc = new Float64Array(H4);
-  let F = w.heap;
-  F.fill(0, dhr, dhr + BH);
-  for (let s = T - 1; s >= 0; s--) {
-    const t = order(s);
-    const za = dz + t * BH4;
-    sequenceCellGrad(
-      F,
-      {
-        aa: actAt + t * BH4,
-        ta: tcAt + t * BH,
-        ca: cpAt + t * BH,
-        dyBase: dyAt + t * H,
-        dyStride: T * H,
-        rec: F,
-        recAt: dhr,
-        maskAt,
-        mBase: t * B,
-        mStride: 1,
-        za,
-      },
-      B,
-      H,
-      hard,
-      dc,
-      dhc,
-      dbAcc,
-    );
-    if (s > 0) {
-      const zv = w.view(za, BH4);
-      try {
-        w.product(zv, utId, dhrId, B, H4, H);
-      } finally {
-        w.release(zv);
+  try {
+    for (let s = T - 1; s >= 0; s--) {
+      const t = attrs.reverse ? T - 1 - s : s;
+      const k0 = S[t]!;
+      const n = S[t + 1]! - k0;
+      let F = w.heap;
+      for (let b = 0, j = 0; b < B; b++) {
+        const d = dyAt + (b * T + t) * H;
+        if (j < n && R[k0 + j] === b) {
+          dyr.set(F.subarray(d, d + H), j * H);
+          dhr.set(dh.subarray(b * H, b * H + H), j * H);
+          dcr.set(dc.subarray(b * H, b * H + H), j * H);
+          dhc.fill(0, j * H, j * H + H);
+          j++;
+        } else for (let q = 0; q < H; q++) dh[b * H + q] += F[d + q]!;
       }
-      F = w.heap;
+      if (n === 0) continue;
+      const za = dz + k0 * H4;
+      const st = { aa: actAt + k0 * H4, ta: tcAt + k0 * H, ca: cpAt + k0 * H, maskAt: -1, mBase: 0, mStride: 0, za };
+      sequenceCellGrad(F, { ...st, dy: dyr, dyBase: 0, dyStride: H, rec: dhr, recAt: 0 }, n, H, attrs.hard, dcr, dhc, dbAcc);
+      if (s > 0) {
+        const zv = w.view(za, n * H4);
+        try {
+          w.product(zv, utId, dhrId, n, H4, H);
+        } finally {
+          w.release(zv);
+        }
+        F = w.heap;
+      }
+      for (let j = 0; j < n; j++) {
+        const b = R[k0 + j]!;
+        if (s > 0) dh.set(F.subarray(dhrAt + j * H, dhrAt + j * H + H), b * H);
+        dc.set(dcr.subarray(j * H, j * H + H), b * H);
+      }
     }
+    const F = w.heap;
+    for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
+  } finally {
+    w.dispose(dhrT);
   }
-  for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
-  w.dispose(dhrT);
   return outs;
 }
 
@@ -676,6 +699,7 @@ function temporalBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, a
           aa: actAt + t * BH4,
           ta: tcAt + t * BH,
           ca: cpAt + t * BH,
+          dy: F,
           dyBase: doAt + t * O,
           dyStride: T * O,
           rec: dhRec,

@@ -119,23 +119,33 @@ export class LstmModule {
     return outs;
   }
 
-  /** lstmSequenceForward's contract (kernels.ts): inputs xw, u (scaled as there), optional mask; outputs y, hp, cp, act, tc. */
-  forward(w: KernelMemory, xw: TensorInfo, u: TensorInfo, mask: TensorInfo | undefined, reverse: boolean, hard: boolean): TensorInfo[] | null {
-    const [T, B, H4] = xw.shape as [number, number, number];
+  /** lstmSequenceForward's contract (kernels.ts): inputs xw [N, 4H], u (scaled as there), rows, starts; outputs y, hp, cp, act, tc. */
+  forward(
+    w: KernelMemory,
+    xw: TensorInfo,
+    u: TensorInfo,
+    rows: TensorInfo,
+    starts: TensorInfo,
+    B: number,
+    reverse: boolean,
+    hard: boolean,
+  ): TensorInfo[] | null {
+    const [N, H4] = xw.shape as [number, number];
     const H = H4 / 4;
+    const T = starts.shape[0]! - 1;
     const outShapes = [
       [B, T, H],
-      [T, B, H],
-      [T, B, H],
-      [T, B, H4],
-      [T, B, H],
+      [N, H],
+      [N, H],
+      [N, H4],
+      [N, H],
     ];
-    return this.call(w, [xw, u, mask], outShapes, [], (a) => this.ex.lstm_forward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...a));
+    return this.call(w, [xw, u, rows, starts], outShapes, [4 * B * H], (a) => this.ex.lstm_forward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...a));
   }
 
   /**
    * lstmSequenceBackward's contract (kernels.ts): inputs dy, act, tc, cp, ut ([4H, H], unscaled; the module takes
-   * U [H, 4H], whose rows its product reads), optional mask; outputs dz, db.
+   * U [H, 4H], whose rows its product reads), rows, starts; outputs dz, db.
    */
   backward(
     w: KernelMemory,
@@ -144,13 +154,14 @@ export class LstmModule {
     tc: TensorInfo,
     cp: TensorInfo,
     ut: TensorInfo,
-    mask: TensorInfo | undefined,
+    rows: TensorInfo,
+    starts: TensorInfo,
     reverse: boolean,
     hard: boolean,
   ): TensorInfo[] | null {
-    const [T, B, H4] = act.shape as [number, number, number];
-    const H = H4 / 4;
-    return this.call(w, [dy, act, tc, cp, { transposed: ut }, mask], [[T, B, H4], [H4]], [3 * B * H, 2 * H4], (a) =>
+    const [B, T, H] = dy.shape as [number, number, number];
+    const [N, H4] = act.shape as [number, number];
+    return this.call(w, [dy, act, tc, cp, { transposed: ut }, rows, starts], [[N, H4], [H4]], [6 * B * H, 2 * H4], (a) =>
       this.ex.lstm_backward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...a),
     );
   }

@@ -121,9 +121,34 @@ export function lstmSequence(
 }
 
 /**
- * The same pass as one kernel call each way (wasm and cpu; kernels.ts): the input projection x W + b for all steps
- * as one product, then the forward kernel runs the steps; the backward kernel returns dz for all steps, and
- * the weight gradients are each one product, with the smaller operand on the right (the one the backend packs).
+ * The packed layout of a batch (see kernels.ts' packing) from its mask [B, T] (nonzero = real step; none: every
+ * step real): for each real position in step order its row b T + t of x as [B T, F] (`at`) and its example
+ * (`rows`), and where each step's rows start (`starts`, T + 1 of them).
+ */
+function packBatch(mask: tf.Tensor2D | null, B: number, T: number): { at: Int32Array; rows: Int32Array; starts: Int32Array } {
+  const m = mask ? mask.dataSync() : null;
+  const at = new Int32Array(B * T);
+  const rows = new Int32Array(B * T);
+  const starts = new Int32Array(T + 1);
+  let n = 0;
+  for (let t = 0; t < T; t++) {
+    starts[t] = n;
+    for (let b = 0; b < B; b++) {
+      if (m && m[b * T + t] === 0) continue;
+      at[n] = b * T + t;
+      rows[n++] = b;
+    }
+  }
+  starts[T] = n;
+  return { at: at.slice(0, n), rows: rows.slice(0, n), starts };
+}
+
+/**
+ * The same pass as one kernel call each way (wasm and cpu; kernels.ts), on the real steps only: the rows of x
+ * at the batch's real positions gathered in step order (padding is never computed, as with packed sequences),
+ * their input projection x W + b as one product, then the forward kernel runs the steps; the backward kernel
+ * returns dz for the real positions, dx is scattered back to them (zero at masked ones), and the weight
+ * gradients are each one product, with the smaller operand on the right (the one the backend packs).
  */
 function lstmSequenceWhole(
   x: tf.Tensor3D,
@@ -136,31 +161,51 @@ function lstmSequenceWhole(
   const [B, T, F] = x.shape;
   const H = recurrentKernel.shape[0];
   const attrs = { reverse: options.reverse === true, hard: options.recurrentActivation === "hard_sigmoid" };
+  const pack = packBatch(mask, B, T);
+  const N = pack.at.length;
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, W, U, bIn, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
+    if (N === 0)
+      return {
+        value: tf.zeros([B, T, H]),
+        gradFunc: () => [tf.zerosLike(xIn), tf.zerosLike(W), tf.zerosLike(U), tf.zerosLike(bIn)],
+      };
     const scale = attrs.hard ? null : gateScale(H);
-    const { xt, xw, mT } = timeMajorInputs(xIn, W, bIn, mask, scale);
-    const [y, hp, cp, act, tc] = runKernel(LSTM_SEQUENCE, { xw, u: scale ? tf.mul(U, scale) : U, ...(mT ? { mask: mT } : {}) }, attrs) as [
+    const at = tf.tensor1d(pack.at, "int32");
+    const rows = tf.tensor1d(pack.rows, "int32");
+    const starts = tf.tensor1d(pack.starts, "int32");
+    const xr = runKernel(GATHER_ROWS, { table: xIn.reshape([B * T, F]), ids: at }, {})[0]! as tf.Tensor2D;
+    const xw = tf.add(tf.matMul(xr, scale ? tf.mul(W, scale) : W), scale ? tf.mul(bIn, scale) : bIn);
+    const u = scale ? tf.mul(U, scale) : U;
+    const [y, hp, cp, act, tc] = runKernel(LSTM_SEQUENCE, { xw, u, rows, starts }, { ...attrs, batch: B }) as [
       tf.Tensor,
-      tf.Tensor,
+      tf.Tensor2D,
       tf.Tensor,
       tf.Tensor,
       tf.Tensor,
     ];
-    save([xt, hp, cp, act, tc, ...(mT ? [mT] : [])]);
+    save([xr, hp, cp, act, tc, at, rows, starts]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
-        const [xtS, hpS, cpS, actS, tcS, mS] = s as [tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-        const [dz, db] = runKernel(LSTM_SEQUENCE_GRAD, { dy, act: actS, tc: tcS, cp: cpS, ut: tf.transpose(U), ...(mS ? { mask: mS } : {}) }, attrs) as [
+        const [xrS, hpS, cpS, actS, tcS, atS, rowsS, startsS] = s as [
+          tf.Tensor2D,
+          tf.Tensor2D,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
           tf.Tensor,
           tf.Tensor,
         ];
-        const dz2 = dz.reshape([T * B, 4 * H]) as tf.Tensor2D;
-        const dzT = tf.transpose(dz2);
-        const dX = tf.transpose(tf.matMul(dz2, tf.transpose(W)).reshape([T, B, F]), [1, 0, 2]);
-        const dW = tf.transpose(tf.matMul(dzT, xtS));
-        const dU = tf.transpose(tf.matMul(dzT, hpS.reshape([T * B, H]) as tf.Tensor2D));
+        const [dz, db] = runKernel(LSTM_SEQUENCE_GRAD, { dy, act: actS, tc: tcS, cp: cpS, ut: tf.transpose(U), rows: rowsS, starts: startsS }, attrs) as [
+          tf.Tensor2D,
+          tf.Tensor,
+        ];
+        const dzT = tf.transpose(dz);
+        const dX = tf.scatterND(atS.reshape([N, 1]), tf.matMul(dz, tf.transpose(W)), [B * T, F]).reshape([B, T, F]);
+        const dW = tf.transpose(tf.matMul(dzT, xrS));
+        const dU = tf.transpose(tf.matMul(dzT, hpS));
         return [dX, dW, dU, db];
       },
     };

@@ -61,15 +61,28 @@ function paddedMask({ B, T }: Shape): tf.Tensor2D {
   return tf.tensor2d(rows);
 }
 
+/**
+ * Real steps anywhere: a scattered pattern, step 1 masked in every sequence, the first sequence pre-padded (its
+ * first two steps masked), the last masked throughout.
+ */
+function holedMask({ B, T }: Shape): tf.Tensor2D {
+  const real = (b: number, t: number): boolean => b < B - 1 && t !== 1 && !(b === 0 && t < 2) && (5 * b + 3 * t) % 4 !== 0;
+  return tf.tensor2d(Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (real(b, t) ? 1 : 0))));
+}
+
+type MaskKind = boolean | "holes" | "none real";
+const maskOf = (kind: MaskKind, s: Shape): tf.Tensor2D | null =>
+  kind === "holes" ? holedMask(s) : kind === "none real" ? tf.zeros([s.B, s.T]) : kind ? paddedMask(s) : null;
+
 /** lstmSequence's output and the gradients of sum(output * R) for x, W, U and b. */
-function run(s: Shape, masked: boolean, reverse: boolean, act: RecurrentActivation): tf.Tensor[] {
+function run(s: Shape, masked: MaskKind, reverse: boolean, act: RecurrentActivation): tf.Tensor[] {
   const seed = 7 * s.B + 3 * s.H + s.T;
   const x = tf.randomNormal([s.B, s.T, s.F], 0, 1, "float32", seed) as tf.Tensor3D;
   const W = tf.randomNormal([s.F, 4 * s.H], 0, 0.5, "float32", seed + 1) as tf.Tensor2D;
   const U = tf.randomNormal([s.H, 4 * s.H], 0, 0.5, "float32", seed + 2) as tf.Tensor2D;
   const b = tf.randomNormal([4 * s.H], 0, 0.5, "float32", seed + 3) as tf.Tensor1D;
   const R = tf.randomNormal([s.B, s.T, s.H], 0, 1, "float32", seed + 4);
-  const m = masked ? paddedMask(s) : null;
+  const m = maskOf(masked, s);
   const fn = (xs: tf.Tensor, ws: tf.Tensor, us: tf.Tensor, bs: tf.Tensor) =>
     lstmSequence(xs as tf.Tensor3D, ws as tf.Tensor2D, us as tf.Tensor2D, bs as tf.Tensor1D, m, { reverse, recurrentActivation: act });
   return [fn(x, W, U, b), ...tf.grads((a, c, d, e) => tf.sum(tf.mul(fn(a!, c!, d!, e!), R)))([x, W, U, b])];
@@ -138,5 +151,31 @@ describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
         expect(tf.max(tf.abs(module[0]!)).dataSync()[0]).toBeGreaterThan(0.01);
       },
     );
+  });
+
+  describe.each([SHAPES[0]!, SHAPES[2]!, SHAPES[4]!])("B $B, T $T, F $F, H $H, real steps anywhere", (shape) => {
+    it.each([
+      [false, "sigmoid"],
+      [true, "sigmoid"],
+      [true, "hard_sigmoid"],
+    ] as const)("a mask with holes (reverse %s, %s gates): equal to the op tier and the JavaScript loop within 1e-5", (reverse, act) => {
+      const module = run(shape, "holes", reverse, act);
+      const ops = withEnv({ ATTNC_NO_SEQUENCE_KERNELS: "1" }, () => run(shape, "holes", reverse, act));
+      const js = withEnv({ ATTNC_LSTM_KERNEL: "js" }, () => run(shape, "holes", reverse, act));
+      module.forEach((m, i) => {
+        expect(maxDiff(m, ops[i]!), `${NAMES[i]} against the op tier`).toBeLessThan(1e-5);
+        expect(maxDiff(m, js[i]!), `${NAMES[i]} against the JavaScript loop`).toBeLessThan(1e-5);
+      });
+      expect(tf.max(tf.abs(module[1]!)).dataSync()[0], "dx").toBeGreaterThan(0.01);
+    });
+
+    it.each([false, true])("a batch with no real step (reverse %s): zero outputs and gradients, as the op tier", (reverse) => {
+      const module = run(shape, "none real", reverse, "sigmoid");
+      const ops = withEnv({ ATTNC_NO_SEQUENCE_KERNELS: "1" }, () => run(shape, "none real", reverse, "sigmoid"));
+      module.forEach((m, i) => {
+        expect(maxDiff(m, ops[i]!), `${NAMES[i]} against the op tier`).toBe(0);
+        expect(tf.max(tf.abs(m)).dataSync()[0], NAMES[i]).toBe(0);
+      });
+    });
   });
 });

@@ -6,11 +6,13 @@
  * The module owns its memory (exported); the caller places the inputs and outputs in it, at offsets it chooses,
  * and grows it as needed.
  *
- * Layouts (float32, row-major), as kernels.ts documents them: xw [T, B, 4H], u [H, 4H], mask [T, B] (or null),
- * y [B, T, H], hp and cp [T, B, H], act [T, B, 4H] (gates i, f, g, o in blocks of H), tc [T, B, H],
- * dy [B, T, H], dz [T, B, 4H]. For sigmoid gates the caller scales u and xw as the JavaScript path does (the g
- * columns doubled), so that g = 2 s(z_g) - 1 = tanh of the unscaled pre-activation; hard_sigmoid gates take
- * them unscaled.
+ * Layouts (float32, row-major), as kernels.ts documents them. The LSTM passes run on the packed layout: the N
+ * real (unmasked) positions of the batch as rows in step order, step t's rows starts[t] to starts[t + 1] - 1,
+ * row k belonging to example rows[k] (int32); xw [N, 4H], u [H, 4H], y [B, T, H], hp and cp [N, H], act [N, 4H]
+ * (gates i, f, g, o in blocks of H), tc [N, H], dy [B, T, H], dz [N, 4H]. The temporal-attention passes keep the
+ * time-major layout [T, B, ...] with a mask [T, B]. For sigmoid gates the caller scales u and xw as the
+ * JavaScript path does (the g columns doubled), so that g = 2 s(z_g) - 1 = tanh of the unscaled pre-activation;
+ * hard_sigmoid gates take them unscaled.
  */
 #include <wasm_simd128.h>
 
@@ -339,26 +341,44 @@ static void cellStep(int B, int H, int hard, float *z, float *tc, float *y, int 
 }
 
 /*
- * The forward pass over all steps, in the order of `reverse`: z = xw_t + h_{t-1} u, the gates, c = f c_prev
- * + i g, h = o tanh(c), and the carry of h and c over masked steps (h = h_prev + m (h_new - h_prev), the same
- * for c, exact where m is 1). hp and cp at the first step read are zeroed here.
+ * The forward pass over all steps, in the order of `reverse`, on the packed layout (kernels.ts): only the
+ * examples whose step t is real (mask 1) run it, rows starts[t] to starts[t + 1] - 1 of xw, hp, cp, act and tc,
+ * example rows[k] at row k (ascending within a step). Per step: h and c of those examples (the state, hs and cs
+ * [B, H], zero before the first step read) gathered into hp and cp, z = xw + hp u, the gates, c = f c_prev
+ * + i g, h = o tanh(c), scattered back into the state; then y[b, t] = the state's h for every b, so a masked
+ * step's output is the carried h. work is 4 B H floats.
  */
 __attribute__((export_name("lstm_forward"))) void lstmForward(int T, int B, int H, int reverse, int hard, const float *xw,
-                                                             const float *u, const float *mask, float *y, float *hp,
-                                                             float *cp, float *act, float *tc) {
-  const int H4 = 4 * H, BH = B * H, BH4 = B * H4;
-  {
-    int t0 = reverse ? T - 1 : 0;
-    for (int k = 0; k < BH; k++) hp[t0 * BH + k] = cp[t0 * BH + k] = 0;
-  }
+                                                             const float *u, const int *rows, const int *starts,
+                                                             float *y, float *hp, float *cp, float *act, float *tc,
+                                                             float *work) {
+  const int H4 = 4 * H, BH = B * H;
+  float *hs = work, *cs = work + BH, *hn = work + 2 * BH, *cn = work + 3 * BH;
+  for (int k = 0; k < 2 * BH; k++) work[k] = 0;
   for (int s = 0; s < T; s++) {
     const int t = reverse ? T - 1 - s : s;
-    const int next = s + 1 < T ? (reverse ? T - 2 - s : s + 1) : -1;
-    float *z = act + t * BH4;
-    const float *hIn = hp + t * BH, *cIn = cp + t * BH;
-    gemmAcc(B, H, H4, hIn, u, xw + t * BH4, z);
-    cellStep(B, H, hard, z, tc + t * BH, y + t * H, T * H, hIn, cIn, next < 0 ? 0 : hp + next * BH,
-             next < 0 ? 0 : cp + next * BH, mask ? mask + t * B : 0, 1);
+    const int k0 = starts[t], n = starts[t + 1] - k0;
+    float *hIn = hp + k0 * H, *cIn = cp + k0 * H, *z = act + k0 * H4;
+    for (int j = 0; j < n; j++) {
+      const int b = rows[k0 + j];
+      for (int q = 0; q < H; q++) {
+        hIn[j * H + q] = hs[b * H + q];
+        cIn[j * H + q] = cs[b * H + q];
+      }
+    }
+    if (n > 0) {
+      gemmAcc(n, H, H4, hIn, u, xw + k0 * H4, z);
+      cellStep(n, H, hard, z, tc + k0 * H, hn, H, hIn, cIn, hn, cn, 0, 1);
+    }
+    for (int j = 0; j < n; j++) {
+      const int b = rows[k0 + j];
+      for (int q = 0; q < H; q++) {
+        hs[b * H + q] = hn[j * H + q];
+        cs[b * H + q] = cn[j * H + q];
+      }
+    }
+    for (int b = 0; b < B; b++)
+      for (int q = 0; q < H; q++) y[(b * T + t) * H + q] = hs[b * H + q];
   }
 }
 
@@ -448,24 +468,48 @@ static void cellGradStep(int B, int H, int hard, const float *act, const float *
 }
 
 /*
- * The backward pass, from the last step read to the first. u is U [H, 4H] unscaled; work is 3 B H floats
- * (the recurrent gradient of h, the carried gradients of c and of h over masked steps) and dbAcc 4H doubles.
- * Outputs dz [T, B, 4H] and db [4H].
+ * The backward pass on the packed layout, from the last step read to the first. u is U [H, 4H] unscaled. The
+ * gradients of each example's state, dh and dc [B, H], start at zero; a masked step adds its output gradient to
+ * dh (its h is the carried one); a real step gathers dy, dh and dc of its examples, runs the backward cell
+ * (dz of its rows, dc for the step before), and dh = dz U^T is scattered back. work is 6 B H floats (the state
+ * and the gathered rows) and dbAcc 4H doubles. Outputs dz [N, 4H] (packed rows) and db [4H].
  */
 __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, int H, int reverse, int hard, const float *dy,
                                                                const float *act, const float *tc, const float *cp,
-                                                               const float *u, const float *mask, float *dz, float *db,
-                                                               float *work, double *dbAcc) {
-  const int H4 = 4 * H, BH = B * H, BH4 = B * H4;
-  float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH;
-  for (int k = 0; k < 3 * BH; k++) work[k] = 0;
+                                                               const float *u, const int *rows, const int *starts,
+                                                               float *dz, float *db, float *work, double *dbAcc) {
+  const int H4 = 4 * H, BH = B * H;
+  float *dh = work, *dc = work + BH, *dyr = work + 2 * BH, *dhr = work + 3 * BH, *dcr = work + 4 * BH,
+        *dhc = work + 5 * BH;
+  for (int k = 0; k < 2 * BH; k++) work[k] = 0;
   for (int c = 0; c < H4; c++) dbAcc[c] = 0;
   for (int s = T - 1; s >= 0; s--) {
     const int t = reverse ? T - 1 - s : s;
-    float *zt = dz + t * BH4;
-    cellGradStep(B, H, hard, act + t * BH4, tc + t * BH, cp + t * BH, dy + t * H, T * H, mask ? mask + t * B : 0, 1, zt,
-                 dhr, dc, dhc, dbAcc);
-    if (s > 0) gemmRowsT(B, H4, H, zt, u, dhr);
+    const int k0 = starts[t], n = starts[t + 1] - k0;
+    for (int b = 0, j = 0; b < B; b++) {
+      const float *d = dy + (b * T + t) * H;
+      if (j < n && rows[k0 + j] == b) {
+        for (int q = 0; q < H; q++) {
+          dyr[j * H + q] = d[q];
+          dhr[j * H + q] = dh[b * H + q];
+          dcr[j * H + q] = dc[b * H + q];
+          dhc[j * H + q] = 0;
+        }
+        j++;
+      } else
+        for (int q = 0; q < H; q++) dh[b * H + q] += d[q];
+    }
+    if (n == 0) continue;
+    float *zt = dz + k0 * H4;
+    cellGradStep(n, H, hard, act + k0 * H4, tc + k0 * H, cp + k0 * H, dyr, H, 0, 1, zt, dhr, dcr, dhc, dbAcc);
+    if (s > 0) gemmRowsT(n, H4, H, zt, u, dhr);
+    for (int j = 0; j < n; j++) {
+      const int b = rows[k0 + j];
+      for (int q = 0; q < H; q++) {
+        dh[b * H + q] = s > 0 ? dhr[j * H + q] : 0;
+        dc[b * H + q] = dcr[j * H + q];
+      }
+    }
   }
   for (int c = 0; c < H4; c++) db[c] = (float)dbAcc[c];
 }
