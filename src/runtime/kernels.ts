@@ -229,35 +229,50 @@ function packing(w: KernelMemory, rows: TensorInfo, starts: TensorInfo): { R: In
   return { R: ints(rows), S: ints(starts) };
 }
 
+/** Copies the rows of x [B, T, D] at the packed positions into heap rows at `to` + k * stride (see lstm.c's gatherSteps). */
+function gatherSteps(F: Float32Array, T: number, D: number, xAt: number, R: Int32Array, S: Int32Array, to: number, stride: number): void {
+  for (let t = 0; t < T; t++)
+    for (let k = S[t]!; k < S[t + 1]!; k++) {
+      const from = xAt + (R[k]! * T + t) * D;
+      F.copyWithin(to + k * stride, from, from + D);
+    }
+}
+
 /**
- * The forward pass over all steps, in the order of `reverse`, on the packed layout. Inputs: xw [N, 4H] (x W + b
- * of each real position), u [H, 4H] (for sigmoid gates both with the g columns doubled, so that one sigmoid
- * also yields g = 2 s(2 z_g) - 1 = tanh(z_g)), rows and starts; attribute batch (B). Outputs: y [B, T, H] (h at
- * every step, the carried h at masked steps), hp and cp [N, H] (h and c before each real step), act [N, 4H]
- * (i, f, g, o) and tc [N, H] (tanh of the new cell), which the backward pass reads. Per step the state of the
- * step's examples is gathered into hp and cp, the step runs on those rows, and the new h and c are scattered
- * back into the state.
+ * One LSTM direction's forward pass, in the order of `reverse`, on the packed layout. Inputs: x [B, T, F], w
+ * [F, 4H], u [H, 4H] and bias [4H] (for sigmoid gates all three with the g columns doubled, so that one sigmoid
+ * also yields g = 2 s(2 z_g) - 1 = tanh(z_g)), rows and starts. Outputs: y [B, T, H] (h at every step, the
+ * carried h at masked steps), hp and cp [N, H] (h and c before each real step), act [N, 4H] (i, f, g, o) and
+ * tc [N, H] (tanh of the new cell), which the backward pass reads. The input projection x w + bias of the real
+ * positions is one product; per step the state of the step's examples is gathered into hp and cp, the step
+ * runs on those rows, and the new h and c are scattered back into the state.
  */
-function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean; batch: number }): TensorInfo[] {
-  const { xw, u, rows, starts } = inputs as { xw: TensorInfo; u: TensorInfo; rows: TensorInfo; starts: TensorInfo };
-  const B = attrs.batch;
-  const byModule = lstmModule()?.forward(w, xw, u, rows, starts, B, attrs.reverse, attrs.hard);
+function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
+  const byModule = lstmModule()?.forward(w, inputs, attrs.reverse, attrs.hard);
   if (byModule) return byModule;
-  const [N, H4] = xw.shape as [number, number];
+  const { x, w: wx, u, bias, rows, starts } = inputs as Record<string, TensorInfo>;
+  const [B, T, Fd] = x!.shape as [number, number, number];
+  const H4 = bias!.shape[0]!;
   const H = H4 / 4;
-  const T = starts.shape[0]! - 1;
-  const { R, S } = packing(w, rows, starts);
+  const { R, S } = packing(w, rows!, starts!);
+  const N = S[T]!;
   const outs = [w.output([B, T, H]), w.output([N, H]), w.output([N, H]), w.output([N, H4]), w.output([N, H])];
-  const temps = [w.output([B, H]), w.output([B, H])];
+  const temps = [w.output([B, H]), w.output([B, H]), w.output([N, Fd]), w.output([N, H4])];
   const [y, hp, cp, act, tc] = outs.map((o) => w.base(o)) as [number, number, number, number, number];
-  const [hn, cn] = temps.map((o) => w.base(o)) as [number, number];
-  const xwAt = w.base(xw);
-  const uId = w.id(u);
+  const [hn, cn, xr, xwAt] = temps.map((o) => w.base(o)) as [number, number, number, number];
+  const uId = w.id(u!);
   const hs = new Float32Array(B * H);
   const cs = new Float32Array(B * H);
   const cNew = new Float32Array(B * H);
   const views: number[] = [];
   try {
+    gatherSteps(w.heap, T, Fd, w.base(x!), R, S, xr, Fd);
+    if (N > 0) w.product(w.id(temps[2]!), w.id(wx!), w.id(temps[3]!), N, Fd, H4);
+    {
+      const F = w.heap;
+      const bAt = w.base(bias!);
+      for (let k = 0; k < N; k++) for (let c = 0; c < H4; c++) F[xwAt + k * H4 + c] += F[bAt + c]!;
+    }
     for (let s = 0; s < T; s++) {
       const t = attrs.reverse ? T - 1 - s : s;
       const k0 = S[t]!;
@@ -298,34 +313,28 @@ function lstmSequenceForward(w: KernelMemory, inputs: Record<string, TensorInfo>
 }
 
 /**
- * The backward pass on the packed layout, from the last step read to the first. Inputs: dy [B, T, H], act, tc,
- * cp as the forward pass wrote them, ut [4H, H] (U transposed, unscaled), rows and starts. Outputs: dz [N, 4H]
- * (gradient of the pre-activations z = x W + h U + b of each real position), db [4H]. The gradients of each
- * example's h and c start at zero; a masked step adds its output gradient to h's (its output is the carried
- * h); a real step runs the backward cell on its examples' rows and leaves dz U^T as their h's gradient.
+ * One LSTM direction's backward pass on the packed layout, from the last step read to the first. Inputs: dy
+ * [B, T, H], x, w and u (unscaled) as in the forward pass, act, tc, cp and hp as it wrote them, rows and
+ * starts. Outputs: dx [B, T, F] (zero at masked positions), dw [F, 4H], du [H, 4H], db [4H]. The gradients of
+ * each example's h and c start at zero; a masked step adds its output gradient to h's (its output is the
+ * carried h); a real step runs the backward cell on its examples' rows, and dz [w; u]^T gives dx at its
+ * positions and its h's gradient. After the loop dw and du are [x | hp]^T dz, one product.
  */
 function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { reverse: boolean; hard: boolean }): TensorInfo[] {
-  const { dy, act, tc, cp, ut, rows, starts } = inputs as {
-    dy: TensorInfo;
-    act: TensorInfo;
-    tc: TensorInfo;
-    cp: TensorInfo;
-    ut: TensorInfo;
-    rows: TensorInfo;
-    starts: TensorInfo;
-  };
-  const byModule = lstmModule()?.backward(w, dy, act, tc, cp, ut, rows, starts, attrs.reverse, attrs.hard);
+  const byModule = lstmModule()?.backward(w, inputs, attrs.reverse, attrs.hard);
   if (byModule) return byModule;
-  const [B, T, H] = dy.shape as [number, number, number];
-  const [N, H4] = act.shape as [number, number];
+  const { dy, x, act, tc, cp, hp, w: wx, u, rows, starts } = inputs as Record<string, TensorInfo>;
+  const [B, T, Fd] = x!.shape as [number, number, number];
+  const [N, H4] = act!.shape as [number, number];
+  const H = H4 / 4;
+  const G = Fd + H;
   const BH = B * H;
-  const { R, S } = packing(w, rows, starts);
-  const outs = [w.output([N, H4]), w.output([H4])];
-  const dhrT = w.output([B, H]);
-  const [dz, db, dhrAt] = [...outs, dhrT].map((o) => w.base(o)) as [number, number, number];
-  const [dyAt, actAt, tcAt, cpAt] = [dy, act, tc, cp].map((o) => w.base(o)) as [number, number, number, number];
-  const utId = w.id(ut);
-  const dhrId = w.id(dhrT);
+  const { R, S } = packing(w, rows!, starts!);
+  const outs = [w.output([B, T, Fd]), w.output([Fd, H4]), w.output([H, H4]), w.output([H4])];
+  const temps = [w.output([N, H4]), w.output([H4, G]), w.output([B, G]), w.output([G, N]), w.output([G, H4])];
+  const [dx, dw, du, db] = outs.map((o) => w.base(o)) as [number, number, number, number];
+  const [dz, wut, dxh, xhT, dwu] = temps.map((o) => w.base(o)) as [number, number, number, number, number];
+  const [dyAt, actAt, tcAt, cpAt] = [dy!, act!, tc!, cp!].map((o) => w.base(o)) as [number, number, number, number];
   const dh = new Float32Array(BH);
   const dc = new Float32Array(BH);
   const dyr = new Float32Array(BH);
@@ -334,6 +343,15 @@ function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo
   const dhc = new Float32Array(BH);
   const dbAcc = new Float64Array(H4);
   try {
+    {
+      // [w; u]^T [4H, F + H], the right-hand operand of the step's product.
+      const F = w.heap;
+      const [wAt, uAt] = [w.base(wx!), w.base(u!)];
+      for (let r = 0; r < G; r++) for (let c = 0; c < H4; c++) F[wut + c * G + r] = r < Fd ? F[wAt + r * H4 + c]! : F[uAt + (r - Fd) * H4 + c]!;
+      F.fill(0, dx, dx + B * T * Fd);
+    }
+    const wutId = w.id(temps[1]!);
+    const dxhId = w.id(temps[2]!);
     for (let s = T - 1; s >= 0; s--) {
       const t = attrs.reverse ? T - 1 - s : s;
       const k0 = S[t]!;
@@ -353,25 +371,38 @@ function lstmSequenceBackward(w: KernelMemory, inputs: Record<string, TensorInfo
       const za = dz + k0 * H4;
       const st = { aa: actAt + k0 * H4, ta: tcAt + k0 * H, ca: cpAt + k0 * H, maskAt: -1, mBase: 0, mStride: 0, za };
       sequenceCellGrad(F, { ...st, dy: dyr, dyBase: 0, dyStride: H, rec: dhr, recAt: 0 }, n, H, attrs.hard, dcr, dhc, dbAcc);
-      if (s > 0) {
-        const zv = w.view(za, n * H4);
-        try {
-          w.product(zv, utId, dhrId, n, H4, H);
-        } finally {
-          w.release(zv);
-        }
-        F = w.heap;
+      const zv = w.view(za, n * H4);
+      try {
+        w.product(zv, wutId, dxhId, n, H4, G);
+      } finally {
+        w.release(zv);
       }
+      F = w.heap;
       for (let j = 0; j < n; j++) {
         const b = R[k0 + j]!;
-        if (s > 0) dh.set(F.subarray(dhrAt + j * H, dhrAt + j * H + H), b * H);
+        const o = dxh + j * G;
+        F.copyWithin(dx + (b * T + t) * Fd, o, o + Fd);
+        dh.set(F.subarray(o + Fd, o + G), b * H);
         dc.set(dcr.subarray(j * H, j * H + H), b * H);
       }
     }
-    const F = w.heap;
+    let F = w.heap;
+    // [x | hp]^T [F + H, N]: the left operand of the weight gradients' product.
+    const [xAt, hpAt] = [w.base(x!), w.base(hp!)];
+    for (let t = 0; t < T; t++)
+      for (let k = S[t]!; k < S[t + 1]!; k++) {
+        const from = xAt + (R[k]! * T + t) * Fd;
+        for (let q = 0; q < Fd; q++) F[xhT + q * N + k] = F[from + q]!;
+        for (let q = 0; q < H; q++) F[xhT + (Fd + q) * N + k] = F[hpAt + k * H + q]!;
+      }
+    if (N > 0) w.product(w.id(temps[3]!), w.id(temps[0]!), w.id(temps[4]!), G, N, H4);
+    else F.fill(0, dwu, dwu + G * H4);
+    F = w.heap;
+    F.copyWithin(dw, dwu, dwu + Fd * H4);
+    F.copyWithin(du, dwu + Fd * H4, dwu + G * H4);
     for (let r = 0; r < H4; r++) F[db + r] = dbAcc[r]!;
   } finally {
-    w.dispose(dhrT);
+    for (const t of temps) w.dispose(t);
   }
   return outs;
 }

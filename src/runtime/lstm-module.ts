@@ -119,20 +119,13 @@ export class LstmModule {
     return outs;
   }
 
-  /** lstmSequenceForward's contract (kernels.ts): inputs xw [N, 4H], u (scaled as there), rows, starts; outputs y, hp, cp, act, tc. */
-  forward(
-    w: KernelMemory,
-    xw: TensorInfo,
-    u: TensorInfo,
-    rows: TensorInfo,
-    starts: TensorInfo,
-    B: number,
-    reverse: boolean,
-    hard: boolean,
-  ): TensorInfo[] | null {
-    const [N, H4] = xw.shape as [number, number];
+  /** lstmSequenceForward's contract (kernels.ts): inputs x, w, u, bias (scaled as there), rows, starts; outputs y, hp, cp, act, tc. */
+  forward(w: KernelMemory, ins: Record<string, TensorInfo>, reverse: boolean, hard: boolean): TensorInfo[] | null {
+    const { x, w: wx, u, bias, rows, starts } = ins as Record<string, TensorInfo>;
+    const [B, T, F] = x!.shape as [number, number, number];
+    const [N] = rows!.shape as [number];
+    const H4 = bias!.shape[0]!;
     const H = H4 / 4;
-    const T = starts.shape[0]! - 1;
     const outShapes = [
       [B, T, H],
       [N, H],
@@ -140,29 +133,21 @@ export class LstmModule {
       [N, H4],
       [N, H],
     ];
-    return this.call(w, [xw, u, rows, starts], outShapes, [4 * B * H], (a) => this.ex.lstm_forward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...a));
+    return this.call(w, [x, wx, u, bias, rows, starts], outShapes, [4 * B * H + N * F], (a) =>
+      this.ex.lstm_forward(T, B, H, F, reverse ? 1 : 0, hard ? 1 : 0, ...a),
+    );
   }
 
-  /**
-   * lstmSequenceBackward's contract (kernels.ts): inputs dy, act, tc, cp, ut ([4H, H], unscaled; the module takes
-   * U [H, 4H], whose rows its product reads), rows, starts; outputs dz, db.
-   */
-  backward(
-    w: KernelMemory,
-    dy: TensorInfo,
-    act: TensorInfo,
-    tc: TensorInfo,
-    cp: TensorInfo,
-    ut: TensorInfo,
-    rows: TensorInfo,
-    starts: TensorInfo,
-    reverse: boolean,
-    hard: boolean,
-  ): TensorInfo[] | null {
-    const [B, T, H] = dy.shape as [number, number, number];
-    const [N, H4] = act.shape as [number, number];
-    return this.call(w, [dy, act, tc, cp, { transposed: ut }, rows, starts], [[N, H4], [H4]], [6 * B * H, 2 * H4], (a) =>
-      this.ex.lstm_backward(T, B, H, reverse ? 1 : 0, hard ? 1 : 0, ...a),
+  /** lstmSequenceBackward's contract (kernels.ts): inputs dy, x, act, tc, cp, hp, w, u (unscaled), rows, starts; outputs dx, dw, du, db. */
+  backward(w: KernelMemory, ins: Record<string, TensorInfo>, reverse: boolean, hard: boolean): TensorInfo[] | null {
+    const { dy, x, act, tc, cp, hp, w: wx, u, rows, starts } = ins as Record<string, TensorInfo>;
+    const [B, T, F] = x!.shape as [number, number, number];
+    const [N, H4] = act!.shape as [number, number];
+    const H = H4 / 4;
+    const G = F + H;
+    const work = 6 * B * H + B * G + N * H4 + N * G + 2 * G * H4;
+    return this.call(w, [dy, x, act, tc, cp, hp, wx, u, rows, starts], [[B, T, F], [F, H4], [H, H4], [H4]], [work, 2 * H4], (a) =>
+      this.ex.lstm_backward(T, B, H, F, reverse ? 1 : 0, hard ? 1 : 0, ...a),
     );
   }
 

@@ -122,33 +122,26 @@ export function lstmSequence(
 
 /**
  * The packed layout of a batch (see kernels.ts' packing) from its mask [B, T] (nonzero = real step; none: every
- * step real): for each real position in step order its row b T + t of x as [B T, F] (`at`) and its example
- * (`rows`), and where each step's rows start (`starts`, T + 1 of them).
+ * step real): for each real position in step order its example (`rows`), and where each step's rows start
+ * (`starts`, T + 1 of them).
  */
-function packBatch(mask: tf.Tensor2D | null, B: number, T: number): { at: Int32Array; rows: Int32Array; starts: Int32Array } {
+function packBatch(mask: tf.Tensor2D | null, B: number, T: number): { rows: Int32Array; starts: Int32Array } {
   const m = mask ? mask.dataSync() : null;
-  const at = new Int32Array(B * T);
   const rows = new Int32Array(B * T);
   const starts = new Int32Array(T + 1);
   let n = 0;
   for (let t = 0; t < T; t++) {
     starts[t] = n;
-    for (let b = 0; b < B; b++) {
-      if (m && m[b * T + t] === 0) continue;
-      at[n] = b * T + t;
-      rows[n++] = b;
-    }
+    for (let b = 0; b < B; b++) if (!m || m[b * T + t] !== 0) rows[n++] = b;
   }
   starts[T] = n;
-  return { at: at.slice(0, n), rows: rows.slice(0, n), starts };
+  return { rows: rows.slice(0, n), starts };
 }
 
 /**
- * The same pass as one kernel call each way (wasm and cpu; kernels.ts), on the real steps only: the rows of x
- * at the batch's real positions gathered in step order (padding is never computed, as with packed sequences),
- * their input projection x W + b as one product, then the forward kernel runs the steps; the backward kernel
- * returns dz for the real positions, dx is scattered back to them (zero at masked ones), and the weight
- * gradients are each one product, with the smaller operand on the right (the one the backend packs).
+ * The same pass as one kernel call each way (wasm and cpu; kernels.ts), on the real steps only (padding is
+ * never computed, as with packed sequences): the forward kernel projects the real positions' inputs and runs
+ * the steps; the backward kernel returns dx (zero at masked positions) and the weight gradients.
  */
 function lstmSequenceWhole(
   x: tf.Tensor3D,
@@ -158,55 +151,28 @@ function lstmSequenceWhole(
   mask: tf.Tensor2D | null,
   options: LstmOptions,
 ): tf.Tensor3D {
-  const [B, T, F] = x.shape;
+  const [B, T] = x.shape;
   const H = recurrentKernel.shape[0];
   const attrs = { reverse: options.reverse === true, hard: options.recurrentActivation === "hard_sigmoid" };
   const pack = packBatch(mask, B, T);
-  const N = pack.at.length;
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, W, U, bIn, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
-    if (N === 0)
+    if (pack.rows.length === 0)
       return {
         value: tf.zeros([B, T, H]),
         gradFunc: () => [tf.zerosLike(xIn), tf.zerosLike(W), tf.zerosLike(U), tf.zerosLike(bIn)],
       };
     const scale = attrs.hard ? null : gateScale(H);
-    const at = tf.tensor1d(pack.at, "int32");
+    const scaled = (t: tf.Tensor): tf.Tensor => (scale ? tf.mul(t, scale) : t);
     const rows = tf.tensor1d(pack.rows, "int32");
     const starts = tf.tensor1d(pack.starts, "int32");
-    const xr = runKernel(GATHER_ROWS, { table: xIn.reshape([B * T, F]), ids: at }, {})[0]! as tf.Tensor2D;
-    const xw = tf.add(tf.matMul(xr, scale ? tf.mul(W, scale) : W), scale ? tf.mul(bIn, scale) : bIn);
-    const u = scale ? tf.mul(U, scale) : U;
-    const [y, hp, cp, act, tc] = runKernel(LSTM_SEQUENCE, { xw, u, rows, starts }, { ...attrs, batch: B }) as [
-      tf.Tensor,
-      tf.Tensor2D,
-      tf.Tensor,
-      tf.Tensor,
-      tf.Tensor,
-    ];
-    save([xr, hp, cp, act, tc, at, rows, starts]);
+    const [y, hp, cp, act, tc] = runKernel(LSTM_SEQUENCE, { x: xIn, w: scaled(W), u: scaled(U), bias: scaled(bIn), rows, starts }, attrs);
+    save([xIn, hp!, cp!, act!, tc!, rows, starts]);
     return {
-      value: y,
+      value: y!,
       gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) => {
-        const [xrS, hpS, cpS, actS, tcS, atS, rowsS, startsS] = s as [
-          tf.Tensor2D,
-          tf.Tensor2D,
-          tf.Tensor,
-          tf.Tensor,
-          tf.Tensor,
-          tf.Tensor,
-          tf.Tensor,
-          tf.Tensor,
-        ];
-        const [dz, db] = runKernel(LSTM_SEQUENCE_GRAD, { dy, act: actS, tc: tcS, cp: cpS, ut: tf.transpose(U), rows: rowsS, starts: startsS }, attrs) as [
-          tf.Tensor2D,
-          tf.Tensor,
-        ];
-        const dzT = tf.transpose(dz);
-        const dX = tf.scatterND(atS.reshape([N, 1]), tf.matMul(dz, tf.transpose(W)), [B * T, F]).reshape([B, T, F]);
-        const dW = tf.transpose(tf.matMul(dzT, xrS));
-        const dU = tf.transpose(tf.matMul(dzT, hpS));
-        return [dX, dW, dU, db];
+        const [xS, hpS, cpS, actS, tcS, rowsS, startsS] = s as tf.Tensor[];
+        return runKernel(LSTM_SEQUENCE_GRAD, { dy, x: xS!, act: actS!, tc: tcS!, cp: cpS!, hp: hpS!, w: W, u: U, rows: rowsS!, starts: startsS! }, attrs);
       },
     };
   });

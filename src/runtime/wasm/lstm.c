@@ -8,8 +8,8 @@
  *
  * Layouts (float32, row-major), as kernels.ts documents them. The LSTM passes run on the packed layout: the N
  * real (unmasked) positions of the batch as rows in step order, step t's rows starts[t] to starts[t + 1] - 1,
- * row k belonging to example rows[k] (int32); xw [N, 4H], u [H, 4H], y [B, T, H], hp and cp [N, H], act [N, 4H]
- * (gates i, f, g, o in blocks of H), tc [N, H], dy [B, T, H], dz [N, 4H]. The temporal-attention passes keep the
+ * row k belonging to example rows[k] (int32); x [B, T, F], w [F, 4H], u [H, 4H], y [B, T, H], hp and cp [N, H],
+ * act [N, 4H] (gates i, f, g, o in blocks of H), tc [N, H], dy [B, T, H], dx [B, T, F]. The temporal-attention passes keep the
  * time-major layout [T, B, ...] with a mask [T, B]. For sigmoid gates the caller scales u and xw as the
  * JavaScript path does (the g columns doubled), so that g = 2 s(z_g) - 1 = tanh of the unscaled pre-activation;
  * hard_sigmoid gates take them unscaled.
@@ -258,6 +258,84 @@ static void gemmRowsT(int M, int N, int H, const float *G, const float *U, float
   }
 }
 
+/*
+ * C [M, N] = A^T B with A [K, M] and B [K, N] (N a multiple of 4): the weight gradients, summed over the K
+ * positions. Blocks of 32 positions (their rows of A and B stay in cache while every tile of C takes them in),
+ * tiles of 4 rows by 8 columns as in gemmAcc, A's 4 floats of a position side by side; `first`: C starts at 0,
+ * else the block adds to it.
+ */
+static void gemmTNBlock(int K, int M, int N, const float *A, const float *Bm, float *C, int first) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    int j = 0;
+    for (; j + 8 <= N; j += 8) {
+      float *c = C + i * N + j;
+      f4 s00, s01, s10, s11, s20, s21, s30, s31;
+      if (first) {
+        s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = SPLAT(0);
+      } else {
+        s00 = LOAD(c), s01 = LOAD(c + 4), s10 = LOAD(c + N), s11 = LOAD(c + N + 4);
+        s20 = LOAD(c + 2 * N), s21 = LOAD(c + 2 * N + 4), s30 = LOAD(c + 3 * N), s31 = LOAD(c + 3 * N + 4);
+      }
+      const float *a = A + i, *b = Bm + j;
+      for (int k = 0; k < K; k++, a += M, b += N) {
+        const f4 b0 = LOAD(b), b1 = LOAD(b + 4);
+        f4 x = SPLAT(a[0]);
+        s00 = ADD(s00, MUL(x, b0));
+        s01 = ADD(s01, MUL(x, b1));
+        x = SPLAT(a[1]);
+        s10 = ADD(s10, MUL(x, b0));
+        s11 = ADD(s11, MUL(x, b1));
+        x = SPLAT(a[2]);
+        s20 = ADD(s20, MUL(x, b0));
+        s21 = ADD(s21, MUL(x, b1));
+        x = SPLAT(a[3]);
+        s30 = ADD(s30, MUL(x, b0));
+        s31 = ADD(s31, MUL(x, b1));
+      }
+      STORE(c, s00);
+      STORE(c + 4, s01);
+      STORE(c + N, s10);
+      STORE(c + N + 4, s11);
+      STORE(c + 2 * N, s20);
+      STORE(c + 2 * N + 4, s21);
+      STORE(c + 3 * N, s30);
+      STORE(c + 3 * N + 4, s31);
+    }
+    for (; j < N; j += 4) {
+      float *c = C + i * N + j;
+      f4 s0 = SPLAT(0), s1 = SPLAT(0), s2 = SPLAT(0), s3 = SPLAT(0);
+      if (!first) s0 = LOAD(c), s1 = LOAD(c + N), s2 = LOAD(c + 2 * N), s3 = LOAD(c + 3 * N);
+      const float *a = A + i, *b = Bm + j;
+      for (int k = 0; k < K; k++, a += M, b += N) {
+        const f4 b0 = LOAD(b);
+        s0 = ADD(s0, MUL(SPLAT(a[0]), b0));
+        s1 = ADD(s1, MUL(SPLAT(a[1]), b0));
+        s2 = ADD(s2, MUL(SPLAT(a[2]), b0));
+        s3 = ADD(s3, MUL(SPLAT(a[3]), b0));
+      }
+      STORE(c, s0);
+      STORE(c + N, s1);
+      STORE(c + 2 * N, s2);
+      STORE(c + 3 * N, s3);
+    }
+  }
+  for (; i < M; i++)
+    for (int j = 0; j < N; j += 4) {
+      f4 s0 = first ? SPLAT(0) : LOAD(C + i * N + j);
+      const float *a = A + i, *b = Bm + j;
+      for (int k = 0; k < K; k++, a += M, b += N) s0 = ADD(s0, MUL(SPLAT(a[0]), LOAD(b)));
+      STORE(C + i * N + j, s0);
+    }
+}
+/* C = A^T B over all K positions, block by block. */
+static void gemmTN(int K, int M, int N, const float *A, const float *Bm, float *C) {
+  const int KB = 32;
+  if (K == 0)
+    for (int q = 0; q < M * N; q++) C[q] = 0;
+  for (int k0 = 0; k0 < K; k0 += KB) gemmTNBlock(K - k0 < KB ? K - k0 : KB, M, N, A + k0 * M, Bm + k0 * N, C, k0 == 0);
+}
+
 /* Where one example's row of the forward cell reads and writes at one step (see cellRow). */
 typedef struct {
   float *z;        /* [4H] pre-activations in, gates (i, f, g, o) out */
@@ -340,45 +418,58 @@ static void cellStep(int B, int H, int hard, float *z, float *tc, float *y, int 
   }
 }
 
+/* Copies n floats. */
+static inline void copyN(int n, const float *from, float *to) {
+  for (int q = 0; q < n; q++) to[q] = from[q];
+}
+
 /*
- * The forward pass over all steps, in the order of `reverse`, on the packed layout (kernels.ts): only the
- * examples whose step t is real (mask 1) run it, rows starts[t] to starts[t + 1] - 1 of xw, hp, cp, act and tc,
- * example rows[k] at row k (ascending within a step). Per step: h and c of those examples (the state, hs and cs
- * [B, H], zero before the first step read) gathered into hp and cp, z = xw + hp u, the gates, c = f c_prev
- * + i g, h = o tanh(c), scattered back into the state; then y[b, t] = the state's h for every b, so a masked
- * step's output is the carried h. work is 4 B H floats.
+ * The rows of x [B, T, D] at the packed positions (row k: example rows[k] at its step) into xr [N, D], each row
+ * at stride `stride` (D, or wider to leave room beside it).
  */
-__attribute__((export_name("lstm_forward"))) void lstmForward(int T, int B, int H, int reverse, int hard, const float *xw,
-                                                             const float *u, const int *rows, const int *starts,
+static void gatherSteps(int T, int D, const float *x, const int *rows, const int *starts, float *xr, int stride) {
+  for (int t = 0; t < T; t++)
+    for (int k = starts[t]; k < starts[t + 1]; k++) copyN(D, x + (rows[k] * T + t) * D, xr + k * stride);
+}
+
+/*
+ * One LSTM direction's forward pass, in the order of `reverse`, on the packed layout: x [B, T, F], w [F, 4H],
+ * u [H, 4H] and bias [4H] (the g columns doubled for sigmoid gates). The input projection of every real
+ * position first, z = bias + x w for the N rows (the x rows gathered), then per step: h and c of the step's
+ * examples (the state, hs and cs [B, H], zero before the first step read) gathered into hp and cp, z += hp u,
+ * the gates, c = f c_prev + i g, h = o tanh(c), scattered back into the state; then y[b, t] = the state's h for
+ * every b, so a masked step's output is the carried h. work is 4 B H + N F floats.
+ */
+__attribute__((export_name("lstm_forward"))) void lstmForward(int T, int B, int H, int F, int reverse, int hard,
+                                                             const float *x, const float *w, const float *u,
+                                                             const float *bias, const int *rows, const int *starts,
                                                              float *y, float *hp, float *cp, float *act, float *tc,
                                                              float *work) {
-  const int H4 = 4 * H, BH = B * H;
-  float *hs = work, *cs = work + BH, *hn = work + 2 * BH, *cn = work + 3 * BH;
+  const int H4 = 4 * H, BH = B * H, N = starts[T];
+  float *hs = work, *cs = work + BH, *hn = work + 2 * BH, *cn = work + 3 * BH, *xr = work + 4 * BH;
   for (int k = 0; k < 2 * BH; k++) work[k] = 0;
+  gatherSteps(T, F, x, rows, starts, xr, F);
+  for (int k = 0; k < N; k++) copyN(H4, bias, act + k * H4);
+  gemmAcc(N, F, H4, xr, w, act, act);
   for (int s = 0; s < T; s++) {
     const int t = reverse ? T - 1 - s : s;
     const int k0 = starts[t], n = starts[t + 1] - k0;
     float *hIn = hp + k0 * H, *cIn = cp + k0 * H, *z = act + k0 * H4;
     for (int j = 0; j < n; j++) {
       const int b = rows[k0 + j];
-      for (int q = 0; q < H; q++) {
-        hIn[j * H + q] = hs[b * H + q];
-        cIn[j * H + q] = cs[b * H + q];
-      }
+      copyN(H, hs + b * H, hIn + j * H);
+      copyN(H, cs + b * H, cIn + j * H);
     }
     if (n > 0) {
-      gemmAcc(n, H, H4, hIn, u, xw + k0 * H4, z);
+      gemmAcc(n, H, H4, hIn, u, z, z);
       cellStep(n, H, hard, z, tc + k0 * H, hn, H, hIn, cIn, hn, cn, 0, 1);
     }
     for (int j = 0; j < n; j++) {
       const int b = rows[k0 + j];
-      for (int q = 0; q < H; q++) {
-        hs[b * H + q] = hn[j * H + q];
-        cs[b * H + q] = cn[j * H + q];
-      }
+      copyN(H, hn + j * H, hs + b * H);
+      copyN(H, cn + j * H, cs + b * H);
     }
-    for (int b = 0; b < B; b++)
-      for (int q = 0; q < H; q++) y[(b * T + t) * H + q] = hs[b * H + q];
+    for (int b = 0; b < B; b++) copyN(H, hs + b * H, y + (b * T + t) * H);
   }
 }
 
@@ -468,33 +559,39 @@ static void cellGradStep(int B, int H, int hard, const float *act, const float *
 }
 
 /*
- * The backward pass on the packed layout, from the last step read to the first. u is U [H, 4H] unscaled. The
- * gradients of each example's state, dh and dc [B, H], start at zero; a masked step adds its output gradient to
- * dh (its h is the carried one); a real step gathers dy, dh and dc of its examples, runs the backward cell
- * (dz of its rows, dc for the step before), and dh = dz U^T is scattered back. work is 6 B H floats (the state
- * and the gathered rows) and dbAcc 4H doubles. Outputs dz [N, 4H] (packed rows) and db [4H].
+ * One LSTM direction's backward pass on the packed layout, from the last step read to the first: x, w and u
+ * (unscaled) as in the forward pass, dy [B, T, H], and act, tc, cp, hp as it wrote them. The gradients of each
+ * example's state, dh and dc [B, H], start at zero; a masked step adds its output gradient to dh (its h is the
+ * carried one); a real step gathers dy, dh and dc of its examples, runs the backward cell (dz of its rows, dc
+ * for the step before), and dz [w; u]^T gives dx at the step's positions and dh, scattered back. After the
+ * loop [x | hp]^T dz over the N rows gives dw and du. Outputs dx [B, T, F] (zero at masked positions), dw,
+ * du, db. work: 6 B H + B (F + H) + N 4H + N (F + H) + 2 (F + H) 4H floats; dbAcc 4H doubles.
  */
-__attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, int H, int reverse, int hard, const float *dy,
-                                                               const float *act, const float *tc, const float *cp,
-                                                               const float *u, const int *rows, const int *starts,
-                                                               float *dz, float *db, float *work, double *dbAcc) {
-  const int H4 = 4 * H, BH = B * H;
+__attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, int H, int F, int reverse, int hard,
+                                                               const float *dy, const float *x, const float *act,
+                                                               const float *tc, const float *cp, const float *hp,
+                                                               const float *w, const float *u, const int *rows,
+                                                               const int *starts, float *dx, float *dw, float *du,
+                                                               float *db, float *work, double *dbAcc) {
+  const int H4 = 4 * H, BH = B * H, G = F + H, N = starts[T];
   float *dh = work, *dc = work + BH, *dyr = work + 2 * BH, *dhr = work + 3 * BH, *dcr = work + 4 * BH,
-        *dhc = work + 5 * BH;
+        *dhc = work + 5 * BH, *dxh = work + 6 * BH, *dz = dxh + B * G, *xh = dz + N * H4, *wu = xh + N * G,
+        *dwu = wu + G * H4;
   for (int k = 0; k < 2 * BH; k++) work[k] = 0;
+  for (int k = 0; k < B * T * F; k++) dx[k] = 0;
   for (int c = 0; c < H4; c++) dbAcc[c] = 0;
+  copyN(F * H4, w, wu);
+  copyN(H * H4, u, wu + F * H4);
   for (int s = T - 1; s >= 0; s--) {
     const int t = reverse ? T - 1 - s : s;
     const int k0 = starts[t], n = starts[t + 1] - k0;
     for (int b = 0, j = 0; b < B; b++) {
       const float *d = dy + (b * T + t) * H;
       if (j < n && rows[k0 + j] == b) {
-        for (int q = 0; q < H; q++) {
-          dyr[j * H + q] = d[q];
-          dhr[j * H + q] = dh[b * H + q];
-          dcr[j * H + q] = dc[b * H + q];
-          dhc[j * H + q] = 0;
-        }
+        copyN(H, d, dyr + j * H);
+        copyN(H, dh + b * H, dhr + j * H);
+        copyN(H, dc + b * H, dcr + j * H);
+        for (int q = 0; q < H; q++) dhc[j * H + q] = 0;
         j++;
       } else
         for (int q = 0; q < H; q++) dh[b * H + q] += d[q];
@@ -502,15 +599,19 @@ __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, in
     if (n == 0) continue;
     float *zt = dz + k0 * H4;
     cellGradStep(n, H, hard, act + k0 * H4, tc + k0 * H, cp + k0 * H, dyr, H, 0, 1, zt, dhr, dcr, dhc, dbAcc);
-    if (s > 0) gemmRowsT(n, H4, H, zt, u, dhr);
+    gemmRowsT(n, H4, G, zt, wu, dxh);
     for (int j = 0; j < n; j++) {
       const int b = rows[k0 + j];
-      for (int q = 0; q < H; q++) {
-        dh[b * H + q] = s > 0 ? dhr[j * H + q] : 0;
-        dc[b * H + q] = dcr[j * H + q];
-      }
+      copyN(F, dxh + j * G, dx + (b * T + t) * F);
+      copyN(H, dxh + j * G + F, dh + b * H);
+      copyN(H, dcr + j * H, dc + b * H);
     }
   }
+  gatherSteps(T, F, x, rows, starts, xh, G);
+  for (int k = 0; k < N; k++) copyN(H, hp + k * H, xh + k * G + F);
+  gemmTN(N, G, H4, xh, dz, dwu);
+  copyN(F * H4, dwu, dw);
+  copyN(H * H4, dwu + F * H4, du);
   for (int c = 0; c < H4; c++) db[c] = (float)dbAcc[c];
 }
 
