@@ -789,26 +789,41 @@ function temporalBackward(w: KernelMemory, inputs: Record<string, TensorInfo>, a
 export const ATTENTION_POOL = "AttncAttentionPool";
 export const ATTENTION_POOL_GRAD = "AttncAttentionPoolGrad";
 
-/** Inputs: pre [B * T, A], bias [A], v [A], h [B, T, D], optional mask [B, T]. Outputs: out [B, D + T] (c, then a), u [B * T, A]. */
+/**
+ * Inputs: h [B, T, D], w [D, A], bias [A], v [A], optional mask [B, T]. Outputs: out [B, D + T] (c, then a), u
+ * [B * T, A]. The scores' projection pre = h w is 0 at masked positions (their scores are dropped), as the
+ * module computes it for the real positions only.
+ */
 function attentionPoolForward(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
-  const { pre, bias, v, h, mask } = inputs as Record<string, TensorInfo> as {
-    pre: TensorInfo;
+  const {
+    h,
+    w: wa,
+    bias,
+    v,
+    mask,
+  } = inputs as Record<string, TensorInfo> as {
+    h: TensorInfo;
+    w: TensorInfo;
     bias: TensorInfo;
     v: TensorInfo;
-    h: TensorInfo;
     mask?: TensorInfo;
   };
-  const byModule = lstmModule()?.attentionPoolForward(w, { pre, bias, v, h, mask });
+  const byModule = lstmModule()?.attentionPoolForward(w, { h, w: wa, bias, v, mask });
   if (byModule) return byModule;
   const [B, T, D] = h.shape as [number, number, number];
   const A = v.shape[0]!;
   const O = D + T;
   const outs = [w.output([B, O]), w.output([B * T, A])];
   const [out, u] = outs.map((o) => w.base(o)) as [number, number];
-  const [preAt, bAt, vAt, hAt] = [pre, bias, v, h].map((o) => w.base(o)) as [number, number, number, number];
+  const [bAt, vAt, hAt] = [bias, v, h].map((o) => w.base(o)) as [number, number, number];
   const maskAt = mask ? w.base(mask) : -1;
+  const preT = w.output([B * T, A]);
+  const preAt = w.base(preT);
+  w.product(w.id(h), w.id(wa), w.id(preT), B * T, D, A);
   let F = w.heap;
-  for (let r = 0; r < B * T; r++) for (let a = 0; a < A; a++) F[u + r * A + a] = 2 * (F[preAt + r * A + a]! + F[bAt + a]!);
+  for (let r = 0; r < B * T; r++)
+    for (let a = 0; a < A; a++) F[u + r * A + a] = 2 * ((maskAt >= 0 && F[maskAt + r] === 0 ? 0 : F[preAt + r * A + a]!) + F[bAt + a]!);
+  w.dispose(preT);
   const uv = w.view(u, B * T * A);
   try {
     w.sigmoid(uv, uv);
@@ -828,18 +843,37 @@ function attentionPoolForward(w: KernelMemory, inputs: Record<string, TensorInfo
 }
 
 /**
- * Inputs: dout [B, D + T], out, u (as the forward pass wrote them), v [A], h [B, T, D]. Outputs: dh [B, T, D]
- * (through the weighted sum only), dpre [B * T, A], dv [A], db [A].
+ * Inputs: dout [B, D + T], out, u (as the forward pass wrote them), v [A], h [B, T, D], w [D, A], optional mask.
+ * Outputs: dh [B, T, D] (through the weighted sum and the scores' projection), dw [D, A], dv [A], db [A].
  */
 function attentionPoolBackward(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
-  const { dout, out, u, v, h } = inputs as Record<string, TensorInfo> as { dout: TensorInfo; out: TensorInfo; u: TensorInfo; v: TensorInfo; h: TensorInfo };
-  const byModule = lstmModule()?.attentionPoolBackward(w, { dout, out, u, v, h });
+  const {
+    dout,
+    out,
+    u,
+    v,
+    h,
+    w: wa,
+    mask,
+  } = inputs as Record<string, TensorInfo> as {
+    dout: TensorInfo;
+    out: TensorInfo;
+    u: TensorInfo;
+    v: TensorInfo;
+    h: TensorInfo;
+    w: TensorInfo;
+    mask?: TensorInfo;
+  };
+  const byModule = lstmModule()?.attentionPoolBackward(w, { dout, out, u, v, h, w: wa, mask });
   if (byModule) return byModule;
   const [B, T, D] = h.shape as [number, number, number];
   const A = v.shape[0]!;
   const O = D + T;
-  const outs = [w.output([B, T, D]), w.output([B * T, A]), w.output([A]), w.output([A])];
-  const [dh, dpre, dv, db] = outs.map((o) => w.base(o)) as [number, number, number, number];
+  const outs = [w.output([B, T, D]), w.output([D, A]), w.output([A]), w.output([A])];
+  // dpre [B T, A], w^T [A, D], dpre w^T [B T, D], h^T [D, B T].
+  const temps = [w.output([B * T, A]), w.output([A, D]), w.output([B * T, D]), w.output([D, B * T])];
+  const [dh, , dv, db] = outs.map((o) => w.base(o)) as [number, number, number, number];
+  const [dpre, wt, dhp, ht] = temps.map((o) => w.base(o)) as [number, number, number, number];
   const [doAt, outAt, uAt, vAt, hAt] = [dout, out, u, v, h].map((o) => w.base(o)) as [number, number, number, number, number];
   const F = w.heap;
   F.fill(0, dh, dh + B * T * D);
@@ -857,6 +891,15 @@ function attentionPoolBackward(w: KernelMemory, inputs: Record<string, TensorInf
     F[dv + a] = dvAcc[a]!;
     F[db + a] = dbAcc[a]!;
   }
+  const [waAt, hAt2] = [w.base(wa), w.base(h)];
+  for (let d = 0; d < D; d++) for (let a = 0; a < A; a++) F[wt + a * D + d] = F[waAt + d * A + a]!;
+  for (let r = 0; r < B * T; r++) for (let d = 0; d < D; d++) F[ht + d * B * T + r] = F[hAt2 + r * D + d]!;
+  const [dpreId, wtId, dhpId, htId] = temps.map((t) => w.id(t)) as [number, number, number, number];
+  w.product(dpreId, wtId, dhpId, B * T, A, D);
+  w.product(htId, dpreId, w.id(outs[1]!), D, B * T, A);
+  const G = w.heap;
+  for (let k = 0; k < B * T * D; k++) G[dh + k] += G[dhp + k]!;
+  for (const t of temps) w.dispose(t);
   return outs;
 }
 

@@ -197,29 +197,27 @@ export class LstmModule {
     );
   }
 
-  /** kernels.ts' attentionPoolForward (inputs pre, bias, v, h, optional mask; outputs out, u) in one call. */
+  /** kernels.ts' attentionPoolForward (inputs h, w, bias, v, optional mask; outputs out, u) in one call. */
   attentionPoolForward(w: KernelMemory, ins: Record<string, TensorInfo | undefined>): TensorInfo[] | null {
-    const { pre, bias, v, h, mask } = ins;
+    const { h, w: wa, bias, v, mask } = ins;
     const [B, T, D] = h!.shape as [number, number, number];
     const A = v!.shape[0]!;
-    return this.call(
-      w,
-      [pre, bias, v, h, mask],
-      [
-        [B, D + T],
-        [B * T, A],
-      ],
-      [],
-      (a) => this.ex.attention_pool_forward(B, T, D, A, ...a),
-    );
+    const A4 = Math.ceil(A / 4) * 4;
+    const outShapes = [
+      [B, D + T],
+      [B * T, A],
+    ];
+    return this.call(w, [h, wa, bias, v, mask], outShapes, [B * T * (D + A4 + A) + D * A4], (a) => this.ex.attention_pool_forward(B, T, D, A, ...a));
   }
 
-  /** kernels.ts' attentionPoolBackward (inputs dout, out, u, v, h; outputs dh, dpre, dv, db) in one call. */
+  /** kernels.ts' attentionPoolBackward (inputs dout, out, u, v, h, w, optional mask; outputs dh, dw, dv, db) in one call. */
   attentionPoolBackward(w: KernelMemory, ins: Record<string, TensorInfo | undefined>): TensorInfo[] | null {
-    const { dout, out, u, v, h } = ins;
+    const { dout, out, u, v, h, w: wa, mask } = ins;
     const [B, T, D] = h!.shape as [number, number, number];
     const A = v!.shape[0]!;
-    return this.call(w, [dout, out, u, v, h], [[B, T, D], [B * T, A], [A], [A]], [2 * A + T, 4 * A], (a) => this.ex.attention_pool_backward(B, T, D, A, ...a));
+    const A4 = Math.ceil(A / 4) * 4;
+    const work = 2 * A + T + B * T * (A + 2 * A4 + 2 * D) + 2 * D * A4;
+    return this.call(w, [dout, out, u, v, h, wa, mask], [[B, T, D], [D, A], [A], [A]], [work, 4 * A], (a) => this.ex.attention_pool_backward(B, T, D, A, ...a));
   }
 
   /** kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's SIMD code. */

@@ -294,28 +294,21 @@ export function temporalAttentionLstm(
 
 /**
  * Additive attention pooling with its backward pass written out (wasm and cpu; kernels.ts): u_t = tanh(h_t W + b),
- * e_t = v . u_t, a = softmax over unmasked t, c = sum_t a_t h_t. Returns c [B, D] and a [B, T].
+ * e_t = v . u_t, a = softmax over unmasked t, c = sum_t a_t h_t; one kernel call each way, the products
+ * included (h W at the real positions only). Returns c [B, D] and a [B, T].
  */
 export function attentionPoolAdditive(h: tf.Tensor3D, W: tf.Tensor2D, b: tf.Tensor1D, v: tf.Tensor1D, maskIn: tf.Tensor | null): [tf.Tensor2D, tf.Tensor2D] {
   const [B, T, D] = h.shape;
   const mask = maskIn ? maskIn.toFloat() : null;
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [hIn, Wi, bi, vi, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-    const h2 = hIn.reshape([B * T, D]) as tf.Tensor2D;
-    const [out, u] = runKernel(ATTENTION_POOL, { pre: tf.matMul(h2, Wi), bias: bi, v: vi, h: hIn, ...(mask ? { mask } : {}) }, {}) as [tf.Tensor, tf.Tensor];
-    save([hIn, out, u]);
+    const [out, u] = runKernel(ATTENTION_POOL, { h: hIn, w: Wi, bias: bi, v: vi, ...(mask ? { mask } : {}) }, {}) as [tf.Tensor, tf.Tensor];
+    save([hIn, out, u, ...(mask ? [mask] : [])]);
     return {
       value: out,
       gradFunc: (dout: tf.Tensor, s: tf.Tensor[]) => {
-        const [hS, outS, uS] = s as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const [dhA, dpre, dv, db] = runKernel(ATTENTION_POOL_GRAD, { dout, out: outS, u: uS, v: vi, h: hS }, {}) as [
-          tf.Tensor,
-          tf.Tensor2D,
-          tf.Tensor,
-          tf.Tensor,
-        ];
-        const dh = tf.add(dhA, tf.matMul(dpre, tf.transpose(Wi)).reshape([B, T, D]));
-        const dW = tf.matMul(tf.transpose(hS.reshape([B * T, D]) as tf.Tensor2D), dpre);
+        const [hS, outS, uS, mS] = s as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const [dh, dW, dv, db] = runKernel(ATTENTION_POOL_GRAD, { dout, out: outS, u: uS, v: vi, h: hS, w: Wi, ...(mS ? { mask: mS } : {}) }, {});
         return [dh, dW, db, dv];
       },
     };

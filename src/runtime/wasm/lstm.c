@@ -855,30 +855,57 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
   for (int k = 0; k < P; k++) dpos[k] = hasPos ? (float)dposAcc[k] : 0.0f;
 }
 
+/* Whether position k of the batch (example k / T, step k % T) is real: mask null or nonzero there. */
+static inline int isReal(const float *mask, int k) { return !mask || mask[k] != 0.0f; }
+
+/* W [D, A] into wp [D, A4] (A4 = A rounded up to a multiple of 4), the extra columns zero. */
+static void padColumns(int D, int A, int A4, const float *W, float *wp) {
+  for (int d = 0; d < D; d++)
+    for (int a = 0; a < A4; a++) wp[d * A4 + a] = a < A ? W[d * A + a] : 0;
+}
+
 /*
- * Additive attention pooling (kernels.ts' attentionPoolForward): per example, attendRow over its T rows of h
- * [T, D] with pre = h W [T, A] (computed outside) and q = the bias. Outputs out [B, D + T] (c, then a) and
- * u [B T, A].
+ * Additive attention pooling over h [B, T, D] (kernels.ts' attentionPoolForward): pre = h W (W [D, A]) for the
+ * real positions only (a masked position's score is dropped: its pre stays 0), then per example u_i = tanh(pre_i
+ * + bias), e_i = v . u_i, a = softmax over the real i, c = sum_i a_i h_i (attendRow). Outputs out [B, D + T]
+ * (c, then a) and u [B T, A]. Scratch: B T (D + A4 + A) + D A4 floats.
  */
 __attribute__((export_name("attention_pool_forward"))) void attentionPoolForward(int B, int T, int D, int A,
-                                                                                const float *pre, const float *bias,
-                                                                                const float *v, const float *h,
-                                                                                const float *mask, float *out, float *u) {
-  const int O = D + T;
+                                                                                const float *h, const float *W,
+                                                                                const float *bias, const float *v,
+                                                                                const float *mask, float *out, float *u,
+                                                                                float *work) {
+  const int O = D + T, A4 = (A + 3) & ~3;
+  float *wp = work, *hr = wp + D * A4, *pr = hr + B * T * D, *pre = pr + B * T * A4;
+  padColumns(D, A, A4, W, wp);
+  int n = 0;
+  for (int k = 0; k < B * T; k++)
+    if (isReal(mask, k)) copyN(D, h + k * D, hr + (n++) * D);
+  for (int k = 0; k < n * A4; k++) pr[k] = 0;
+  gemmAcc(n, D, A4, hr, wp, pr, pr);
+  for (int k = 0, j = 0; k < B * T; k++) {
+    if (isReal(mask, k))
+      copyN(A, pr + (j++) * A4, pre + k * A);
+    else
+      for (int a = 0; a < A; a++) pre[k * A + a] = 0;
+  }
   for (int b = 0; b < B; b++)
     attendRow(T, A, D, pre + b * T * A, bias, v, mask ? mask + b * T : 0, 0, u + b * T * A, out + b * O + D,
               h + b * T * D, out + b * O);
 }
 
 /*
- * Its backward pass (kernels.ts' attentionPoolBackward): dh [B, T, D] through the weighted sum only, dpre
- * [B T, A], dv and db [A]. Scratch: work 2A + T floats, acc 2A doubles.
+ * Its backward pass (kernels.ts' attentionPoolBackward): per example the derivatives of the weighted sum and the
+ * scores (attendGradRow: dh through the sum, dpre, dv, db); then for the real positions (a masked one's dpre is
+ * 0) dh += dpre W^T and dW = h^T dpre. Outputs dh [B, T, D], dW [D, A], dv, db [A]. Scratch: work 2A + T +
+ * B T (A + 2 A4 + 2 D) + 2 D A4 floats, acc 2A doubles.
  */
 __attribute__((export_name("attention_pool_backward"))) void attentionPoolBackward(
     int B, int T, int D, int A, const float *dout, const float *out, const float *u, const float *v, const float *h,
-    float *dh, float *dpre, float *dv, float *db, float *work, double *acc) {
-  const int O = D + T;
-  float *rowSum = work, *dvRow = work + A, *da = work + 2 * A;
+    const float *W, const float *mask, float *dh, float *dW, float *dv, float *db, float *work, double *acc) {
+  const int O = D + T, A4 = (A + 3) & ~3;
+  float *rowSum = work, *dvRow = work + A, *da = work + 2 * A, *dpre = da + T, *wp = dpre + B * T * A,
+        *hr = wp + D * A4, *dpr = hr + B * T * D, *dhr = dpr + B * T * A4, *dw4 = dhr + B * T * D;
   double *dvAcc = acc, *dbAcc = acc + A;
   for (int k = 0; k < B * T * D; k++) dh[k] = 0;
   for (int k = 0; k < B * T * A; k++) dpre[k] = 0;
@@ -896,4 +923,20 @@ __attribute__((export_name("attention_pool_backward"))) void attentionPoolBackwa
     dv[a] = (float)dvAcc[a];
     db[a] = (float)dbAcc[a];
   }
+  padColumns(D, A, A4, W, wp);
+  int n = 0;
+  for (int k = 0; k < B * T; k++)
+    if (isReal(mask, k)) {
+      copyN(D, h + k * D, hr + n * D);
+      for (int a = 0; a < A4; a++) dpr[n * A4 + a] = a < A ? dpre[k * A + a] : 0;
+      n++;
+    }
+  gemmRowsT(n, A4, D, dpr, wp, dhr);
+  for (int k = 0, j = 0; k < B * T; k++)
+    if (isReal(mask, k)) {
+      axpy(D, 1.0f, dhr + j * D, dh + k * D);
+      j++;
+    }
+  gemmTN(n, D, A4, hr, dpr, dw4);
+  for (int d = 0; d < D; d++) copyN(A, dw4 + d * A4, dW + d * A);
 }
