@@ -88,33 +88,36 @@ static inline void storeN(float *p, f4 v, int n) {
 }
 
 /*
- * C [M, N] = C0 [M, N] + A [M, K] B [K, N], N a multiple of 4 (N = 4H). Tiles of 4 rows by 8 columns keep
- * their 8 sums in registers (16 on x64: 8 sums, 2 rows of B, 1 broadcast).
+ * The products' one kernel: C [M, N] = C0 [M, N] + A B with B [K, N] (rows N apart, N a multiple of 4) and A
+ * [M, K] read through strides: element (i, k) at A[i rs + k ks], rows (rs = K, ks = 1) for gemmAcc, columns
+ * (rs = 1, ks = M: A^T) for gemmTN; C0 may be C. Tiles of 4 rows by 8 columns keep their 8 sums in registers
+ * (16 on x64: 8 sums, 2 rows of B, 1 broadcast); the last M mod 4 rows (all of them when B < 4, as in one
+ * request) go 32 columns at a time, so that 8 independent sums hide the adds' latency, which a single running
+ * sum per 4 columns would wait on. Inlined into each caller, which fixes one stride.
  */
-static void gemmAcc(int M, int K, int N, const float *A, const float *Bm, const float *C0, float *C) {
+static inline __attribute__((always_inline)) void gemmStrided(int M, int K, int N, const float *A, int rs, int ks,
+                                                              const float *Bm, const float *C0, float *C) {
   int i = 0;
   for (; i + 4 <= M; i += 4) {
-    const float *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
+    const float *ai = A + i * rs;
     int j = 0;
     for (; j + 8 <= N; j += 8) {
       const float *c0 = C0 + i * N + j;
-      f4 s00 = LOAD(c0), s01 = LOAD(c0 + 4);
-      f4 s10 = LOAD(c0 + N), s11 = LOAD(c0 + N + 4);
-      f4 s20 = LOAD(c0 + 2 * N), s21 = LOAD(c0 + 2 * N + 4);
-      f4 s30 = LOAD(c0 + 3 * N), s31 = LOAD(c0 + 3 * N + 4);
-      const float *b = Bm + j;
+      f4 s00 = LOAD(c0), s01 = LOAD(c0 + 4), s10 = LOAD(c0 + N), s11 = LOAD(c0 + N + 4);
+      f4 s20 = LOAD(c0 + 2 * N), s21 = LOAD(c0 + 2 * N + 4), s30 = LOAD(c0 + 3 * N), s31 = LOAD(c0 + 3 * N + 4);
+      const float *a0 = ai, *a1 = ai + rs, *a2 = a1 + rs, *a3 = a2 + rs, *b = Bm + j;
       for (int k = 0; k < K; k++, b += N) {
         f4 b0 = LOAD(b), b1 = LOAD(b + 4);
-        f4 x = SPLAT(a0[k]);
+        f4 x = SPLAT(a0[k * ks]);
         s00 = ADD(s00, MUL(x, b0));
         s01 = ADD(s01, MUL(x, b1));
-        x = SPLAT(a1[k]);
+        x = SPLAT(a1[k * ks]);
         s10 = ADD(s10, MUL(x, b0));
         s11 = ADD(s11, MUL(x, b1));
-        x = SPLAT(a2[k]);
+        x = SPLAT(a2[k * ks]);
         s20 = ADD(s20, MUL(x, b0));
         s21 = ADD(s21, MUL(x, b1));
-        x = SPLAT(a3[k]);
+        x = SPLAT(a3[k * ks]);
         s30 = ADD(s30, MUL(x, b0));
         s31 = ADD(s31, MUL(x, b1));
       }
@@ -131,13 +134,13 @@ static void gemmAcc(int M, int K, int N, const float *A, const float *Bm, const 
     for (; j < N; j += 4) {
       const float *c0 = C0 + i * N + j;
       f4 s0 = LOAD(c0), s1 = LOAD(c0 + N), s2 = LOAD(c0 + 2 * N), s3 = LOAD(c0 + 3 * N);
-      const float *b = Bm + j;
-      for (int k = 0; k < K; k++, b += N) {
+      const float *a = ai, *b = Bm + j;
+      for (int k = 0; k < K; k++, a += ks, b += N) {
         f4 b0 = LOAD(b);
-        s0 = ADD(s0, MUL(SPLAT(a0[k]), b0));
-        s1 = ADD(s1, MUL(SPLAT(a1[k]), b0));
-        s2 = ADD(s2, MUL(SPLAT(a2[k]), b0));
-        s3 = ADD(s3, MUL(SPLAT(a3[k]), b0));
+        s0 = ADD(s0, MUL(SPLAT(a[0]), b0));
+        s1 = ADD(s1, MUL(SPLAT(a[rs]), b0));
+        s2 = ADD(s2, MUL(SPLAT(a[2 * rs]), b0));
+        s3 = ADD(s3, MUL(SPLAT(a[3 * rs]), b0));
       }
       float *c = C + i * N + j;
       STORE(c, s0);
@@ -146,18 +149,16 @@ static void gemmAcc(int M, int K, int N, const float *A, const float *Bm, const 
       STORE(c + 3 * N, s3);
     }
   }
-  /* The last M mod 4 rows (all of them when B < 4, as in one request): 32 columns at a time, so that 8
-     independent sums hide the adds' latency, which a single running sum per 4 columns would wait on. */
   for (; i < M; i++) {
-    const float *a0 = A + i * K;
+    const float *ai = A + i * rs;
     int j = 0;
     for (; j + 32 <= N; j += 32) {
       const float *c0 = C0 + i * N + j;
       f4 s0 = LOAD(c0), s1 = LOAD(c0 + 4), s2 = LOAD(c0 + 8), s3 = LOAD(c0 + 12);
       f4 s4 = LOAD(c0 + 16), s5 = LOAD(c0 + 20), s6 = LOAD(c0 + 24), s7 = LOAD(c0 + 28);
-      const float *b = Bm + j;
+      const float *a = ai, *b = Bm + j;
       for (int k = 0; k < K; k++, b += N) {
-        const f4 x = SPLAT(a0[k]);
+        const f4 x = SPLAT(a[k * ks]);
         s0 = ADD(s0, MUL(x, LOAD(b)));
         s1 = ADD(s1, MUL(x, LOAD(b + 4)));
         s2 = ADD(s2, MUL(x, LOAD(b + 8)));
@@ -178,12 +179,18 @@ static void gemmAcc(int M, int K, int N, const float *A, const float *Bm, const 
       STORE(c + 28, s7);
     }
     for (; j < N; j += 4) {
-      f4 s0 = LOAD(C0 + i * N + j);
-      const float *b = Bm + j;
-      for (int k = 0; k < K; k++, b += N) s0 = ADD(s0, MUL(SPLAT(a0[k]), LOAD(b)));
+      const float *c0 = C0 + i * N + j;
+      f4 s0 = LOAD(c0);
+      const float *a = ai, *b = Bm + j;
+      for (int k = 0; k < K; k++, a += ks, b += N) s0 = ADD(s0, MUL(SPLAT(a[0]), LOAD(b)));
       STORE(C + i * N + j, s0);
     }
   }
+}
+
+/* C [M, N] = C0 [M, N] + A [M, K] B [K, N], N a multiple of 4 (N = 4H). */
+static void gemmAcc(int M, int K, int N, const float *A, const float *Bm, const float *C0, float *C) {
+  gemmStrided(M, K, N, A, K, 1, Bm, C0, C);
 }
 
 static inline float hsum(f4 v) {
@@ -260,80 +267,14 @@ static void gemmRowsT(int M, int N, int H, const float *G, const float *U, float
 
 /*
  * C [M, N] = A^T B with A [K, M] and B [K, N] (N a multiple of 4): the weight gradients, summed over the K
- * positions. Blocks of 32 positions (their rows of A and B stay in cache while every tile of C takes them in),
- * tiles of 4 rows by 8 columns as in gemmAcc, A's 4 floats of a position side by side; `first`: C starts at 0,
- * else the block adds to it.
+ * positions, in blocks of 32 positions (their rows of A and B stay in cache while every tile of C takes them
+ * in), each adding to C, which starts at zero.
  */
-static void gemmTNBlock(int K, int M, int N, const float *A, const float *Bm, float *C, int first) {
-  int i = 0;
-  for (; i + 4 <= M; i += 4) {
-    int j = 0;
-    for (; j + 8 <= N; j += 8) {
-      float *c = C + i * N + j;
-      f4 s00, s01, s10, s11, s20, s21, s30, s31;
-      if (first) {
-        s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = SPLAT(0);
-      } else {
-        s00 = LOAD(c), s01 = LOAD(c + 4), s10 = LOAD(c + N), s11 = LOAD(c + N + 4);
-        s20 = LOAD(c + 2 * N), s21 = LOAD(c + 2 * N + 4), s30 = LOAD(c + 3 * N), s31 = LOAD(c + 3 * N + 4);
-      }
-      const float *a = A + i, *b = Bm + j;
-      for (int k = 0; k < K; k++, a += M, b += N) {
-        const f4 b0 = LOAD(b), b1 = LOAD(b + 4);
-        f4 x = SPLAT(a[0]);
-        s00 = ADD(s00, MUL(x, b0));
-        s01 = ADD(s01, MUL(x, b1));
-        x = SPLAT(a[1]);
-        s10 = ADD(s10, MUL(x, b0));
-        s11 = ADD(s11, MUL(x, b1));
-        x = SPLAT(a[2]);
-        s20 = ADD(s20, MUL(x, b0));
-        s21 = ADD(s21, MUL(x, b1));
-        x = SPLAT(a[3]);
-        s30 = ADD(s30, MUL(x, b0));
-        s31 = ADD(s31, MUL(x, b1));
-      }
-      STORE(c, s00);
-      STORE(c + 4, s01);
-      STORE(c + N, s10);
-      STORE(c + N + 4, s11);
-      STORE(c + 2 * N, s20);
-      STORE(c + 2 * N + 4, s21);
-      STORE(c + 3 * N, s30);
-      STORE(c + 3 * N + 4, s31);
-    }
-    for (; j < N; j += 4) {
-      float *c = C + i * N + j;
-      f4 s0 = SPLAT(0), s1 = SPLAT(0), s2 = SPLAT(0), s3 = SPLAT(0);
-      if (!first) s0 = LOAD(c), s1 = LOAD(c + N), s2 = LOAD(c + 2 * N), s3 = LOAD(c + 3 * N);
-      const float *a = A + i, *b = Bm + j;
-      for (int k = 0; k < K; k++, a += M, b += N) {
-        const f4 b0 = LOAD(b);
-        s0 = ADD(s0, MUL(SPLAT(a[0]), b0));
-        s1 = ADD(s1, MUL(SPLAT(a[1]), b0));
-        s2 = ADD(s2, MUL(SPLAT(a[2]), b0));
-        s3 = ADD(s3, MUL(SPLAT(a[3]), b0));
-      }
-      STORE(c, s0);
-      STORE(c + N, s1);
-      STORE(c + 2 * N, s2);
-      STORE(c + 3 * N, s3);
-    }
-  }
-  for (; i < M; i++)
-    for (int j = 0; j < N; j += 4) {
-      f4 s0 = first ? SPLAT(0) : LOAD(C + i * N + j);
-      const float *a = A + i, *b = Bm + j;
-      for (int k = 0; k < K; k++, a += M, b += N) s0 = ADD(s0, MUL(SPLAT(a[0]), LOAD(b)));
-      STORE(C + i * N + j, s0);
-    }
-}
-/* C = A^T B over all K positions, block by block. */
 static void gemmTN(int K, int M, int N, const float *A, const float *Bm, float *C) {
   const int KB = 32;
-  if (K == 0)
-    for (int q = 0; q < M * N; q++) C[q] = 0;
-  for (int k0 = 0; k0 < K; k0 += KB) gemmTNBlock(K - k0 < KB ? K - k0 : KB, M, N, A + k0 * M, Bm + k0 * N, C, k0 == 0);
+  for (int q = 0; q < M * N; q++) C[q] = 0;
+  for (int k0 = 0; k0 < K; k0 += KB)
+    gemmStrided(M, K - k0 < KB ? K - k0 : KB, N, A + k0 * M, 1, M, Bm + k0 * N, C, C);
 }
 
 /* Where one example's row of the forward cell reads and writes at one step (see cellRow). */
