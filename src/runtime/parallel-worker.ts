@@ -25,7 +25,7 @@ parentPort!.on("message", (m: PartMessage) => {
     drops.forEach((d, i) => (d.streamPosition = m.dropout[i]!));
     const x = tf.tensor(m.x, m.xShape, m.xDtype);
     const y = tf.tensor(m.y, m.yShape, m.yDtype);
-    const r = batchGradients(model, vars, setup.loss, setup.kind, x, y, setup.scales ?? null);
+    const r = batchGradients(model, vars, setup.loss, setup.kind, x, y, setup.scales ?? null, m.weight);
     vars.forEach((v, i) => readInto(r.grads[v.name]!, grads[i]!));
     tf.dispose([x, y, ...Object.values(r.grads)]);
     reply = { ok: true, loss: r.loss, metricSum: r.metricSum };

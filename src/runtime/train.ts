@@ -202,7 +202,7 @@ export interface TrainRun {
   gradients?: GradientSource;
 }
 
-/** What one batch (or a slice of one) gives: its mean loss, the sum of its metric terms, the gradients of the mean loss. */
+/** What one batch (or a part of one) gives: its mean loss, the sum of its metric terms, the gradients of the mean loss (each times the part's weight). */
 export interface BatchGradients {
   loss: number;
   /** Correct predictions (text) or squared errors in the data's units (series, every output), summed over the examples. */
@@ -225,11 +225,14 @@ export function batchGradients(
   y: tf.Tensor,
   /** A forecaster's output scales (errors in scaled units times these are in the data's units). */
   scales: readonly number[] | null = null,
+  /** The mean loss's weight: a part of a batch weighs its share of the rows, so that the parts' gradients add up to the batch's. */
+  weight = 1,
 ): BatchGradients {
   let metricSum = 0;
   const { value, grads } = tf.variableGrads(() => {
     const pred = model.apply(x, { training: true }) as tf.Tensor;
-    const l = lossOf(loss, pred, y);
+    const mean = lossOf(loss, pred, y);
+    const l = weight === 1 ? mean : (tf.mul(mean, weight) as tf.Scalar);
     metricSum = tf.tidy(() =>
       kind === "text"
         ? tf.sum(tf.equal(pred.shape[1] === 1 ? tf.greater(pred.reshape([-1]), 0.5).toInt() : tf.argMax(pred, 1), y.toInt()).toFloat()).dataSync()[0]!

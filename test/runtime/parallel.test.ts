@@ -8,7 +8,7 @@ import { selectBackend } from "../../src/runtime/backend.js";
 import { registerKernels } from "../../src/runtime/kernels.js";
 import { AttentionPool, BiLstm, Dense, Embedding, Lstm, Reduce, registerLayers } from "../../src/runtime/layers.js";
 import { loadModelDir } from "../../src/runtime/modeldir.js";
-import { DataParallel } from "../../src/runtime/parallel.js";
+import { DataParallel, splitPoint } from "../../src/runtime/parallel.js";
 import { batchGradients } from "../../src/runtime/train.js";
 
 type Gate = "sigmoid" | "hard_sigmoid";
@@ -55,6 +55,18 @@ describe("data parallelism (a batch split with a worker thread)", () => {
       kind: "series" as const,
       loss: "mse" as const,
       data: () => ({ x: tf.randomNormal([9, 7, 3], 0, 1, "float32", 5), y: tf.randomNormal([9], 0, 1, "float32", 6) }),
+    },
+    // Long rows first: the split by real tokens gives this thread 2 rows of 9 (weights 2/9 and 7/9).
+    {
+      name: "text classifier, split off the middle by real tokens",
+      model: textModel,
+      kind: "text" as const,
+      loss: "cross_entropy" as const,
+      data: () => {
+        const lens = [12, 12, 12, 1, 1, 1, 2, 1, 0];
+        const ids = lens.flatMap((n, b) => Array.from({ length: 12 }, (_, t) => (t < n ? 1 + ((b * 5 + t * 11) % 49) : 0)));
+        return { x: tf.tensor2d(ids, [9, 12], "int32"), y: tf.tensor1d([0, 1, 2, 1, 0, 2, 2, 1, 0]) };
+      },
     },
     // The worker rebuilds the model from its saved config: options such as hard_sigmoid must survive that.
     {
@@ -111,6 +123,22 @@ describe("data parallelism (a batch split with a worker thread)", () => {
       }
     });
   }
+});
+
+describe("splitPoint (where a batch is split between the two threads)", () => {
+  it("gives the two parts about as many real tokens, one row at least each", () => {
+    expect(splitPoint([10, 10, 10, 10])).toBe(2);
+    expect(splitPoint([12, 12, 12, 1, 1, 1, 2, 1, 0])).toBe(2); // 24 | 18 beats 12 | 30 and 36 | 6
+    expect(splitPoint([1, 1, 1, 1, 1, 1, 30])).toBe(6);
+    expect(splitPoint([30, 1])).toBe(1);
+    expect(splitPoint([5, 5, 5])).toBe(1); // a tie (5 | 10, 10 | 5): the earlier
+  });
+  it("counts a row of padding alone as one, and leaves a batch of one row whole", () => {
+    expect(splitPoint([0, 0, 0, 0])).toBe(2);
+    expect(splitPoint([0, 0, 0, 3])).toBe(3);
+    expect(splitPoint([7])).toBe(0);
+    expect(splitPoint([])).toBe(0);
+  });
 });
 
 describe("attnc train --threads", () => {
