@@ -10,10 +10,10 @@
 // PyTorch runs where the interpreter named by ATTNC_BENCH_PYTHON (else .venv/bin/python, else python3) imports torch: the hand-written
 // networks of bench/torch_bench.py, and the same networks as `attnc build --target pytorch` writes them, trained as
 // the generated programs train (bench/torch_generated_bench.py).
-// limit: the backend's product throughput (GFLOP/s, this thread alone) for each matrix-product shape one training
-// step of the text classifier at the first length uses, and for a 512^3 product; the FLOP count of the step's
-// products; from them the samples/s that products alone would allow on one core, and the one-thread training
-// figure as a percentage of it.
+// limit: the product throughput (GFLOP/s, this thread alone) of the backend and of attnc's wasm module, the faster
+// of the two, for each matrix-product shape one training step of the text classifier at the first length uses,
+// and for a 512^3 product; the FLOP count of the step's products; from them the samples/s that products alone
+// would allow on one core, and the one-thread training figure as a percentage of it.
 // inference: predict latency for one request (median and p95) and samples/s for batches of 64, attnc's model as
 // `attnc predict` runs it (model.predict, then the output's data) and PyTorch eager under torch.inference_mode()
 // at its best thread count.
@@ -30,6 +30,7 @@ import { registerKernels } from "../dist/runtime/kernels.js";
 import { AttentionPool, BiLstm, Dense, Embedding, Lstm, Reduce, registerLayers } from "../dist/runtime/layers.js";
 import { DataParallel } from "../dist/runtime/parallel.js";
 import { localGradients, makeOptimizer } from "../dist/runtime/train.js";
+import { moduleProduct } from "../dist/runtime/lstm-module.js";
 
 const args = process.argv.slice(2);
 const flag = (name, d) => {
@@ -381,9 +382,10 @@ function stepProducts(T) {
 }
 
 /**
- * Seconds per [M, K] x [K, N] product on this thread: through tf.matMul (engine bookkeeping included), and,
- * on wasm, as the sequence kernels call the backend's product directly (null elsewhere). The right-hand operand
- * stays the same tensor, so the backend packs it once: the best case, as a limit should be.
+ * Seconds per [M, K] x [K, N] product on this thread: through tf.matMul (engine bookkeeping included); on wasm,
+ * the backend's product called directly (null elsewhere); and attnc's module's own product (lstm.c's gemmAcc,
+ * which the LSTM and pooling kernels run; null where N is not a multiple of 4). The right-hand operand stays the
+ * same, so the backend packs it once: the best case, as a limit should be. `best`: the fastest of the three.
  */
 function timeProduct(M, K, N) {
   const a = tf.randomNormal([M, K], 0, 1, "float32", 1);
@@ -407,7 +409,9 @@ function timeProduct(M, K, N) {
     viaDirect = time(() => w.product(ai, bi, oi, M, K, N));
   }
   tf.dispose([a, b, out]);
-  return { viaTf, viaDirect };
+  const call = moduleProduct(M, K, N);
+  const viaModule = call ? time(call.run) : null;
+  return { viaTf, viaDirect, viaModule, best: Math.min(viaTf, viaDirect ?? Infinity, viaModule ?? Infinity) };
 }
 
 const limitRows = [];
@@ -424,12 +428,12 @@ if (sections.has("limit")) {
     realSeconds = 0;
   for (const p of stepProducts(T)) {
     const flop = 2 * p.M * p.K * p.N;
-    const { viaTf, viaDirect } = timeProduct(p.M, p.K, p.N);
+    const { viaTf, viaDirect, viaModule, best } = timeProduct(p.M, p.K, p.N);
     stepFlop += p.count * flop;
-    stepSeconds += p.count * (viaDirect ?? viaTf);
+    stepSeconds += p.count * best;
     // At the real positions, the same speed assumed (smaller products are no faster): a limit no lower than the real one.
     realFlop += p.count * flop * (p.packed ? real : 1);
-    realSeconds += p.count * (viaDirect ?? viaTf) * (p.packed ? real : 1);
+    realSeconds += p.count * best * (p.packed ? real : 1);
     stepSecondsTf += p.count * viaTf;
     limitRows.push({
       section: "limit",
@@ -441,13 +445,15 @@ if (sections.has("limit")) {
       flop_per_step: p.count * flop,
       gflops_direct: gflops(flop, viaDirect),
       gflops_tfjs: gflops(flop, viaTf),
+      gflops_module: gflops(flop, viaModule),
       us_per_call_direct: viaDirect === null ? null : round(viaDirect * 1e6, 1),
       us_per_call_tfjs: round(viaTf * 1e6, 1),
+      us_per_call_module: viaModule === null ? null : round(viaModule * 1e6, 1),
     });
   }
   const L = smoke ? 128 : 512;
   const large = timeProduct(L, L, L);
-  const largeGflops = gflops(2 * L ** 3, large.viaDirect ?? large.viaTf);
+  const largeGflops = gflops(2 * L ** 3, large.best);
   limitRows.push({
     section: "limit",
     product: `square ${L}^3 (best case)`,
@@ -458,8 +464,10 @@ if (sections.has("limit")) {
     flop_per_step: 0,
     gflops_direct: gflops(2 * L ** 3, large.viaDirect),
     gflops_tfjs: gflops(2 * L ** 3, large.viaTf),
+    gflops_module: gflops(2 * L ** 3, large.viaModule),
     us_per_call_direct: large.viaDirect === null ? null : round(large.viaDirect * 1e6, 1),
     us_per_call_tfjs: round(large.viaTf * 1e6, 1),
+    us_per_call_module: large.viaModule === null ? null : round(large.viaModule * 1e6, 1),
   });
   const oneThread = rows.find((r) => r.model === "text-classifier" && r.T === T)?.samples_per_s_1_thread ?? null;
   const atLarge = (B * largeGflops * 1e9) / stepFlop;
@@ -584,13 +592,15 @@ else {
   if (limitSummary) {
     const l = limitSummary;
     console.log(`\nthe ${backend} limit: matrix products of one training step of the text classifier at T = ${l.T} (B = ${l.B}), one thread`);
-    console.log("product                        M      K      N  per step  MFLOP/step  us/call direct  GFLOP/s direct  us/call tf.matMul  GFLOP/s tf.matMul");
+    console.log(
+      "product                        M      K      N  per step  MFLOP/step  us/call direct  GFLOP/s direct  us/call tf.matMul  GFLOP/s tf.matMul  us/call module  GFLOP/s module",
+    );
     for (const r of limitRows)
       console.log(
-        `${r.product.padEnd(26)} ${f(r.M, 5)}  ${f(r.K, 5)}  ${f(r.N, 5)}  ${f(r.count, 8)}  ${f(round(r.flop_per_step / 1e6, 1), 10)}  ${f(r.us_per_call_direct, 14)}  ${f(r.gflops_direct, 14)}  ${f(r.us_per_call_tfjs, 17)}  ${f(r.gflops_tfjs, 17)}`,
+        `${r.product.padEnd(26)} ${f(r.M, 5)}  ${f(r.K, 5)}  ${f(r.N, 5)}  ${f(r.count, 8)}  ${f(round(r.flop_per_step / 1e6, 1), 10)}  ${f(r.us_per_call_direct, 14)}  ${f(r.gflops_direct, 14)}  ${f(r.us_per_call_tfjs, 17)}  ${f(r.gflops_tfjs, 17)}  ${f(r.us_per_call_module, 14)}  ${f(r.gflops_module, 14)}`,
       );
     console.log(
-      `step: ${round(l.step_flop / 1e9, 3)} GFLOP of products per batch (${round(l.flop_per_sample / 1e6, 1)} MFLOP per sample); at the step's shapes ${l.step_gflops_at_shapes} GFLOP/s (${l.step_gflops_at_shapes_tfjs} through tf.matMul) -> limit ${l.limit_samples_per_s_shapes} samples/s per core; at the square product's ${l.large_gflops} GFLOP/s -> ${l.limit_samples_per_s_large} samples/s per core`,
+      `step: ${round(l.step_flop / 1e9, 3)} GFLOP of products per batch (${round(l.flop_per_sample / 1e6, 1)} MFLOP per sample); at the step's shapes ${l.step_gflops_at_shapes} GFLOP/s (the fastest of the three per shape; ${l.step_gflops_at_shapes_tfjs} through tf.matMul) -> limit ${l.limit_samples_per_s_shapes} samples/s per core; at the square product's ${l.large_gflops} GFLOP/s -> ${l.limit_samples_per_s_large} samples/s per core`,
     );
     console.log(
       `attnc on 1 thread: ${l.attnc_samples_per_s_1_thread ?? "- (training not run)"} samples/s = ${l.percent_of_limit_shapes ?? "-"}% of the limit at the step's shapes, ${l.percent_of_limit_large ?? "-"}% of the square-product limit`,
@@ -599,7 +609,7 @@ else {
       `the batch's real positions: ${round(100 * l.real_fraction, 1)}% of B T (the rest padding); attnc runs the LSTM's products on those only, ${round(l.real_step_flop / 1e9, 3)} GFLOP a step -> limit ${l.limit_samples_per_s_real} samples/s per core at the step's shapes; attnc on 1 thread = ${l.percent_of_limit_real ?? "-"}% of it (the figure to judge by)`,
     );
     console.log(
-      "direct: the backend's product called as the LSTM sequence kernels call it, without the engine; the right-hand operand packed once (best case).",
+      "direct: the backend's product called without the engine, the right-hand operand packed once (best case); module: attnc's wasm module's own product, which its LSTM and pooling kernels run (N a multiple of 4).",
     );
   }
   if (inferenceRows.length > 0) {

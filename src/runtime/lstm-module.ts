@@ -34,6 +34,7 @@ interface LstmExports {
   temporal_backward(...args: number[]): void;
   attention_pool_forward(...args: number[]): void;
   attention_pool_backward(...args: number[]): void;
+  product(...args: number[]): void;
 }
 
 /** The module's bytes. */
@@ -221,10 +222,38 @@ export class LstmModule {
   }
 
   /** kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's SIMD code. */
+  /** See moduleProduct. */
+  productCall(M: number, K: number, N: number): ModuleProduct | null {
+    const at = this.layout([M * K, K * N, M * N]);
+    if (!at) return null;
+    const F = this.floats;
+    let seed = 1;
+    for (let q = at[0]!; q < at[2]!; q++) F[q] = ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const [a, b, c] = at.map((o) => o * FLOAT) as [number, number, number];
+    const view = (o: number, n: number) => F.subarray(o, o + n);
+    return { run: () => this.ex.product(M, K, N, a, b, c), a: view(at[0]!, M * K), b: view(at[1]!, K * N), c: view(at[2]!, M * N) };
+  }
+
   adam(w: KernelMemory, value: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, c: readonly number[]): TensorInfo[] | null {
     const n = sizeOf(value.shape);
     return this.call(w, [value, g, m, v], [value.shape, value.shape, value.shape], [], (a) => this.ex.adam_step(n, ...a, ...c));
   }
+}
+
+/**
+ * The module's product C [M, K] x [K, N] on random operands in its own memory, for the bench's limit (npm run
+ * bench): `run` computes it into `c`; the views hold until the module's next call. Null where N is not a
+ * multiple of 4 (the module's products have N = 4H or a padded width) or the memory cannot hold it.
+ */
+export function moduleProduct(M: number, K: number, N: number): ModuleProduct | null {
+  const m = lstmModule();
+  return m && N % 4 === 0 ? m.productCall(M, K, N) : null;
+}
+export interface ModuleProduct {
+  run(): void;
+  a: Float32Array;
+  b: Float32Array;
+  c: Float32Array;
 }
 
 /** The module once made; null where it cannot be (no wasm SIMD, or a page's main thread before prepareLstmModule). */

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.js";
 import { sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
-import { lstmModule } from "../../src/runtime/lstm-module.js";
+import { lstmModule, moduleProduct } from "../../src/runtime/lstm-module.js";
 import { LSTM_WASM_CLANG } from "../../src/runtime/lstm-wasm.generated.js";
 import { lstmSequence, type RecurrentActivation } from "../../src/runtime/ops.js";
 
@@ -114,6 +114,29 @@ const CASES = [
   [true, true, "hard_sigmoid"],
 ] as const;
 const NAMES = ["output", "dx", "dW", "dU", "db"];
+
+describe("the module's product alone (the bench's limit)", () => {
+  it("computes A B for any M and K, N a multiple of 4, and declines other N", () => {
+    for (const [M, K, N] of [
+      [1, 1, 4],
+      [5, 3, 12],
+      [9, 70, 36],
+    ] as const) {
+      const p = moduleProduct(M, K, N)!;
+      p.c.fill(Number.NaN);
+      p.run();
+      let worst = 0;
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let sum = 0;
+          for (let k = 0; k < K; k++) sum += p.a[i * K + k]! * p.b[k * N + j]!;
+          worst = Math.max(worst, Math.abs(p.c[i * N + j]! - sum));
+        }
+      expect(worst, `${M}x${K}x${N}`).toBeLessThan(1e-5);
+    }
+    expect(moduleProduct(4, 4, 2)).toBeNull();
+  });
+});
 
 describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
   beforeAll(async () => {

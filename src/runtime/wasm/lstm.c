@@ -2,7 +2,7 @@
  * attnc's LSTM step loops as one wasm module (wasm SIMD, 128-bit): the whole-sequence forward and backward
  * passes of kernels.ts (lstmSequenceForward, lstmSequenceBackward), all T steps in one call, products
  * included; the temporal-attention LSTM's passes (temporal_forward, temporal_backward); additive attention
- * pooling (attention_pool_forward, attention_pool_backward); Adam's step of one variable (adam_step). Built by scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
+ * pooling (attention_pool_forward, attention_pool_backward); Adam's step of one variable (adam_step); a product alone, for the bench (product). Built by scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
  * The module owns its memory (exported); the caller places the inputs and outputs in it, at offsets it chooses,
  * and grows it as needed.
  *
@@ -275,6 +275,12 @@ static void gemmTN(int K, int M, int N, const float *A, const float *Bm, float *
   for (int q = 0; q < M * N; q++) C[q] = 0;
   for (int k0 = 0; k0 < K; k0 += KB)
     gemmStrided(M, K - k0 < KB ? K - k0 : KB, N, A + k0 * M, 1, M, Bm + k0 * N, C, C);
+}
+
+/* C [M, N] = A [M, K] B [K, N] (N a multiple of 4): the module's product alone, for the bench's limit. */
+__attribute__((export_name("product"))) void product(int M, int K, int N, const float *A, const float *Bm, float *C) {
+  for (int q = 0; q < M * N; q++) C[q] = 0;
+  gemmAcc(M, K, N, A, Bm, C, C);
 }
 
 /* Where one example's row of the forward cell reads and writes at one step (see cellRow). */
