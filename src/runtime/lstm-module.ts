@@ -47,8 +47,8 @@ function lstmWasmBytes(): Uint8Array {
 
 const FLOAT = 4;
 
-/** An input of a module call: a tensor, one to copy in transposed ([R, C] as [C, R]), or absent. */
-type Input = TensorInfo | { transposed: TensorInfo } | undefined;
+/** An input of a module call: a tensor, or absent. */
+type Input = TensorInfo | undefined;
 const PAGE = 65536;
 /** wasm32's address space. */
 const MAX_BYTES = 2 ** 32;
@@ -90,28 +90,23 @@ export class LstmModule {
 
   /**
    * One call of the module: a block for each input (its size from its shape; none for an absent one), output and
-   * scratch size, in that order; the inputs copied in (a transposed one as [C, R]); `invoke` with every block's
+   * scratch size, in that order; the inputs copied in; `invoke` with every block's
    * byte address (0 for an absent input); the outputs copied out to new backend tensors. Null where the memory
    * cannot hold the blocks (the caller's JavaScript loop runs instead).
    */
   private call(w: KernelMemory, inputs: Input[], outShapes: number[][], scratch: number[], invoke: (addr: number[]) => void): TensorInfo[] | null {
-    const tensorOf = (i: Input): TensorInfo | undefined => (i && "transposed" in i ? i.transposed : i);
-    const sizes = [...inputs.map((i) => (tensorOf(i) ? sizeOf(tensorOf(i)!.shape) : 0)), ...outShapes.map(sizeOf), ...scratch];
+    const sizes = [...inputs.map((i) => (i ? sizeOf(i.shape) : 0)), ...outShapes.map(sizeOf), ...scratch];
     const at = this.layout(sizes);
     if (!at) return null;
     const outs = outShapes.map((sh) => w.output(sh));
     const F = w.heap;
     const M = this.floats;
-    inputs.forEach((i, k) => {
-      const t = tensorOf(i);
+    inputs.forEach((t, k) => {
       if (!t) return;
       const from = w.base(t);
-      if (i && "transposed" in i) {
-        const [R, C] = t.shape as [number, number];
-        for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) M[at[k]! + c * R + r] = F[from + r * C + c]!;
-      } else M.set(F.subarray(from, from + sizes[k]!), at[k]!);
+      M.set(F.subarray(from, from + sizes[k]!), at[k]!);
     });
-    invoke(at.map((o, k) => (k < inputs.length && !tensorOf(inputs[k]) ? 0 : o * FLOAT)));
+    invoke(at.map((o, k) => (k < inputs.length && !inputs[k] ? 0 : o * FLOAT)));
     const heap = w.heap;
     outs.forEach((o, k) => {
       const b = inputs.length + k;
@@ -146,7 +141,8 @@ export class LstmModule {
     const [N, H4] = act!.shape as [number, number];
     const H = H4 / 4;
     const G = F + H;
-    const work = 6 * B * H + B * G + N * H4 + N * G + 2 * G * H4;
+    const G4 = Math.ceil(G / 4) * 4;
+    const work = 6 * B * H + B * G4 + N * H4 + N * G + H4 * G4 + G * H4;
     return this.call(w, [dy, x, act, tc, cp, hp, wx, u, rows, starts], [[B, T, F], [F, H4], [H, H4], [H4]], [work, 2 * H4], (a) =>
       this.ex.lstm_backward(T, B, H, F, reverse ? 1 : 0, hard ? 1 : 0, ...a),
     );
@@ -190,9 +186,10 @@ export class LstmModule {
     const P = 2 * T - 1;
     const outShapes = [[T, B, H4], [H4], [T, B, A], [B, T, A], [B, T, Fd], [A], ...(pos ? [[P]] : [])];
     // Without pos the module's dpos block is scratch; the doubles' block (acc) is 8-byte aligned as every block.
-    const work = 3 * B * H + B * (Fd + H) + B * H + B * Math.max(A, H) + A;
+    const K4 = Math.ceil((Fd + H) / 4) * 4;
+    const work = 3 * B * H + B * K4 + B * H + B * Math.max(A, H) + A + H4 * K4;
     const scratch = [...(pos ? [] : [P]), work, 2 * (H4 + A + P)];
-    const inputs = [dout, x, out, cp, act, tc, u, v, { transposed: wut! }, wht, mask];
+    const inputs = [dout, x, out, cp, act, tc, u, v, wut, wht, mask];
     return this.call(w, inputs, outShapes, scratch, (a) =>
       this.ex.temporal_backward(T, B, Fd, H, A, hard ? 1 : 0, ...a.slice(0, 11), pos ? 1 : 0, ...a.slice(11)),
     );
@@ -217,7 +214,8 @@ export class LstmModule {
     const [B, T, D] = h!.shape as [number, number, number];
     const A = v!.shape[0]!;
     const A4 = Math.ceil(A / 4) * 4;
-    const work = 2 * A + T + B * T * (A + 2 * A4 + 2 * D) + 2 * D * A4;
+    const D4 = Math.ceil(D / 4) * 4;
+    const work = 2 * A + T + B * T * (A + A4 + D + D4) + A4 * D4 + D * A4;
     return this.call(w, [dout, out, u, v, h, wa, mask], [[B, T, D], [D, A], [A], [A]], [work, 4 * A], (a) => this.ex.attention_pool_backward(B, T, D, A, ...a));
   }
 

@@ -200,72 +200,6 @@ static inline float hsum(f4 v) {
 }
 
 /*
- * D [M, H] = G [M, N] U^T with U [H, N] (N = 4H, a multiple of 4): dot products of rows, 4 rows of G by 2 rows
- * of U at a time.
- */
-static void gemmRowsT(int M, int N, int H, const float *G, const float *U, float *D) {
-  int i = 0;
-  for (; i + 4 <= M; i += 4) {
-    const float *g0 = G + i * N, *g1 = g0 + N, *g2 = g1 + N, *g3 = g2 + N;
-    int j = 0;
-    for (; j + 2 <= H; j += 2) {
-      const float *u0 = U + j * N, *u1 = u0 + N;
-      f4 s00 = SPLAT(0), s01 = SPLAT(0), s10 = SPLAT(0), s11 = SPLAT(0);
-      f4 s20 = SPLAT(0), s21 = SPLAT(0), s30 = SPLAT(0), s31 = SPLAT(0);
-      for (int c = 0; c < N; c += 4) {
-        f4 v0 = LOAD(u0 + c), v1 = LOAD(u1 + c);
-        f4 x = LOAD(g0 + c);
-        s00 = ADD(s00, MUL(x, v0));
-        s01 = ADD(s01, MUL(x, v1));
-        x = LOAD(g1 + c);
-        s10 = ADD(s10, MUL(x, v0));
-        s11 = ADD(s11, MUL(x, v1));
-        x = LOAD(g2 + c);
-        s20 = ADD(s20, MUL(x, v0));
-        s21 = ADD(s21, MUL(x, v1));
-        x = LOAD(g3 + c);
-        s30 = ADD(s30, MUL(x, v0));
-        s31 = ADD(s31, MUL(x, v1));
-      }
-      float *d = D + i * H + j;
-      d[0] = hsum(s00);
-      d[1] = hsum(s01);
-      d[H] = hsum(s10);
-      d[H + 1] = hsum(s11);
-      d[2 * H] = hsum(s20);
-      d[2 * H + 1] = hsum(s21);
-      d[3 * H] = hsum(s30);
-      d[3 * H + 1] = hsum(s31);
-    }
-    for (; j < H; j++) {
-      const float *u0 = U + j * N;
-      f4 s0 = SPLAT(0), s1 = SPLAT(0), s2 = SPLAT(0), s3 = SPLAT(0);
-      for (int c = 0; c < N; c += 4) {
-        f4 v0 = LOAD(u0 + c);
-        s0 = ADD(s0, MUL(LOAD(g0 + c), v0));
-        s1 = ADD(s1, MUL(LOAD(g1 + c), v0));
-        s2 = ADD(s2, MUL(LOAD(g2 + c), v0));
-        s3 = ADD(s3, MUL(LOAD(g3 + c), v0));
-      }
-      float *d = D + i * H + j;
-      d[0] = hsum(s0);
-      d[H] = hsum(s1);
-      d[2 * H] = hsum(s2);
-      d[3 * H] = hsum(s3);
-    }
-  }
-  for (; i < M; i++) {
-    const float *g0 = G + i * N;
-    for (int j = 0; j < H; j++) {
-      const float *u0 = U + j * N;
-      f4 s0 = SPLAT(0);
-      for (int c = 0; c < N; c += 4) s0 = ADD(s0, MUL(LOAD(g0 + c), LOAD(u0 + c)));
-      D[i * H + j] = hsum(s0);
-    }
-  }
-}
-
-/*
  * C [M, N] = A^T B with A [K, M] and B [K, N] (N a multiple of 4): the weight gradients, summed over the K
  * positions, in blocks of 32 positions (their rows of A and B stay in cache while every tile of C takes them
  * in), each adding to C, which starts at zero.
@@ -512,7 +446,8 @@ static void cellGradStep(int B, int H, int hard, const float *act, const float *
  * carried one); a real step gathers dy, dh and dc of its examples, runs the backward cell (dz of its rows, dc
  * for the step before), and dz [w; u]^T gives dx at the step's positions and dh, scattered back. After the
  * loop [x | hp]^T dz over the N rows gives dw and du. Outputs dx [B, T, F] (zero at masked positions), dw,
- * du, db. work: 6 B H + B (F + H) + N 4H + N (F + H) + 2 (F + H) 4H floats; dbAcc 4H doubles.
+ * du, db. work: 6 B H + B G4 + N 4H + N G + 4H G4 + G 4H floats (G = F + H, G4 = G rounded up to a multiple
+ * of 4); dbAcc 4H doubles.
  */
 __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, int H, int F, int reverse, int hard,
                                                                const float *dy, const float *x, const float *act,
@@ -520,15 +455,20 @@ __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, in
                                                                const float *w, const float *u, const int *rows,
                                                                const int *starts, float *dx, float *dw, float *du,
                                                                float *db, float *work, double *dbAcc) {
-  const int H4 = 4 * H, BH = B * H, G = F + H, N = starts[T];
+  const int H4 = 4 * H, BH = B * H, G = F + H, G4 = (G + 3) / 4 * 4, N = starts[T];
   float *dh = work, *dc = work + BH, *dyr = work + 2 * BH, *dhr = work + 3 * BH, *dcr = work + 4 * BH,
-        *dhc = work + 5 * BH, *dxh = work + 6 * BH, *dz = dxh + B * G, *xh = dz + N * H4, *wu = xh + N * G,
-        *dwu = wu + G * H4;
+        *dhc = work + 5 * BH, *dxh = work + 6 * BH, *dz = dxh + B * G4, *xh = dz + N * H4, *wuT = xh + N * G,
+        *dwu = wuT + H4 * G4;
   for (int k = 0; k < 2 * BH; k++) work[k] = 0;
   for (int k = 0; k < B * T * F; k++) dx[k] = 0;
   for (int c = 0; c < H4; c++) dbAcc[c] = 0;
-  copyN(F * H4, w, wu);
-  copyN(H * H4, u, wu + F * H4);
+  /* [w; u]^T [4H, G4], its columns past G zero: each step's dz [w; u]^T is then a plain product. */
+  for (int c = 0; c < H4; c++) {
+    float *r = wuT + c * G4;
+    for (int g = 0; g < F; g++) r[g] = w[g * H4 + c];
+    for (int g = 0; g < H; g++) r[F + g] = u[g * H4 + c];
+    for (int g = G; g < G4; g++) r[g] = 0;
+  }
   for (int s = T - 1; s >= 0; s--) {
     const int t = reverse ? T - 1 - s : s;
     const int k0 = starts[t], n = starts[t + 1] - k0;
@@ -546,11 +486,12 @@ __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, in
     if (n == 0) continue;
     float *zt = dz + k0 * H4;
     cellGradStep(n, H, hard, act + k0 * H4, tc + k0 * H, cp + k0 * H, dyr, H, 0, 1, zt, dhr, dcr, dhc, dbAcc);
-    gemmRowsT(n, H4, G, zt, wu, dxh);
+    for (int k = 0; k < n * G4; k++) dxh[k] = 0;
+    gemmAcc(n, H4, G4, zt, wuT, dxh, dxh);
     for (int j = 0; j < n; j++) {
       const int b = rows[k0 + j];
-      copyN(F, dxh + j * G, dx + (b * T + t) * F);
-      copyN(H, dxh + j * G + F, dh + b * H);
+      copyN(F, dxh + j * G4, dx + (b * T + t) * F);
+      copyN(H, dxh + j * G4 + F, dh + b * H);
       copyN(H, dcr + j * H, dc + b * H);
     }
   }
@@ -759,18 +700,23 @@ __attribute__((export_name("temporal_forward"))) void temporalForward(int T, int
  * The temporal-attention LSTM's backward pass: kernels.ts' temporalBackward (its layouts, its equations) in one
  * call, from the last step to the first: the cell's derivatives (as lstm_backward), dxh = dz wu^T, the
  * attention's derivatives (the weighted sum into dx, the scores through tanh into dxw and dp, the score bias
- * into dpos), dh_{t-1} = dxh's h part + dp Wh^T. wu is [K, 4H] unscaled, wht [A, H]. Scratch: work 3 B H + B K
- * + B H + B max(A, H) + A floats, acc 4H + A + 2T - 1 doubles.
+ * into dpos), dh_{t-1} = dxh's h part + dp Wh^T. wut is [4H, K] unscaled, wht [A, H]. Scratch: work 3 B H + B K4
+ * + B H + B max(A, H) + A + 4H K4 floats (K4: K rounded up to a multiple of 4), acc 4H + A + 2T - 1 doubles.
  */
 __attribute__((export_name("temporal_backward"))) void temporalBackward(
     int T, int B, int Fd, int H, int A, int hard, const float *dout, const float *x, const float *out, const float *cp,
-    const float *act, const float *tc, const float *u, const float *v, const float *wu, const float *wht,
+    const float *act, const float *tc, const float *u, const float *v, const float *wut, const float *wht,
     const float *mask, int hasPos, float *dz, float *db, float *dp, float *dxw, float *dx, float *dv, float *dpos,
     float *work, double *acc) {
-  const int H4 = 4 * H, K = Fd + H, O = H + T, BH = B * H, BH4 = B * H4, TA = T * A, P = 2 * T - 1;
-  const int zeros = B * (A > H ? A : H);
-  float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH, *dxh = work + 3 * BH, *dhp = dxh + B * K;
-  float *zero = dhp + BH;
+  const int H4 = 4 * H, K = Fd + H, K4 = (K + 3) / 4 * 4, O = H + T, BH = B * H, BH4 = B * H4, TA = T * A;
+  const int P = 2 * T - 1, zeros = B * (A > H ? A : H);
+  float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH, *dxh = work + 3 * BH, *dhp = dxh + B * K4;
+  float *zero = dhp + BH, *wuT = zero + zeros + A;
+  /* wut with its columns padded to K4 (zero): each step's dz wu^T is then a plain product. */
+  for (int c = 0; c < H4; c++) {
+    copyN(K, wut + c * K, wuT + c * K4);
+    for (int g = K; g < K4; g++) wuT[c * K4 + g] = 0;
+  }
   double *dbAcc = acc, *dvAcc = acc + H4, *dposAcc = acc + H4 + A;
   for (int k = 0; k < 3 * BH; k++) work[k] = 0;
   for (int k = 0; k < zeros; k++) zero[k] = 0;
@@ -781,12 +727,13 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
     float *zt = dz + t * BH4;
     cellGradStep(B, H, hard, act + t * BH4, tc + t * BH, cp + t * BH, dout + t * O, T * O, mask ? mask + t : 0, T, zt,
                  dhr, dc, dhc, dbAcc);
-    gemmRowsT(B, H4, K, zt, wu, dxh);
+    for (int k = 0; k < B * K4; k++) dxh[k] = 0;
+    gemmAcc(B, H4, K4, zt, wuT, dxh, dxh);
     for (int b = 0; b < B; b++) {
       float *dvRow = zero + zeros;
       for (int a = 0; a < A; a++) dvRow[a] = 0;
       attendGradRow(T, A, Fd, u + (t * B + b) * TA, v, out + (b * T + t) * O + H, dout + (b * T + t) * O + H,
-                    x + b * T * Fd, dxh + b * K, dx + b * T * Fd, dxw + b * TA, dp + (t * B + b) * A, dvRow,
+                    x + b * T * Fd, dxh + b * K4, dx + b * T * Fd, dxw + b * TA, dp + (t * B + b) * A, dvRow,
                     hasPos ? dposAcc + T - 1 - t : 0, dpos);
       for (int a = 0; a < A; a++) dvAcc[a] += dvRow[a];
     }
@@ -795,7 +742,7 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
     else
       gemmAny(B, A, H, dp + t * B * A, wht, dhp);
     for (int b = 0; b < B; b++)
-      for (int j = 0; j < H; j++) dhr[b * H + j] = dxh[b * K + Fd + j] + dhp[b * H + j];
+      for (int j = 0; j < H; j++) dhr[b * H + j] = dxh[b * K4 + Fd + j] + dhp[b * H + j];
   }
   for (int c = 0; c < H4; c++) db[c] = (float)dbAcc[c];
   for (int a = 0; a < A; a++) dv[a] = (float)dvAcc[a];
@@ -845,14 +792,14 @@ __attribute__((export_name("attention_pool_forward"))) void attentionPoolForward
  * Its backward pass (kernels.ts' attentionPoolBackward): per example the derivatives of the weighted sum and the
  * scores (attendGradRow: dh through the sum, dpre, dv, db); then for the real positions (a masked one's dpre is
  * 0) dh += dpre W^T and dW = h^T dpre. Outputs dh [B, T, D], dW [D, A], dv, db [A]. Scratch: work 2A + T +
- * B T (A + 2 A4 + 2 D) + 2 D A4 floats, acc 2A doubles.
+ * B T (A + A4 + D + D4) + A4 D4 + D A4 floats (A4, D4: A and D rounded up to a multiple of 4), acc 2A doubles.
  */
 __attribute__((export_name("attention_pool_backward"))) void attentionPoolBackward(
     int B, int T, int D, int A, const float *dout, const float *out, const float *u, const float *v, const float *h,
     const float *W, const float *mask, float *dh, float *dW, float *dv, float *db, float *work, double *acc) {
-  const int O = D + T, A4 = (A + 3) & ~3;
-  float *rowSum = work, *dvRow = work + A, *da = work + 2 * A, *dpre = da + T, *wp = dpre + B * T * A,
-        *hr = wp + D * A4, *dpr = hr + B * T * D, *dhr = dpr + B * T * A4, *dw4 = dhr + B * T * D;
+  const int O = D + T, A4 = (A + 3) & ~3, D4 = (D + 3) & ~3;
+  float *rowSum = work, *dvRow = work + A, *da = work + 2 * A, *dpre = da + T, *wT = dpre + B * T * A,
+        *hr = wT + A4 * D4, *dpr = hr + B * T * D, *dhr = dpr + B * T * A4, *dw4 = dhr + B * T * D4;
   double *dvAcc = acc, *dbAcc = acc + A;
   for (int k = 0; k < B * T * D; k++) dh[k] = 0;
   for (int k = 0; k < B * T * A; k++) dpre[k] = 0;
@@ -870,7 +817,9 @@ __attribute__((export_name("attention_pool_backward"))) void attentionPoolBackwa
     dv[a] = (float)dvAcc[a];
     db[a] = (float)dbAcc[a];
   }
-  padColumns(D, A, A4, W, wp);
+  /* W^T [A4, D4], zero past A and D: dpre W^T is then a plain product. */
+  for (int a = 0; a < A4; a++)
+    for (int d = 0; d < D4; d++) wT[a * D4 + d] = a < A && d < D ? W[d * A + a] : 0;
   int n = 0;
   for (int k = 0; k < B * T; k++)
     if (isReal(mask, k)) {
@@ -878,10 +827,11 @@ __attribute__((export_name("attention_pool_backward"))) void attentionPoolBackwa
       for (int a = 0; a < A4; a++) dpr[n * A4 + a] = a < A ? dpre[k * A + a] : 0;
       n++;
     }
-  gemmRowsT(n, A4, D, dpr, wp, dhr);
+  for (int k = 0; k < n * D4; k++) dhr[k] = 0;
+  gemmAcc(n, A4, D4, dpr, wT, dhr, dhr);
   for (int k = 0, j = 0; k < B * T; k++)
     if (isReal(mask, k)) {
-      axpy(D, 1.0f, dhr + j * D, dh + k * D);
+      axpy(D, 1.0f, dhr + j * D4, dh + k * D);
       j++;
     }
   gemmTN(n, D, A4, hr, dpr, dw4);
