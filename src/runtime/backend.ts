@@ -28,9 +28,33 @@ async function tryNode(): Promise<boolean> {
   }
 }
 
+/**
+ * The engine clones every tensor a gradient saves (tf.customGrad's and the ops' saved inputs) through the
+ * Identity kernel, and the wasm backend's Identity copies the data: some 30 copies a training step, 1.3 ms of
+ * the forecaster's. Tensors are immutable, so the clone can share the data, as the backend's Reshape and the cpu
+ * backend's Identity do (the backend counts the references): the same kernel without the copy. Strings keep
+ * the stock kernel. Idempotent; called by kernels.ts' registerKernels and again once the wasm backend's module
+ * has registered its own kernels (tryWasm), whichever comes last.
+ */
+export function shareIdentity(): void {
+  const stock = tf.getKernel(tf.Identity, "wasm");
+  if (!stock || stock.kernelFunc === sharedIdentity) return;
+  stockIdentity = stock.kernelFunc;
+  tf.unregisterKernel(tf.Identity, "wasm");
+  tf.registerKernel({ ...stock, kernelFunc: sharedIdentity });
+}
+let stockIdentity: tf.KernelFunc | null = null;
+const sharedIdentity: tf.KernelFunc = (args) => {
+  const x = (args.inputs as { x: { dataId: object; shape: number[]; dtype: string } }).x;
+  if (x.dtype === "string") return stockIdentity!(args);
+  (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as never;
+};
+
 async function tryWasm(): Promise<boolean> {
   try {
     await import("@tensorflow/tfjs-backend-wasm");
+    shareIdentity();
     return await tf.setBackend("wasm");
   } catch {
     return false;

@@ -7,6 +7,7 @@
  * backend runs the same equations as TensorFlow.js ops (ops.ts).
  */
 import * as tf from "@tensorflow/tfjs";
+import { shareIdentity } from "./backend.js";
 import { envSetting, internalsUsable, kernelMemory, sizeOf, type KernelMemory, type TensorInfo } from "./backend-internals.js";
 import { lstmModule } from "./lstm-module.js";
 
@@ -903,6 +904,33 @@ function attentionPoolBackward(w: KernelMemory, inputs: Record<string, TensorInf
   return outs;
 }
 
+export const PRODUCT_TN = "AttncProductTN";
+
+/**
+ * c [M, N] = a^T b for a [K, M] and b [K, N]: a weight's gradient summed over K positions (the temporal LSTM's
+ * dW, dU, dWh and dWx), with neither a nor c transposed through the engine. In the module's blocked product
+ * (lstm.c's product_tn); else a transposed into a temporary and the backend's product.
+ */
+function productTN(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const [K, M] = a.shape as [number, number];
+  const N = b.shape[1]!;
+  const byModule = lstmModule()?.productTN(w, a, b);
+  if (byModule) return byModule;
+  const out = w.output([M, N]);
+  if (K === 0) {
+    w.heap.fill(0, w.base(out), w.base(out) + M * N);
+    return [out];
+  }
+  const aT = w.output([M, K]);
+  const F = w.heap;
+  const [from, to] = [w.base(a), w.base(aT)];
+  for (let k = 0; k < K; k++) for (let i = 0; i < M; i++) F[to + i * K + k] = F[from + k * M + i]!;
+  w.product(w.id(aT), w.id(b), w.id(out), M, K, N);
+  w.dispose(aT);
+  return [out];
+}
+
 export const ADAM_STEP = "AttncAdamStep";
 
 /** The float32 constants of one Adam step (see adamStep). */
@@ -965,6 +993,7 @@ const KERNELS: [string, KernelFn][] = [
   [ATTENTION_POOL, attentionPoolForward as KernelFn],
   [ATTENTION_POOL_GRAD, attentionPoolBackward as KernelFn],
   [ADAM_STEP, adamStep as KernelFn],
+  [PRODUCT_TN, productTN as KernelFn],
 ];
 /** The backends the kernels run on: wasm on its own heap and SIMD products, cpu in an arena per call. */
 const KERNEL_BACKENDS = ["wasm", "cpu"];
@@ -986,6 +1015,7 @@ export function registerKernels(): void {
       });
     }
   }
+  shareIdentity();
   kernelsRegistered = true;
 }
 

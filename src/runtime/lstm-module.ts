@@ -35,6 +35,7 @@ interface LstmExports {
   attention_pool_forward(...args: number[]): void;
   attention_pool_backward(...args: number[]): void;
   product(...args: number[]): void;
+  product_tn(...args: number[]): void;
 }
 
 /** The module's bytes. */
@@ -220,6 +221,14 @@ export class LstmModule {
   }
 
   /** kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's SIMD code. */
+  /** kernels.ts' productTN: c [M, N] = a^T b for a [K, M], b [K, N]. */
+  productTN(w: KernelMemory, a: TensorInfo, b: TensorInfo): TensorInfo[] | null {
+    const [K, M] = a.shape as [number, number];
+    const N = b.shape[1]!;
+    const N4 = Math.ceil(N / 4) * 4;
+    return this.call(w, [a, b], [[M, N]], [N4 === N ? 0 : (K + M) * N4], (x) => this.ex.product_tn(K, M, N, ...x));
+  }
+
   /** See moduleProduct. */
   productCall(M: number, K: number, N: number): ModuleProduct | null {
     const at = this.layout([M * K, K * N, M * N]);

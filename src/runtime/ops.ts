@@ -21,6 +21,7 @@ import {
   GATHER_ROWS,
   LSTM_SEQUENCE,
   LSTM_SEQUENCE_GRAD,
+  PRODUCT_TN,
   runKernel,
   sequenceKernelsAvailable,
   TEMPORAL_LSTM,
@@ -273,15 +274,16 @@ export function temporalAttentionLstm(
           attrs,
         ) as tf.Tensor[] as [tf.Tensor2D, tf.Tensor, tf.Tensor2D, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
         const dz2 = dz.reshape([T * B, 4 * H]) as tf.Tensor2D;
-        const dzT = tf.transpose(dz2);
-        const [dW, dU] = tf.split(tf.transpose(tf.matMul(dzT, xhS.reshape([T * B, F + H]) as tf.Tensor2D)), [F, H], 0);
-        const dWh = tf.transpose(tf.matMul(tf.transpose(dp.reshape([T * B, A]) as tf.Tensor2D), hpS.reshape([T * B, H]) as tf.Tensor2D));
+        // The weights' gradients, each a sum over the T B positions: a^T b in one kernel (no transposes).
+        const tn = (a: tf.Tensor, b: tf.Tensor) => runKernel(PRODUCT_TN, { a, b }, {})[0] as tf.Tensor2D;
+        const [dW, dU] = tf.split(tn(xhS.reshape([T * B, F + H]), dz2), [F, H], 0);
+        const dWh = tn(hpS.reshape([T * B, H]), dp.reshape([T * B, A]));
         const dxw2 = dxw.reshape([B * T, A]) as tf.Tensor2D;
-        const dWx = tf.matMul(tf.transpose(xS.reshape([B * T, F]) as tf.Tensor2D), dxw2);
+        const dWx = tn(xS.reshape([B * T, F]), dxw2);
         let dX = tf.add(dxA, tf.matMul(dxw2, tf.transpose(Wx)).reshape([B, T, F]));
         if (!Wf) return [dX, dW!, dU!, db, dWh, dWx, tf.sum(dxw2, 0), dv, ...(dpos ? [dpos] : [])];
         // Through zx = x_t W: dW = x_t^T dz, dx_t += dz W^T.
-        const dWc = tf.matMul(tf.transpose(tf.transpose(xS, [1, 0, 2]).reshape([T * B, F]) as tf.Tensor2D), dz2);
+        const dWc = tn(tf.transpose(xS, [1, 0, 2]).reshape([T * B, F]), dz2);
         dX = tf.add(dX, tf.transpose(tf.matMul(dz2, tf.transpose(Wc)).reshape([T, B, F]), [1, 0, 2]));
         return [dX, dWc, dU!, db, dWh, dWx, tf.sum(dxw2, 0), dv, dW!, ...(dpos ? [dpos] : [])];
       },

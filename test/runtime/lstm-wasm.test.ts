@@ -8,7 +8,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.js";
-import { sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
+import { PRODUCT_TN, registerKernels, runKernel, sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
 import { lstmModule, moduleProduct } from "../../src/runtime/lstm-module.js";
 import { LSTM_WASM_CLANG } from "../../src/runtime/lstm-wasm.generated.js";
 import { lstmSequence, type RecurrentActivation } from "../../src/runtime/ops.js";
@@ -115,6 +115,28 @@ const CASES = [
 ] as const;
 const NAMES = ["output", "dx", "dW", "dU", "db"];
 
+describe("the wasm backend's Identity (the engine's clone of each tensor a gradient saves)", () => {
+  it("shares the data instead of copying it, and frees it when the last of the two goes", async () => {
+    await selectBackend("wasm");
+    registerKernels();
+    const ids = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const before = ids();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    expect(ids() - before).toBe(1); // one buffer, not two
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    b.dispose();
+    expect(ids()).toBe(before);
+    // And through a gradient that saves its input (the engine clones it for the backward pass).
+    const x = tf.tensor1d([0.5, -1, 2]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(t, t)))(x);
+    expect(Array.from(g.dataSync())).toEqual([1, -2, 4]);
+    tf.dispose([x, g]);
+    expect(ids()).toBe(before);
+  });
+});
+
 describe("the module's product alone (the bench's limit)", () => {
   it("computes A B for any M and K, N a multiple of 4, and declines other N", () => {
     for (const [M, K, N] of [
@@ -157,6 +179,24 @@ describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
     } finally {
       delete process.env["ATTNC_LSTM_KERNEL"];
     }
+  });
+
+  it.each([
+    [7, 5, 8],
+    [40, 9, 6],
+    [33, 4, 3],
+    [1, 1, 1],
+  ])("a^T b (the weights' gradients) of a [%i, %i] and b [K, %i] equals tf.matMul's, module and JavaScript", (K, M, N) => {
+    registerKernels();
+    const a = tf.randomNormal([K, M], 0, 1, "float32", K + 1);
+    const b = tf.randomNormal([K, N], 0, 1, "float32", N + 2);
+    const ref = tf.matMul(a, b, true, false);
+    const module = runKernel(PRODUCT_TN, { a, b }, {});
+    const js = withEnv({ ATTNC_LSTM_KERNEL: "js" }, () => runKernel(PRODUCT_TN, { a, b }, {}));
+    expect(module[0]!.shape).toEqual([M, N]);
+    expect(maxDiff(module[0]!, ref)).toBeLessThan(1e-5);
+    expect(maxDiff(js[0]!, ref)).toBeLessThan(1e-5);
+    tf.dispose([a, b, ref, ...module, ...js]);
   });
 
   describe.each(SHAPES)("B $B, T $T, F $F, H $H", (shape) => {

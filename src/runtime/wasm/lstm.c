@@ -2,7 +2,9 @@
  * attnc's LSTM step loops as one wasm module (wasm SIMD, 128-bit): the whole-sequence forward and backward
  * passes of kernels.ts (lstmSequenceForward, lstmSequenceBackward), all T steps in one call, products
  * included; the temporal-attention LSTM's passes (temporal_forward, temporal_backward); additive attention
- * pooling (attention_pool_forward, attention_pool_backward); Adam's step of one variable (adam_step); a product alone, for the bench (product). Built by scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
+ * pooling (attention_pool_forward, attention_pool_backward); Adam's step of one variable (adam_step); a weight
+ * gradient's product A^T B (product_tn); a product alone, for the bench (product). Built by
+ * scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
  * The module owns its memory (exported); the caller places the inputs and outputs in it, at offsets it chooses,
  * and grows it as needed.
  *
@@ -211,12 +213,6 @@ static void gemmTN(int K, int M, int N, const float *A, const float *Bm, float *
     gemmStrided(M, K - k0 < KB ? K - k0 : KB, N, A + k0 * M, 1, M, Bm + k0 * N, C, C);
 }
 
-/* C [M, N] = A [M, K] B [K, N] (N a multiple of 4): the module's product alone, for the bench's limit. */
-__attribute__((export_name("product"))) void product(int M, int K, int N, const float *A, const float *Bm, float *C) {
-  for (int q = 0; q < M * N; q++) C[q] = 0;
-  gemmAcc(M, K, N, A, Bm, C, C);
-}
-
 /* Where one example's row of the forward cell reads and writes at one step (see cellRow). */
 typedef struct {
   float *z;        /* [4H] pre-activations in, gates (i, f, g, o) out */
@@ -302,6 +298,33 @@ static void cellStep(int B, int H, int hard, float *z, float *tc, float *y, int 
 /* Copies n floats. */
 static inline void copyN(int n, const float *from, float *to) {
   for (int q = 0; q < n; q++) to[q] = from[q];
+}
+
+/*
+ * C [M, N] = A^T B for A [K, M] and B [K, N] (kernels.ts' productTN: a weight's gradient over K positions). N not a
+ * multiple of 4: B padded to N4 columns (zero) in work, C computed there [M, N4] and copied out; work (K + M) N4
+ * floats then, none otherwise.
+ */
+__attribute__((export_name("product_tn"))) void productTN(int K, int M, int N, const float *A, const float *Bm,
+                                                         float *C, float *work) {
+  const int N4 = (N + 3) & ~3;
+  if (N4 == N) {
+    gemmTN(K, M, N, A, Bm, C);
+    return;
+  }
+  float *bp = work, *cp = work + K * N4;
+  for (int k = 0; k < K; k++) {
+    copyN(N, Bm + k * N, bp + k * N4);
+    for (int j = N; j < N4; j++) bp[k * N4 + j] = 0;
+  }
+  gemmTN(K, M, N4, A, bp, cp);
+  for (int i = 0; i < M; i++) copyN(N, cp + i * N4, C + i * N);
+}
+
+/* C [M, N] = A [M, K] B [K, N] (N a multiple of 4): the module's product alone, for the bench's limit. */
+__attribute__((export_name("product"))) void product(int M, int K, int N, const float *A, const float *Bm, float *C) {
+  for (int q = 0; q < M * N; q++) C[q] = 0;
+  gemmAcc(M, K, N, A, Bm, C, C);
 }
 
 /*
