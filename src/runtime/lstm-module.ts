@@ -91,9 +91,9 @@ export class LstmModule {
 
   /**
    * One call of the module: a block for each input (its size from its shape; none for an absent one), output and
-   * scratch size, in that order; the inputs copied in; `invoke` with every block's
-   * byte address (0 for an absent input); the outputs copied out to new backend tensors. Null where the memory
-   * cannot hold the blocks (the caller's JavaScript loop runs instead).
+   * scratch size, in that order; the inputs copied in; `invoke` with every block's byte address (0 for an absent
+   * input); the outputs copied out to new backend tensors. Null where the memory cannot hold the blocks (the
+   * caller's JavaScript loop runs instead).
    */
   private call(w: KernelMemory, inputs: Input[], outShapes: number[][], scratch: number[], invoke: (addr: number[]) => void): TensorInfo[] | null {
     const sizes = [...inputs.map((i) => (i ? sizeOf(i.shape) : 0)), ...outShapes.map(sizeOf), ...scratch];
@@ -220,7 +220,6 @@ export class LstmModule {
     return this.call(w, [dout, out, u, v, h, wa, mask], [[B, T, D], [D, A], [A], [A]], [work, 4 * A], (a) => this.ex.attention_pool_backward(B, T, D, A, ...a));
   }
 
-  /** kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's SIMD code. */
   /** kernels.ts' productTN: c [M, N] = a^T b for a [K, M], b [K, N]. */
   productTN(w: KernelMemory, a: TensorInfo, b: TensorInfo): TensorInfo[] | null {
     const [K, M] = a.shape as [number, number];
@@ -241,6 +240,7 @@ export class LstmModule {
     return { run: () => this.ex.product(M, K, N, a, b, c), a: view(at[0]!, M * K), b: view(at[1]!, K * N), c: view(at[2]!, M * N) };
   }
 
+  /** kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's SIMD code. */
   adam(w: KernelMemory, value: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, c: readonly number[]): TensorInfo[] | null {
     const n = sizeOf(value.shape);
     return this.call(w, [value, g, m, v], [value.shape, value.shape, value.shape], [], (a) => this.ex.adam_step(n, ...a, ...c));
