@@ -904,6 +904,48 @@ function attentionPoolBackward(w: KernelMemory, inputs: Record<string, TensorInf
   return outs;
 }
 
+export const CONCAT_LAST = "AttncConcatLast";
+export const SPLIT_LAST = "AttncSplitLast";
+
+/**
+ * out [..., Ha + Hb] = a [..., Ha] beside b [..., Hb] along the last axis (a BiLSTM's two directions), row by row;
+ * the backend's Concat and its gradient's SplitV go through generic strided loops (0.5 and 1.1 ms at B = 32,
+ * T = 50, H = 64, where these take a fifth of that). Float32 inputs of the same leading shape.
+ */
+function concatLastKernel(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const Ha = a.shape[a.shape.length - 1]!;
+  const Hb = b.shape[b.shape.length - 1]!;
+  const H = Ha + Hb;
+  const rows = Ha === 0 ? sizeOf(b.shape) / Math.max(Hb, 1) : sizeOf(a.shape) / Ha;
+  const out = w.output([...a.shape.slice(0, -1), H]);
+  const F = w.heap;
+  const [a0, b0, o0] = [w.base(a), w.base(b), w.base(out)];
+  for (let r = 0; r < rows; r++) {
+    F.copyWithin(o0 + r * H, a0 + r * Ha, a0 + (r + 1) * Ha);
+    F.copyWithin(o0 + r * H + Ha, b0 + r * Hb, b0 + (r + 1) * Hb);
+  }
+  return [out];
+}
+
+/** Its gradient: x [..., H] into its first `first` columns and the rest, row by row. */
+function splitLastKernel(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { first: number }): TensorInfo[] {
+  const { x } = inputs as { x: TensorInfo };
+  const H = x.shape[x.shape.length - 1]!;
+  const Ha = attrs.first;
+  const Hb = H - Ha;
+  const rows = H === 0 ? 0 : sizeOf(x.shape) / H;
+  const lead = x.shape.slice(0, -1);
+  const outs = [w.output([...lead, Ha]), w.output([...lead, Hb])];
+  const F = w.heap;
+  const [x0, a0, b0] = [w.base(x), w.base(outs[0]!), w.base(outs[1]!)];
+  for (let r = 0; r < rows; r++) {
+    F.copyWithin(a0 + r * Ha, x0 + r * H, x0 + r * H + Ha);
+    F.copyWithin(b0 + r * Hb, x0 + r * H + Ha, x0 + (r + 1) * H);
+  }
+  return outs;
+}
+
 export const PRODUCT_TN = "AttncProductTN";
 
 /**
@@ -994,6 +1036,8 @@ const KERNELS: [string, KernelFn][] = [
   [ATTENTION_POOL_GRAD, attentionPoolBackward as KernelFn],
   [ADAM_STEP, adamStep as KernelFn],
   [PRODUCT_TN, productTN as KernelFn],
+  [CONCAT_LAST, concatLastKernel as KernelFn],
+  [SPLIT_LAST, splitLastKernel as KernelFn],
 ];
 /** The backends the kernels run on: wasm on its own heap and SIMD products, cpu in an arena per call. */
 const KERNEL_BACKENDS = ["wasm", "cpu"];

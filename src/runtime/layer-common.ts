@@ -4,6 +4,8 @@
  * src/runtime/layers.ts and the layer files of their own (gru.ts) import these, so each is written once.
  */
 import * as tf from "@tensorflow/tfjs";
+import { sequenceKernelsAvailable } from "./kernels.js";
+import { concatLast } from "./ops.js";
 
 export type Shape = (number | null)[];
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -21,7 +23,7 @@ export const MERGE_MODES: readonly Merge[] = ["concat", "sum", "ave", "mul"];
 export function mergeDirections(f: tf.Tensor, r: tf.Tensor, merge: Merge): tf.Tensor {
   switch (merge) {
     case "concat":
-      return tf.concat([f, r], 2);
+      return sequenceKernelsAvailable() ? concatLast(f, r) : tf.concat([f, r], 2);
     case "sum":
       return tf.add(f, r);
     case "ave":

@@ -18,12 +18,14 @@ import * as tf from "@tensorflow/tfjs";
 import {
   ATTENTION_POOL,
   ATTENTION_POOL_GRAD,
+  CONCAT_LAST,
   GATHER_ROWS,
   LSTM_SEQUENCE,
   LSTM_SEQUENCE_GRAD,
   PRODUCT_TN,
   runKernel,
   sequenceKernelsAvailable,
+  SPLIT_LAST,
   TEMPORAL_LSTM,
   TEMPORAL_LSTM_GRAD,
 } from "./kernels.js";
@@ -178,6 +180,16 @@ function lstmSequenceWhole(
     };
   });
   return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
+}
+
+/** [a, b] along the last axis, as tf.concat([a, b], -1) computes it, one kernel each way (wasm and cpu; kernels.ts). */
+export function concatLast(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const Ha = a.shape[a.rank - 1]!;
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y] = args as [tf.Tensor, tf.Tensor];
+    return { value: runKernel(CONCAT_LAST, { a: x, b: y }, {})[0]!, gradFunc: (dy: tf.Tensor) => runKernel(SPLIT_LAST, { x: dy }, { first: Ha }) };
+  });
+  return run(a, b);
 }
 
 /** What a temporal-attention LSTM adds to the seed's form (docs/language.md): both optional. */

@@ -11,7 +11,7 @@ import { selectBackend } from "../../src/runtime/backend.js";
 import { PRODUCT_TN, registerKernels, runKernel, sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
 import { lstmModule, moduleProduct } from "../../src/runtime/lstm-module.js";
 import { LSTM_WASM_CLANG } from "../../src/runtime/lstm-wasm.generated.js";
-import { lstmSequence, type RecurrentActivation } from "../../src/runtime/ops.js";
+import { concatLast, lstmSequence, type RecurrentActivation } from "../../src/runtime/ops.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 const GENERATED = join(root, "src/runtime/lstm-wasm.generated.ts");
@@ -179,6 +179,35 @@ describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
     } finally {
       delete process.env["ATTNC_LSTM_KERNEL"];
     }
+  });
+
+  it.each([
+    [
+      [3, 4, 5],
+      [3, 4, 2],
+    ],
+    [
+      [6, 7],
+      [6, 7],
+    ],
+    [
+      [2, 3, 1],
+      [2, 3, 0],
+    ],
+  ])("concatLast of %j and %j equals tf.concat along the last axis, and its gradient tf.concat's", (sa, sb) => {
+    registerKernels();
+    const a = tf.randomNormal(sa, 0, 1, "float32", 3);
+    const b = tf.randomNormal(sb, 0, 1, "float32", 4);
+    const R = tf.randomNormal([...sa.slice(0, -1), sa[sa.length - 1]! + sb[sb.length - 1]!], 0, 1, "float32", 5);
+    const ours = concatLast(a, b);
+    const ref = tf.concat([a, b], -1);
+    expect(ours.shape).toEqual(ref.shape);
+    expect(Array.from(ours.dataSync())).toEqual(Array.from(ref.dataSync()));
+    const [ga, gb] = tf.grads((x, y) => tf.sum(tf.mul(concatLast(x!, y!), R)))([a, b]);
+    const [ra, rb] = tf.grads((x, y) => tf.sum(tf.mul(tf.concat([x!, y!], -1), R)))([a, b]);
+    expect(Array.from(ga!.dataSync())).toEqual(Array.from(ra!.dataSync()));
+    expect(Array.from(gb!.dataSync())).toEqual(Array.from(rb!.dataSync()));
+    tf.dispose([a, b, R, ours, ref, ga!, gb!, ra!, rb!]);
   });
 
   it.each([
