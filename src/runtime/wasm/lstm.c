@@ -195,6 +195,12 @@ static void gemmAcc(int M, int K, int N, const float *A, const float *Bm, const 
   gemmStrided(M, K, N, A, K, 1, Bm, C0, C);
 }
 
+/* C [M, N] = A [M, K] B [K, N], N a multiple of 4: gemmAcc from zero. */
+static void gemm(int M, int K, int N, const float *A, const float *Bm, float *C) {
+  for (int q = 0; q < M * N; q++) C[q] = 0;
+  gemmAcc(M, K, N, A, Bm, C, C);
+}
+
 static inline float hsum(f4 v) {
   v = ADD(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
   v = ADD(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
@@ -300,6 +306,12 @@ static inline void copyN(int n, const float *from, float *to) {
   for (int q = 0; q < n; q++) to[q] = from[q];
 }
 
+/* W [D, A] into wp [D, A4] (A4 = A rounded up to a multiple of 4), the extra columns zero. */
+static void padColumns(int D, int A, int A4, const float *W, float *wp) {
+  for (int d = 0; d < D; d++)
+    for (int a = 0; a < A4; a++) wp[d * A4 + a] = a < A ? W[d * A + a] : 0;
+}
+
 /*
  * C [M, N] = A^T B for A [K, M] and B [K, N] (kernels.ts' productTN: a weight's gradient over K positions). N not a
  * multiple of 4: B padded to N4 columns (zero) in work, C computed there [M, N4] and copied out; work (K + M) N4
@@ -313,18 +325,14 @@ __attribute__((export_name("product_tn"))) void productTN(int K, int M, int N, c
     return;
   }
   float *bp = work, *cp = work + K * N4;
-  for (int k = 0; k < K; k++) {
-    copyN(N, Bm + k * N, bp + k * N4);
-    for (int j = N; j < N4; j++) bp[k * N4 + j] = 0;
-  }
+  padColumns(K, N, N4, Bm, bp);
   gemmTN(K, M, N4, A, bp, cp);
   for (int i = 0; i < M; i++) copyN(N, cp + i * N4, C + i * N);
 }
 
 /* C [M, N] = A [M, K] B [K, N] (N a multiple of 4): the module's product alone, for the bench's limit. */
 __attribute__((export_name("product"))) void product(int M, int K, int N, const float *A, const float *Bm, float *C) {
-  for (int q = 0; q < M * N; q++) C[q] = 0;
-  gemmAcc(M, K, N, A, Bm, C, C);
+  gemm(M, K, N, A, Bm, C);
 }
 
 /*
@@ -509,8 +517,7 @@ __attribute__((export_name("lstm_backward"))) void lstmBackward(int T, int B, in
     if (n == 0) continue;
     float *zt = dz + k0 * H4;
     cellGradStep(n, H, hard, act + k0 * H4, tc + k0 * H, cp + k0 * H, dyr, H, 0, 1, zt, dhr, dcr, dhc, dbAcc);
-    for (int k = 0; k < n * G4; k++) dxh[k] = 0;
-    gemmAcc(n, H4, G4, zt, wuT, dxh, dxh);
+    gemm(n, H4, G4, zt, wuT, dxh);
     for (int j = 0; j < n; j++) {
       const int b = rows[k0 + j];
       copyN(F, dxh + j * G4, dx + (b * T + t) * F);
@@ -736,10 +743,7 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
   float *dhr = work, *dc = work + BH, *dhc = work + 2 * BH, *dxh = work + 3 * BH, *dhp = dxh + B * K4;
   float *zero = dhp + BH, *wuT = zero + zeros + A;
   /* wut with its columns padded to K4 (zero): each step's dz wu^T is then a plain product. */
-  for (int c = 0; c < H4; c++) {
-    copyN(K, wut + c * K, wuT + c * K4);
-    for (int g = K; g < K4; g++) wuT[c * K4 + g] = 0;
-  }
+  padColumns(H4, K, K4, wut, wuT);
   double *dbAcc = acc, *dvAcc = acc + H4, *dposAcc = acc + H4 + A;
   for (int k = 0; k < 3 * BH; k++) work[k] = 0;
   for (int k = 0; k < zeros; k++) zero[k] = 0;
@@ -750,8 +754,7 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
     float *zt = dz + t * BH4;
     cellGradStep(B, H, hard, act + t * BH4, tc + t * BH, cp + t * BH, dout + t * O, T * O, mask ? mask + t : 0, T, zt,
                  dhr, dc, dhc, dbAcc);
-    for (int k = 0; k < B * K4; k++) dxh[k] = 0;
-    gemmAcc(B, H4, K4, zt, wuT, dxh, dxh);
+    gemm(B, H4, K4, zt, wuT, dxh);
     for (int b = 0; b < B; b++) {
       float *dvRow = zero + zeros;
       for (int a = 0; a < A; a++) dvRow[a] = 0;
@@ -775,12 +778,6 @@ __attribute__((export_name("temporal_backward"))) void temporalBackward(
 /* Whether position k of the batch (example k / T, step k % T) is real: mask null or nonzero there. */
 static inline int isReal(const float *mask, int k) { return !mask || mask[k] != 0.0f; }
 
-/* W [D, A] into wp [D, A4] (A4 = A rounded up to a multiple of 4), the extra columns zero. */
-static void padColumns(int D, int A, int A4, const float *W, float *wp) {
-  for (int d = 0; d < D; d++)
-    for (int a = 0; a < A4; a++) wp[d * A4 + a] = a < A ? W[d * A + a] : 0;
-}
-
 /*
  * Additive attention pooling over h [B, T, D] (kernels.ts' attentionPoolForward): pre = h W (W [D, A]) for the
  * real positions only (a masked position's score is dropped: its pre stays 0), then per example u_i = tanh(pre_i
@@ -798,8 +795,7 @@ __attribute__((export_name("attention_pool_forward"))) void attentionPoolForward
   int n = 0;
   for (int k = 0; k < B * T; k++)
     if (isReal(mask, k)) copyN(D, h + k * D, hr + (n++) * D);
-  for (int k = 0; k < n * A4; k++) pr[k] = 0;
-  gemmAcc(n, D, A4, hr, wp, pr, pr);
+  gemm(n, D, A4, hr, wp, pr);
   for (int k = 0, j = 0; k < B * T; k++) {
     if (isReal(mask, k))
       copyN(A, pr + (j++) * A4, pre + k * A);
@@ -850,8 +846,7 @@ __attribute__((export_name("attention_pool_backward"))) void attentionPoolBackwa
       for (int a = 0; a < A4; a++) dpr[n * A4 + a] = a < A ? dpre[k * A + a] : 0;
       n++;
     }
-  for (int k = 0; k < n * D4; k++) dhr[k] = 0;
-  gemmAcc(n, A4, D4, dpr, wT, dhr, dhr);
+  gemm(n, A4, D4, dpr, wT, dhr);
   for (int k = 0, j = 0; k < B * T; k++)
     if (isReal(mask, k)) {
       axpy(D, 1.0f, dhr + j * D4, dh + k * D);
