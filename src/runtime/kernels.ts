@@ -914,36 +914,31 @@ export const SPLIT_LAST = "AttncSplitLast";
  */
 function concatLastKernel(w: KernelMemory, inputs: Record<string, TensorInfo>): TensorInfo[] {
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-  const Ha = a.shape[a.shape.length - 1]!;
-  const Hb = b.shape[b.shape.length - 1]!;
-  const H = Ha + Hb;
-  const rows = Ha === 0 ? sizeOf(b.shape) / Math.max(Hb, 1) : sizeOf(a.shape) / Ha;
-  const out = w.output([...a.shape.slice(0, -1), H]);
-  const F = w.heap;
-  const [a0, b0, o0] = [w.base(a), w.base(b), w.base(out)];
-  for (let r = 0; r < rows; r++) {
-    F.copyWithin(o0 + r * H, a0 + r * Ha, a0 + (r + 1) * Ha);
-    F.copyWithin(o0 + r * H + Ha, b0 + r * Hb, b0 + (r + 1) * Hb);
-  }
+  const lead = a.shape.slice(0, -1);
+  const [Ha, Hb] = [a.shape[lead.length]!, b.shape[lead.length]!];
+  const out = w.output([...lead, Ha + Hb]);
+  const rows = sizeOf(lead);
+  copyRows(w.heap, rows, Ha, w.base(a), Ha, w.base(out), Ha + Hb);
+  copyRows(w.heap, rows, Hb, w.base(b), Hb, w.base(out) + Ha, Ha + Hb);
   return [out];
 }
 
 /** Its gradient: x [..., H] into its first `first` columns and the rest, row by row. */
 function splitLastKernel(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { first: number }): TensorInfo[] {
   const { x } = inputs as { x: TensorInfo };
-  const H = x.shape[x.shape.length - 1]!;
-  const Ha = attrs.first;
-  const Hb = H - Ha;
-  const rows = H === 0 ? 0 : sizeOf(x.shape) / H;
   const lead = x.shape.slice(0, -1);
+  const H = x.shape[lead.length]!;
+  const [Ha, Hb] = [attrs.first, H - attrs.first];
   const outs = [w.output([...lead, Ha]), w.output([...lead, Hb])];
-  const F = w.heap;
-  const [x0, a0, b0] = [w.base(x), w.base(outs[0]!), w.base(outs[1]!)];
-  for (let r = 0; r < rows; r++) {
-    F.copyWithin(a0 + r * Ha, x0 + r * H, x0 + r * H + Ha);
-    F.copyWithin(b0 + r * Hb, x0 + r * H + Ha, x0 + (r + 1) * H);
-  }
+  const rows = sizeOf(lead);
+  copyRows(w.heap, rows, Ha, w.base(x), H, w.base(outs[0]!), Ha);
+  copyRows(w.heap, rows, Hb, w.base(x) + Ha, H, w.base(outs[1]!), Hb);
   return outs;
+}
+
+/** `width` floats of each of `rows` rows, from rows `fromStride` apart at `from` to rows `toStride` apart at `to`. */
+function copyRows(F: Float32Array, rows: number, width: number, from: number, fromStride: number, to: number, toStride: number): void {
+  for (let r = 0; r < rows; r++) F.copyWithin(to + r * toStride, from + r * fromStride, from + r * fromStride + width);
 }
 
 export const PRODUCT_TN = "AttncProductTN";
