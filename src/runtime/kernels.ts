@@ -923,7 +923,7 @@ function concatLastKernel(w: KernelMemory, inputs: Record<string, TensorInfo>): 
   return [out];
 }
 
-/** Its gradient: x [..., H] into its first `first` columns and the rest, row by row. */
+/** Its inverse (and gradient): x [..., H] into its first `first` columns and the rest, row by row. */
 function splitLastKernel(w: KernelMemory, inputs: Record<string, TensorInfo>, attrs: { first: number }): TensorInfo[] {
   const { x } = inputs as { x: TensorInfo };
   const lead = x.shape.slice(0, -1);
@@ -939,6 +939,12 @@ function splitLastKernel(w: KernelMemory, inputs: Record<string, TensorInfo>, at
 /** `width` floats of each of `rows` rows, from rows `fromStride` apart at `from` to rows `toStride` apart at `to`. */
 function copyRows(F: Float32Array, rows: number, width: number, from: number, fromStride: number, to: number, toStride: number): void {
   for (let r = 0; r < rows; r++) F.copyWithin(to + r * toStride, from + r * fromStride, from + r * fromStride + width);
+}
+
+/** The gradients of a concatenation's two inputs: dy split where they met (both at once, as tfjs' Concat's gradient). */
+function splitGradient(dy: tf.Tensor, first: number): { a: () => tf.Tensor; b: () => tf.Tensor } {
+  const [a, b] = runKernel(SPLIT_LAST, { x: dy }, { first });
+  return { a: () => a!, b: () => b! };
 }
 
 export const PRODUCT_TN = "AttncProductTN";
@@ -1054,6 +1060,15 @@ export function registerKernels(): void {
       });
     }
   }
+  // Each of the two is the other's gradient (the concatenation's `first` is its first input's width).
+  tf.registerGradient({ kernelName: CONCAT_LAST, gradFunc: (dy, _saved, attrs) => splitGradient(dy as tf.Tensor, (attrs as { first: number }).first) });
+  tf.registerGradient({
+    kernelName: SPLIT_LAST,
+    gradFunc: (dys) => {
+      const [da, db] = dys as tf.Tensor[];
+      return { x: () => runKernel(CONCAT_LAST, { a: da!, b: db! }, { first: da!.shape[da!.rank - 1]! })[0]! };
+    },
+  });
   shareIdentity();
   kernelsRegistered = true;
 }

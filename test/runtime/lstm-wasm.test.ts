@@ -11,7 +11,7 @@ import { selectBackend } from "../../src/runtime/backend.js";
 import { PRODUCT_TN, registerKernels, runKernel, sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
 import { lstmModule, moduleProduct } from "../../src/runtime/lstm-module.js";
 import { LSTM_WASM_CLANG } from "../../src/runtime/lstm-wasm.generated.js";
-import { concatLast, lstmSequence, type RecurrentActivation } from "../../src/runtime/ops.js";
+import { concatLast, lstmSequence, splitLast, type RecurrentActivation } from "../../src/runtime/ops.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 const GENERATED = join(root, "src/runtime/lstm-wasm.generated.ts");
@@ -208,6 +208,42 @@ describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
     expect(Array.from(ga!.dataSync())).toEqual(Array.from(ra!.dataSync()));
     expect(Array.from(gb!.dataSync())).toEqual(Array.from(rb!.dataSync()));
     tf.dispose([a, b, R, ours, ref, ga!, gb!, ra!, rb!]);
+  });
+
+  it.each([
+    [[3, 4, 7], 5],
+    [[6, 9], 6],
+    [[2, 3, 4], 0],
+  ])("splitLast of a %j tensor at column %i equals two tf.slice calls, and its gradient theirs, an unused part's too", (shape, first) => {
+    registerKernels();
+    const x = tf.randomNormal(shape, 0, 1, "float32", 6);
+    const lead = shape.slice(0, -1);
+    const H = shape[shape.length - 1]!;
+    const [a, b] = splitLast(x, first);
+    const ra = tf.slice(x, [...lead.map(() => 0), 0], [...lead, first]);
+    const rb = tf.slice(x, [...lead.map(() => 0), first], [...lead, H - first]);
+    expect(a.shape).toEqual(ra.shape);
+    expect(b.shape).toEqual(rb.shape);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(ra.dataSync()));
+    expect(Array.from(b.dataSync())).toEqual(Array.from(rb.dataSync()));
+    const Ra = tf.randomNormal(ra.shape, 0, 1, "float32", 7);
+    const Rb = tf.randomNormal(rb.shape, 0, 1, "float32", 8);
+    const ours = tf.grad((t) => {
+      const [p, q] = splitLast(t, first);
+      return tf.add(tf.sum(tf.mul(p!, Ra)), tf.sum(tf.mul(q!, Rb)));
+    })(x);
+    const ref = tf.grad((t) =>
+      tf.add(
+        tf.sum(tf.mul(tf.slice(t, [...lead.map(() => 0), 0], [...lead, first]), Ra)),
+        tf.sum(tf.mul(tf.slice(t, [...lead.map(() => 0), first], [...lead, H - first]), Rb)),
+      ),
+    )(x);
+    expect(Array.from(ours.dataSync())).toEqual(Array.from(ref.dataSync()));
+    // Only the first part reaches the loss (a layer's attention weights, say): the second's gradient is zeros.
+    const onlyFirst = tf.grad((t) => tf.sum(tf.mul(splitLast(t, first)[0], Ra)))(x);
+    const onlyRef = tf.grad((t) => tf.sum(tf.mul(tf.slice(t, [...lead.map(() => 0), 0], [...lead, first]), Ra)))(x);
+    expect(Array.from(onlyFirst.dataSync())).toEqual(Array.from(onlyRef.dataSync()));
+    tf.dispose([x, a, b, ra, rb, Ra, Rb, ours, ref, onlyFirst, onlyRef]);
   });
 
   it.each([
