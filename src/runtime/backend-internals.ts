@@ -12,6 +12,10 @@ export type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 
 interface WasmModule {
   HEAPU8: Uint8Array;
+  /** The instance's exports: its WebAssembly.Memory among them. */
+  asm: { memory: object };
+  _malloc(bytes: number): number;
+  _free(at: number): void;
   cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
   tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
 }
@@ -99,6 +103,17 @@ export class WasmDirect implements KernelMemory {
   }
   finish(outs: TensorInfo[]): TensorInfo[] {
     return outs;
+  }
+  /** The backend's WebAssembly.Memory, which attnc's module can run on (lstm-module.ts). */
+  get memory(): object {
+    return this.be.wasm.asm.memory;
+  }
+  /** `bytes` of the backend's heap outside any tensor (byte address; 0 where it cannot grow so far), until `free`. */
+  allocate(bytes: number): number {
+    return this.be.wasm._malloc(bytes);
+  }
+  free(at: number): void {
+    this.be.wasm._free(at);
   }
 }
 

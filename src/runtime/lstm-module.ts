@@ -2,31 +2,41 @@
  * attnc's own wasm module for the kernels of kernels.ts: one call runs all T steps of an LSTM direction or of
  * the temporal-attention LSTM, forward or backward, products included; the attention pooling's two passes; one
  * variable's Adam step (src/runtime/wasm/lstm.c, wasm SIMD, checked in as lstm-wasm.generated.ts by
- * scripts/build-wasm.sh). The module has its own memory: a call copies its inputs in and its outputs out,
- * O(T B 4H) beside the products' O(T B H 4H).
+ * scripts/build-wasm.sh). The module imports its memory. On the wasm backend it runs on the backend's own
+ * memory: a call passes the tensors' addresses, the outputs are the backend's new tensors, and its stack and
+ * scratch are blocks of the backend's heap (no copies: they were 0.9 ms of the text classifier's 14 ms step).
+ * Elsewhere (the cpu backend, a backend whose memory is shared between threads) it runs on a memory of its
+ * own: a call copies its inputs in and its outputs out, and checks that nothing was written past an output.
  *
- * Node compiles it synchronously at first use. A web page's main thread refuses a synchronous compile of more
- * than 4 KB, so there it is used only after `prepareLstmModule()` (browser.ts' loadModel awaits it); until then,
- * and wherever the engine lacks wasm SIMD, the kernels run their JavaScript step loop on the backend's products.
- * ATTNC_LSTM_KERNEL=js selects that loop everywhere (for comparison).
+ * Node compiles it synchronously at first use. A web page's main thread refuses a synchronous compile or
+ * instantiation of more than 4 KB, so there it is used only after `prepareLstmModule()` (browser.ts' loadModel
+ * awaits it); until then, and wherever the engine lacks wasm SIMD, the kernels run their JavaScript step loop on
+ * the backend's products. ATTNC_LSTM_KERNEL=js selects that loop everywhere (for comparison).
  */
-import { envSetting, sizeOf, type KernelMemory, type TensorInfo } from "./backend-internals.js";
+import * as tf from "@tensorflow/tfjs";
+import { direct, envSetting, internalsUsable, sizeOf, WasmDirect, type KernelMemory, type TensorInfo } from "./backend-internals.js";
 import { LSTM_WASM_BASE64 } from "./lstm-wasm.generated.js";
 
 /** What the module uses of the engine's WebAssembly API (not in the runtime's TypeScript library settings). */
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => WasmInstance;
-  instantiate(bytes: Uint8Array): Promise<{ instance: WasmInstance }>;
+  Instance: new (module: object, imports: object) => WasmInstance;
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  compile(bytes: Uint8Array): Promise<object>;
+  instantiate(module: object, imports: object): Promise<WasmInstance>;
 }
 interface WasmInstance {
   exports: unknown;
 }
+interface WasmMemory {
+  buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 interface LstmExports {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  __heap_base: { value: unknown };
+  /** The stack's top, which the caller places (the module has no memory of its own to place it in). */
+  __stack_pointer: { value: number };
   lstm_forward(...args: number[]): void;
   lstm_backward(...args: number[]): void;
   adam_step(...args: number[]): void;
@@ -47,55 +57,195 @@ function lstmWasmBytes(): Uint8Array {
 }
 
 const FLOAT = 4;
-
-/** An input of a module call: a tensor, or absent. */
-type Input = TensorInfo | undefined;
 const PAGE = 65536;
 /** wasm32's address space. */
 const MAX_BYTES = 2 ** 32;
+/** The module's stack in bytes: the linker's default size, which its kernels' frames fit in many times over. */
+const STACK = 65536;
+/** Floats after each block the module writes, in its own memory, that must hold GUARD_BITS after a call. */
+const GUARD = 4;
+/** A NaN's bits that no arithmetic produces. */
+const GUARD_BITS = 0x7fc0a77c;
 
-/** One instance of the module and the layout of a call in its memory. */
+/** Inputs up to this many floats (weights, not sequences) are given to the module 16-byte aligned. */
+const ALIGN_BELOW = 65536;
+
+/** An input of a module call: a tensor, or absent. */
+type Input = TensorInfo | undefined;
+/** Runs one of the module's functions on the blocks' byte addresses. */
+type Invoke = (ex: LstmExports, addr: number[]) => void;
+
+/** The module on the wasm backend's memory, with its scratch block there (16-byte aligned, grown as needed). */
+interface Bound {
+  ex: LstmExports;
+  scratch: number;
+  scratchBytes: number;
+}
+
+/** Offsets (in floats from 0) of blocks of the given sizes, each 16-byte aligned and followed by `gap` floats; and their end. */
+function blocks(sizes: number[], gap: number): { at: number[]; end: number } {
+  let end = 0;
+  const at = sizes.map((n) => {
+    const o = end;
+    end += Math.ceil(n / 4) * 4 + gap;
+    return o;
+  });
+  return { at, end };
+}
+
+/** The compiled module, its instance on a memory of its own, and its instances on wasm backends' memories. */
 export class LstmModule {
-  private readonly ex: LstmExports;
-  private readonly start: number;
+  private readonly own: LstmExports;
   private floats: Float32Array;
-  constructor(instance: WasmInstance) {
-    this.ex = instance.exports as unknown as LstmExports;
-    this.start = Math.ceil(Number(this.ex.__heap_base.value) / 16) * 16;
-    this.floats = new Float32Array(this.ex.memory.buffer);
+  private bits: Uint32Array;
+  private readonly bound = new WeakMap<object, Bound | null>();
+
+  private constructor(
+    private readonly compiled: object,
+    instance: WasmInstance,
+    private readonly memory: WasmMemory,
+  ) {
+    this.own = instance.exports as LstmExports;
+    // Its own memory: the stack below STACK, the blocks of a call from there.
+    this.own.__stack_pointer.value = STACK;
+    this.floats = new Float32Array(memory.buffer);
+    this.bits = new Uint32Array(memory.buffer);
+  }
+
+  /** The module's own memory for a start (the first call grows it). */
+  private static memory(): WasmMemory {
+    return new wasmApi!.Memory({ initial: STACK / PAGE + 1 });
+  }
+
+  /** Compiled and instantiated synchronously (Node; a page's main thread refuses). */
+  static make(): LstmModule {
+    const compiled = new wasmApi!.Module(lstmWasmBytes());
+    const memory = LstmModule.memory();
+    return new LstmModule(compiled, new wasmApi!.Instance(compiled, { env: { memory } }), memory);
+  }
+
+  /** Compiled and instantiated asynchronously (allowed on a page's main thread). */
+  static async made(): Promise<LstmModule> {
+    const compiled = await wasmApi!.compile(lstmWasmBytes());
+    const memory = LstmModule.memory();
+    return new LstmModule(compiled, await wasmApi!.instantiate(compiled, { env: { memory } }), memory);
+  }
+
+  /** An instance on `w`'s memory, its stack placed in the backend's heap; null where it cannot be. */
+  private bind(w: WasmDirect, instance: WasmInstance): Bound | null {
+    const ex = instance.exports as LstmExports;
+    const stack = w.allocate(STACK + 16);
+    if (!stack) return null;
+    ex.__stack_pointer.value = Math.floor((stack + STACK + 16) / 16) * 16;
+    return { ex, scratch: 0, scratchBytes: 0 };
   }
 
   /**
-   * Float offsets for blocks of the given sizes (each 16-byte aligned), the memory grown to hold them; null
-   * where it cannot grow so far (wasm32's 4 GiB, or the engine's limit), for the JavaScript loop to run instead.
+   * The instance on `w`'s memory, made at its first use; null where it cannot be: a memory shared between
+   * threads (the backend's threaded build), a page's main thread before prepareLstmModule bound it, a full heap.
+   */
+  private boundTo(w: WasmDirect): Bound | null {
+    const memory = w.memory;
+    let b = this.bound.get(memory);
+    if (b === undefined) {
+      try {
+        b = this.bind(w, new wasmApi!.Instance(this.compiled, { env: { memory } }));
+      } catch {
+        b = null;
+      }
+      this.bound.set(memory, b);
+    }
+    return b;
+  }
+
+  /** Binds the module to `w`'s memory asynchronously (a page's main thread), unless that was tried. */
+  async bindAsync(w: WasmDirect): Promise<void> {
+    const memory = w.memory;
+    if (this.bound.has(memory)) return;
+    let b: Bound | null = null;
+    try {
+      b = this.bind(w, await wasmApi!.instantiate(this.compiled, { env: { memory } }));
+    } catch {
+      b = null;
+    }
+    this.bound.set(memory, b);
+  }
+
+  /**
+   * Float offsets in the module's own memory for blocks of the given sizes (each followed by GUARD floats), the
+   * memory grown to hold them; null where it cannot grow so far (wasm32's 4 GiB, or the engine's limit), for the
+   * JavaScript loop to run instead.
    */
   private layout(sizes: number[]): number[] | null {
-    let at = this.start / FLOAT;
-    const offsets = sizes.map((n) => {
-      const o = at;
-      at += Math.ceil(n / 4) * 4;
-      return o;
-    });
-    const need = at * FLOAT - this.ex.memory.buffer.byteLength;
-    if (at * FLOAT > MAX_BYTES) return null;
+    const { at, end } = blocks(sizes, GUARD);
+    const first = STACK / FLOAT;
+    const bytes = (first + end) * FLOAT;
+    if (bytes > MAX_BYTES) return null;
+    const need = bytes - this.memory.buffer.byteLength;
     if (need > 0) {
       try {
-        this.ex.memory.grow(Math.ceil(need / PAGE));
+        this.memory.grow(Math.ceil(need / PAGE));
       } catch {
         return null;
       }
     }
-    if (this.floats.buffer !== this.ex.memory.buffer) this.floats = new Float32Array(this.ex.memory.buffer);
-    return offsets;
+    if (this.floats.buffer !== this.memory.buffer) {
+      this.floats = new Float32Array(this.memory.buffer);
+      this.bits = new Uint32Array(this.memory.buffer);
+    }
+    return at.map((o) => first + o);
   }
 
   /**
    * One call of the module: a block for each input (its size from its shape; none for an absent one), output and
-   * scratch size, in that order; the inputs copied in; `invoke` with every block's byte address (0 for an absent
-   * input); the outputs copied out to new backend tensors. Null where the memory cannot hold the blocks (the
-   * caller's JavaScript loop runs instead).
+   * scratch size, in that order; `invoke` with every block's byte address (0 for an absent input). On the wasm
+   * backend's memory the inputs' and outputs' blocks are the tensors themselves; elsewhere the inputs are
+   * copied in and the outputs out. Null where the memory cannot hold the blocks (the caller's JavaScript loop
+   * runs instead).
    */
-  private call(w: KernelMemory, inputs: Input[], outShapes: number[][], scratch: number[], invoke: (addr: number[]) => void): TensorInfo[] | null {
+  private call(w: KernelMemory, inputs: Input[], outShapes: number[][], scratch: number[], invoke: Invoke): TensorInfo[] | null {
+    const b = w instanceof WasmDirect ? this.boundTo(w) : null;
+    // An empty tensor may have no address of its own (0, which the module reads as absent): those calls copy.
+    const empty = inputs.some((t) => t && sizeOf(t.shape) === 0) || outShapes.some((sh) => sizeOf(sh) === 0);
+    if (b && !empty) {
+      // The backend's tensors are 8-byte aligned; the module's products read their right operand (a weight) in
+      // 16-byte vectors, 7% slower off 16-byte alignment. So the small inputs that are off it (the weights) are
+      // copied into the scratch block, ahead of the call's own scratch.
+      const moved = inputs.map((t) => (t && sizeOf(t.shape) <= ALIGN_BELOW && w.base(t) % 4 !== 0 ? sizeOf(t.shape) : 0));
+      const { at, end } = blocks([...moved, ...scratch], 0);
+      const base = this.scratchIn(b, w as WasmDirect, end * FLOAT);
+      if (base !== null) {
+        const outs = outShapes.map((sh) => w.output(sh));
+        const heap = w.heap;
+        const addr = inputs.map((t, k) => {
+          if (!t) return 0;
+          if (!moved[k]) return w.base(t) * FLOAT;
+          const to = base / FLOAT + at[k]!;
+          heap.copyWithin(to, w.base(t), w.base(t) + moved[k]!);
+          return to * FLOAT;
+        });
+        invoke(b.ex, [...addr, ...outs.map((o) => w.base(o) * FLOAT), ...at.slice(inputs.length).map((o) => base + o * FLOAT)]);
+        return outs;
+      }
+    }
+    return this.copied(w, inputs, outShapes, scratch, invoke);
+  }
+
+  /** The byte address of `bytes` of scratch in the backend's heap (16-byte aligned), or null where it cannot grow so far. */
+  private scratchIn(b: Bound, w: WasmDirect, bytes: number): number | null {
+    if (bytes === 0) return 0;
+    if (bytes > b.scratchBytes) {
+      if (b.scratch) w.free(b.scratch);
+      const size = Math.max(bytes, Math.ceil(b.scratchBytes * 1.5));
+      b.scratch = w.allocate(size + 16);
+      b.scratchBytes = b.scratch ? size : 0;
+      if (!b.scratch) return null;
+    }
+    return Math.ceil(b.scratch / 16) * 16;
+  }
+
+  /** A call on the module's own memory: the inputs copied in, the outputs out, the guards after what it writes checked. */
+  private copied(w: KernelMemory, inputs: Input[], outShapes: number[][], scratch: number[], invoke: Invoke): TensorInfo[] | null {
     const sizes = [...inputs.map((i) => (i ? sizeOf(i.shape) : 0)), ...outShapes.map(sizeOf), ...scratch];
     const at = this.layout(sizes);
     if (!at) return null;
@@ -107,7 +257,19 @@ export class LstmModule {
       const from = w.base(t);
       M.set(F.subarray(from, from + sizes[k]!), at[k]!);
     });
-    invoke(at.map((o, k) => (k < inputs.length && !inputs[k] ? 0 : o * FLOAT)));
+    // After each block the module writes: its rounding to 4 floats and the guard.
+    const guarded = (k: number) => [at[k]! + sizes[k]!, at[k]! + Math.ceil(sizes[k]! / 4) * 4 + GUARD] as const;
+    for (let k = inputs.length; k < sizes.length; k++) this.bits.fill(GUARD_BITS, ...guarded(k));
+    invoke(
+      this.own,
+      at.map((o, k) => (k < inputs.length && !inputs[k] ? 0 : o * FLOAT)),
+    );
+    for (let k = inputs.length; k < sizes.length; k++) {
+      const [from, to] = guarded(k);
+      for (let q = from; q < to; q++)
+        if (this.bits[q] !== GUARD_BITS)
+          throw new Error(`attnc's wasm module wrote past the end of a block (block ${k} of ${sizes.length}): a bug in src/runtime/wasm/lstm.c`);
+    }
     const heap = w.heap;
     outs.forEach((o, k) => {
       const b = inputs.length + k;
@@ -130,8 +292,8 @@ export class LstmModule {
       [N, H4],
       [N, H],
     ];
-    return this.call(w, [x, wx, u, bias, rows, starts], outShapes, [4 * B * H + N * F], (a) =>
-      this.ex.lstm_forward(T, B, H, F, reverse ? 1 : 0, hard ? 1 : 0, ...a),
+    return this.call(w, [x, wx, u, bias, rows, starts], outShapes, [4 * B * H + N * F], (ex, a) =>
+      ex.lstm_forward(T, B, H, F, reverse ? 1 : 0, hard ? 1 : 0, ...a),
     );
   }
 
@@ -144,8 +306,8 @@ export class LstmModule {
     const G = F + H;
     const G4 = Math.ceil(G / 4) * 4;
     const work = 6 * B * H + B * G4 + N * H4 + N * G + H4 * G4 + G * H4;
-    return this.call(w, [dy, x, act, tc, cp, hp, wx, u, rows, starts], [[B, T, F], [F, H4], [H, H4], [H4]], [work, 2 * H4], (a) =>
-      this.ex.lstm_backward(T, B, H, F, reverse ? 1 : 0, hard ? 1 : 0, ...a),
+    return this.call(w, [dy, x, act, tc, cp, hp, wx, u, rows, starts], [[B, T, F], [F, H4], [H, H4], [H4]], [work, 2 * H4], (ex, a) =>
+      ex.lstm_backward(T, B, H, F, reverse ? 1 : 0, hard ? 1 : 0, ...a),
     );
   }
 
@@ -168,8 +330,8 @@ export class LstmModule {
       [T, B, H],
       [T, B, T, A],
     ];
-    return this.call(w, [x, xw, wh, v, wu, bias, mask, zx, pos], outShapes, [B * A, B * Math.max(A, H4)], (a) =>
-      this.ex.temporal_forward(T, B, Fd, H, A, hard ? 1 : 0, ...a),
+    return this.call(w, [x, xw, wh, v, wu, bias, mask, zx, pos], outShapes, [B * A, B * Math.max(A, H4)], (ex, a) =>
+      ex.temporal_forward(T, B, Fd, H, A, hard ? 1 : 0, ...a),
     );
   }
 
@@ -191,8 +353,8 @@ export class LstmModule {
     const work = 3 * B * H + B * K4 + B * H + B * Math.max(A, H) + A + H4 * K4;
     const scratch = [...(pos ? [] : [P]), work, 2 * (H4 + A + P)];
     const inputs = [dout, x, out, cp, act, tc, u, v, wut, wht, mask];
-    return this.call(w, inputs, outShapes, scratch, (a) =>
-      this.ex.temporal_backward(T, B, Fd, H, A, hard ? 1 : 0, ...a.slice(0, 11), pos ? 1 : 0, ...a.slice(11)),
+    return this.call(w, inputs, outShapes, scratch, (ex, a) =>
+      ex.temporal_backward(T, B, Fd, H, A, hard ? 1 : 0, ...a.slice(0, 11), pos ? 1 : 0, ...a.slice(11)),
     );
   }
 
@@ -206,7 +368,7 @@ export class LstmModule {
       [B, D + T],
       [B * T, A],
     ];
-    return this.call(w, [h, wa, bias, v, mask], outShapes, [B * T * (D + A4 + A) + D * A4], (a) => this.ex.attention_pool_forward(B, T, D, A, ...a));
+    return this.call(w, [h, wa, bias, v, mask], outShapes, [B * T * (D + A4 + A) + D * A4], (ex, a) => ex.attention_pool_forward(B, T, D, A, ...a));
   }
 
   /** kernels.ts' attentionPoolBackward (inputs dout, out, u, v, h, w, optional mask; outputs dh, dw, dv, db) in one call. */
@@ -217,7 +379,7 @@ export class LstmModule {
     const A4 = Math.ceil(A / 4) * 4;
     const D4 = Math.ceil(D / 4) * 4;
     const work = 2 * A + T + B * T * (A + A4 + D + D4) + A4 * D4 + D * A4;
-    return this.call(w, [dout, out, u, v, h, wa, mask], [[B, T, D], [D, A], [A], [A]], [work, 4 * A], (a) => this.ex.attention_pool_backward(B, T, D, A, ...a));
+    return this.call(w, [dout, out, u, v, h, wa, mask], [[B, T, D], [D, A], [A], [A]], [work, 4 * A], (ex, a) => ex.attention_pool_backward(B, T, D, A, ...a));
   }
 
   /** kernels.ts' productTN: c [M, N] = a^T b for a [K, M], b [K, N]. */
@@ -225,25 +387,26 @@ export class LstmModule {
     const [K, M] = a.shape as [number, number];
     const N = b.shape[1]!;
     const N4 = Math.ceil(N / 4) * 4;
-    return this.call(w, [a, b], [[M, N]], [N4 === N ? 0 : (K + M) * N4], (x) => this.ex.product_tn(K, M, N, ...x));
+    return this.call(w, [a, b], [[M, N]], [N4 === N ? 0 : (K + M) * N4], (ex, x) => ex.product_tn(K, M, N, ...x));
   }
 
   /** See moduleProduct. */
   productCall(M: number, K: number, N: number): ModuleProduct | null {
     const at = this.layout([M * K, K * N, M * N]);
     if (!at) return null;
+    const ex = this.own;
     const F = this.floats;
     let seed = 1;
     for (let q = at[0]!; q < at[2]!; q++) F[q] = ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
     const [a, b, c] = at.map((o) => o * FLOAT) as [number, number, number];
     const view = (o: number, n: number) => F.subarray(o, o + n);
-    return { run: () => this.ex.product(M, K, N, a, b, c), a: view(at[0]!, M * K), b: view(at[1]!, K * N), c: view(at[2]!, M * N) };
+    return { run: () => ex.product(M, K, N, a, b, c), a: view(at[0]!, M * K), b: view(at[1]!, K * N), c: view(at[2]!, M * N) };
   }
 
   /** kernels.ts' adamStep (its contract: inputs value, g, m, v; outputs the new value, m and v) in the module's SIMD code. */
   adam(w: KernelMemory, value: TensorInfo, g: TensorInfo, m: TensorInfo, v: TensorInfo, c: readonly number[]): TensorInfo[] | null {
     const n = sizeOf(value.shape);
-    return this.call(w, [value, g, m, v], [value.shape, value.shape, value.shape], [], (a) => this.ex.adam_step(n, ...a, ...c));
+    return this.call(w, [value, g, m, v], [value.shape, value.shape, value.shape], [], (ex, a) => ex.adam_step(n, ...a, ...c));
   }
 }
 
@@ -277,7 +440,7 @@ export function lstmModule(): LstmModule | null {
   if (lstmModuleMade === undefined && !lstmModuleTried) {
     lstmModuleTried = true;
     try {
-      lstmModuleMade = new LstmModule(new wasmApi!.Instance(new wasmApi!.Module(lstmWasmBytes())));
+      lstmModuleMade = LstmModule.make();
     } catch {
       // A page's main thread (more than 4 KB) or an engine without wasm SIMD: the JavaScript loop, unless the
       // page prepares the module asynchronously.
@@ -286,13 +449,19 @@ export function lstmModule(): LstmModule | null {
   return lstmModuleMade ?? null;
 }
 
-/** Compiles the module asynchronously (allowed on a web page's main thread), so that the kernels use it from then on. */
+/**
+ * Compiles the module asynchronously (allowed on a web page's main thread), so that the kernels use it from then
+ * on, and binds it to the wasm backend's memory if that is the backend now (a page's main thread cannot do that
+ * at the first call either).
+ */
 export async function prepareLstmModule(): Promise<void> {
-  if (lstmModuleMade) return;
-  try {
-    const { instance } = await wasmApi!.instantiate(lstmWasmBytes());
-    lstmModuleMade = new LstmModule(instance);
-  } catch {
-    lstmModuleMade = null;
+  if (!lstmModuleMade) {
+    try {
+      lstmModuleMade = await LstmModule.made();
+    } catch {
+      lstmModuleMade = null;
+      return;
+    }
   }
+  if (tf.getBackend() === "wasm" && internalsUsable()) await lstmModuleMade.bindAsync(direct(tf.backend()));
 }

@@ -8,9 +8,10 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.js";
+import { kernelMemory, WasmDirect } from "../../src/runtime/backend-internals.js";
 import { PRODUCT_TN, registerKernels, runKernel, sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
 import { lstmModule, moduleProduct } from "../../src/runtime/lstm-module.js";
-import { LSTM_WASM_CLANG } from "../../src/runtime/lstm-wasm.generated.js";
+import { LSTM_WASM_BASE64, LSTM_WASM_CLANG } from "../../src/runtime/lstm-wasm.generated.js";
 import { concatLast, lstmSequence, splitLast, type RecurrentActivation } from "../../src/runtime/ops.js";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -40,6 +41,52 @@ describe("the LSTM module's build", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** The engine's WebAssembly API, as far as these tests use it (not in the TypeScript library settings). */
+const Wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Module: (new (bytes: Uint8Array) => object) & {
+        imports(m: object): { module: string; name: string; kind: string }[];
+        exports(m: object): { name: string; kind: string }[];
+      };
+    };
+  }
+).WebAssembly;
+
+/** The ids of a wasm binary's sections, in order, and the names of what it imports. */
+function sections(bytes: Uint8Array): { ids: number[]; imports: string[] } {
+  let at = 8;
+  const leb = () => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++]!;
+      v += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return v;
+    }
+  };
+  const ids: number[] = [];
+  while (at < bytes.length) {
+    ids.push(bytes[at++]!);
+    const size = leb();
+    at += size;
+  }
+  const m = new Wasm.Module(bytes);
+  return { ids, imports: Wasm.Module.imports(m).map((i) => `${i.module}.${i.name} (${i.kind})`) };
+}
+
+describe("the LSTM module's form", () => {
+  it("imports only its memory, exports its stack pointer, and has no data segments (instantiating it writes nothing)", () => {
+    const bytes = Uint8Array.from(atob(LSTM_WASM_BASE64), (c) => c.charCodeAt(0));
+    const { ids, imports } = sections(bytes);
+    expect(imports).toEqual(["env.memory (memory)"]);
+    expect(ids).not.toContain(11); // data
+    expect(ids).not.toContain(12); // data count
+    const exports = Wasm.Module.exports(new Wasm.Module(bytes));
+    expect(exports).toContainEqual({ name: "__stack_pointer", kind: "global" });
+    expect(exports.some((e) => e.kind === "memory")).toBe(false);
   });
 });
 
@@ -168,6 +215,41 @@ describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
   afterAll(() => {
     delete process.env["ATTNC_LSTM_KERNEL"];
   });
+
+  it(
+    backend === "wasm"
+      ? "runs on the backend's own memory, its tensors read and written in place"
+      : "runs on a memory of its own, and a write past an output's end is caught",
+    () => {
+      registerKernels();
+      const a = tf.randomNormal([6, 5], 0, 1, "float32", 1);
+      const b = tf.randomNormal([6, 8], 0, 1, "float32", 2);
+      const infos = [a, b].map((t) => ({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }));
+      const w = kernelMemory(backend, tf.backend(), infos);
+      const m = lstmModule()! as unknown as {
+        bound: WeakMap<object, unknown>;
+        copied(
+          w: unknown,
+          inputs: unknown[],
+          outShapes: number[][],
+          scratch: number[],
+          invoke: (ex: { product_tn(...a: number[]): void }, addr: number[]) => void,
+        ): unknown;
+      };
+      const ref = tf.matMul(a, b, true, false);
+      const out = runKernel(PRODUCT_TN, { a, b }, {});
+      expect(maxDiff(out[0]!, ref)).toBeLessThan(1e-5);
+      if (backend === "wasm") {
+        expect(w).toBeInstanceOf(WasmDirect);
+        expect(m.bound.get((w as WasmDirect).memory)).toBeTruthy();
+      } else {
+        // a^T b is [5, 8]: given a block of 39 floats, the module writes past it.
+        expect(() => m.copied(w, infos, [[39]], [0], (ex, addr) => ex.product_tn(6, 5, 8, ...addr))).toThrow(/wrote past the end of a block/);
+        expect(() => m.copied(w, infos, [[40]], [0], (ex, addr) => ex.product_tn(6, 5, 8, ...addr))).not.toThrow();
+      }
+      tf.dispose([a, b, ref, ...out]);
+    },
+  );
 
   it("is what the kernels run in Node; ATTNC_LSTM_KERNEL=js selects the JavaScript step loop", () => {
     expect(sequenceKernelsAvailable()).toBe(true);

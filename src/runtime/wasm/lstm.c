@@ -4,9 +4,10 @@
  * included; the temporal-attention LSTM's passes (temporal_forward, temporal_backward); additive attention
  * pooling (attention_pool_forward, attention_pool_backward); Adam's step of one variable (adam_step); a weight
  * gradient's product A^T B (product_tn); a product alone, for the bench (product). Built by
- * scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no imports.
- * The module owns its memory (exported); the caller places the inputs and outputs in it, at offsets it chooses,
- * and grows it as needed.
+ * scripts/build-wasm.sh into src/runtime/lstm-wasm.generated.ts; no C library, no static data.
+ * The module imports its memory (the wasm backend's, whose tensors it then reads and writes in place, or one of
+ * the caller's) and exports its stack pointer, which the caller sets to the top of a stack block it reserved;
+ * the caller passes every block's byte address. A kernel writes only within its output and scratch blocks.
  *
  * Layouts (float32, row-major), as kernels.ts documents them. The LSTM passes run on the packed layout: the N
  * real (unmasked) positions of the batch as rows in step order, step t's rows starts[t] to starts[t + 1] - 1,
