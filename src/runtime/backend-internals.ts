@@ -1,6 +1,7 @@
 /**
- * Every use of TensorFlow.js backends' private internals, in one place: the wasm backend's heap, tensor ids,
- * data map and its exported C functions (BatchMatMul, Sigmoid), and the cpu backend's data map. They are not
+ * Every use of TensorFlow.js backends' private internals, in one place: the wasm backend's heap, its
+ * WebAssembly.Memory and allocator (_malloc, _free), tensor ids, data map and its exported C functions
+ * (BatchMatMul, Sigmoid), and the cpu backend's data map. They are not
  * part of TensorFlow.js' API and change between releases, so the kernels use them only on the release this
  * runtime is made for (TFJS_VERSION) and where they have the expected form; elsewhere the kernels fall back to
  * the op-based path (slower, the same equations) after one warning.
@@ -12,8 +13,8 @@ export type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 
 interface WasmModule {
   HEAPU8: Uint8Array;
-  /** The instance's exports: its WebAssembly.Memory among them. */
-  asm: { memory: object };
+  /** The instance's exports: its WebAssembly.Memory among them (not in the threaded build, which imports it). */
+  asm: { memory?: object };
   _malloc(bytes: number): number;
   _free(at: number): void;
   cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
@@ -104,13 +105,18 @@ export class WasmDirect implements KernelMemory {
   finish(outs: TensorInfo[]): TensorInfo[] {
     return outs;
   }
-  /** The backend's WebAssembly.Memory, which attnc's module can run on (lstm-module.ts). */
-  get memory(): object {
-    return this.be.wasm.asm.memory;
+  /**
+   * The backend's WebAssembly.Memory, which attnc's module can run on (lstm-module.ts); null where it is not
+   * exported or is shared between threads (the threaded build), which the module cannot import.
+   */
+  get memory(): object | null {
+    const memory = this.be.wasm.asm.memory as { buffer?: unknown } | undefined;
+    return memory && memory.buffer instanceof ArrayBuffer ? memory : null;
   }
   /** `bytes` of the backend's heap outside any tensor (byte address; 0 where it cannot grow so far), until `free`. */
   allocate(bytes: number): number {
-    return this.be.wasm._malloc(bytes);
+    // The allocator returns a signed 32-bit address: above 2 GiB it reads as negative.
+    return this.be.wasm._malloc(bytes) >>> 0;
   }
   free(at: number): void {
     this.be.wasm._free(at);

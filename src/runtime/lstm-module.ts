@@ -146,6 +146,7 @@ export class LstmModule {
    */
   private boundTo(w: WasmDirect): Bound | null {
     const memory = w.memory;
+    if (!memory) return null;
     let b = this.bound.get(memory);
     if (b === undefined) {
       try {
@@ -158,13 +159,16 @@ export class LstmModule {
     return b;
   }
 
-  /** Binds the module to `w`'s memory asynchronously (a page's main thread), unless that was tried. */
+  /** Binds the module to `w`'s memory asynchronously (a page's main thread), unless it is bound (a refused synchronous binding is tried again). */
   async bindAsync(w: WasmDirect): Promise<void> {
     const memory = w.memory;
-    if (this.bound.has(memory)) return;
+    if (!memory || this.bound.get(memory)) return;
     let b: Bound | null = null;
     try {
-      b = this.bind(w, await wasmApi!.instantiate(this.compiled, { env: { memory } }));
+      const instance = await wasmApi!.instantiate(this.compiled, { env: { memory } });
+      // Bound meanwhile (two loads at once): keep that one, whose stack is already placed.
+      if (this.bound.get(memory)) return;
+      b = this.bind(w, instance);
     } catch {
       b = null;
     }
@@ -216,6 +220,11 @@ export class LstmModule {
       const base = this.scratchIn(b, w as WasmDirect, end * FLOAT);
       if (base !== null) {
         const outs = outShapes.map((sh) => w.output(sh));
+        // The backend does not check its allocator: an output at address 0 is one it could not place.
+        if (outs.some((o) => w.base(o) === 0)) {
+          outs.forEach((o) => w.dispose(o));
+          throw new Error("the wasm backend's memory is full (4 GiB): a smaller batch or a shorter sequence length may fit");
+        }
         const heap = w.heap;
         const addr = inputs.map((t, k) => {
           if (!t) return 0;

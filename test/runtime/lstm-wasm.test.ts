@@ -88,6 +88,15 @@ describe("the LSTM module's form", () => {
     expect(exports).toContainEqual({ name: "__stack_pointer", kind: "global" });
     expect(exports.some((e) => e.kind === "memory")).toBe(false);
   });
+
+  it("leaves a backend memory it cannot import (not exported, or shared between threads) to the copying path", () => {
+    const api = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => object } }).WebAssembly;
+    const on = (memory: unknown) => new WasmDirect({ wasm: { HEAPU8: new Uint8Array(16), cwrap: () => () => undefined, asm: { memory } } } as never);
+    expect(on(undefined).memory).toBeNull();
+    expect(on(new api.Memory({ initial: 1, maximum: 1, shared: true })).memory).toBeNull();
+    const plain = new api.Memory({ initial: 1 });
+    expect(on(plain).memory).toBe(plain);
+  });
 });
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -241,7 +250,7 @@ describe.each(["wasm", "cpu"] as const)("the LSTM module on %s", (backend) => {
       expect(maxDiff(out[0]!, ref)).toBeLessThan(1e-5);
       if (backend === "wasm") {
         expect(w).toBeInstanceOf(WasmDirect);
-        expect(m.bound.get((w as WasmDirect).memory)).toBeTruthy();
+        expect(m.bound.get((w as WasmDirect).memory!)).toBeTruthy();
       } else {
         // a^T b is [5, 8]: given a block of 39 floats, the module writes past it.
         expect(() => m.copied(w, infos, [[39]], [0], (ex, addr) => ex.product_tn(6, 5, 8, ...addr))).toThrow(/wrote past the end of a block/);
