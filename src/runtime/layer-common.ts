@@ -4,8 +4,7 @@
  * src/runtime/layers.ts and the layer files of their own (gru.ts) import these, so each is written once.
  */
 import * as tf from "@tensorflow/tfjs";
-import { sequenceKernelsAvailable } from "./kernels.js";
-import { concatLast } from "./ops.js";
+import { concatLast, sequenceKernelsAvailable } from "./kernels.js";
 
 export type Shape = (number | null)[];
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;

@@ -113,21 +113,21 @@ export class LstmModule {
   }
 
   /** The module's own memory for a start (the first call grows it). */
-  private static memory(): WasmMemory {
+  private static ownMemory(): WasmMemory {
     return new wasmApi!.Memory({ initial: STACK / PAGE + 1 });
   }
 
   /** Compiled and instantiated synchronously (Node; a page's main thread refuses). */
   static make(): LstmModule {
     const compiled = new wasmApi!.Module(lstmWasmBytes());
-    const memory = LstmModule.memory();
+    const memory = LstmModule.ownMemory();
     return new LstmModule(compiled, new wasmApi!.Instance(compiled, { env: { memory } }), memory);
   }
 
   /** Compiled and instantiated asynchronously (allowed on a page's main thread). */
   static async made(): Promise<LstmModule> {
     const compiled = await wasmApi!.compile(lstmWasmBytes());
-    const memory = LstmModule.memory();
+    const memory = LstmModule.ownMemory();
     return new LstmModule(compiled, await wasmApi!.instantiate(compiled, { env: { memory } }), memory);
   }
 
@@ -215,7 +215,8 @@ export class LstmModule {
       // The backend's tensors are 8-byte aligned; the module's products read their right operand (a weight) in
       // 16-byte vectors, 7% slower off 16-byte alignment. So the small inputs that are off it (the weights) are
       // copied into the scratch block, ahead of the call's own scratch.
-      const moved = inputs.map((t) => (t && sizeOf(t.shape) <= ALIGN_BELOW && w.base(t) % 4 !== 0 ? sizeOf(t.shape) : 0));
+      const bases = inputs.map((t) => (t ? w.base(t) : 0));
+      const moved = inputs.map((t, k) => (t && sizeOf(t.shape) <= ALIGN_BELOW && bases[k]! % 4 !== 0 ? sizeOf(t.shape) : 0));
       const { at, end } = blocks([...moved, ...scratch], 0);
       const base = this.scratchIn(b, w as WasmDirect, end * FLOAT);
       if (base !== null) {
@@ -223,14 +224,13 @@ export class LstmModule {
         // The backend does not check its allocator: an output at address 0 is one it could not place.
         if (outs.some((o) => w.base(o) === 0)) {
           outs.forEach((o) => w.dispose(o));
-          throw new Error("the wasm backend's memory is full (4 GiB): a smaller batch or a shorter sequence length may fit");
+          throw new Error("the wasm backend's memory is full: a smaller batch or a shorter sequence length may fit");
         }
         const heap = w.heap;
-        const addr = inputs.map((t, k) => {
-          if (!t) return 0;
-          if (!moved[k]) return w.base(t) * FLOAT;
+        const addr = bases.map((from, k) => {
+          if (!moved[k]) return from * FLOAT;
           const to = base / FLOAT + at[k]!;
-          heap.copyWithin(to, w.base(t), w.base(t) + moved[k]!);
+          heap.copyWithin(to, from, from + moved[k]!);
           return to * FLOAT;
         });
         invoke(b.ex, [...addr, ...outs.map((o) => w.base(o) * FLOAT), ...at.slice(inputs.length).map((o) => base + o * FLOAT)]);

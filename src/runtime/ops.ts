@@ -18,14 +18,13 @@ import * as tf from "@tensorflow/tfjs";
 import {
   ATTENTION_POOL,
   ATTENTION_POOL_GRAD,
-  CONCAT_LAST,
   GATHER_ROWS,
   LSTM_SEQUENCE,
   LSTM_SEQUENCE_GRAD,
   PRODUCT_TN,
   runKernel,
   sequenceKernelsAvailable,
-  SPLIT_LAST,
+  splitLast,
   TEMPORAL_LSTM,
   TEMPORAL_LSTM_GRAD,
 } from "./kernels.js";
@@ -180,22 +179,6 @@ function lstmSequenceWhole(
     };
   });
   return run(x, kernel, recurrentKernel, bias) as tf.Tensor3D;
-}
-
-/** [a, b] along the last axis, as tf.concat([a, b], -1) computes it, one kernel each way (wasm and cpu; kernels.ts). */
-export function concatLast(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return runKernel(CONCAT_LAST, { a, b }, { first: a.shape[a.rank - 1]! })[0]!;
-}
-
-/**
- * x [..., H] as its first `first` columns and the rest, as two tf.slice calls compute them, one kernel each way
- * (wasm and cpu; kernels.ts): a kernel's outputs packed side by side, taken apart. The backend's Slice of a
- * strided part and its gradient's pad go through generic loops (1.8 ms a step for the forecaster's [64, 24, 88]
- * output, where this takes a tenth of that). An output the loss does not reach gets zeros as its gradient.
- */
-export function splitLast(x: tf.Tensor, first: number): [tf.Tensor, tf.Tensor] {
-  const [a, b] = runKernel(SPLIT_LAST, { x }, { first });
-  return [a!, b!];
 }
 
 /** What a temporal-attention LSTM adds to the seed's form (docs/language.md): both optional. */

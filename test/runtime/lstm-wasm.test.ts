@@ -9,10 +9,10 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.js";
 import { kernelMemory, WasmDirect } from "../../src/runtime/backend-internals.js";
-import { PRODUCT_TN, registerKernels, runKernel, sequenceKernelsAvailable } from "../../src/runtime/kernels.js";
+import { concatLast, PRODUCT_TN, registerKernels, runKernel, sequenceKernelsAvailable, splitLast } from "../../src/runtime/kernels.js";
 import { lstmModule, moduleProduct } from "../../src/runtime/lstm-module.js";
 import { LSTM_WASM_BASE64, LSTM_WASM_CLANG } from "../../src/runtime/lstm-wasm.generated.js";
-import { concatLast, lstmSequence, splitLast, type RecurrentActivation } from "../../src/runtime/ops.js";
+import { lstmSequence, type RecurrentActivation } from "../../src/runtime/ops.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 const GENERATED = join(root, "src/runtime/lstm-wasm.generated.ts");
